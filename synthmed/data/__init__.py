@@ -1,0 +1,20 @@
+"""Data layer: schema inference, validation, reversible transforms, EHR code matrices."""
+
+from synthmed.data.io import read_table, write_table
+from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, infer_schema
+from synthmed.data.transform import ColumnLayout, Span, TableTransformer
+from synthmed.data.validate import MIN_ROWS, validate_table
+
+__all__ = [
+    "MIN_ROWS",
+    "ColumnKind",
+    "ColumnLayout",
+    "ColumnSchema",
+    "Schema",
+    "Span",
+    "TableTransformer",
+    "infer_schema",
+    "read_table",
+    "validate_table",
+    "write_table",
+]

@@ -1,0 +1,213 @@
+"""Patient x medical-code matrices from long event tables (one row per diagnosis, as in MIMIC-III).
+
+Generative models for EHR codes (medGAN and its successors) learn from a wide matrix with one row per
+patient and one column per code. Building it is where most silent mistakes happen: codes read as numbers
+lose their leading zeros (`0389` becomes `389`, a different disease), quoting and dots differ between
+exports, and a naive per-row loop takes minutes on real tables. This module does the reshaping once,
+vectorised, and turns every such mistake into a `DataError` the user can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from synthmed.errors import ConfigError, DataError
+
+ICD9_GRANULARITIES = ("3digit", "full")
+UNITS = ("patient", "admission")
+
+PATIENT_CANDIDATES = ("subject_id", "patient_id", "patient")
+CODE_CANDIDATES = ("icd9_code", "icd_code", "code")
+ADMISSION_CANDIDATES = ("hadm_id",)
+
+# A dense matrix beyond this is almost certainly a wrong granularity or a wrong id column, not a real cohort;
+# failing early beats the operating system killing the process half-way through.
+MAX_DENSE_BYTES = 8 * 1024**3
+
+_QUOTES = "\"'"
+_INTEGER_PATTERN = r"[+-]?\d+"
+
+
+def _check_granularity(granularity: str) -> None:
+    if granularity not in ICD9_GRANULARITIES:
+        raise ConfigError(
+            f"unknown ICD-9 granularity {granularity!r}",
+            values=[granularity],
+            remedy=f"use one of {', '.join(ICD9_GRANULARITIES)}",
+        )
+
+
+def normalise_icd9(codes: pd.Series, granularity: str = "3digit") -> pd.Series:
+    """Bring ICD-9 codes from any export style to one spelling, so the same disease is one column.
+
+    Exports differ in quoting, whitespace, case and whether the decimal point is written; "3digit" is the
+    category level medGAN trains on (E codes keep 4 characters because their category needs them), "full"
+    keeps the whole code and writes the point where ICD-9 puts it. Empty codes become missing.
+    """
+    _check_granularity(granularity)
+    if pd.api.types.is_numeric_dtype(codes.dtype) and not pd.api.types.is_bool_dtype(codes.dtype):
+        raise DataError(
+            "ICD-9 codes were read as numbers, so leading zeros are already lost (0389 would become 389)",
+            column=None if codes.name is None else str(codes.name),
+            values=codes.dropna().head(3).tolist(),
+            remedy="read the file with synthmed.data.ehr.read_events (or pandas.read_csv(..., dtype=str))",
+        )
+    text = codes.astype("str")
+    text = text.str.strip().str.strip(_QUOTES).str.strip()
+    text = text.str.replace(".", "", regex=False).str.upper()
+    text = text.mask(text == "")
+
+    is_e = text.str.startswith("E").fillna(False).astype(bool)
+    head = text.str[:3].mask(is_e, text.str[:4])
+    if granularity == "3digit":
+        return head.rename(codes.name)
+    tail = text.str[3:].mask(is_e, text.str[4:])
+    dotted = head + ("." + tail).where(tail != "", "")
+    return dotted.rename(codes.name)
+
+
+def read_events(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
+    """Read an event CSV (plain or gzipped) with every column as text, so codes keep leading zeros."""
+    path = Path(path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=True, encoding=encoding)
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path} is not valid {encoding or 'UTF-8'} text ({error.reason} at byte {error.start})",
+            remedy="pass --encoding latin-1 (or the file's real encoding)",
+        ) from error
+    except FileNotFoundError as error:
+        raise DataError(f"event file {path} does not exist", remedy="check the path") from error
+    except IsADirectoryError as error:
+        raise DataError(f"{path} is a directory, not an event CSV", remedy="pass the CSV file") from error
+    except pd.errors.EmptyDataError as error:
+        raise DataError(f"event file {path} has no header and no rows", remedy="check the export") from error
+
+
+def find_column(frame: pd.DataFrame, candidates: Sequence[str], role: str) -> str:
+    """Find the column playing `role` ignoring case: MIMIC exports spell it SUBJECT_ID or subject_id."""
+    by_key: dict[str, list[str]] = {}
+    for name in frame.columns:
+        by_key.setdefault(str(name).strip().lower(), []).append(name)
+    for candidate in candidates:
+        matches = by_key.get(candidate.strip().lower(), [])
+        if len(matches) > 1:
+            raise DataError(
+                f"several columns could be the {role} column: {', '.join(map(str, matches))}",
+                values=matches,
+                remedy=f"pass {role}_column= with the exact name",
+            )
+        if matches:
+            return matches[0]
+    available = ", ".join(map(str, frame.columns)) or "none"
+    raise DataError(
+        f"no {role} column found (looked for {', '.join(candidates)}); available columns: {available}",
+        remedy=f"pass {role}_column= naming the {role} column",
+    )
+
+
+def _sorted_ids(ids: pd.Index) -> pd.Index:
+    """Sort ids as numbers when they all are integers, so patient 9 comes before patient 10."""
+    text = pd.Series(ids, dtype="str")
+    if len(text) and bool(text.str.fullmatch(_INTEGER_PATTERN).all()):
+        numbers = pd.to_numeric(text)
+        if pd.api.types.is_integer_dtype(numbers.dtype):
+            order = np.lexsort((text.to_numpy(), numbers.to_numpy()))
+            return pd.Index(text.to_numpy()[order], dtype="str")
+        # Ids longer than int64: rare enough that sorting the distinct ids in Python is fine.
+        return pd.Index(sorted(text, key=lambda value: (int(value), value)), dtype="str")
+    return pd.Index(text, dtype="str").sort_values()
+
+
+def code_matrix(
+    events: pd.DataFrame,
+    *,
+    patient_column: str | None = None,
+    code_column: str | None = None,
+    granularity: str = "3digit",
+    counts: bool = False,
+    unit: str = "patient",
+    admission_column: str | None = None,
+) -> pd.DataFrame:
+    """Pivot an event table into the dense patient x code matrix that medGAN-style models train on.
+
+    `unit="patient"` pools all admissions of a patient (medGAN's design); `unit="admission"` gives one row per
+    stay. Binary values (uint8) are what medGAN models; `counts=True` (int32) keeps how often a code recurs.
+    Events without a code are dropped, so a patient whose codes are all missing has no row.
+    """
+    _check_granularity(granularity)
+    if unit not in UNITS:
+        raise ConfigError(f"unknown unit {unit!r}", values=[unit], remedy=f"use one of {', '.join(UNITS)}")
+    if not isinstance(counts, bool | np.bool_):
+        raise ConfigError(f"counts must be True or False, got {counts!r}", remedy="pass counts=True or False")
+    if len(events) == 0:
+        raise DataError("the event table has no rows", remedy="check the export or the filter applied to it")
+
+    code_col = find_column(events, (code_column,) if code_column else CODE_CANDIDATES, "code")
+    if unit == "patient":
+        id_col = find_column(events, (patient_column,) if patient_column else PATIENT_CANDIDATES, "patient")
+    else:
+        id_col = find_column(
+            events, (admission_column,) if admission_column else ADMISSION_CANDIDATES, "admission"
+        )
+
+    codes = normalise_icd9(events[code_col], granularity)
+    present = codes.notna().to_numpy()
+    if not present.any():
+        raise DataError(
+            "every code is missing, so there is nothing to build a matrix from",
+            column=str(code_col),
+            values=events[code_col].head(3).tolist(),
+            remedy="check that code_column= names the diagnosis-code column",
+        )
+    ids = events[id_col].astype("str")
+    missing_ids = ids.isna().to_numpy() & present
+    if missing_ids.any():
+        raise DataError(
+            f"{int(missing_ids.sum())} events with a code have no {unit} id, so they cannot be attributed",
+            column=str(id_col),
+            remedy=f"drop or fix those rows, or pass the right {unit} id column",
+        )
+
+    row_labels = _sorted_ids(pd.Index(ids[present].unique(), dtype="str"))
+    col_labels = pd.Index(codes[present].unique(), dtype="str").sort_values()
+    rows = row_labels.get_indexer(ids[present])
+    cols = col_labels.get_indexer(codes[present])
+
+    dtype = np.dtype(np.int32) if counts else np.dtype(np.uint8)
+    n_rows, n_cols = len(row_labels), len(col_labels)
+    size = n_rows * n_cols * dtype.itemsize
+    if size > MAX_DENSE_BYTES:
+        raise DataError(
+            f"a dense {n_rows} x {n_cols} {dtype} matrix would need {size / 1024**3:.1f} GiB",
+            remedy='use granularity="3digit", binary values, or a smaller cohort',
+        )
+    # np.unique on flat cell indices counts repeats without an int64 temporary the size of the matrix.
+    cells, repeats = np.unique(rows.astype(np.int64) * n_cols + cols, return_counts=True)
+    values = np.zeros(n_rows * n_cols, dtype=dtype)
+    values[cells] = repeats if counts else 1
+    return pd.DataFrame(
+        values.reshape(n_rows, n_cols),
+        index=row_labels.rename(id_col),
+        columns=col_labels.rename(None),
+        copy=False,
+    )
+
+
+def matrix_summary(matrix: pd.DataFrame) -> dict[str, float]:
+    """Headline numbers to compare a matrix with published cohort statistics or with a synthetic sample."""
+    values = matrix.to_numpy()
+    per_row = np.count_nonzero(values, axis=1) if values.size else np.zeros(len(matrix), dtype=np.int64)
+    empty = len(per_row) == 0
+    return {
+        "patients": len(matrix),
+        "codes": matrix.shape[1],
+        "codes_per_patient_mean": float("nan") if empty else float(per_row.mean()),
+        "codes_per_patient_median": float("nan") if empty else float(np.median(per_row)),
+        "codes_per_patient_max": float("nan") if empty else float(per_row.max()),
+        "events": int(values.sum(dtype=np.int64)) if values.size else 0,
+    }

@@ -1,0 +1,90 @@
+"""Reading and writing tables (CSV, Parquet) with errors a user can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from synthmed.errors import DataError
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+COMPRESSION = {".csv.gz": "gzip", ".csv.bz2": "bz2", ".csv.zip": "zip", ".csv.xz": "xz"}
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix.lower()
+
+
+def _check_header(path: Path, encoding: str | None, sep: str) -> None:
+    """Refuse duplicated column names before pandas silently renames them to `name.1`."""
+    raw = pd.read_csv(path, nrows=1, header=None, encoding=encoding, sep=sep, dtype=str).iloc[0]
+    duplicated = raw[raw.duplicated()].tolist()
+    if duplicated:
+        raise DataError(
+            "the file has duplicated column names",
+            column=str(duplicated[0]),
+            values=duplicated,
+            remedy="rename the columns so that each name appears once",
+        )
+
+
+def read_table(
+    path: str | Path,
+    *,
+    na_values: Sequence[str] | None = None,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Read a CSV (optionally compressed) or Parquet file.
+
+    pandas' usual missing markers (empty, NA, N/A, NaN, null...) always count as missing; `na_values` adds
+    the data set's own markers, such as "?" in the UCI heart files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"input file {str(path)!r} does not exist", remedy="check the path")
+    suffix = _suffix(path)
+    if suffix in PARQUET_SUFFIXES:
+        table = pd.read_parquet(path)
+        if na_values:
+            table = table.replace(list(na_values), pd.NA)
+        return table
+    sep = "\t" if suffix == ".tsv" else ","
+    try:
+        _check_header(path, encoding, sep)
+        return pd.read_csv(path, na_values=list(na_values or []), encoding=encoding, sep=sep)
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{str(path)!r} is not valid {encoding or 'UTF-8'} text (byte {error.start}: "
+            f"{error.object[error.start:error.start + 1]!r})",
+            remedy="pass the file's encoding, e.g. --encoding latin-1 (Python: encoding='latin-1')",
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{str(path)!r} is empty", remedy="check the file") from None
+    except pd.errors.ParserError as error:
+        raise DataError(f"{str(path)!r} is not a readable CSV file: {error}") from None
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write CSV or Parquet by suffix; the file appears complete or not at all."""
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
+        raise DataError(
+            f"cannot tell the output format of {str(path)!r}", remedy="use a .csv or .parquet file name"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    if suffix in PARQUET_SUFFIXES:
+        table.to_parquet(partial, index=False)
+    else:
+        sep = "\t" if suffix == ".tsv" else ","
+        table.to_csv(partial, index=False, sep=sep, compression=COMPRESSION.get(suffix))
+    partial.replace(path)
+    return path

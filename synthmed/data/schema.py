@@ -1,0 +1,262 @@
+"""What each column is, inferred from the data or declared by the user.
+
+A `Schema` says how a column is modelled (its kind) and, optionally, its public domain (category list or
+numeric range). Values declared here are used instead of values read from the training data, which is how a
+data steward keeps data-derived values out of a shared generator (see `TableTransformer`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from synthmed.errors import SchemaError, SynthmedWarning
+
+
+class ColumnKind(StrEnum):
+    BINARY = "binary"
+    CATEGORICAL = "categorical"
+    COUNT = "count"
+    CONTINUOUS = "continuous"
+    DATETIME = "datetime"
+    IDENTIFIER = "identifier"
+
+
+# Above this many levels a text column is free text or a key, not a category worth one-hot encoding.
+MAX_CATEGORY_LEVELS = 1000
+# Below this many rows "every value is unique" happens by chance and says nothing about identifiers.
+MIN_ROWS_FOR_UNIQUENESS = 20
+# Name tokens that mark direct identifiers (HIPAA-style: record numbers, names, contact details).
+IDENTIFIER_TOKENS = frozenset(
+    {"id", "ids", "mrn", "ssn", "name", "firstname", "lastname", "surname", "fullname", "email", "mail",
+     "phone", "telephone", "mobile", "fax", "uuid", "guid", "nhs", "nin", "passport", "address"}
+)
+_TOKEN_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
+
+
+def _json_value(value: Any) -> Any:
+    """Plain Python scalar for JSON/YAML (numpy scalars and timestamps are not serialisable as they are)."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    """One column: its kind and, when declared by the user, its public domain."""
+
+    name: str
+    kind: ColumnKind
+    categories: tuple[Any, ...] | None = None
+    minimum: float | str | None = None
+    maximum: float | str | None = None
+    declared: bool = False  # True when the user's schema named this column
+
+    def to_dict(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"kind": self.kind.value}
+        if self.categories is not None:
+            spec["categories"] = [_json_value(c) for c in self.categories]
+        if self.minimum is not None:
+            spec["min"] = _json_value(self.minimum)
+        if self.maximum is not None:
+            spec["max"] = _json_value(self.maximum)
+        return spec
+
+    @classmethod
+    def from_dict(cls, name: str, spec: dict[str, Any] | str, *, declared: bool = True) -> ColumnSchema:
+        if isinstance(spec, str):
+            spec = {"kind": spec}
+        if not isinstance(spec, dict) or "kind" not in spec:
+            raise SchemaError(
+                "each column needs a mapping with a 'kind'",
+                column=name,
+                values=[spec],
+                remedy=f"write e.g. `{name}: {{kind: categorical}}`; kinds: {', '.join(ColumnKind)}",
+            )
+        unknown = set(spec) - {"kind", "categories", "min", "max"}
+        if unknown:
+            raise SchemaError(
+                "unknown schema keys", column=name, values=sorted(unknown),
+                remedy="use only kind, categories, min and max",
+            )
+        try:
+            kind = ColumnKind(spec["kind"])
+        except ValueError:
+            raise SchemaError(
+                "unknown column kind", column=name, values=[spec["kind"]],
+                remedy=f"use one of: {', '.join(ColumnKind)}",
+            ) from None
+        categories = spec.get("categories")
+        if categories is not None and (not isinstance(categories, list) or not categories):
+            raise SchemaError("categories must be a non-empty list", column=name, values=[categories])
+        return cls(
+            name=name,
+            kind=kind,
+            categories=tuple(categories) if categories is not None else None,
+            minimum=spec.get("min"),
+            maximum=spec.get("max"),
+            declared=declared,
+        )
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The columns of a table in order, each with its kind."""
+
+    columns: tuple[ColumnSchema, ...] = field(default_factory=tuple)
+
+    def __getitem__(self, name: str) -> ColumnSchema:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return any(column.name == name for column in self.columns)
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def modelled(self) -> list[ColumnSchema]:
+        """Columns a generator learns: everything but identifiers."""
+        return [c for c in self.columns if c.kind is not ColumnKind.IDENTIFIER]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": {c.name: c.to_dict() for c in self.columns}}
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any], *, declared: bool = True) -> Schema:
+        columns = spec.get("columns") if isinstance(spec, dict) else None
+        if not isinstance(columns, dict):
+            raise SchemaError(
+                "a schema is a mapping with a 'columns' mapping of column name to spec",
+                remedy="write e.g. {\"columns\": {\"age\": {\"kind\": \"continuous\"}}}",
+            )
+        return cls(tuple(ColumnSchema.from_dict(str(n), s, declared=declared) for n, s in columns.items()))
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        if path.suffix.lower() in {".yaml", ".yml"}:
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+        else:
+            path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Schema:
+        """Read a JSON or YAML schema file (safe loaders only: a schema never runs code)."""
+        path = Path(path)
+        if not path.is_file():
+            raise SchemaError(f"schema file {str(path)!r} does not exist", remedy="check the --schema path")
+        text = path.read_text(encoding="utf-8")
+        try:
+            spec = yaml.safe_load(text) if path.suffix.lower() in {".yaml", ".yml"} else json.loads(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as error:
+            raise SchemaError(f"schema file {str(path)!r} is not valid: {error}") from None
+        return cls.from_dict(spec)
+
+
+def _name_tokens(name: str) -> set[str]:
+    return {token.lower() for token in _TOKEN_SPLIT.split(name) if token}
+
+
+def identifier_reason(name: str, series: pd.Series) -> str | None:
+    """Why a column looks like a direct identifier, or None.
+
+    Unique floats with fractional parts are measurements, not keys, so only integer and text columns can
+    be identifiers by uniqueness. Datetimes are quasi-identifiers, judged by the privacy checks instead.
+    """
+    tokens = _name_tokens(name)
+    if tokens & IDENTIFIER_TOKENS or name.lower().endswith("_id"):
+        return f"its name looks like an identifier ({name!r})"
+    values = series.dropna()
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_bool_dtype(series) or values.empty:
+        return None
+    is_text = not pd.api.types.is_numeric_dtype(series)
+    is_integer = pd.api.types.is_integer_dtype(series) or (
+        pd.api.types.is_float_dtype(series) and bool(np.all(np.mod(values.to_numpy(), 1) == 0))
+    )
+    n_unique = values.nunique()
+    if (is_text or is_integer) and len(values) >= MIN_ROWS_FOR_UNIQUENESS and n_unique == len(values):
+        return "every value is unique"
+    if is_text and n_unique > MAX_CATEGORY_LEVELS:
+        return f"it has {n_unique} distinct values (more than {MAX_CATEGORY_LEVELS})"
+    return None
+
+
+def infer_kind(series: pd.Series) -> ColumnKind:
+    """Kind of a non-identifier column from its dtype and values.
+
+    Non-negative integer columns are counts, not categories: a patient x code count matrix must keep one
+    dimension per code. Integer codes that are really categories (chest-pain type 1-4) should be declared
+    `categorical` in a schema.
+    """
+    values = series.dropna()
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return ColumnKind.DATETIME
+    if pd.api.types.is_bool_dtype(series):
+        return ColumnKind.BINARY
+    if pd.api.types.is_numeric_dtype(series):
+        unique = pd.unique(values)
+        if len(unique) == 2 or set(unique.tolist()) <= {0, 1}:
+            return ColumnKind.BINARY
+        numbers = values.to_numpy(dtype=float)
+        if np.all(np.mod(numbers, 1) == 0) and numbers.min() >= 0:
+            return ColumnKind.COUNT
+        return ColumnKind.CONTINUOUS
+    if values.nunique() == 2:
+        return ColumnKind.BINARY
+    return ColumnKind.CATEGORICAL
+
+
+def infer_schema(table: pd.DataFrame, declared: Schema | None = None) -> Schema:
+    """Infer every column's kind; columns named in `declared` keep the user's spec unchanged.
+
+    Identifier-like columns get kind `identifier` (excluded from modelling) with a warning that says why
+    and how to keep them.
+    """
+    declared = declared or Schema()
+    missing = [name for name in declared.names if name not in table.columns]
+    if missing:
+        raise SchemaError(
+            "the schema names columns that are not in the data",
+            column=missing[0],
+            values=missing,
+            remedy=f"fix the schema; the data has columns {list(table.columns)[:10]}",
+        )
+    columns = []
+    for name in table.columns:
+        if name in declared:
+            columns.append(declared[name])
+            continue
+        series = table[name]
+        reason = identifier_reason(str(name), series)
+        if reason is not None:
+            warnings.warn(
+                f"Column {name!r} excluded as an identifier: {reason}. To model it, declare its kind in a "
+                f"schema (e.g. `{name}: {{kind: categorical}}`).",
+                SynthmedWarning,
+                stacklevel=2,
+            )
+            columns.append(ColumnSchema(str(name), ColumnKind.IDENTIFIER))
+        else:
+            columns.append(ColumnSchema(str(name), infer_kind(series)))
+    return Schema(tuple(columns))
+
+
+def without_columns(schema: Schema, names: set[str]) -> Schema:
+    return Schema(tuple(c for c in schema.columns if c.name not in names))
+
+
+def with_kind(column: ColumnSchema, kind: ColumnKind) -> ColumnSchema:
+    return replace(column, kind=kind)

@@ -1,0 +1,17 @@
+"""Shared fixtures: where ../shared lives, and a skip with a reason when it does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_file(*parts: str) -> Path:
+    """Path of a file under ../shared/data, or skip the test saying why."""
+    path = SHARED_DIR.joinpath("data", *parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (../shared is provided on developer machines and in CI, not in a bare clone)")
+    return path
