@@ -1,1 +1,16 @@
-"""synthmed."""
+"""synthmed: synthetic patient data from deep generative models, measured for fidelity, utility and privacy."""
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+from synthmed.data import Schema, TableTransformer, infer_schema
+from synthmed.models import MODELS, MedGAN, Synthesizer
+
+
+def load(path: str | Path) -> Synthesizer:
+    """Load any saved synthmed generator (JSON + safetensors; never runs code from the file)."""
+    return Synthesizer.load(path)
+
+
+__all__ = ["MODELS", "MedGAN", "Schema", "Synthesizer", "TableTransformer", "__version__", "infer_schema", "load"]

@@ -151,9 +151,7 @@ def code_matrix(
     if unit == "patient":
         id_col = find_column(events, (patient_column,) if patient_column else PATIENT_CANDIDATES, "patient")
     else:
-        id_col = find_column(
-            events, (admission_column,) if admission_column else ADMISSION_CANDIDATES, "admission"
-        )
+        id_col = find_column(events, (admission_column,) if admission_column else ADMISSION_CANDIDATES, "admission")
 
     codes = normalise_icd9(events[code_col], granularity)
     present = codes.notna().to_numpy()

@@ -62,7 +62,7 @@ def read_table(
     except UnicodeDecodeError as error:
         raise DataError(
             f"{str(path)!r} is not valid {encoding or 'UTF-8'} text (byte {error.start}: "
-            f"{error.object[error.start:error.start + 1]!r})",
+            f"{error.object[error.start : error.start + 1]!r})",
             remedy="pass the file's encoding, e.g. --encoding latin-1 (Python: encoding='latin-1')",
         ) from None
     except pd.errors.EmptyDataError:
@@ -76,9 +76,7 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = _suffix(path)
     if suffix not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
-        raise DataError(
-            f"cannot tell the output format of {str(path)!r}", remedy="use a .csv or .parquet file name"
-        )
+        raise DataError(f"cannot tell the output format of {str(path)!r}", remedy="use a .csv or .parquet file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     if suffix in PARQUET_SUFFIXES:

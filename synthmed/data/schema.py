@@ -37,8 +37,29 @@ MAX_CATEGORY_LEVELS = 1000
 MIN_ROWS_FOR_UNIQUENESS = 20
 # Name tokens that mark direct identifiers (HIPAA-style: record numbers, names, contact details).
 IDENTIFIER_TOKENS = frozenset(
-    {"id", "ids", "mrn", "ssn", "name", "firstname", "lastname", "surname", "fullname", "email", "mail",
-     "phone", "telephone", "mobile", "fax", "uuid", "guid", "nhs", "nin", "passport", "address"}
+    {
+        "id",
+        "ids",
+        "mrn",
+        "ssn",
+        "name",
+        "firstname",
+        "lastname",
+        "surname",
+        "fullname",
+        "email",
+        "mail",
+        "phone",
+        "telephone",
+        "mobile",
+        "fax",
+        "uuid",
+        "guid",
+        "nhs",
+        "nin",
+        "passport",
+        "address",
+    }
 )
 _TOKEN_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
 
@@ -85,14 +106,18 @@ class ColumnSchema:
         unknown = set(spec) - {"kind", "categories", "min", "max"}
         if unknown:
             raise SchemaError(
-                "unknown schema keys", column=name, values=sorted(unknown),
+                "unknown schema keys",
+                column=name,
+                values=sorted(unknown),
                 remedy="use only kind, categories, min and max",
             )
         try:
             kind = ColumnKind(spec["kind"])
         except ValueError:
             raise SchemaError(
-                "unknown column kind", column=name, values=[spec["kind"]],
+                "unknown column kind",
+                column=name,
+                values=[spec["kind"]],
                 remedy=f"use one of: {', '.join(ColumnKind)}",
             ) from None
         categories = spec.get("categories")
@@ -141,7 +166,7 @@ class Schema:
         if not isinstance(columns, dict):
             raise SchemaError(
                 "a schema is a mapping with a 'columns' mapping of column name to spec",
-                remedy="write e.g. {\"columns\": {\"age\": {\"kind\": \"continuous\"}}}",
+                remedy='write e.g. {"columns": {"age": {"kind": "continuous"}}}',
             )
         return cls(tuple(ColumnSchema.from_dict(str(n), s, declared=declared) for n, s in columns.items()))
 

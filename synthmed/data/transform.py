@@ -320,12 +320,20 @@ class NumericEncoder(ColumnEncoder):
     def _numbers(self, series: pd.Series) -> np.ndarray:
         if self._is_datetime:
             if not pd.api.types.is_datetime64_any_dtype(series):
-                raise DataError("is declared datetime but does not hold dates", column=self.name,
-                                values=series.dropna(), remedy="declare another kind or fix the values")
+                raise DataError(
+                    "is declared datetime but does not hold dates",
+                    column=self.name,
+                    values=series.dropna(),
+                    remedy="declare another kind or fix the values",
+                )
             return np.where(series.isna(), np.nan, series.array.asi8.astype(float))
         if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            raise DataError(f"is declared {self.column.kind} but is not numeric", column=self.name,
-                            values=series.dropna(), remedy="declare it categorical in the schema")
+            raise DataError(
+                f"is declared {self.column.kind} but is not numeric",
+                column=self.name,
+                values=series.dropna(),
+                remedy="declare it categorical in the schema",
+            )
         return series.to_numpy(dtype=float, na_value=np.nan)
 
     def _declared_number(self, value: float | str) -> float:
@@ -343,7 +351,9 @@ class NumericEncoder(ColumnEncoder):
         if outside.any():
             raise DataError(
                 f"values outside the declared range [{self.column.minimum}, {self.column.maximum}]",
-                column=self.name, values=values[outside], remedy="widen the range in the schema",
+                column=self.name,
+                values=values[outside],
+                remedy="widen the range in the schema",
             )
 
     def _encode_values(self, series: pd.Series, missing: np.ndarray) -> np.ndarray:
@@ -409,7 +419,9 @@ class TableTransformer:
         absent = [c.name for c in self.schema.modelled if c.name not in table.columns]
         if absent:
             raise DataError(
-                "columns the model needs are missing from the table", column=absent[0], values=absent,
+                "columns the model needs are missing from the table",
+                column=absent[0],
+                values=absent,
                 remedy="pass a table with the same columns the model was fitted on",
             )
 

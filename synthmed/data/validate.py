@@ -15,8 +15,27 @@ from synthmed.errors import DataError, SynthmedWarning
 MIN_ROWS = 10
 # pandas read_csv's default missing-value markers: they mean "missing" in a DataFrame too.
 PANDAS_NA_MARKERS = frozenset(
-    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
-     "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
 )
 # A column is "numeric with stray markers" when at least this share of its values are numbers...
 NUMERIC_MAJORITY = 0.5
@@ -38,7 +57,9 @@ def _check_shape(table: pd.DataFrame) -> None:
     duplicated = table.columns[table.columns.duplicated()].tolist()
     if duplicated:
         raise DataError(
-            "duplicated column names", column=str(duplicated[0]), values=duplicated,
+            "duplicated column names",
+            column=str(duplicated[0]),
+            values=duplicated,
             remedy="rename the columns so that each name appears once",
         )
     if table.shape[0] < MIN_ROWS:
@@ -113,7 +134,9 @@ def validate_table(table: pd.DataFrame, declared: Schema | None = None) -> pd.Da
     for name in table.columns:
         if not isinstance(name, str):
             raise DataError(
-                "column names must be strings", column=str(name), values=[name],
+                "column names must be strings",
+                column=str(name),
+                values=[name],
                 remedy="rename the columns, e.g. table.columns = table.columns.astype(str)",
             )
         series = table[name]
@@ -121,7 +144,8 @@ def validate_table(table: pd.DataFrame, declared: Schema | None = None) -> pd.Da
             if name in declared:
                 raise DataError(
                     "every value is missing, but the schema asks for this column",
-                    column=name, remedy="remove it from the schema or check the input",
+                    column=name,
+                    remedy="remove it from the schema or check the input",
                 )
             warnings.warn(f"Column {name!r} dropped: every value is missing.", SynthmedWarning, stacklevel=2)
             continue

@@ -217,9 +217,7 @@ def test_code_matrix_numeric_codes_rejected() -> None:
         code_matrix(frame)
 
 
-@pytest.mark.parametrize(
-    ("option", "value"), [("granularity", "5digit"), ("unit", "visit"), ("counts", "yes")]
-)
+@pytest.mark.parametrize(("option", "value"), [("granularity", "5digit"), ("unit", "visit"), ("counts", "yes")])
 def test_code_matrix_bad_options(events: pd.DataFrame, option: str, value: str) -> None:
     with pytest.raises(ConfigError, match=value):
         code_matrix(events, **{option: value})

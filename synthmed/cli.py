@@ -1,0 +1,223 @@
+"""Command line: `synthmed fit | sample | ehr-matrix | schema | models | demo`.
+
+The CLI only parses arguments, calls the Python API and turns synthmed errors into a one-paragraph
+message with exit status 2; it never shows a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+import typing
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from synthmed.errors import ConfigError, SynthmedError, SynthmedWarning
+
+app = typer.Typer(
+    name="synthmed",
+    help="Train generative models on sensitive patient tables and release synthetic data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary lines.")]
+Encoding = Annotated[str | None, typer.Option(help="Text encoding of a CSV input, e.g. latin-1.")]
+NaValues = Annotated[
+    list[str] | None,
+    typer.Option("--na-values", help='Extra missing-value marker, e.g. "?" (repeatable).'),
+]
+
+
+def _say(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        typer.echo(message)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    prefix = "note" if issubclass(category, SynthmedWarning) else "warning"
+    typer.echo(f"{prefix}: {message}", err=True)
+
+
+def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Report synthmed errors as a message and exit status 2 (the library raises; only the CLI prints)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        warnings.showwarning = _show_warning
+        try:
+            command(*args, **kwargs)
+        except SynthmedError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _parse_setting(text: str, hints: dict[str, Any]) -> tuple[str, Any]:
+    """`name=value` -> (name, typed value); tuples are comma-separated."""
+    name, separator, raw = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not separator or not name:
+        raise ConfigError(
+            "a --set option must look like NAME=VALUE", values=[text], remedy="e.g. --set discriminator_steps=2"
+        )
+    if typing.get_origin(hints.get(name)) is tuple:
+        return name, [yaml.safe_load(item) for item in raw.split(",")]
+    return name, yaml.safe_load(raw) if raw.strip() else raw
+
+
+@app.command()
+@handles_errors
+def fit(
+    data: Annotated[Path, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the generator (.smg).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `synthmed models`).")] = "medgan",
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the paper's).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Minibatch size (default: the paper's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed; same data + seed = same model.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema overriding inferred column kinds.")] = None,
+    na_values: NaValues = None,
+    encoding: Encoding = None,
+    settings: Annotated[
+        list[str] | None, typer.Option("--set", help="Any other hyperparameter, NAME=VALUE (repeatable).")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train a generator on a table and save it."""
+    from synthmed.models import get_model_class
+
+    model_class = get_model_class(model)
+    hints = typing.get_type_hints(model_class.__init__)
+    params = dict(_parse_setting(text, hints) for text in settings or [])
+    chosen = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "device": device}
+    params.update({name: value for name, value in chosen.items() if value is not None})
+    synthesizer = model_class.from_params(params)
+    started = time.perf_counter()
+    synthesizer.fit(data, schema=schema, na_values=na_values, encoding=encoding, progress=not quiet)
+    seconds = time.perf_counter() - started
+    path = synthesizer.save(output)
+    layout = synthesizer.transformer_.layout_
+    _say(
+        f"{model} trained on {synthesizer.n_rows_} rows x {len(synthesizer.transformer_.columns)} columns "
+        f"({layout.width} dimensions) in {seconds:.1f} s; seed {synthesizer.seed_}; saved to {path}",
+        quiet,
+    )
+
+
+@app.command()
+@handles_errors
+def sample(
+    model: Annotated[Path, typer.Argument(help="A generator written by `synthmed fit`.")],
+    rows: Annotated[int, typer.Option("--rows", "-n", help="Number of synthetic rows.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet file.")],
+    seed: Annotated[int | None, typer.Option(help="Sampling seed (default: derived from the model's).")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Generate synthetic rows from a saved generator."""
+    import pandas as pd
+
+    from synthmed.data.io import write_table
+    from synthmed.models.base import Synthesizer
+
+    synthesizer = Synthesizer.load(model)
+    table = synthesizer.sample(rows, seed=seed)
+    if not isinstance(table, pd.DataFrame):
+        table = pd.DataFrame(table, columns=synthesizer.transformer_.columns)
+    path = write_table(table, output)
+    _say(f"wrote {len(table)} synthetic rows x {table.shape[1]} columns to {path}", quiet)
+
+
+@app.command("ehr-matrix")
+@handles_errors
+def ehr_matrix(
+    events: Annotated[Path, typer.Argument(help="Event table, e.g. MIMIC's DIAGNOSES_ICD.csv.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .parquet or .csv matrix.")],
+    granularity: Annotated[str, typer.Option(help="3digit (medGAN) or full ICD-9 codes.")] = "3digit",
+    counts: Annotated[bool, typer.Option("--counts", help="Count occurrences instead of 0/1.")] = False,
+    unit: Annotated[str, typer.Option(help="One row per patient or per admission.")] = "patient",
+    patient_column: Annotated[str | None, typer.Option(help="Default: subject_id / patient_id.")] = None,
+    code_column: Annotated[str | None, typer.Option(help="Default: icd9_code / icd_code / code.")] = None,
+    encoding: Encoding = None,
+    quiet: Quiet = False,
+) -> None:
+    """Build a patient x diagnosis-code matrix (binary or counts) from an event table."""
+    from synthmed.data.ehr import code_matrix, matrix_summary, read_events
+    from synthmed.data.io import write_table
+
+    matrix = code_matrix(
+        read_events(events, encoding=encoding),
+        patient_column=patient_column,
+        code_column=code_column,
+        granularity=granularity,
+        counts=counts,
+        unit=unit,
+    )
+    path = write_table(matrix.reset_index(), output)
+    stats = matrix_summary(matrix)
+    _say(
+        f"wrote {stats['patients']:,} {unit}s x {stats['codes']:,} codes "
+        f"({stats['codes_per_patient_mean']:.2f} codes per {unit} on average) to {path}",
+        quiet,
+    )
+
+
+@app.command()
+@handles_errors
+def schema(
+    data: Annotated[Path, typer.Argument(help="Table to describe.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write YAML/JSON here.")] = None,
+    na_values: NaValues = None,
+    encoding: Encoding = None,
+) -> None:
+    """Infer a table's schema, to review and edit before `fit --schema`."""
+    from synthmed.data.io import read_table
+    from synthmed.data.schema import infer_schema
+    from synthmed.data.validate import validate_table
+
+    inferred = infer_schema(validate_table(read_table(data, na_values=na_values, encoding=encoding)))
+    if output is None:
+        typer.echo(yaml.safe_dump(inferred.to_dict(), sort_keys=False), nl=False)
+    else:
+        inferred.save(output)
+
+
+@app.command()
+def models() -> None:
+    """List the available models, one per line: CLI name, then what it is."""
+    from synthmed.models import MODELS
+
+    for name, model_class in MODELS.items():
+        typer.echo(f"{name}\t{model_class.summary}")
+
+
+@app.command()
+@handles_errors
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the synthetic CSV and model.")] = Path(
+        "demo-output"
+    ),
+    epochs: Annotated[int, typer.Option(help="GAN epochs.")] = 1000,
+    quiet: Quiet = False,
+) -> None:
+    """Train medGAN on scikit-learn's breast-cancer data and print a fidelity summary."""
+    from synthmed.demo import run_demo
+
+    result = run_demo(output, epochs=epochs, progress=not quiet)
+    typer.echo(
+        f"medGAN trained on {result.train_rows} real patients in {result.seconds:.1f} s\n"
+        f"synthetic rows: {result.synthetic_path}\ngenerator:      {result.model_path}\n"
+    )
+    typer.echo(result.fidelity.round(3).to_string())
+
+
+def main() -> None:
+    sys.exit(app())

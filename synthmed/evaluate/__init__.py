@@ -1,0 +1,1 @@
+"""Evaluation: fidelity (and, later, utility) of synthetic tables against real ones."""

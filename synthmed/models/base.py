@@ -1,0 +1,292 @@
+"""The small base every synthesizer shares: fit, sample, save, load, parameter_counts.
+
+A model supplies only three pieces (build its networks from the column layout, train them, generate
+matrix rows); validation, schema, transforms, seeding, progress and the artifact live here once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import platform
+import types
+import typing
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from synthmed.data.io import read_table
+from synthmed.data.schema import Schema, infer_schema
+from synthmed.data.transform import ColumnLayout, TableTransformer
+from synthmed.data.validate import validate_table
+from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from synthmed.models.artifact import read_artifact, write_artifact
+from synthmed.models.training import TrainingRun
+
+DataLike = pd.DataFrame | np.ndarray | str | Path
+
+
+def _versions() -> dict[str, str]:
+    from synthmed import __version__
+
+    return {
+        "synthmed": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _check_type(name: str, value: Any, annotation: Any) -> Any:
+    """Check one hyperparameter against its annotation; return it normalised (lists -> tuples)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (annotation,) = [a for a in args if a is not type(None)]
+        return _check_type(name, value, annotation)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"hyperparameter {name!r} must be one of {list(args)}", values=[value])
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or not value:
+            raise ConfigError(f"hyperparameter {name!r} must be a non-empty list", values=[value])
+        return tuple(_check_type(name, item, args[0]) for item in value)
+    valid = {
+        int: isinstance(value, int | np.integer) and not isinstance(value, bool),
+        float: isinstance(value, int | float | np.number) and not isinstance(value, bool),
+        bool: isinstance(value, bool),
+        str: isinstance(value, str),
+    }[annotation]
+    if not valid:
+        raise ConfigError(f"hyperparameter {name!r} must be {annotation.__name__}", values=[value])
+    return annotation(value)
+
+
+class Synthesizer(ABC):
+    """Base class: a generative model of a table, in scikit-learn style.
+
+    Hyperparameters are the typed keyword arguments of each subclass's `__init__`, stored unchanged;
+    everything learned by `fit` ends in `_`.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    # hyperparameters that must be strictly positive (the others that are numbers must be >= 0)
+    positive: ClassVar[frozenset[str]] = frozenset({"batch_size"})
+
+    seed: int | None
+    device: str
+
+    # ---- pieces a model supplies -------------------------------------------------------------------
+    @abstractmethod
+    def _build(self, layout: ColumnLayout) -> dict[str, nn.Module]:
+        """Create the networks for a matrix with this layout (weights initialised from the seed)."""
+
+    @abstractmethod
+    def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
+        """Train `self.networks_` on the encoded training matrix."""
+
+    @abstractmethod
+    def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
+        """Return `n` rows in matrix space (after the layout's output activations)."""
+
+    def _decode_stochastically(self) -> bool:
+        """Whether binary/categorical outputs are drawn (True) or rounded (False) when decoding."""
+        return True
+
+    # ---- hyperparameters ---------------------------------------------------------------------------
+    @classmethod
+    def hyperparameters(cls) -> dict[str, inspect.Parameter]:
+        return dict(list(inspect.signature(cls.__init__).parameters.items())[1:])
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.hyperparameters()}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Self:
+        """Build from a mapping (CLI, artifacts); unknown names are an error that lists the valid ones."""
+        valid = cls.hyperparameters()
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ConfigError(
+                f"unknown hyperparameter for {cls.name}",
+                values=unknown,
+                remedy=f"valid names: {', '.join(valid)}",
+            )
+        return cls(**params)
+
+    def _check_params(self) -> None:
+        hints = typing.get_type_hints(type(self).__init__)
+        for name, value in self.get_params().items():
+            value = _check_type(name, value, hints[name])
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            if is_number and (value <= 0 if name in self.positive else value < 0):
+                bound = "> 0" if name in self.positive else ">= 0"
+                raise ConfigError(f"hyperparameter {name!r} must be {bound}", values=[value])
+            setattr(self, name, value)
+        self._device()
+
+    def _device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            raise ConfigError("unknown device", values=[self.device], remedy="use auto, cpu or cuda") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(
+                "CUDA was requested but is not available", values=[self.device], remedy="use device='cpu' (or 'auto')"
+            )
+        return device
+
+    # ---- the public API ----------------------------------------------------------------------------
+    def fit(
+        self,
+        data: DataLike,
+        *,
+        schema: Schema | str | Path | None = None,
+        na_values: list[str] | None = None,
+        encoding: str | None = None,
+        progress: bool = True,
+    ) -> Self:
+        """Validate the data, learn its schema and transform, then train.
+
+        `data` is a DataFrame, a 2-D array (binary or count matrix) or a CSV/Parquet path. Everything that
+        can be wrong with the data or the hyperparameters is reported before training starts.
+        """
+        self._check_params()
+        table, self.input_format_ = self._as_table(data, na_values, encoding)
+        declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
+        table = validate_table(table, declared)
+        self.schema_ = infer_schema(table, declared)
+        if not self.schema_.modelled:
+            raise DataError(
+                "no column is left to model: every column is an identifier",
+                remedy="declare at least one column's kind in a schema",
+            )
+        self.transformer_ = TableTransformer(self.schema_).fit(table)
+        matrix = self.transformer_.transform(table, dtype=np.float32)
+        self.seed_ = int(self.seed if self.seed is not None else np.random.SeedSequence().entropy % 2**31)
+        self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
+        self.n_rows_ = len(table)
+        self.networks_ = self._seeded_build()
+        run = TrainingRun(self.seed_, self._device(), show_progress=progress)
+        self._train(torch.as_tensor(matrix, device=run.device), run)
+        self.history_ = run.history
+        self.samples_drawn_ = 0
+        return self
+
+    def sample(self, n: int, seed: int | None = None) -> pd.DataFrame | np.ndarray:
+        """Generate `n` synthetic rows (a DataFrame, or an array if the model was fitted on one).
+
+        Without `seed`, the k-th call after fitting uses a seed derived from the model's seed and k, so a
+        script that fits and samples with a fixed seed is reproducible end to end.
+        """
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ConfigError("the number of rows to sample must be a positive integer", values=[n])
+        if seed is None:
+            seed = int(np.random.SeedSequence([self.seed_, self.samples_drawn_]).generate_state(1)[0])
+            self.samples_drawn_ += 1
+        run = TrainingRun(seed, self._device(), show_progress=False)
+        for network in self.networks_.values():
+            network.eval()
+        with torch.no_grad():
+            matrix = self._generate(int(n), run).cpu().numpy().astype(np.float64)
+        table = self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
+        return table.to_numpy() if self.input_format_ == "array" else table
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable parameters per network (medGAN: autoencoder, generator, discriminator)."""
+        self._check_fitted()
+        return {name: sum(p.numel() for p in net.parameters()) for name, net in self.networks_.items()}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the generator as `model.json` + `weights.safetensors` (zip). It holds no training rows."""
+        self._check_fitted()
+        meta = {
+            "model": self.name,
+            "hyperparameters": {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()},
+            "seed": self.seed_,
+            "versions": _versions(),
+            "data": {"fingerprint": self.fingerprint_, "rows": self.n_rows_, "input_format": self.input_format_},
+            "schema": self.schema_.to_dict(),
+            "transformer": self.transformer_.to_dict(),
+            "layout": self.transformer_.layout_.to_list(),
+            "history": self.history_,
+        }
+        tensors = {
+            f"{name}.{key}": value
+            for name, network in self.networks_.items()
+            for key, value in network.state_dict().items()
+        }
+        return write_artifact(path, meta, tensors)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Synthesizer:
+        """Read a saved generator. Loading never executes code from the file."""
+        from synthmed.models import get_model_class
+
+        meta, tensors = read_artifact(path)
+        model_class = get_model_class(meta.get("model", ""))
+        if cls is not Synthesizer and not issubclass(model_class, cls):
+            raise ArtifactError(
+                f"{str(path)!r} holds a {model_class.name} model, not {cls.name}",
+                remedy=f"use synthmed.load or {model_class.__name__}.load",
+            )
+        model = model_class.from_params(meta["hyperparameters"])
+        model._check_params()
+        model.schema_ = Schema.from_dict(meta["schema"], declared=False)
+        model.transformer_ = TableTransformer.from_dict(meta["transformer"], model.schema_)
+        model.seed_ = meta["seed"]
+        model.fingerprint_ = meta["data"]["fingerprint"]
+        model.n_rows_ = meta["data"]["rows"]
+        model.input_format_ = meta["data"]["input_format"]
+        model.history_ = meta["history"]
+        model.samples_drawn_ = 0
+        model.networks_ = model._seeded_build()
+        for name, network in model.networks_.items():
+            state = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
+            try:
+                network.load_state_dict(state, strict=True)
+            except RuntimeError as error:
+                raise ArtifactError(f"the weights of {name!r} do not fit the network: {error}") from None
+        return model
+
+    # ---- helpers -----------------------------------------------------------------------------------
+    def _seeded_build(self) -> dict[str, nn.Module]:
+        with torch.random.fork_rng(devices=[]):  # seed weight initialisation without touching global state
+            torch.manual_seed(self.seed_)
+            networks = self._build(self.transformer_.layout_)
+        device = self._device()
+        return {name: network.to(device) for name, network in networks.items()}
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "networks_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet",
+                remedy="call fit(data) first, or load a saved generator",
+            )
+
+    @staticmethod
+    def _as_table(data: DataLike, na_values: list[str] | None, encoding: str | None) -> tuple[pd.DataFrame, str]:
+        if isinstance(data, str | Path):
+            return read_table(data, na_values=na_values, encoding=encoding), "frame"
+        if isinstance(data, np.ndarray):
+            if data.ndim != 2:
+                raise DataError(f"expected a 2-D array (rows x columns), got shape {data.shape}")
+            return pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])]), "array"
+        if isinstance(data, pd.DataFrame):
+            return (data.replace(list(na_values), np.nan) if na_values else data), "frame"
+        raise DataError(
+            f"cannot train on a {type(data).__name__}",
+            remedy="pass a pandas DataFrame, a 2-D numpy array, or a CSV/Parquet path",
+        )

@@ -1,0 +1,52 @@
+"""Output activations and reconstruction losses driven by the column layout, shared by every model."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from synthmed.data.transform import ColumnLayout
+
+
+class SpanHead(nn.Module):
+    """Turns raw network outputs into table-space rows, span by span (sigmoid, softmax, relu).
+
+    It has no parameters: it only reads the layout, so every model decodes and scores columns the same way.
+    """
+
+    def __init__(self, layout: ColumnLayout) -> None:
+        super().__init__()
+        self.width = layout.width
+        for activation in ("sigmoid", "relu"):
+            index = torch.as_tensor(layout.dimensions(activation), dtype=torch.long)
+            self.register_buffer(f"{activation}_index", index, persistent=False)
+        bce = [d for s in layout.spans if s.loss == "bce" for d in range(s.start, s.stop)]
+        mse = [d for s in layout.spans if s.loss == "mse" for d in range(s.start, s.stop)]
+        self.register_buffer("bce_index", torch.as_tensor(bce, dtype=torch.long), persistent=False)
+        self.register_buffer("mse_index", torch.as_tensor(mse, dtype=torch.long), persistent=False)
+        self.softmax_spans = [(s.start, s.stop) for s in layout.spans if s.activation == "softmax"]
+        self.all_sigmoid = len(self.sigmoid_index) == layout.width
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.all_sigmoid:  # binary code matrices: the common, fast case
+            return torch.sigmoid(logits)
+        out = logits.clone()
+        out[:, self.sigmoid_index] = torch.sigmoid(logits[:, self.sigmoid_index])
+        out[:, self.relu_index] = F.relu(logits[:, self.relu_index])
+        for start, stop in self.softmax_spans:
+            out[:, start:stop] = torch.softmax(logits[:, start:stop], dim=1)
+        return out
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Reconstruction loss summed over dimensions, averaged over rows (medGAN's autoencoder loss)."""
+        per_row = F.binary_cross_entropy_with_logits(
+            logits[:, self.bce_index], target[:, self.bce_index], reduction="none"
+        ).sum(dim=1)
+        if len(self.mse_index):
+            activated = self.forward(logits)[:, self.mse_index]
+            per_row = per_row + (activated - target[:, self.mse_index]).pow(2).sum(dim=1)
+        for start, stop in self.softmax_spans:
+            log_probabilities = torch.log_softmax(logits[:, start:stop], dim=1)
+            per_row = per_row - (target[:, start:stop] * log_probabilities).sum(dim=1)
+        return per_row.mean()

@@ -1,0 +1,263 @@
+"""medGAN (Choi et al. 2017, "Generating Multi-label Discrete Patient Records using GANs").
+
+A GAN that generates in the 128-d embedding space of an autoencoder pretrained on the real records; the
+pretrained decoder (fine-tuned with the generator) maps embeddings back to patient records. The generator
+uses batch norm and shortcut connections; the discriminator sees each record beside the minibatch average
+so it can spot mode collapse. Every default below is the paper's (and its reference code's).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from synthmed.data.schema import ColumnKind
+from synthmed.data.transform import ColumnLayout
+from synthmed.errors import ConfigError
+from synthmed.models.base import Synthesizer
+from synthmed.models.layers import SpanHead
+from synthmed.models.training import TrainingRun
+
+# TensorFlow's batch_norm(decay=0.99, epsilon=1e-3) in the reference code, in PyTorch terms.
+BATCH_NORM_MOMENTUM = 0.01
+BATCH_NORM_EPSILON = 1e-3
+
+
+class Autoencoder(nn.Module):
+    """One dense layer each way; tanh (binary) or ReLU (count) embedding, as in the paper."""
+
+    def __init__(self, input_dim: int, embedding_dim: int, embedding_activation: nn.Module) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(input_dim, embedding_dim)
+        self.embedding_activation = embedding_activation
+        self.decoder = nn.Linear(embedding_dim, input_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embedding_activation(self.encoder(x))
+
+
+class Generator(nn.Module):
+    """Dense layers without bias, batch norm, and a shortcut (h + layer(h)) around each layer.
+
+    Hidden layers use ReLU; the last one uses the embedding's activation so generated embeddings live
+    where the decoder was trained.
+    """
+
+    def __init__(
+        self, noise_dim: int, hidden_dims: tuple[int, ...], embedding_dim: int, output_activation: nn.Module
+    ) -> None:
+        super().__init__()
+        dims = (noise_dim, *hidden_dims, embedding_dim)
+        self.linears = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in itertools.pairwise(dims))
+        self.norms = nn.ModuleList(
+            nn.BatchNorm1d(b, momentum=BATCH_NORM_MOMENTUM, eps=BATCH_NORM_EPSILON) for b in dims[1:]
+        )
+        self.output_activation = output_activation
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        h = noise
+        last = len(self.linears) - 1
+        for i, (linear, norm) in enumerate(zip(self.linears, self.norms, strict=True)):
+            activation = self.output_activation if i == last else F.relu
+            h = h + activation(norm(linear(h)))
+        return h
+
+
+class Discriminator(nn.Module):
+    """ReLU MLP scoring real vs generated records; optionally sees the minibatch average beside each row."""
+
+    def __init__(self, input_dim: int, hidden_dims: tuple[int, ...], minibatch_averaging: bool) -> None:
+        super().__init__()
+        self.minibatch_averaging = minibatch_averaging
+        dims = (input_dim * (2 if minibatch_averaging else 1), *hidden_dims)
+        layers: list[nn.Module] = []
+        for a, b in itertools.pairwise(dims):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.body = nn.Sequential(*layers, nn.Linear(dims[-1], 1))
+
+    def forward(self, records: torch.Tensor) -> torch.Tensor:
+        if self.minibatch_averaging:
+            records = torch.cat([records, records.mean(dim=0, keepdim=True).expand_as(records)], dim=1)
+        return self.body(records).squeeze(1)
+
+
+class MedGAN(Synthesizer):
+    """medGAN for binary or count patient x code matrices, and for mixed tables through the data layer.
+
+    Hyperparameters (defaults from Choi et al. 2017 and its reference implementation):
+        epochs: GAN training epochs (paper: 1,000).
+        batch_size: GAN minibatch (paper: 1,000).
+        pretrain_epochs: autoencoder pretraining epochs (paper: 100).
+        pretrain_batch_size: autoencoder minibatch (paper: 100).
+        embedding_dim: autoencoder code size (paper: 128).
+        noise_dim: generator input size (paper: 128; must equal every generator width for the shortcuts).
+        generator_dims: hidden generator widths (paper: 2 x 128; one more layer maps to the embedding).
+        discriminator_dims: discriminator hidden widths (paper: 256, 128, then one output).
+        minibatch_averaging: feed the batch mean beside each record to the discriminator (paper: on).
+        discriminator_steps: discriminator updates per generator update (paper: 2).
+        learning_rate: Adam step size for every network (paper: TensorFlow's default, 1e-3).
+        l2_weight: L2 penalty on all weights (paper: 1e-3).
+        binary_rounding: "threshold" rounds generated probabilities at 0.5 (paper); "bernoulli" draws them.
+        seed: seed for weights, batches and noise; None picks one and records it.
+        device: "auto" (CUDA when available), "cpu" or "cuda".
+
+    >>> import numpy as np
+    >>> from synthmed.models import MedGAN
+    >>> codes = (np.random.default_rng(0).random((200, 12)) < 0.3).astype(int)
+    >>> model = MedGAN(epochs=2, pretrain_epochs=2, seed=0).fit(codes, progress=False)
+    >>> model.sample(5).shape
+    (5, 12)
+    """
+
+    name = "medgan"
+    summary = "medGAN (Choi et al. 2017): autoencoder + GAN for binary/count code matrices and mixed tables"
+    positive = frozenset(
+        {"batch_size", "pretrain_batch_size", "embedding_dim", "noise_dim", "discriminator_steps", "learning_rate"}
+    )
+
+    def __init__(
+        self,
+        *,
+        epochs: int = 1000,
+        batch_size: int = 1000,
+        pretrain_epochs: int = 100,
+        pretrain_batch_size: int = 100,
+        embedding_dim: int = 128,
+        noise_dim: int = 128,
+        generator_dims: tuple[int, ...] = (128, 128),
+        discriminator_dims: tuple[int, ...] = (256, 128),
+        minibatch_averaging: bool = True,
+        discriminator_steps: int = 2,
+        learning_rate: float = 1e-3,
+        l2_weight: float = 1e-3,
+        binary_rounding: Literal["threshold", "bernoulli"] = "threshold",
+        seed: int | None = None,
+        device: str = "auto",
+    ) -> None:
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_batch_size = pretrain_batch_size
+        self.embedding_dim = embedding_dim
+        self.noise_dim = noise_dim
+        self.generator_dims = generator_dims
+        self.discriminator_dims = discriminator_dims
+        self.minibatch_averaging = minibatch_averaging
+        self.discriminator_steps = discriminator_steps
+        self.learning_rate = learning_rate
+        self.l2_weight = l2_weight
+        self.binary_rounding = binary_rounding
+        self.seed = seed
+        self.device = device
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        widths = {self.noise_dim, *self.generator_dims, self.embedding_dim}
+        if len(widths) != 1:
+            raise ConfigError(
+                "medGAN's shortcut connections add each layer's input to its output, so noise_dim, every "
+                "generator_dims entry and embedding_dim must be equal",
+                values=[self.noise_dim, *self.generator_dims, self.embedding_dim],
+                remedy="use one width for all, e.g. 128 (the paper's)",
+            )
+
+    def _mode(self, layout: ColumnLayout) -> Literal["binary", "count", "mixed"]:
+        if layout.all_spans(ColumnKind.BINARY):
+            return "binary"
+        if layout.all_spans(ColumnKind.COUNT):
+            return "count"
+        return "mixed"
+
+    def _embedding_activation(self, layout: ColumnLayout) -> nn.Module:
+        # paper: tanh embeddings for binary data, ReLU for counts; mixed tables behave like binary ones
+        return nn.ReLU() if self._mode(layout) == "count" else nn.Tanh()
+
+    def _build(self, layout: ColumnLayout) -> dict[str, nn.Module]:
+        self.mode_ = self._mode(layout)
+        self.head_ = SpanHead(layout).to(self._device())
+        return {
+            "autoencoder": Autoencoder(layout.width, self.embedding_dim, self._embedding_activation(layout)),
+            "generator": Generator(
+                self.noise_dim, self.generator_dims, self.embedding_dim, self._embedding_activation(layout)
+            ),
+            "discriminator": Discriminator(layout.width, self.discriminator_dims, self.minibatch_averaging),
+        }
+
+    def _decode(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.head_(self.networks_["autoencoder"].decoder(embedding))
+
+    def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
+        self._pretrain_autoencoder(data, run)
+        self._train_gan(data, run)
+
+    def _adam(self, parameters: list[nn.Parameter]) -> torch.optim.Adam:
+        # Adam's weight_decay adds l2 * w to the gradient: the gradient of the paper's l2/2 * ||w||^2 term
+        return torch.optim.Adam(parameters, lr=self.learning_rate, weight_decay=self.l2_weight)
+
+    def _pretrain_autoencoder(self, data: torch.Tensor, run: TrainingRun) -> None:
+        autoencoder = self.networks_["autoencoder"].train()
+        optimizer = self._adam(list(autoencoder.parameters()))
+        n = len(data)
+        batch = min(self.pretrain_batch_size, n)
+        for _ in run.epochs("pretrain", self.pretrain_epochs, n):
+            order = torch.as_tensor(run.rng.permutation(n), device=data.device)
+            losses = []
+            for start in range(0, n, batch):
+                records = data[order[start : start + batch]]
+                loss = self.head_.loss(autoencoder.decoder(autoencoder.encode(records)), records)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            run.log(reconstruction=sum(losses) / len(losses))
+
+    def _train_gan(self, data: torch.Tensor, run: TrainingRun) -> None:
+        generator, discriminator = self.networks_["generator"], self.networks_["discriminator"]
+        decoder = self.networks_["autoencoder"].decoder
+        optimizer_d = self._adam(list(discriminator.parameters()))
+        # the paper fine-tunes the pretrained decoder together with the generator
+        optimizer_g = self._adam([*generator.parameters(), *decoder.parameters()])
+        n = len(data)
+        batch = min(self.batch_size, n)
+        for _ in run.epochs("gan", self.epochs, n):
+            d_losses, g_losses = [], []
+            for _ in range(math.ceil(n / batch)):
+                # reference code: discriminator steps use the generator's batch-norm moving averages
+                generator.eval()
+                for _ in range(self.discriminator_steps):
+                    real = data[torch.as_tensor(run.rng.choice(n, batch, replace=False), device=data.device)]
+                    with torch.no_grad():
+                        fake = self._decode(generator(run.normal(batch, self.noise_dim)))
+                    real_logits, fake_logits = discriminator(real), discriminator(fake)
+                    loss_d = F.binary_cross_entropy_with_logits(
+                        real_logits, torch.ones_like(real_logits)
+                    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                    optimizer_d.zero_grad(set_to_none=True)
+                    loss_d.backward()
+                    optimizer_d.step()
+                    d_losses.append(loss_d.item())
+                generator.train()
+                fake_logits = discriminator(self._decode(generator(run.normal(batch, self.noise_dim))))
+                # non-saturating generator loss: -log D(G(z))
+                loss_g = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+                optimizer_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                optimizer_g.step()
+                g_losses.append(loss_g.item())
+            run.log(d_loss=sum(d_losses) / len(d_losses), g_loss=sum(g_losses) / len(g_losses))
+
+    def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
+        generator = self.networks_["generator"]
+        chunks = [
+            self._decode(generator(run.normal(min(self.batch_size, n - start), self.noise_dim)))
+            for start in range(0, n, self.batch_size)
+        ]
+        return torch.cat(chunks)
+
+    def _decode_stochastically(self) -> bool:
+        return self.binary_rounding == "bernoulli"

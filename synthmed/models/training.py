@@ -1,0 +1,62 @@
+"""The epoch loop every model trains through: progress bar, per-epoch history, seeded randomness."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+@dataclass
+class TrainingRun:
+    """Shared state of one `fit`: random streams, the device, and the metrics logged per epoch.
+
+    Randomness lives in explicit generators (numpy for batch indices, torch for noise), never in global
+    state, so the same data and seed give the same weights.
+    """
+
+    seed: int
+    device: torch.device
+    show_progress: bool = True
+    history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+        self.noise = torch.Generator().manual_seed(self.seed)
+        self._pending: dict[str, float] = {}
+
+    def normal(self, rows: int, columns: int) -> torch.Tensor:
+        """Standard normal noise, drawn on the CPU so results do not depend on the device."""
+        return torch.randn(rows, columns, generator=self.noise).to(self.device)
+
+    def log(self, **metrics: float) -> None:
+        """Record this epoch's figures (losses); shown on the bar and kept in the artifact."""
+        self._pending.update({name: float(value) for name, value in metrics.items()})
+
+    def epochs(self, phase: str, count: int, rows_per_epoch: int) -> Iterator[int]:
+        """Yield epoch numbers for one training phase while drawing its progress bar."""
+        records = self.history.setdefault(phase, [])
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[figures]}"),
+            TimeRemainingColumn(),
+            disable=not self.show_progress,
+            transient=False,
+        )
+        with progress:
+            task = progress.add_task(phase, total=count, figures="")
+            for epoch in range(count):
+                started = time.perf_counter()
+                self._pending = {}
+                yield epoch
+                seconds = time.perf_counter() - started
+                records.append({"epoch": epoch + 1, **self._pending, "seconds": seconds})
+                figures = "  ".join(f"{k} {v:.4g}" for k, v in self._pending.items())
+                rate = rows_per_epoch / seconds if seconds > 0 else float("inf")
+                progress.update(task, advance=1, figures=f"{figures}  {rate:,.0f} rows/s")
