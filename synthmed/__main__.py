@@ -1,0 +1,5 @@
+"""`python -m synthmed` runs the CLI."""
+
+from synthmed.cli import main
+
+main()
