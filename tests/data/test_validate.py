@@ -1,0 +1,143 @@
+"""Every bad input gets a synthmed error naming the column, a few offending values and the remedy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmed.data import MIN_ROWS, Schema, TableTransformer, infer_schema, read_table, validate_table
+from synthmed.errors import DataError, SynthmedError, SynthmedWarning, UnseenCategoryError
+
+
+def table(rows: int = 30, **columns: list) -> pd.DataFrame:
+    base = {"age": np.linspace(20, 80, rows), "sex": ["F", "M"] * (rows // 2) + ["F"] * (rows % 2)}
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+def test_error_message_names_column_values_and_remedy() -> None:
+    error = DataError("bad values", column="ca", values=["?", "?", "x", "y", "z"], remedy="fix them")
+    assert str(error) == "Column 'ca': bad values. Offending values: '?', 'x', 'y'. Remedy: fix them."
+    assert isinstance(error, SynthmedError) and isinstance(error, ValueError)
+
+
+@pytest.mark.parametrize("frame", [pd.DataFrame(), pd.DataFrame({"age": []}), pd.DataFrame(index=range(5))])
+def test_empty_tables_are_refused(frame: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match="empty"):
+        validate_table(frame)
+
+
+@pytest.mark.parametrize("rows", [1, 5, MIN_ROWS - 1])
+def test_too_few_rows_are_refused(rows: int) -> None:
+    with pytest.raises(DataError, match=f"has {rows} rows.*at least {MIN_ROWS}"):
+        validate_table(table(rows))
+
+
+def test_minimum_row_count_is_accepted() -> None:
+    assert len(validate_table(table(MIN_ROWS))) == MIN_ROWS
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinities_are_refused(bad: float) -> None:
+    values = np.linspace(0, 1, 30)
+    values[[3, 7]] = bad
+    with pytest.raises(DataError, match=rf"Column 'dose': 2 infinite values. Offending values: {bad}.*NaN"):
+        validate_table(table(dose=values))
+
+
+def test_all_null_column_is_dropped_with_a_warning() -> None:
+    with pytest.warns(SynthmedWarning, match="'empty' dropped"):
+        cleaned = validate_table(table(empty=[None] * 30))
+    assert list(cleaned.columns) == ["age", "sex"]
+
+
+def test_all_null_column_asked_for_by_the_schema_is_an_error() -> None:
+    declared = Schema.from_dict({"columns": {"empty": "continuous"}})
+    with pytest.raises(DataError, match="Column 'empty': every value is missing, but the schema asks"):
+        validate_table(table(empty=[np.nan] * 30), declared)
+
+
+@pytest.mark.parametrize("marker", ["?", "unknown", "not recorded"])
+def test_numeric_column_with_stray_marker_names_it_and_the_remedy(marker: str) -> None:
+    values = [str(v) for v in range(29)] + [marker]
+    with pytest.raises(DataError) as caught:
+        validate_table(table(ca=values))
+    message = str(caught.value)
+    assert "Column 'ca'" in message and repr(marker) in message
+    assert f'--na-values "{marker}"' in message
+
+
+def test_na_values_remedy_works_for_csv(tmp_path: Path) -> None:
+    path = tmp_path / "heart.csv"
+    path.write_text("age,ca\n" + "".join(f"{40 + i},{i % 4 if i % 7 else '?'}\n" for i in range(30)))
+    with pytest.raises(DataError, match="'ca'"):
+        validate_table(read_table(path))
+    cleaned = validate_table(read_table(path, na_values=["?"]))
+    assert pd.api.types.is_float_dtype(cleaned["ca"])
+    assert cleaned["ca"].isna().sum() == 5
+
+
+def test_genuine_text_categories_are_not_mistaken_for_markers() -> None:
+    cleaned = validate_table(table(stage=["I", "II", "III", "IV", "1"] * 6))
+    assert cleaned["stage"].tolist()[:3] == ["I", "II", "III"]
+
+
+def test_pandas_usual_missing_markers_count_as_missing(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{'NA' if i % 3 == 0 else 'a'}\n" for i in range(12)) + "N/A,null\n")
+    read = read_table(path)
+    assert read["x"].isna().sum() == 1 and read["y"].isna().sum() == 5
+    frame = validate_table(table(cat=["N/A", "a", "b"] * 10))
+    assert frame["cat"].isna().sum() == 10
+
+
+def test_duplicated_column_names_are_refused(tmp_path: Path) -> None:
+    frame = pd.DataFrame(np.zeros((20, 3)), columns=["a", "b", "a"])
+    with pytest.raises(DataError, match="Column 'a': duplicated column names"):
+        validate_table(frame)
+    path = tmp_path / "dup.csv"
+    path.write_text("a,b,a\n" + "1,2,3\n" * 20)
+    with pytest.raises(DataError, match="Column 'a': the file has duplicated column names"):
+        read_table(path)
+
+
+def test_non_utf8_csv_suggests_an_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"city,age\n" + "".join(f"Montréal,{i}\n" for i in range(20)).encode("latin-1"))
+    with pytest.raises(DataError, match="not valid UTF-8.*--encoding latin-1"):
+        read_table(path)
+    assert read_table(path, encoding="latin-1")["city"].iloc[0] == "Montréal"
+
+
+def test_missing_file_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        read_table(tmp_path / "absent.csv")
+
+
+def test_unseen_category_at_transform_time() -> None:
+    train = table(cp=["typical", "atypical", "none"] * 10)
+    transformer = TableTransformer(infer_schema(train)).fit(train)
+    new = table(cp=["typical", "asymptomatic", "aberrant"] * 10)
+    with pytest.raises(UnseenCategoryError, match="Column 'cp'.*'asymptomatic', 'aberrant'.*categories"):
+        transformer.transform(new)
+
+
+def test_declared_categories_must_cover_the_data() -> None:
+    frame = table(cp=["a", "b", "c"] * 10)
+    declared = Schema.from_dict({"columns": {"cp": {"kind": "categorical", "categories": ["a", "b"]}}})
+    with pytest.raises(UnseenCategoryError, match="'c'"):
+        TableTransformer(infer_schema(frame, declared)).fit(frame)
+
+
+def test_iso_date_strings_become_datetimes() -> None:
+    dates = pd.date_range("2101-10-20 19:08", periods=30, freq="D").strftime("%Y-%m-%d %H:%M:%S")
+    cleaned = validate_table(table(admittime=list(dates)))
+    assert pd.api.types.is_datetime64_any_dtype(cleaned["admittime"])
+
+
+def test_non_string_column_names_are_refused() -> None:
+    with pytest.raises(DataError, match="column names must be strings"):
+        validate_table(pd.DataFrame(np.zeros((20, 2))))
