@@ -51,14 +51,26 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        warnings.showwarning = _show_warning
-        try:
-            command(*args, **kwargs)
-        except SynthmedError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(2) from None
+        with warnings.catch_warnings():  # restores the caller's warning display afterwards
+            warnings.showwarning = _show_warning
+            try:
+                command(*args, **kwargs)
+            except SynthmedError as error:
+                typer.echo(f"error: {error}", err=True)
+                raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _parse_scalar(raw: str) -> Any:
+    """Command-line text -> int, float, bool, None or str (1e-3 is a float, unlike in YAML 1.1)."""
+    text = raw.strip()
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None, "null": None}.get(text.lower(), text)
 
 
 def _parse_setting(text: str, hints: dict[str, Any]) -> tuple[str, Any]:
@@ -70,8 +82,8 @@ def _parse_setting(text: str, hints: dict[str, Any]) -> tuple[str, Any]:
             "a --set option must look like NAME=VALUE", values=[text], remedy="e.g. --set discriminator_steps=2"
         )
     if typing.get_origin(hints.get(name)) is tuple:
-        return name, [yaml.safe_load(item) for item in raw.split(",")]
-    return name, yaml.safe_load(raw) if raw.strip() else raw
+        return name, [_parse_scalar(item) for item in raw.split(",")]
+    return name, _parse_scalar(raw)
 
 
 @app.command()

@@ -223,8 +223,11 @@ class CategoricalEncoder(ColumnEncoder):
         self._codes(values)  # declared categories must cover the data
 
     def _codes(self, series: pd.Series) -> np.ndarray:
-        index = pd.Index(self.categories_, dtype=object)
-        codes = index.get_indexer(series.astype(object))
+        numeric = pd.api.types.is_numeric_dtype(series) and all(isinstance(c, int | float) for c in self.categories_)
+        if numeric:  # float lookups are ~50x faster than object ones: code matrices have thousands of columns
+            codes = pd.Index(self.categories_, dtype=float).get_indexer(series.to_numpy(float, na_value=np.nan))
+        else:
+            codes = pd.Index(self.categories_, dtype=object).get_indexer(series.astype(object))
         unseen = (codes < 0) & series.notna().to_numpy()
         if unseen.any():
             raise UnseenCategoryError(
@@ -275,7 +278,7 @@ class BinaryEncoder(CategoricalEncoder):
 
     def _fit_domain(self, values: pd.Series) -> None:
         if self.column.categories is None:
-            observed = set(pd.unique(values.astype(object)).tolist())
+            observed = set(pd.unique(values).tolist())
             if observed <= {0, 1} and pd.api.types.is_numeric_dtype(values):
                 # a 0/1 column seen with one value only is still 0/1 (a rare code absent from this sample)
                 self.categories_ = [0, 1]
@@ -431,13 +434,14 @@ class TableTransformer:
 
     def transform(self, table: pd.DataFrame, dtype: type[np.floating] = np.float64) -> np.ndarray:
         self._check_columns(table)
-        matrix = np.empty((len(table), self.layout_.width), dtype=dtype)
+        # column-major while filling (one contiguous write per column), row-major for the models
+        matrix = np.empty((len(table), self.layout_.width), dtype=dtype, order="F")
         start = 0
         for encoder in self.encoders_:
             block = encoder.encode(table[encoder.name].reset_index(drop=True))
             matrix[:, start : start + block.shape[1]] = block
             start += block.shape[1]
-        return matrix
+        return np.ascontiguousarray(matrix)
 
     def inverse_transform(self, matrix: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:
         """Decode rows; with `rng`, binary and categorical outputs are drawn instead of rounded."""

@@ -16,7 +16,8 @@ NUMERIC_KINDS = (ColumnKind.COUNT, ColumnKind.CONTINUOUS, ColumnKind.DATETIME)
 
 def _as_numbers(series: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dropna().array.asi8.astype(float)
+        # one unit for both tables: CSV reads give microseconds, Parquet often nanoseconds
+        return series.dropna().dt.as_unit("us").array.asi8.astype(float)
     return series.dropna().to_numpy(dtype=float)
 
 
@@ -34,7 +35,7 @@ def column_shape_similarity(real: pd.DataFrame, synthetic: pd.DataFrame, schema:
         else:
             p = a.dropna().astype(str).value_counts(normalize=True)
             q = b.dropna().astype(str).value_counts(normalize=True)
-            scores[column.name] = 1.0 - 0.5 * p.subtract(q, fill_value=0).abs().sum()
+            scores[column.name] = 1.0 - 0.5 * p.subtract(q, fill_value=0).abs().sum() if len(p) and len(q) else 0.0
     return pd.Series(scores, name="column_shape_similarity", dtype=float)
 
 
@@ -60,7 +61,8 @@ def _numeric_frame(table: pd.DataFrame, schema: Schema, positive: dict[str, str]
         series = table[column.name]
         if column.kind in NUMERIC_KINDS:
             if pd.api.types.is_datetime64_any_dtype(series):
-                columns[column.name] = pd.Series(series.array.asi8, index=series.index).where(series.notna())
+                stamps = series.dt.as_unit("us").array.asi8
+                columns[column.name] = pd.Series(stamps, index=series.index).where(series.notna())
             else:
                 columns[column.name] = series.astype(float)
         elif column.kind is ColumnKind.BINARY:

@@ -29,6 +29,7 @@ from synthmed.models.artifact import read_artifact, write_artifact
 from synthmed.models.training import TrainingRun
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
+_SEE_HELP = "see the model's docstring (help(synthmed.MedGAN)) for each hyperparameter's type and default"
 
 
 def _versions() -> dict[str, str]:
@@ -53,11 +54,11 @@ def _check_type(name: str, value: Any, annotation: Any) -> Any:
         return _check_type(name, value, annotation)
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"hyperparameter {name!r} must be one of {list(args)}", values=[value])
+            raise ConfigError(f"hyperparameter {name!r} must be one of {list(args)}", values=[value], remedy=_SEE_HELP)
         return value
     if origin is tuple:
         if not isinstance(value, list | tuple) or not value:
-            raise ConfigError(f"hyperparameter {name!r} must be a non-empty list", values=[value])
+            raise ConfigError(f"hyperparameter {name!r} must be a non-empty list", values=[value], remedy=_SEE_HELP)
         return tuple(_check_type(name, item, args[0]) for item in value)
     valid = {
         int: isinstance(value, int | np.integer) and not isinstance(value, bool),
@@ -66,7 +67,7 @@ def _check_type(name: str, value: Any, annotation: Any) -> Any:
         str: isinstance(value, str),
     }[annotation]
     if not valid:
-        raise ConfigError(f"hyperparameter {name!r} must be {annotation.__name__}", values=[value])
+        raise ConfigError(f"hyperparameter {name!r} must be {annotation.__name__}", values=[value], remedy=_SEE_HELP)
     return annotation(value)
 
 
@@ -130,7 +131,7 @@ class Synthesizer(ABC):
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
             if is_number and (value <= 0 if name in self.positive else value < 0):
                 bound = "> 0" if name in self.positive else ">= 0"
-                raise ConfigError(f"hyperparameter {name!r} must be {bound}", values=[value])
+                raise ConfigError(f"hyperparameter {name!r} must be {bound}", values=[value], remedy=_SEE_HELP)
             setattr(self, name, value)
         self._device()
 
@@ -192,7 +193,9 @@ class Synthesizer(ABC):
         """
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ConfigError("the number of rows to sample must be a positive integer", values=[n])
+            raise ConfigError(
+                "the number of rows to sample must be a positive integer", values=[n], remedy="ask for 1 row or more"
+            )
         if seed is None:
             seed = int(np.random.SeedSequence([self.seed_, self.samples_drawn_]).generate_state(1)[0])
             self.samples_drawn_ += 1

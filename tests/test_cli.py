@@ -1,0 +1,465 @@
+"""Tests for the command line (synthmed.cli): every command, its outputs, and how user mistakes are reported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner, Result
+
+import synthmed
+from synthmed.cli import app
+from synthmed.data.schema import ColumnKind
+from synthmed.models import MODELS
+
+# Tiny training so every fit takes about a second.
+TINY = ["--epochs", "2", "--set", "pretrain_epochs=2", "--batch-size", "16"]
+MODELLED = ["age", "visits", "sex", "stage"]
+N_ROWS = 60
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny networks train fastest on one thread; several threads fight for a busy CPU (10x slower)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def invoke(*args: str | Path) -> Result:
+    return runner.invoke(app, [str(arg) for arg in args])
+
+
+def mixed_table(seed: int = 0) -> pd.DataFrame:
+    """60 patients: a float with gaps, a count, a 2-value and a 3-level text column, and an identifier."""
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame(
+        {
+            "id": np.arange(1000, 1000 + N_ROWS),
+            "age": np.round(rng.normal(50, 10, N_ROWS), 1),
+            "visits": rng.poisson(3, N_ROWS),
+            "sex": rng.choice(["F", "M"], N_ROWS),
+            "stage": rng.choice(["I", "II", "III"], N_ROWS),
+        }
+    )
+    table.loc[[3, 10, 20], "age"] = np.nan
+    return table
+
+
+def write_mixed_csv(path: Path) -> Path:
+    mixed_table().to_csv(path, index=False)
+    return path
+
+
+def assert_user_error(result: Result, *fragments: str) -> None:
+    """Exit status 2, one `error:` message on stderr naming each fragment, and no traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert result.stderr.startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    csv: Path
+    model: Path
+    result: Result
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> Fitted:
+    """The mixed CSV fitted once with a fixed seed (shared by the tests that only read the model)."""
+    folder = tmp_path_factory.mktemp("fitted")
+    csv = write_mixed_csv(folder / "mixed.csv")
+    model = folder / "model.smg"
+    result = invoke("fit", csv, "-o", model, *TINY, "--seed", "1")
+    assert result.exit_code == 0, (result.output, result.exception)
+    return Fitted(csv, model, result)
+
+
+# ----------------------------------------------------------------------------------------------------
+# models
+
+
+def test_models_lists_one_model_per_line_with_cli_name_first() -> None:
+    result = invoke("models")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(MODELS)
+    names = [line.split("\t")[0] for line in lines]
+    assert names == list(MODELS)
+    assert "medgan" in names
+    for line in lines:
+        name, description = line.split("\t", 1)
+        assert description == MODELS[name].summary
+
+
+# ----------------------------------------------------------------------------------------------------
+# ehr-matrix
+
+EVENTS_CSV = """SUBJECT_ID,HADM_ID,ICD9_CODE
+10,100,"4019"
+10,100,"4011"
+10,101,"V4581"
+2,200,0389
+2,200,"E8889"
+2,201,4019
+33,300,"25000"
+"""
+
+
+@pytest.fixture
+def events_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "DIAGNOSES_ICD.csv"
+    path.write_text(EVENTS_CSV)
+    return path
+
+
+def test_ehr_matrix_binary_three_digit(events_csv: Path, tmp_path: Path) -> None:
+    output = tmp_path / "matrix.parquet"
+    result = invoke("ehr-matrix", events_csv, "-o", output)
+    assert result.exit_code == 0, result.output
+    assert "3 patients x 5 codes" in result.stdout
+    matrix = pd.read_parquet(output)
+    # patient id first, then one column per 3-digit category (leading zero kept, E codes keep 4 characters)
+    assert list(matrix.columns) == ["SUBJECT_ID", "038", "250", "401", "E888", "V45"]
+    assert matrix["SUBJECT_ID"].astype(str).tolist() == ["2", "10", "33"]  # numeric order, not text order
+    assert matrix.iloc[:, 1:].to_numpy().tolist() == [
+        [1, 0, 1, 1, 0],
+        [0, 0, 1, 0, 1],
+        [0, 1, 0, 0, 0],
+    ]
+
+
+def test_ehr_matrix_counts(events_csv: Path, tmp_path: Path) -> None:
+    output = tmp_path / "counts.parquet"
+    result = invoke("ehr-matrix", events_csv, "-o", output, "--counts")
+    assert result.exit_code == 0, result.output
+    matrix = pd.read_parquet(output).set_index("SUBJECT_ID")
+    assert matrix.loc["10", "401"] == 2  # 401.9 and 401.1 both fall in category 401
+    assert matrix.loc["2", "401"] == 1
+    assert int(matrix.to_numpy().sum()) == 7  # every event counted once
+
+
+def test_ehr_matrix_full_codes_are_dotted(events_csv: Path, tmp_path: Path) -> None:
+    output = tmp_path / "full.parquet"
+    result = invoke("ehr-matrix", events_csv, "-o", output, "--granularity", "full")
+    assert result.exit_code == 0, result.output
+    matrix = pd.read_parquet(output)
+    assert list(matrix.columns) == ["SUBJECT_ID", "038.9", "250.00", "401.1", "401.9", "E888.9", "V45.81"]
+    assert matrix.iloc[:, 1:].to_numpy().tolist() == [
+        [1, 0, 0, 1, 1, 0],
+        [0, 0, 1, 1, 0, 1],
+        [0, 1, 0, 0, 0, 0],
+    ]
+
+
+def test_ehr_matrix_unknown_granularity_is_a_user_error(events_csv: Path, tmp_path: Path) -> None:
+    result = invoke("ehr-matrix", events_csv, "-o", tmp_path / "m.parquet", "--granularity", "4digit")
+    assert_user_error(result, "granularity", "'4digit'", "3digit")
+
+
+# ----------------------------------------------------------------------------------------------------
+# fit and sample
+
+
+def test_fit_writes_model_and_reports_identifier(fitted: Fitted) -> None:
+    assert fitted.model.is_file()
+    assert "medgan trained on 60 rows x 4 columns" in fitted.result.stdout
+    assert "note: Column 'id' excluded as an identifier" in fitted.result.stderr
+    model = synthmed.load(fitted.model)
+    assert model.transformer_.columns == MODELLED
+    assert model.seed_ == 1
+
+
+def test_sample_csv_has_modelled_columns_without_identifier(fitted: Fitted, tmp_path: Path) -> None:
+    output = tmp_path / "synthetic.csv"
+    result = invoke("sample", fitted.model, "-n", "25", "-o", output)
+    assert result.exit_code == 0, result.output
+    assert "wrote 25 synthetic rows x 4 columns" in result.stdout
+    synthetic = pd.read_csv(output)
+    assert len(synthetic) == 25
+    assert list(synthetic.columns) == MODELLED
+    assert set(synthetic["sex"]) <= {"F", "M"}
+    assert set(synthetic["stage"]) <= {"I", "II", "III"}
+
+
+def test_sample_parquet_output(fitted: Fitted, tmp_path: Path) -> None:
+    output = tmp_path / "synthetic.parquet"
+    result = invoke("sample", fitted.model, "--rows", "12", "--output", output)
+    assert result.exit_code == 0, result.output
+    synthetic = pd.read_parquet(output)
+    assert synthetic.shape == (12, 4)
+    assert list(synthetic.columns) == MODELLED
+    assert pd.api.types.is_integer_dtype(synthetic["visits"])  # the count column keeps an integer dtype
+    assert pd.api.types.is_float_dtype(synthetic["age"])
+
+
+def test_same_seeds_give_byte_identical_samples(tmp_path: Path) -> None:
+    csv = write_mixed_csv(tmp_path / "mixed.csv")
+    outputs = []
+    for run in ("a", "b"):
+        model = tmp_path / f"{run}.smg"
+        assert invoke("fit", csv, "-o", model, *TINY, "--seed", "5", "-q").exit_code == 0
+        output = tmp_path / f"{run}.csv"
+        assert invoke("sample", model, "-n", "40", "-o", output, "--seed", "7").exit_code == 0
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1]
+    other = tmp_path / "other.csv"
+    assert invoke("sample", tmp_path / "a.smg", "-n", "40", "-o", other, "--seed", "8").exit_code == 0
+    assert other.read_bytes() != outputs[0]
+
+
+def test_quiet_suppresses_progress_and_summary(fitted: Fitted, tmp_path: Path) -> None:
+    assert "pretrain" in fitted.result.stdout  # the progress bars of a normal fit...
+    assert "trained on" in fitted.result.stdout  # ...and its summary line
+    model = tmp_path / "quiet.smg"
+    result = invoke("fit", fitted.csv, "-o", model, *TINY, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert model.is_file()
+    sampled = invoke("sample", model, "-n", "5", "-o", tmp_path / "s.csv", "-q")
+    assert sampled.exit_code == 0
+    assert sampled.stdout == ""
+
+
+# ----------------------------------------------------------------------------------------------------
+# --set
+
+
+def test_set_passes_hyperparameters(fitted: Fitted, tmp_path: Path) -> None:
+    model = tmp_path / "set.smg"
+    settings = [
+        "discriminator_steps=1",
+        "generator-dims=64,64,64",  # dashes work like underscores; tuples are comma-separated
+        "noise_dim=64",
+        "embedding_dim=64",
+        "minibatch_averaging=false",
+        "binary_rounding=bernoulli",
+        "learning_rate=0.0005",
+    ]
+    args = [arg for setting in settings for arg in ("--set", setting)]
+    result = invoke("fit", fitted.csv, "-o", model, *TINY, *args, "-q")
+    assert result.exit_code == 0, result.output
+    params = synthmed.load(model).get_params()
+    assert params["discriminator_steps"] == 1
+    assert params["generator_dims"] == (64, 64, 64)
+    assert params["noise_dim"] == params["embedding_dim"] == 64
+    assert params["minibatch_averaging"] is False
+    assert params["binary_rounding"] == "bernoulli"
+    assert params["learning_rate"] == pytest.approx(5e-4)
+    assert params["pretrain_epochs"] == 2
+    assert params["epochs"] == 2
+    assert params["batch_size"] == 16
+
+
+def test_set_accepts_scientific_notation(fitted: Fitted, tmp_path: Path) -> None:
+    model = tmp_path / "lr.smg"
+    result = invoke("fit", fitted.csv, "-o", model, *TINY, "--set", "learning_rate=1e-3", "-q")
+    assert result.exit_code == 0, result.stderr
+    assert synthmed.load(model).get_params()["learning_rate"] == pytest.approx(1e-3)
+
+
+def test_set_unknown_name_lists_valid_names(fitted: Fitted, tmp_path: Path) -> None:
+    result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", *TINY, "--set", "foo=1")
+    assert_user_error(result, "unknown hyperparameter", "'foo'", "valid names", "discriminator_steps", "epochs")
+    assert not (tmp_path / "m.smg").exists()
+
+
+@pytest.mark.parametrize("setting", ["discriminator_steps", "=2", ""])
+def test_set_malformed_is_a_user_error(fitted: Fitted, tmp_path: Path, setting: str) -> None:
+    result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", *TINY, "--set", setting)
+    assert_user_error(result, "NAME=VALUE", "Remedy: e.g. --set discriminator_steps=2")
+
+
+def test_set_wrong_type_is_a_user_error(fitted: Fitted, tmp_path: Path) -> None:
+    result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", *TINY, "--set", "discriminator_steps=two")
+    assert_user_error(result, "'discriminator_steps'", "int", "'two'")
+
+
+# ----------------------------------------------------------------------------------------------------
+# user mistakes: exit status 2, a message with the problem and a remedy, no traceback
+
+
+@pytest.fixture
+def question_mark_csv(tmp_path: Path) -> Path:
+    table = mixed_table()
+    table["age"] = table["age"].astype(object)
+    table.loc[[5, 7], "age"] = "?"
+    path = tmp_path / "heart.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_question_mark_in_numeric_column_names_column_value_and_remedy(question_mark_csv: Path, tmp_path: Path) -> None:
+    result = invoke("fit", question_mark_csv, "-o", tmp_path / "m.smg", *TINY)
+    assert_user_error(result, "Column 'age'", "'?'", '--na-values "?"', "Remedy:")
+    assert not (tmp_path / "m.smg").exists()
+
+
+def test_na_values_fixes_question_mark(question_mark_csv: Path, tmp_path: Path) -> None:
+    model = tmp_path / "m.smg"
+    result = invoke("fit", question_mark_csv, "-o", model, *TINY, "--na-values", "?", "-q")
+    assert result.exit_code == 0, result.output
+    loaded = synthmed.load(model)
+    assert loaded.schema_["age"].kind is ColumnKind.CONTINUOUS
+    assert [s.role for s in loaded.transformer_.layout_.spans if s.column == "age"] == ["value", "missing"]
+
+
+def test_question_mark_error_from_a_real_process(question_mark_csv: Path, tmp_path: Path) -> None:
+    """What a user at a terminal sees: status 2, `error:` on stderr, no traceback anywhere."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "synthmed", "fit", str(question_mark_csv), "-o", str(tmp_path / "m.smg"), *TINY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("error: Column 'age'")
+    assert "--na-values" in completed.stderr
+    assert "Traceback" not in completed.stderr + completed.stdout
+    assert not (tmp_path / "m.smg").exists()
+
+
+def test_missing_input_file(tmp_path: Path) -> None:
+    result = invoke("fit", tmp_path / "nowhere.csv", "-o", tmp_path / "m.smg", *TINY)
+    assert_user_error(result, "nowhere.csv", "does not exist", "Remedy: check the path")
+
+
+def test_unknown_model(fitted: Fitted, tmp_path: Path) -> None:
+    result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", "--model", "tablegan", *TINY)
+    assert_user_error(result, "unknown model", "'tablegan'", "Remedy: choose one of: medgan")
+
+
+def test_latin1_csv_suggests_encoding_and_reads_with_it(tmp_path: Path) -> None:
+    table = mixed_table()
+    table["stage"] = table["stage"].replace({"I": "é"})
+    path = tmp_path / "latin.csv"
+    table.to_csv(path, index=False, encoding="latin-1")
+
+    result = invoke("fit", path, "-o", tmp_path / "m.smg", *TINY)
+    assert_user_error(result, "latin.csv", "UTF-8", "--encoding latin-1")
+
+    model = tmp_path / "ok.smg"
+    result = invoke("fit", path, "-o", model, *TINY, "--encoding", "latin-1", "-q")
+    assert result.exit_code == 0, result.output
+    encoders = {encoder.name: encoder for encoder in synthmed.load(model).transformer_.encoders_}
+    assert sorted(encoders["stage"].categories_) == ["II", "III", "é"]
+
+
+def test_too_few_rows(tmp_path: Path) -> None:
+    path = tmp_path / "five.csv"
+    mixed_table().head(5).to_csv(path, index=False)
+    result = invoke("fit", path, "-o", tmp_path / "m.smg", *TINY)
+    assert_user_error(result, "5 rows", "at least 10", "Remedy:")
+
+
+def test_duplicated_column_names(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    rows = "\n".join(f"{i},{i * 2},{i % 2}" for i in range(20))
+    path.write_text(f"a,a,b\n{rows}\n")
+    result = invoke("fit", path, "-o", tmp_path / "m.smg", *TINY)
+    assert_user_error(result, "duplicated column names", "'a'", "Remedy: rename")
+
+
+def test_sample_from_a_file_that_is_not_a_model(tmp_path: Path) -> None:
+    path = tmp_path / "model.smg"
+    path.write_text("not a model")
+    result = invoke("sample", path, "-n", "5", "-o", tmp_path / "s.csv")
+    assert_user_error(result, "model.smg", "not a synthmed generator", "Remedy:")
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_sample_zero_rows(fitted: Fitted, tmp_path: Path) -> None:
+    result = invoke("sample", fitted.model, "-n", "0", "-o", tmp_path / "s.csv")
+    assert_user_error(result, "positive integer", "0")
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_sample_zero_rows_says_how_to_fix_it(fitted: Fitted, tmp_path: Path) -> None:
+    result = invoke("sample", fitted.model, "-n", "0", "-o", tmp_path / "s.csv")
+    assert_user_error(result, "Remedy:")
+
+
+# ----------------------------------------------------------------------------------------------------
+# schema
+
+
+def test_schema_prints_inferred_kinds(fitted: Fitted) -> None:
+    result = invoke("schema", fitted.csv)
+    assert result.exit_code == 0, result.output
+    columns = yaml.safe_load(result.stdout)["columns"]
+    assert list(columns) == ["id", "age", "visits", "sex", "stage"]
+    assert {name: spec["kind"] for name, spec in columns.items()} == {
+        "id": "identifier",
+        "age": "continuous",
+        "visits": "count",
+        "sex": "binary",
+        "stage": "categorical",
+    }
+
+
+def test_edited_schema_file_changes_the_fitted_layout(fitted: Fitted, tmp_path: Path) -> None:
+    schema_path = tmp_path / "schema.yaml"
+    result = invoke("schema", fitted.csv, "-o", schema_path)
+    assert result.exit_code == 0, result.output
+    spec = yaml.safe_load(schema_path.read_text())
+    assert spec == yaml.safe_load(invoke("schema", fitted.csv).stdout)
+
+    def visits_spans(model: Path) -> list[tuple[str, int, str]]:
+        layout = synthmed.load(model).transformer_.layout_
+        return [(span.kind.value, span.width, span.activation) for span in layout.spans if span.column == "visits"]
+
+    as_inferred = tmp_path / "inferred.smg"
+    assert invoke("fit", fitted.csv, "-o", as_inferred, *TINY, "--schema", schema_path, "-q").exit_code == 0
+    assert visits_spans(as_inferred) == [("count", 1, "relu")]
+
+    spec["columns"]["visits"]["kind"] = "categorical"
+    schema_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    edited = tmp_path / "edited.smg"
+    result = invoke("fit", fitted.csv, "-o", edited, *TINY, "--schema", schema_path, "-q")
+    assert result.exit_code == 0, result.output
+    levels = mixed_table()["visits"].nunique()
+    assert visits_spans(edited) == [("categorical", levels, "softmax")]
+
+
+# ----------------------------------------------------------------------------------------------------
+# demo
+
+
+def test_demo_writes_synthetic_breast_cancer_and_fidelity_table(tmp_path: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    result = invoke("demo", "--epochs", "2", "-o", tmp_path)
+    assert result.exit_code == 0, (result.output, result.exception)
+    synthetic = pd.read_csv(tmp_path / "synthetic_breast_cancer.csv")
+    assert synthetic.shape == (455, 31)  # the 80% training split, 30 measurements + diagnosis
+    assert list(synthetic.columns) == [*load_breast_cancer().feature_names, "diagnosis"]
+    assert set(synthetic["diagnosis"]) <= {"malignant", "benign"}
+    assert (tmp_path / "medgan_breast_cancer.smg").is_file()
+
+    lines = {
+        metric: next(line for line in result.stdout.splitlines() if line.startswith(metric))
+        for metric in ("column shape similarity", "correlation difference")
+    }
+    shape = [float(value) for value in lines["column shape similarity"].split()[-2:]]
+    correlation = [float(value) for value in lines["correlation difference"].split()[-2:]]
+    assert all(0.0 <= value <= 1.0 for value in shape)
+    assert all(0.0 <= value <= 2.0 for value in correlation)
+    assert shape[1] > 0.8  # the real holdout resembles the training split
