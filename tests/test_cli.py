@@ -224,7 +224,8 @@ def test_same_seeds_give_byte_identical_samples(tmp_path: Path) -> None:
 
 
 def test_quiet_suppresses_progress_and_summary(fitted: Fitted, tmp_path: Path) -> None:
-    assert "pretrain" in fitted.result.stdout  # the progress bars of a normal fit...
+    assert "pretrain" in fitted.result.stdout  # the progress bars of a normal fit, with their figures...
+    assert all(figure in fitted.result.stdout for figure in ("reconstruction", "d_loss", "g_loss", "rows/s"))
     assert "trained on" in fitted.result.stdout  # ...and its summary line
     model = tmp_path / "quiet.smg"
     result = invoke("fit", fitted.csv, "-o", model, *TINY, "--quiet")
