@@ -191,11 +191,9 @@ def schema(
     encoding: Encoding = None,
 ) -> None:
     """Infer a table's schema, to review and edit before `fit --schema`."""
-    from synthmed.data.io import read_table
     from synthmed.data.schema import infer_schema
-    from synthmed.data.validate import validate_table
 
-    inferred = infer_schema(validate_table(read_table(data, na_values=na_values, encoding=encoding)))
+    inferred = infer_schema(data, na_values=na_values, encoding=encoding)
     if output is None:
         typer.echo(yaml.safe_dump(inferred.to_dict(), sort_keys=False), nl=False)
     else:

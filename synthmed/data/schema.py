@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ class ColumnKind(StrEnum):
 # Above this many levels a text column is free text or a key, not a category worth one-hot encoding.
 MAX_CATEGORY_LEVELS = 1000
 # Below this many rows "every value is unique" happens by chance and says nothing about identifiers.
-MIN_ROWS_FOR_UNIQUENESS = 20
+MIN_ROWS_FOR_UNIQUENESS = 50
 # Name tokens that mark direct identifiers (HIPAA-style: record numbers, names, contact details).
 IDENTIFIER_TOKENS = frozenset(
     {
@@ -244,12 +244,23 @@ def infer_kind(series: pd.Series) -> ColumnKind:
     return ColumnKind.CATEGORICAL
 
 
-def infer_schema(table: pd.DataFrame, declared: Schema | None = None) -> Schema:
+def infer_schema(
+    table: pd.DataFrame | str | Path,
+    declared: Schema | None = None,
+    *,
+    na_values: list[str] | None = None,
+    encoding: str | None = None,
+) -> Schema:
     """Infer every column's kind; columns named in `declared` keep the user's spec unchanged.
 
-    Identifier-like columns get kind `identifier` (excluded from modelling) with a warning that says why
-    and how to keep them.
+    `table` is a DataFrame or a CSV/Parquet path (read and validated first). Identifier-like columns get
+    kind `identifier` (excluded from modelling) with a warning that says why and how to keep them.
     """
+    if isinstance(table, str | Path):
+        from synthmed.data.io import read_table
+        from synthmed.data.validate import validate_table
+
+        table = validate_table(read_table(table, na_values=na_values, encoding=encoding), declared)
     declared = declared or Schema()
     missing = [name for name in declared.names if name not in table.columns]
     if missing:
@@ -277,11 +288,3 @@ def infer_schema(table: pd.DataFrame, declared: Schema | None = None) -> Schema:
         else:
             columns.append(ColumnSchema(str(name), infer_kind(series)))
     return Schema(tuple(columns))
-
-
-def without_columns(schema: Schema, names: set[str]) -> Schema:
-    return Schema(tuple(c for c in schema.columns if c.name not in names))
-
-
-def with_kind(column: ColumnSchema, kind: ColumnKind) -> ColumnSchema:
-    return replace(column, kind=kind)

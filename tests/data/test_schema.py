@@ -45,8 +45,8 @@ def test_infer_kind(values: pd.Series, kind: ColumnKind) -> None:
         ("firstName", pd.Series(["a"] * 40)),
         ("email", pd.Series(["a@b"] * 40)),
         ("phone number", pd.Series(["1"] * 40)),
-        ("record", pd.Series([f"r{i}" for i in range(40)])),  # unique text
-        ("visit", pd.Series(RNG.permutation(40))),  # unique integers
+        ("record", pd.Series([f"r{i}" for i in range(60)])),  # unique text
+        ("visit", pd.Series(RNG.permutation(60))),  # unique integers
         ("free_text", pd.Series([f"note {i % 1500}" for i in range(3000)])),  # > 1,000 levels
     ],
 )
@@ -135,3 +135,14 @@ def test_unreadable_schema_file(tmp_path) -> None:
         Schema.load(path)
     with pytest.raises(SchemaError, match="does not exist"):
         Schema.load(tmp_path / "absent.yaml")
+
+
+def test_schema_is_inferred_from_a_csv_path(tmp_path) -> None:
+    path = tmp_path / "heart.csv"
+    path.write_text("age,sex,ca\n" + "".join(f"{40 + i},{'MF'[i % 2]},{i % 4 if i % 5 else '?'}\n" for i in range(30)))
+    schema = infer_schema(path, na_values=["?"])
+    assert [(c.name, c.kind) for c in schema.columns] == [
+        ("age", ColumnKind.COUNT),
+        ("sex", ColumnKind.BINARY),
+        ("ca", ColumnKind.COUNT),
+    ]
