@@ -102,6 +102,10 @@ def fit(
     settings: Annotated[
         list[str] | None, typer.Option("--set", help="Any other hyperparameter, NAME=VALUE (repeatable).")
     ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Folder for training checkpoints; rerunning the command resumes from it.")
+    ] = None,
+    checkpoint_every: Annotated[int, typer.Option(help="Epochs between checkpoints.")] = 10,
     quiet: Quiet = False,
 ) -> None:
     """Train a generator on a table and save it."""
@@ -114,7 +118,15 @@ def fit(
     params.update({name: value for name, value in chosen.items() if value is not None})
     synthesizer = model_class.from_params(params)
     started = time.perf_counter()
-    synthesizer.fit(data, schema=schema, na_values=na_values, encoding=encoding, progress=not quiet)
+    synthesizer.fit(
+        data,
+        schema=schema,
+        na_values=na_values,
+        encoding=encoding,
+        progress=not quiet,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+    )
     seconds = time.perf_counter() - started
     path = synthesizer.save(output)
     layout = synthesizer.transformer_.layout_

@@ -464,3 +464,20 @@ def test_demo_writes_synthetic_breast_cancer_and_fidelity_table(tmp_path: Path) 
     assert all(0.0 <= value <= 1.0 for value in shape)
     assert all(0.0 <= value <= 2.0 for value in correlation)
     assert shape[1] > 0.8  # the real holdout resembles the training split
+
+
+def test_fit_resumes_from_its_checkpoint_folder(fitted: Fitted, tmp_path: Path) -> None:
+    folder = tmp_path / "checkpoints"
+    first = invoke("fit", fitted.csv, "-o", tmp_path / "a.smg", *TINY, "--seed", "3", "--checkpoint", folder, "-q")
+    assert first.exit_code == 0, first.output
+    assert (folder / "checkpoint.safetensors").is_file()
+    # the finished run's checkpoint is complete: rerunning trains nothing more and gives the same model
+    again = invoke("fit", fitted.csv, "-o", tmp_path / "b.smg", *TINY, "--seed", "3", "--checkpoint", folder)
+    assert again.exit_code == 0, again.output
+    assert "rows/s" not in again.stdout
+    samples = [synthmed.load(tmp_path / name).sample(20, seed=1) for name in ("a.smg", "b.smg")]
+    pd.testing.assert_frame_equal(*samples)
+    other = invoke("fit", fitted.csv, "-o", tmp_path / "c.smg", *TINY, "--seed", "4", "--checkpoint", folder)
+    assert other.exit_code == 2
+    assert "error: the checkpoint" in other.stderr and "belongs to another run" in other.stderr
+    assert "new checkpoint folder" in other.stderr and "Traceback" not in other.output

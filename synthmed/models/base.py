@@ -26,6 +26,7 @@ from synthmed.data.transform import ColumnLayout, TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from synthmed.models.artifact import read_artifact, write_artifact
+from synthmed.models.checkpoint import Checkpointer
 from synthmed.models.training import TrainingRun
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
@@ -157,11 +158,15 @@ class Synthesizer(ABC):
         na_values: list[str] | None = None,
         encoding: str | None = None,
         progress: bool = True,
+        checkpoint: str | Path | None = None,
+        checkpoint_every: int = 10,
     ) -> Self:
         """Validate the data, learn its schema and transform, then train.
 
         `data` is a DataFrame, a 2-D array (binary or count matrix) or a CSV/Parquet path. Everything that
-        can be wrong with the data or the hyperparameters is reported before training starts.
+        can be wrong with the data or the hyperparameters is reported before training starts. With
+        `checkpoint` (a folder), training state is saved every `checkpoint_every` epochs and a later `fit`
+        with the same data, hyperparameters and folder resumes where it stopped, with identical results.
         """
         self._check_params()
         table, self.input_format_ = self._as_table(data, na_values, encoding)
@@ -175,11 +180,19 @@ class Synthesizer(ABC):
             )
         self.transformer_ = TableTransformer(self.schema_).fit(table)
         matrix = self.transformer_.transform(table, dtype=np.float32)
-        self.seed_ = int(self.seed if self.seed is not None else np.random.SeedSequence().entropy % 2**31)
         self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
         self.n_rows_ = len(table)
+        checkpointer, resume = None, None
+        if checkpoint is not None:
+            identity = {"model": self.name, "hyperparameters": self._json_params(), "data": self.fingerprint_}
+            checkpointer = Checkpointer(checkpoint, checkpoint_every, identity)
+            resume = checkpointer.load()
+        if resume is not None:  # an unseeded run keeps the seed it started with
+            self.seed_ = int(resume[0]["seed"])
+        else:
+            self.seed_ = int(self.seed if self.seed is not None else np.random.SeedSequence().entropy % 2**31)
         self.networks_ = self._seeded_build()
-        run = TrainingRun(self.seed_, self._device(), show_progress=progress)
+        run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume)
         self._train(torch.as_tensor(matrix, device=run.device), run)
         self.history_ = run.history
         self.samples_drawn_ = 0
@@ -217,7 +230,7 @@ class Synthesizer(ABC):
         self._check_fitted()
         meta = {
             "model": self.name,
-            "hyperparameters": {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()},
+            "hyperparameters": self._json_params(),
             "seed": self.seed_,
             "versions": _versions(),
             "data": {"fingerprint": self.fingerprint_, "rows": self.n_rows_, "input_format": self.input_format_},
@@ -265,6 +278,9 @@ class Synthesizer(ABC):
         return model
 
     # ---- helpers -----------------------------------------------------------------------------------
+    def _json_params(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
+
     def _seeded_build(self) -> dict[str, nn.Module]:
         with torch.random.fork_rng(devices=[]):  # seed weight initialisation without touching global state
             torch.manual_seed(self.seed_)

@@ -235,7 +235,8 @@ class MedGAN(Synthesizer):
         optimizer = self._adam(list(autoencoder.parameters()))
         n = len(data)
         batch = min(self.pretrain_batch_size, n)
-        for _ in run.epochs("pretrain", self.pretrain_epochs, n):
+        state = {**self.networks_, "optimizer": optimizer}
+        for _ in run.epochs("pretrain", self.pretrain_epochs, n, state):
             order = torch.as_tensor(run.rng.permutation(n), device=data.device)
             losses = []
             for start in range(0, n, batch):
@@ -255,7 +256,8 @@ class MedGAN(Synthesizer):
         optimizer_g = self._adam([*generator.parameters(), *decoder.parameters()])
         n = len(data)
         batch = min(self.batch_size, n)
-        for _ in run.epochs("gan", self.epochs, n):
+        state = {**self.networks_, "optimizer_d": optimizer_d, "optimizer_g": optimizer_g}
+        for _ in run.epochs("gan", self.epochs, n, state):
             d_losses, g_losses = [], []
             for _ in range(math.ceil(n / batch)):
                 # reference code: discriminator steps use the generator's batch-norm moving averages

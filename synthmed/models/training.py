@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
+
 
 @dataclass
 class TrainingRun:
-    """Shared state of one `fit`: random streams, the device, and the metrics logged per epoch.
+    """Shared state of one `fit`: random streams, the device, the metrics logged per epoch, checkpoints.
 
     Randomness lives in explicit generators (numpy for batch indices, torch for noise), never in global
-    state, so the same data and seed give the same weights.
+    state, so the same data and seed give the same weights, and a resumed run continues bit for bit.
     """
 
     seed: int
     device: torch.device
     show_progress: bool = True
+    checkpointer: Checkpointer | None = None
+    resume: Resume | None = None
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
         self.noise = torch.Generator().manual_seed(self.seed)
         self._pending: dict[str, float] = {}
+        self._completed: list[str] = []
 
     def normal(self, rows: int, columns: int) -> torch.Tensor:
         """Standard normal noise, drawn on the CPU so results do not depend on the device."""
@@ -37,8 +42,27 @@ class TrainingRun:
         """Record this epoch's figures (losses); shown on the bar and kept in the artifact."""
         self._pending.update({name: float(value) for name, value in metrics.items()})
 
-    def epochs(self, phase: str, count: int, rows_per_epoch: int) -> Iterator[int]:
-        """Yield epoch numbers for one training phase while drawing its progress bar."""
+    def _start_epoch(self, phase: str, state: Mapping[str, Stateful]) -> int | None:
+        """Where this phase starts: 0, the checkpointed epoch, or None when a checkpoint shows it done."""
+        if self.resume is None:
+            return 0
+        bookkeeping, tensors = self.resume
+        if phase in bookkeeping["completed"]:
+            return None
+        Checkpointer.restore(bookkeeping, tensors, state, self.rng, self.noise)
+        self.history = bookkeeping["history"]
+        self._completed = list(bookkeeping["completed"])
+        self.resume = None
+        return int(bookkeeping["epoch"])
+
+    def epochs(self, phase: str, count: int, rows_per_epoch: int, state: Mapping[str, Stateful]) -> Iterator[int]:
+        """Yield epoch numbers for one training phase while drawing its progress bar.
+
+        `state` names everything the phase changes (networks, optimizers), for checkpoints.
+        """
+        start = self._start_epoch(phase, state)
+        if start is None:
+            return
         records = self.history.setdefault(phase, [])
         progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -47,11 +71,10 @@ class TrainingRun:
             TextColumn("{task.fields[figures]}"),
             TimeRemainingColumn(),
             disable=not self.show_progress,
-            transient=False,
         )
         with progress:
-            task = progress.add_task(phase, total=count, figures="")
-            for epoch in range(count):
+            task = progress.add_task(phase, total=count, completed=start, figures="")
+            for epoch in range(start, count):
                 started = time.perf_counter()
                 self._pending = {}
                 yield epoch
@@ -60,3 +83,15 @@ class TrainingRun:
                 figures = "  ".join(f"{k} {v:.4g}" for k, v in self._pending.items())
                 rate = rows_per_epoch / seconds if seconds > 0 else float("inf")
                 progress.update(task, advance=1, figures=f"{figures}  {rate:,.0f} rows/s")
+                if self.checkpointer is not None and self.checkpointer.due(epoch + 1, count):
+                    self.checkpointer.save(
+                        phase=phase,
+                        epoch=epoch + 1,
+                        completed=self._completed,
+                        objects=state,
+                        seed=self.seed,
+                        rng=self.rng,
+                        noise=self.noise,
+                        history=self.history,
+                    )
+        self._completed.append(phase)

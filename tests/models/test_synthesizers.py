@@ -15,6 +15,7 @@ import torch
 import synthmed
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from synthmed.models import MODELS, Synthesizer
+from synthmed.models.training import TrainingRun
 
 # Tiny settings per model so each test trains in about a second; a new model must add its entry.
 FAST_PARAMS: dict[str, dict[str, Any]] = {
@@ -212,3 +213,47 @@ def test_artifact_folder_is_accepted(tmp_path: Path) -> None:
     with zipfile.ZipFile(model.save(tmp_path / "model.smg")) as archive:
         archive.extractall(tmp_path / "unpacked")
     np.testing.assert_array_equal(synthmed.load(tmp_path / "unpacked").sample(5, seed=1), model.sample(5, seed=1))
+
+
+class Interrupted(Exception):
+    """Stands in for a crash or Ctrl-C in the middle of training."""
+
+
+@pytest.mark.parametrize("crash_at", ["second epoch", "last epoch"])
+def test_resumed_training_equals_uninterrupted_training(
+    model_name: str, crash_at: str, mixed_table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = mixed_table.drop(columns="patient_id")
+    uninterrupted = make_model(model_name, seed=None).fit(table, progress=False)
+    total = sum(len(records) for records in uninterrupted.history_.values())
+    stop = 2 if crash_at == "second epoch" else total
+    logged = {"epochs": 0}
+    original_log = TrainingRun.log
+
+    def crashing_log(run: TrainingRun, **metrics: float) -> None:
+        logged["epochs"] += 1
+        if logged["epochs"] == stop:
+            raise Interrupted
+        original_log(run, **metrics)
+
+    monkeypatch.setattr(TrainingRun, "log", crashing_log)
+    crashed = make_model(model_name, seed=None)
+    with pytest.raises(Interrupted):
+        crashed.fit(table, progress=False, checkpoint=tmp_path, checkpoint_every=1)
+    assert (tmp_path / "checkpoint.safetensors").is_file()
+
+    logged["epochs"], stop = 0, -1  # count, never crash
+    resumed = make_model(model_name, seed=None).fit(table, progress=False, checkpoint=tmp_path, checkpoint_every=1)
+    assert logged["epochs"] == total - (2 - 1 if crash_at == "second epoch" else total - 1)  # only the rest ran
+    assert resumed.seed_ == crashed.seed_  # an unseeded run keeps the seed it started with
+    monkeypatch.undo()
+    reference = make_model(model_name, seed=resumed.seed_).fit(table, progress=False)
+    assert [len(r) for r in resumed.history_.values()] == [len(r) for r in reference.history_.values()]
+    pd.testing.assert_frame_equal(resumed.sample(60, seed=4), reference.sample(60, seed=4))
+
+
+def test_a_checkpoint_from_another_run_is_refused(mixed_table: pd.DataFrame, tmp_path: Path) -> None:
+    table = mixed_table.drop(columns="patient_id")
+    make_model("medgan").fit(table, progress=False, checkpoint=tmp_path)
+    with pytest.raises(ConfigError, match="belongs to another run"):
+        make_model("medgan", epochs=4).fit(table, progress=False, checkpoint=tmp_path)
