@@ -74,7 +74,7 @@ def main() -> None:
         f"{total:.1f} s",
         f"{phase_seconds(model, 'gan') * 1000:.0f} ms",
     )
-    console = Console()
+    console = Console(width=150)
     console.print(table)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     console.print(f"peak resident memory: {peak:,.0f} MiB; torch {torch.__version__}")

@@ -37,7 +37,7 @@ MAX_CATEGORY_LEVELS = 1000
 MIN_ROWS_FOR_UNIQUENESS = 50
 # Name tokens that mark direct identifiers (HIPAA-style: record numbers, names, contact details).
 IDENTIFIER_TOKENS = frozenset(
-    {
+    [
         "id",
         "ids",
         "mrn",
@@ -59,8 +59,13 @@ IDENTIFIER_TOKENS = frozenset(
         "nin",
         "passport",
         "address",
-    }
+    ]
 )
+# "admission_type_id", "discharge_disposition_id": keys into a lookup table of codes, not people.
+LOOKUP_CODE_TOKENS = frozenset({"type", "source", "disposition", "class", "category", "group", "status", "kind"})
+# Integer keys (patient numbers) repeat across a patient's rows, so they are not unique per row; what gives
+# them away is many levels, most of them distinct. Counts and measurements rarely have both.
+MIN_DISTINCT_SHARE_OF_INTEGER_KEYS = 0.5
 _TOKEN_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
 
 
@@ -202,7 +207,9 @@ def identifier_reason(name: str, series: pd.Series) -> str | None:
     be identifiers by uniqueness. Datetimes are quasi-identifiers, judged by the privacy checks instead.
     """
     tokens = _name_tokens(name)
-    if tokens & IDENTIFIER_TOKENS or name.lower().endswith("_id"):
+    id_tokens = tokens & IDENTIFIER_TOKENS
+    is_lookup_code = id_tokens <= {"id", "ids"} and bool(tokens & LOOKUP_CODE_TOKENS)
+    if id_tokens and not is_lookup_code:
         return f"its name looks like an identifier ({name!r})"
     values = series.dropna()
     if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_bool_dtype(series) or values.empty:
@@ -214,7 +221,8 @@ def identifier_reason(name: str, series: pd.Series) -> str | None:
     n_unique = values.nunique()
     if (is_text or is_integer) and len(values) >= MIN_ROWS_FOR_UNIQUENESS and n_unique == len(values):
         return "every value is unique"
-    if is_text and n_unique > MAX_CATEGORY_LEVELS:
+    many_levels = n_unique > MAX_CATEGORY_LEVELS
+    if many_levels and (is_text or (is_integer and n_unique >= MIN_DISTINCT_SHARE_OF_INTEGER_KEYS * len(values))):
         return f"it has {n_unique} distinct values (more than {MAX_CATEGORY_LEVELS})"
     return None
 

@@ -48,6 +48,7 @@ def test_infer_kind(values: pd.Series, kind: ColumnKind) -> None:
         ("record", pd.Series([f"r{i}" for i in range(60)])),  # unique text
         ("visit", pd.Series(RNG.permutation(60))),  # unique integers
         ("free_text", pd.Series([f"note {i % 1500}" for i in range(3000)])),  # > 1,000 levels
+        ("patient_nbr", pd.Series(np.arange(3000) // 2 * 7 + 100_000)),  # a key repeated per encounter
     ],
 )
 def test_identifier_like_columns_are_detected(name: str, values: pd.Series) -> None:
@@ -62,6 +63,9 @@ def test_identifier_like_columns_are_detected(name: str, values: pd.Series) -> N
         ("mean radius", pd.Series(RNG.normal(size=40))),  # unique measurements are not keys
         ("admit_time", pd.Series(pd.date_range("2020-01-01", periods=40, freq="h"))),
         ("age", pd.Series(RNG.permutation(12))),  # unique by chance in a tiny table
+        ("admission_type_id", pd.Series([1, 2, 3, 5] * 30)),  # a lookup code
+        ("discharge_disposition_id", pd.Series([1, 6, 25] * 30)),
+        ("charges", pd.Series(RNG.integers(0, 2000, 5000))),  # many levels, but mostly repeated values
     ],
 )
 def test_ordinary_columns_are_not_identifiers(name: str, values: pd.Series) -> None:
