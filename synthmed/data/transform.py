@@ -134,7 +134,8 @@ class ColumnEncoder(ABC):
     def width(self) -> int:
         return sum(span.width for span in self.spans(0))
 
-    def encode(self, series: pd.Series) -> np.ndarray:
+    def encode(self, series: pd.Series, out: np.ndarray) -> None:
+        """Write the column's spans into `out`, a zeroed (rows x width) view of the matrix."""
         missing = series.isna().to_numpy()
         if missing.any() and not self.has_missing_:
             raise DataError(
@@ -142,11 +143,9 @@ class ColumnEncoder(ABC):
                 column=self.name,
                 remedy="refit on data that includes missing values for this column",
             )
-        block = np.zeros((len(series), self.width))
-        block[:, : self.value_width] = self._encode_values(series, missing)
+        self._encode_values(series, missing, out[:, : self.value_width])
         if self.has_missing_ and self.column.kind is not ColumnKind.CATEGORICAL:
-            block[:, -1] = missing
-        return block
+            out[:, -1] = missing
 
     def decode(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
         values = self._decode_values(block[:, : self.value_width], rng)
@@ -180,7 +179,7 @@ class ColumnEncoder(ABC):
     def _fit_domain(self, values: pd.Series) -> None: ...
 
     @abstractmethod
-    def _encode_values(self, series: pd.Series, missing: np.ndarray) -> np.ndarray: ...
+    def _encode_values(self, series: pd.Series, missing: np.ndarray, out: np.ndarray) -> None: ...
 
     @abstractmethod
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series: ...
@@ -238,12 +237,10 @@ class CategoricalEncoder(ColumnEncoder):
             )
         return codes
 
-    def _encode_values(self, series: pd.Series, missing: np.ndarray) -> np.ndarray:
+    def _encode_values(self, series: pd.Series, missing: np.ndarray, out: np.ndarray) -> None:
         codes = self._codes(series)
         codes[missing] = len(self.categories_)
-        block = np.zeros((len(series), self.value_width))
-        block[np.arange(len(series)), codes] = 1.0
-        return block
+        out[np.arange(len(series)), codes] = 1.0
 
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
         if rng is None:
@@ -293,9 +290,8 @@ class BinaryEncoder(CategoricalEncoder):
                 remedy="declare it categorical in the schema",
             )
 
-    def _encode_values(self, series: pd.Series, missing: np.ndarray) -> np.ndarray:
-        codes = self._codes(series)
-        return (codes == 1).astype(float)[:, None]
+    def _encode_values(self, series: pd.Series, missing: np.ndarray, out: np.ndarray) -> None:
+        out[:, 0] = self._codes(series) == 1
 
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
         positive = _bernoulli(block[:, 0], rng)
@@ -359,11 +355,11 @@ class NumericEncoder(ColumnEncoder):
                 remedy="widen the range in the schema",
             )
 
-    def _encode_values(self, series: pd.Series, missing: np.ndarray) -> np.ndarray:
+    def _encode_values(self, series: pd.Series, missing: np.ndarray, out: np.ndarray) -> None:
         numbers = self._numbers(series)
         span = self.maximum_ - self.minimum_
         scaled = (numbers - self.minimum_) / span if span > 0 else np.zeros(len(numbers))
-        return np.where(missing, 0.0, scaled)[:, None]
+        out[:, 0] = np.where(missing, 0.0, scaled)
 
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
         numbers = np.clip(block[:, 0], 0.0, 1.0) * (self.maximum_ - self.minimum_) + self.minimum_
@@ -434,14 +430,12 @@ class TableTransformer:
 
     def transform(self, table: pd.DataFrame, dtype: type[np.floating] = np.float64) -> np.ndarray:
         self._check_columns(table)
-        # column-major while filling (one contiguous write per column), row-major for the models
-        matrix = np.empty((len(table), self.layout_.width), dtype=dtype, order="F")
+        matrix = np.zeros((len(table), self.layout_.width), dtype=dtype)
         start = 0
-        for encoder in self.encoders_:
-            block = encoder.encode(table[encoder.name].reset_index(drop=True))
-            matrix[:, start : start + block.shape[1]] = block
-            start += block.shape[1]
-        return np.ascontiguousarray(matrix)
+        for encoder in self.encoders_:  # each writes its spans in place: no per-column temporaries
+            encoder.encode(table[encoder.name].reset_index(drop=True), matrix[:, start : start + encoder.width])
+            start += encoder.width
+        return matrix
 
     def inverse_transform(self, matrix: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:
         """Decode rows; with `rng`, binary and categorical outputs are drawn instead of rounded."""
