@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from synthmed.data.validate import refuse_duplicated_names
 from synthmed.errors import DataError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
@@ -24,15 +25,8 @@ def _suffix(path: Path) -> str:
 
 def _check_header(path: Path, encoding: str | None, sep: str) -> None:
     """Refuse duplicated column names before pandas silently renames them to `name.1`."""
-    raw = pd.read_csv(path, nrows=1, header=None, encoding=encoding, sep=sep, dtype=str).iloc[0]
-    duplicated = raw[raw.duplicated()].tolist()
-    if duplicated:
-        raise DataError(
-            "the file has duplicated column names",
-            column=str(duplicated[0]),
-            values=duplicated,
-            remedy="rename the columns so that each name appears once",
-        )
+    header = pd.read_csv(path, nrows=1, header=None, encoding=encoding, sep=sep, dtype=str).iloc[0]
+    refuse_duplicated_names(pd.Index(header))
 
 
 def read_table(

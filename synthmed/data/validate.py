@@ -48,13 +48,8 @@ def _is_text(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
 
 
-def _check_shape(table: pd.DataFrame) -> None:
-    if table.shape[1] == 0 or table.shape[0] == 0:
-        raise DataError(
-            f"the table is empty ({table.shape[0]} rows x {table.shape[1]} columns)",
-            remedy="check the input file and its separator",
-        )
-    duplicated = table.columns[table.columns.duplicated()].tolist()
+def refuse_duplicated_names(names: pd.Index) -> None:
+    duplicated = names[names.duplicated()].tolist()
     if duplicated:
         raise DataError(
             "duplicated column names",
@@ -62,6 +57,15 @@ def _check_shape(table: pd.DataFrame) -> None:
             values=duplicated,
             remedy="rename the columns so that each name appears once",
         )
+
+
+def _check_shape(table: pd.DataFrame) -> None:
+    if table.shape[1] == 0 or table.shape[0] == 0:
+        raise DataError(
+            f"the table is empty ({table.shape[0]} rows x {table.shape[1]} columns)",
+            remedy="check the input file and its separator",
+        )
+    refuse_duplicated_names(table.columns)
     if table.shape[0] < MIN_ROWS:
         raise DataError(
             f"the table has {table.shape[0]} rows; synthmed needs at least {MIN_ROWS} to learn a distribution "

@@ -100,7 +100,7 @@ def test_duplicated_column_names_are_refused(tmp_path: Path) -> None:
         validate_table(frame)
     path = tmp_path / "dup.csv"
     path.write_text("a,b,a\n" + "1,2,3\n" * 20)
-    with pytest.raises(DataError, match="Column 'a': the file has duplicated column names"):
+    with pytest.raises(DataError, match="Column 'a': duplicated column names"):
         read_table(path)
 
 
