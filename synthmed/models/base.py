@@ -169,6 +169,7 @@ class Synthesizer(ABC):
         with the same data, hyperparameters and folder resumes where it stopped, with identical results.
         """
         self._check_params()
+        self.__dict__.pop("history_", None)  # a failed refit must not leave a half-trained model usable
         table, self.input_format_ = self._as_table(data, na_values, encoding)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
         table = validate_table(table, declared)
@@ -289,7 +290,7 @@ class Synthesizer(ABC):
         return {name: network.to(device) for name, network in networks.items()}
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "networks_"):
+        if not hasattr(self, "history_"):  # set only once training has finished
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet",
                 remedy="call fit(data) first, or load a saved generator",

@@ -241,6 +241,8 @@ def test_resumed_training_equals_uninterrupted_training(
     with pytest.raises(Interrupted):
         crashed.fit(table, progress=False, checkpoint=tmp_path, checkpoint_every=1)
     assert (tmp_path / "checkpoint.safetensors").is_file()
+    with pytest.raises(NotFittedError):  # a half-trained model cannot be sampled or saved
+        crashed.sample(5)
 
     logged["epochs"], stop = 0, -1  # count, never crash
     resumed = make_model(model_name, seed=None).fit(table, progress=False, checkpoint=tmp_path, checkpoint_every=1)
