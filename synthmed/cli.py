@@ -110,7 +110,9 @@ def fit(
 ) -> None:
     """Train a generator on a table and save it."""
     from synthmed.models import get_model_class
+    from synthmed.models.artifact import check_output_path
 
+    check_output_path(output)
     model_class = get_model_class(model)
     hints = typing.get_type_hints(model_class.__init__)
     params = dict(_parse_setting(text, hints) for text in settings or [])

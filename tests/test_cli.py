@@ -481,3 +481,24 @@ def test_fit_resumes_from_its_checkpoint_folder(fitted: Fitted, tmp_path: Path) 
     assert other.exit_code == 2
     assert "error: the checkpoint" in other.stderr and "belongs to another run" in other.stderr
     assert "new checkpoint folder" in other.stderr and "Traceback" not in other.output
+
+
+def test_paths_of_the_wrong_kind_are_user_errors(fitted: Fitted, tmp_path: Path) -> None:
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    assert_user_error(invoke("fit", folder, "-o", tmp_path / "m.smg"), "is a folder, not a table")
+    assert_user_error(invoke("fit", fitted.csv, "-o", folder, *TINY, "-q"), "is a folder", "model.smg")
+    workbook = tmp_path / "book.xlsx"
+    workbook.write_bytes(bytes(range(256)))
+    assert_user_error(invoke("fit", workbook, "-o", tmp_path / "m.smg"), "cannot read", "CSV or Parquet")
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"not parquet")
+    assert_user_error(invoke("fit", broken, "-o", tmp_path / "m.smg"), "not a readable Parquet file")
+
+
+def test_invalid_schema_yaml_is_one_paragraph(fitted: Fitted, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.yaml"
+    schema.write_text("columns: [1, 2")
+    result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", "--schema", schema)
+    assert_user_error(result, "is not valid YAML: line 1", "synthmed schema DATA")
+    assert result.stderr.strip().count("\n") == 0

@@ -99,14 +99,14 @@ def find_column(frame: pd.DataFrame, candidates: Sequence[str], role: str) -> st
             raise DataError(
                 f"several columns could be the {role} column: {', '.join(map(str, matches))}",
                 values=matches,
-                remedy=f"pass {role}_column= with the exact name",
+                remedy=f"pass --{role}-column with the exact name (Python: {role}_column=)",
             )
         if matches:
             return matches[0]
     available = ", ".join(map(str, frame.columns)) or "none"
     raise DataError(
         f"no {role} column found (looked for {', '.join(candidates)}); available columns: {available}",
-        remedy=f"pass {role}_column= naming the {role} column",
+        remedy=f"pass --{role}-column naming the {role} column (Python: {role}_column=)",
     )
 
 
@@ -160,7 +160,7 @@ def code_matrix(
             "every code is missing, so there is nothing to build a matrix from",
             column=str(code_col),
             values=events[code_col].head(3).tolist(),
-            remedy="check that code_column= names the diagnosis-code column",
+            remedy="check that --code-column (Python: code_column=) names the diagnosis-code column",
         )
     ids = events[id_col].astype("str")
     missing_ids = ids.isna().to_numpy() & present

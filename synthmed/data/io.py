@@ -41,11 +41,21 @@ def read_table(
     the data set's own markers, such as "?" in the UCI heart files.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a folder, not a table", remedy="pass a CSV or Parquet file")
     if not path.is_file():
         raise DataError(f"input file {str(path)!r} does not exist", remedy="check the path")
     suffix = _suffix(path)
+    if suffix not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
+        raise DataError(
+            f"cannot read {str(path)!r}: synthmed reads CSV (.csv, .tsv, .txt, optionally compressed) and Parquet",
+            remedy="export the table as CSV or Parquet",
+        )
     if suffix in PARQUET_SUFFIXES:
-        table = pd.read_parquet(path)
+        try:
+            table = pd.read_parquet(path)
+        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise DataError(f"{str(path)!r} is not a readable Parquet file: {error}") from None
         if na_values:
             table = table.replace(list(na_values), pd.NA)
         return table

@@ -192,7 +192,13 @@ class Schema:
         try:
             spec = yaml.safe_load(text) if path.suffix.lower() in {".yaml", ".yml"} else json.loads(text)
         except (yaml.YAMLError, json.JSONDecodeError) as error:
-            raise SchemaError(f"schema file {str(path)!r} is not valid: {error}") from None
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            detail = getattr(error, "problem", None) or str(error)
+            raise SchemaError(
+                f"schema file {str(path)!r} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {where}{detail}",
+                remedy="fix the file (synthmed schema DATA -o schema.yaml writes a valid one to start from)",
+            ) from None
         return cls.from_dict(spec)
 
 

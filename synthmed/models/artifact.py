@@ -24,9 +24,17 @@ META_NAME = "model.json"
 WEIGHTS_NAME = "weights.safetensors"
 
 
+def check_output_path(path: str | Path) -> Path:
+    """Refuse an unusable destination before hours of training, not after."""
+    path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(f"{str(path)!r} is a folder", remedy="give a file name, e.g. model.smg")
+    return path
+
+
 def write_artifact(path: str | Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Path:
     """Write a zip archive atomically (temporary name, then rename): a crash never leaves half a model."""
-    path = Path(path)
+    path = check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
     document = json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **meta}, indent=2)
