@@ -23,6 +23,15 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def _separator(path: Path, encoding: str | None) -> str:
+    """The separator the header line uses most: many hospital exports are ';'- or tab-separated."""
+    line = pd.read_csv(path, nrows=1, header=None, encoding=encoding, sep="\x1f", dtype=str, quoting=3).iloc[0, 0]
+    return max(SEPARATORS, key=lambda sep: str(line).count(sep))
+
+
 def _check_header(path: Path, encoding: str | None, sep: str) -> None:
     """Refuse duplicated column names before pandas silently renames them to `name.1`."""
     header = pd.read_csv(path, nrows=1, header=None, encoding=encoding, sep=sep, dtype=str).iloc[0]
@@ -59,8 +68,8 @@ def read_table(
         if na_values:
             table = table.replace(list(na_values), pd.NA)
         return table
-    sep = "\t" if suffix == ".tsv" else ","
     try:
+        sep = _separator(path, encoding)
         _check_header(path, encoding, sep)
         return pd.read_csv(path, na_values=list(na_values or []), encoding=encoding, sep=sep)
     except UnicodeDecodeError as error:

@@ -210,6 +210,8 @@ class Synthesizer(ABC):
             raise ConfigError(
                 "the number of rows to sample must be a positive integer", values=[n], remedy="ask for 1 row or more"
             )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+            raise ConfigError("a sampling seed must be a non-negative integer", values=[seed], remedy="e.g. seed=0")
         if seed is None:
             seed = int(np.random.SeedSequence([self.seed_, self.samples_drawn_]).generate_state(1)[0])
             self.samples_drawn_ += 1

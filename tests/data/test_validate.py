@@ -141,3 +141,12 @@ def test_iso_date_strings_become_datetimes() -> None:
 def test_non_string_column_names_are_refused() -> None:
     with pytest.raises(DataError, match="column names must be strings"):
         validate_table(pd.DataFrame(np.zeros((20, 2))))
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
+def test_csv_separator_is_detected_from_the_header(tmp_path: Path, sep: str) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(sep.join(["age", "sex", "bmi"]) + "\n" + "".join(f"{40 + i}{sep}F{sep}2{i}.5\n" for i in range(12)))
+    table = read_table(path)
+    assert list(table.columns) == ["age", "sex", "bmi"]
+    assert table["bmi"].iloc[3] == 23.5

@@ -179,6 +179,9 @@ def test_sampling_needs_a_fitted_model_and_a_positive_count(model_name: str) -> 
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ConfigError, match="positive integer"):
             model.sample(bad)
+    for bad_seed in (-1, 1.5, "7"):
+        with pytest.raises(ConfigError, match="non-negative integer"):
+            model.sample(5, seed=bad_seed)
 
 
 def test_loading_something_else_is_a_clear_error(tmp_path: Path) -> None:
