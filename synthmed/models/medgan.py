@@ -275,12 +275,14 @@ class MedGAN(Synthesizer):
                     optimizer_d.step()
                     d_losses.append(loss_d.item())
                 generator.train()
+                discriminator.requires_grad_(False)  # the generator step needs no discriminator gradients
                 fake_logits = discriminator(self._decode(generator(run.normal(batch, self.noise_dim))))
                 # non-saturating generator loss: -log D(G(z))
                 loss_g = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
                 optimizer_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 optimizer_g.step()
+                discriminator.requires_grad_(True)
                 g_losses.append(loss_g.item())
             run.log(d_loss=sum(d_losses) / len(d_losses), g_loss=sum(g_losses) / len(g_losses))
 
