@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from synthmed.data.io import read_table
+from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import Schema, infer_schema
-from synthmed.data.transform import ColumnLayout, TableTransformer
+from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from synthmed.models.artifact import read_artifact, write_artifact

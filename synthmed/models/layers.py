@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthmed.data.transform import ColumnLayout
+from synthmed.data.layout import ColumnLayout
 
 
 class SpanHead(nn.Module):

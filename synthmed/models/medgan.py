@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import ColumnKind
-from synthmed.data.transform import ColumnLayout
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.layers import SpanHead
