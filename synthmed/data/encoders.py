@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.layout import Activation, Loss, Span
-from synthmed.data.schema import ColumnKind, ColumnSchema, _json_value
+from synthmed.data.schema import ColumnKind, ColumnSchema, json_scalar
 from synthmed.errors import DataError, SchemaError, UnseenCategoryError
 
 
@@ -154,7 +154,7 @@ class CategoricalEncoder(ColumnEncoder):
         if self.column.categories is not None:
             self.categories_ = list(self.column.categories)
         else:
-            self.categories_ = _sorted_values([_json_value(v) for v in pd.unique(values.astype(object))])
+            self.categories_ = _sorted_values([json_scalar(v) for v in pd.unique(values.astype(object))])
         self._codes(values)  # declared categories must cover the data
 
     def _codes(self, series: pd.Series) -> np.ndarray:
@@ -191,7 +191,7 @@ class CategoricalEncoder(ColumnEncoder):
 
     def _domain_dict(self) -> dict[str, Any]:
         source = "schema" if self.column.categories is not None else "data"
-        return {"categories": [_json_value(c) for c in self.categories_], "domain": source}
+        return {"categories": [json_scalar(c) for c in self.categories_], "domain": source}
 
     def _load_domain(self, state: dict[str, Any]) -> None:
         self.categories_ = list(state["categories"])

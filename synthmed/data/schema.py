@@ -69,7 +69,7 @@ MIN_DISTINCT_SHARE_OF_INTEGER_KEYS = 0.5
 _TOKEN_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
 
 
-def _json_value(value: Any) -> Any:
+def json_scalar(value: Any) -> Any:
     """Plain Python scalar for JSON/YAML (numpy scalars and timestamps are not serialisable as they are)."""
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
@@ -90,11 +90,11 @@ class ColumnSchema:
     def to_dict(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": self.kind.value}
         if self.categories is not None:
-            spec["categories"] = [_json_value(c) for c in self.categories]
+            spec["categories"] = [json_scalar(c) for c in self.categories]
         if self.minimum is not None:
-            spec["min"] = _json_value(self.minimum)
+            spec["min"] = json_scalar(self.minimum)
         if self.maximum is not None:
-            spec["max"] = _json_value(self.maximum)
+            spec["max"] = json_scalar(self.maximum)
         return spec
 
     @classmethod
