@@ -101,6 +101,10 @@ class Synthesizer(ABC):
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         """Return `n` rows in matrix space (after the layout's output activations)."""
 
+    def _model_schema(self, schema: Schema, table: pd.DataFrame) -> Schema:
+        """Adjust inferred column kinds to what this model learns (declared columns stay as declared)."""
+        return schema
+
     def _decode_stochastically(self) -> bool:
         """Whether binary/categorical outputs are drawn (True) or rounded (False) when decoding."""
         return True
@@ -174,7 +178,7 @@ class Synthesizer(ABC):
         table, self.input_format_ = self._as_table(data, na_values, encoding)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
         table = validate_table(table, declared)
-        self.schema_ = infer_schema(table, declared)
+        self.schema_ = self._model_schema(infer_schema(table, declared), table)
         if not self.schema_.modelled:
             raise DataError(
                 "no column is left to model: every column is an identifier",

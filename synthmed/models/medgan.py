@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from typing import Literal
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from synthmed.data.layout import ColumnLayout
-from synthmed.data.schema import ColumnKind
+from synthmed.data.schema import ColumnKind, Schema
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.layers import SpanHead
@@ -30,6 +32,12 @@ BATCH_NORM_EPSILON = 1e-3
 # so batch norm's moving averages (decay 0.99) describe the final generator instead of lagging behind it.
 # An exact cumulative average over 100 batches estimates the same statistics with less noise, 10x faster.
 BURN_IN_BATCHES = 100
+
+
+def _is_0_1(series: pd.Series) -> bool:
+    """A numeric column holding only 0 and 1 (and no missing values): a count that never exceeded one."""
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    return numeric and not series.isna().any() and bool(series.isin([0, 1]).all())
 
 
 def glorot_init(network: nn.Module) -> None:
@@ -115,6 +123,9 @@ class MedGAN(Synthesizer):
         discriminator_steps: discriminator updates per generator update (paper: 2).
         learning_rate: Adam step size for every network (paper: TensorFlow's default, 1e-3).
         l2_weight: L2 penalty on all weights (paper: 1e-3).
+        data_type: "binary" or "count" matrices (reference code's --data_type); "auto" picks "count" when every
+            column is a count or a 0/1 indicator (a count matrix where some codes never occur twice), "binary"
+            when every column is binary, and otherwise trains on the mixed table through the data layer.
         binary_rounding: "threshold" rounds generated probabilities at 0.5 (paper); "bernoulli" draws them.
         seed: seed for weights, batches and noise; None picks one and records it.
         device: "auto" (CUDA when available), "cpu" or "cuda".
@@ -148,6 +159,7 @@ class MedGAN(Synthesizer):
         discriminator_steps: int = 2,
         learning_rate: float = 1e-3,
         l2_weight: float = 1e-3,
+        data_type: Literal["auto", "binary", "count"] = "auto",
         binary_rounding: Literal["threshold", "bernoulli"] = "threshold",
         seed: int | None = None,
         device: str = "auto",
@@ -164,6 +176,7 @@ class MedGAN(Synthesizer):
         self.discriminator_steps = discriminator_steps
         self.learning_rate = learning_rate
         self.l2_weight = l2_weight
+        self.data_type = data_type
         self.binary_rounding = binary_rounding
         self.seed = seed
         self.device = device
@@ -178,6 +191,30 @@ class MedGAN(Synthesizer):
                 values=[self.noise_dim, *self.generator_dims, self.embedding_dim],
                 remedy="use one width for all, e.g. 128 (the paper's)",
             )
+
+    def _model_schema(self, schema: Schema, table: pd.DataFrame) -> Schema:
+        columns = schema.modelled
+        indicators = [c for c in columns if c.kind is ColumnKind.BINARY and not c.declared and _is_0_1(table[c.name])]
+        countable = all(c.kind is ColumnKind.COUNT or c in indicators for c in columns)
+        has_counts = any(c.kind is ColumnKind.COUNT for c in columns)
+        if self.data_type == "count" or (self.data_type == "auto" and countable and has_counts):
+            if not countable:
+                raise ConfigError(
+                    "data_type='count' needs every column to be a count or a 0/1 indicator",
+                    values=[c.name for c in columns if not (c.kind is ColumnKind.COUNT or c in indicators)],
+                    remedy="use data_type='auto' for mixed tables",
+                )
+            count_names = {c.name for c in indicators}
+            return Schema(
+                tuple(replace(c, kind=ColumnKind.COUNT) if c.name in count_names else c for c in schema.columns)
+            )
+        if self.data_type == "binary" and any(c.kind is not ColumnKind.BINARY for c in columns):
+            raise ConfigError(
+                "data_type='binary' needs every column to be binary",
+                values=[c.name for c in columns if c.kind is not ColumnKind.BINARY],
+                remedy="build a binary matrix (synthmed ehr-matrix without --counts) or use data_type='auto'",
+            )
+        return schema
 
     def _mode(self, layout: ColumnLayout) -> Literal["binary", "count", "mixed"]:
         if layout.all_spans(ColumnKind.BINARY):

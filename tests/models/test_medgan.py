@@ -71,6 +71,26 @@ def test_modes_follow_the_data(data: object, mode: str, activation: type[nn.Modu
     assert isinstance(model.networks_["generator"].output_activation, activation)
 
 
+def test_count_matrix_with_some_0_1_codes_trains_in_count_mode() -> None:
+    counts = np.random.default_rng(0).poisson(1.5, (60, 8))
+    counts[:, :3] = counts[:, :3] > 2  # codes that never occur twice look binary on their own
+    model = MedGAN(epochs=1, pretrain_epochs=1, seed=0).fit(counts, progress=False)
+    assert model.mode_ == "count"
+    assert {c.kind.value for c in model.schema_.modelled} == {"count"}
+    table = pd.DataFrame({"sex": ["F", "M"] * 30, "visits": counts[:, 4], "smoker": counts[:, 0]})
+    assert MedGAN(epochs=1, pretrain_epochs=1, seed=0).fit(table, progress=False).mode_ == "mixed"
+
+
+@pytest.mark.parametrize(
+    ("data_type", "message"),
+    [("count", "needs every column to be a count"), ("binary", "needs every column to be binary")],
+)
+def test_data_type_refuses_tables_it_cannot_model(data_type: str, message: str) -> None:
+    table = pd.DataFrame({"sex": ["F", "M"] * 20, "bmi": np.linspace(18, 35, 40)})
+    with pytest.raises(ConfigError, match=message):
+        MedGAN(epochs=1, pretrain_epochs=1, data_type=data_type).fit(table, progress=False)
+
+
 def test_count_mode_generates_non_negative_integers() -> None:
     counts = np.random.default_rng(0).poisson(1.5, (60, 8))
     synthetic = MedGAN(epochs=3, pretrain_epochs=3, seed=0).fit(counts, progress=False).sample(100)
