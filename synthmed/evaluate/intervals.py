@@ -1,0 +1,54 @@
+"""95% confidence intervals for the rates and AUCs every verdict rests on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm
+
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 200
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A figure with its 95% confidence interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"value": self.value, "ci_low": self.low, "ci_high": self.high}
+
+
+def wilson_interval(successes: int, trials: int) -> Estimate:
+    """Rate with Wilson's score interval: honest near 0 and 1, where privacy rates live."""
+    if trials == 0:
+        return Estimate(float("nan"), 0.0, 1.0)
+    z = norm.ppf(0.5 + CONFIDENCE / 2)
+    rate = successes / trials
+    centre = (rate + z**2 / (2 * trials)) / (1 + z**2 / trials)
+    half = z * np.sqrt(rate * (1 - rate) / trials + z**2 / (4 * trials**2)) / (1 + z**2 / trials)
+    return Estimate(rate, float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def bootstrap(
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    labels: np.ndarray,
+    scores: np.ndarray,
+    seed: int = 0,
+) -> Estimate:
+    """Statistic of (labels, scores) with a percentile bootstrap interval, resampling within each class."""
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    value = float(statistic(labels, scores))
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels != 1)
+    draws = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        index = np.concatenate([rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))])
+        draws.append(statistic(labels[index], scores[index]))
+    low, high = np.percentile(draws, [50 * (1 - CONFIDENCE), 100 - 50 * (1 - CONFIDENCE)])
+    return Estimate(value, float(low), float(high))

@@ -1,0 +1,1 @@
+"""Privacy: attacks on synthetic data (and, later, differentially private training)."""
