@@ -1,0 +1,132 @@
+"""Verdicts: pass / warn / fail / inconclusive per area, from a documented policy a steward can override.
+
+Fidelity and utility are judged against what real data achieves (HOLDOUT compared with TRAIN), so the
+thresholds mean the same on easy and hard tables. Privacy follows the issue's defaults. An attack that
+does not beat its own baseline (its interval still covers chance) cannot prove safety when its interval
+is too wide to pass: that result is "inconclusive", never "pass".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from synthmed.errors import ConfigError
+from synthmed.evaluate.intervals import Estimate
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+# worst first: an area's verdict is the worst of its checks
+SEVERITY = (Verdict.FAIL, Verdict.WARN, Verdict.INCONCLUSIVE, Verdict.PASS)
+
+
+def worst(verdicts: list[Verdict]) -> Verdict:
+    return min(verdicts, key=SEVERITY.index) if verdicts else Verdict.INCONCLUSIVE
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule applied to one figure, with the reason a reader sees in the report."""
+
+    name: str
+    verdict: Verdict
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "verdict": self.verdict.value, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class PrivacyPolicy:
+    membership_auc_upper: float = 0.60  # upper 95% bound of every attack's ROC AUC
+    membership_tpr_at_1pct_fpr: float = 0.02  # members found at 1% false positives
+    exact_copy_margin: float = 0.001  # synthetic copy rate may exceed TRAIN-in-HOLDOUT by 0.1 point
+    unique_exact_match: float = 0.0  # rows unique in TRAIN reproduced in the synthetic data
+
+
+@dataclass(frozen=True)
+class FidelityPolicy:
+    column_shape_margin_warn: float = 0.05  # mean column similarity below holdout's by more than this: warn
+    column_shape_margin_fail: float = 0.15
+    correlation_margin_warn: float = 0.05  # mean |correlation difference| above holdout's by more: warn
+    correlation_margin_fail: float = 0.15
+    detection_auc_warn: float = 0.75  # real-vs-synthetic classifier AUC (0.5 = indistinguishable)
+    detection_auc_fail: float = 0.90
+
+
+@dataclass(frozen=True)
+class UtilityPolicy:
+    tstr_ratio_warn: float = 0.90  # best model's TSTR / TRTR below this: warn
+    tstr_ratio_fail: float = 0.75
+
+
+@dataclass(frozen=True)
+class Policy:
+    privacy: PrivacyPolicy = field(default_factory=PrivacyPolicy)
+    fidelity: FidelityPolicy = field(default_factory=FidelityPolicy)
+    utility: UtilityPolicy = field(default_factory=UtilityPolicy)
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> Policy:
+        """Defaults overridden by `spec` (e.g. a YAML file); unknown names are refused, listing valid ones."""
+        sections = {f.name: f.default_factory() for f in fields(cls)}  # type: ignore[misc]
+        unknown = sorted(set(spec) - set(sections))
+        if unknown:
+            raise ConfigError("unknown policy section", values=unknown, remedy=f"use {', '.join(sections)}")
+        chosen = {}
+        for name, default in sections.items():
+            overrides = spec.get(name) or {}
+            valid = {f.name for f in fields(default)}
+            bad = sorted(set(overrides) - valid)
+            if bad:
+                raise ConfigError(
+                    f"unknown {name} policy setting", values=bad, remedy=f"use {', '.join(sorted(valid))}"
+                )
+            chosen[name] = type(default)(**{**asdict(default), **{k: float(v) for k, v in overrides.items()}})
+        return cls(**chosen)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Policy:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"policy file {str(path)!r} does not exist", remedy="check the --policy path")
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"policy file {str(path)!r} is not valid YAML: {error}") from None
+        if not isinstance(spec, dict):
+            raise ConfigError(f"policy file {str(path)!r} must map sections to settings")
+        return cls.from_dict(spec)
+
+
+def membership_check(name: str, auc: Estimate, tpr_at_1pct_fpr: Estimate, policy: PrivacyPolicy) -> Check:
+    """Pass only when the whole AUC interval is below the limit and few members are found at 1% FPR."""
+    figures = f"AUC {auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}], TPR@1%FPR {tpr_at_1pct_fpr.value:.3f}"
+    if auc.high <= policy.membership_auc_upper and tpr_at_1pct_fpr.value <= policy.membership_tpr_at_1pct_fpr:
+        return Check(name, Verdict.PASS, f"{figures}: within the limits")
+    beats_chance = auc.low > 0.5 or tpr_at_1pct_fpr.low > 0.01
+    if not beats_chance:
+        return Check(name, Verdict.INCONCLUSIVE, f"{figures}: no better than chance, but too uncertain to pass")
+    if auc.value > policy.membership_auc_upper or tpr_at_1pct_fpr.value > policy.membership_tpr_at_1pct_fpr:
+        return Check(name, Verdict.FAIL, f"{figures}: the attack identifies training records")
+    return Check(name, Verdict.WARN, f"{figures}: a weak but real leak")
+
+
+def limit_check(name: str, value: float, warn: float, fail: float, *, higher_is_worse: bool, detail: str) -> Check:
+    """A figure against warn and fail limits (already expressed relative to any baseline)."""
+    exceeds = (lambda limit: value > limit) if higher_is_worse else (lambda limit: value < limit)
+    verdict = Verdict.FAIL if exceeds(fail) else Verdict.WARN if exceeds(warn) else Verdict.PASS
+    return Check(name, verdict, detail)

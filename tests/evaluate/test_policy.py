@@ -1,0 +1,85 @@
+"""Verdict rules: the documented defaults, overrides, and 'inconclusive, never pass'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synthmed.errors import ConfigError
+from synthmed.evaluate.intervals import Estimate
+from synthmed.evaluate.policy import (
+    Policy,
+    PrivacyPolicy,
+    Verdict,
+    limit_check,
+    membership_check,
+    worst,
+)
+
+DEFAULT = PrivacyPolicy()
+
+
+@pytest.mark.parametrize(
+    ("auc", "tpr", "verdict"),
+    [
+        (Estimate(0.51, 0.47, 0.55), Estimate(0.01, 0.0, 0.03), Verdict.PASS),
+        (Estimate(0.52, 0.40, 0.64), Estimate(0.01, 0.0, 0.05), Verdict.INCONCLUSIVE),  # too wide to pass
+        (Estimate(0.97, 0.95, 0.99), Estimate(0.60, 0.55, 0.65), Verdict.FAIL),
+        (Estimate(0.57, 0.53, 0.61), Estimate(0.015, 0.0, 0.04), Verdict.WARN),  # real but below the limit
+        (Estimate(0.55, 0.52, 0.58), Estimate(0.05, 0.03, 0.08), Verdict.FAIL),  # many members at 1% FPR
+    ],
+)
+def test_membership_verdicts(auc: Estimate, tpr: Estimate, verdict: Verdict) -> None:
+    check = membership_check("distance attack", auc, tpr, DEFAULT)
+    assert check.verdict is verdict
+    assert f"AUC {auc.value:.3f}" in check.reason
+
+
+def test_worst_verdict_wins_and_nothing_is_inconclusive() -> None:
+    assert worst([Verdict.PASS, Verdict.WARN, Verdict.INCONCLUSIVE]) is Verdict.WARN
+    assert worst([Verdict.PASS, Verdict.INCONCLUSIVE]) is Verdict.INCONCLUSIVE
+    assert worst([Verdict.PASS, Verdict.FAIL, Verdict.WARN]) is Verdict.FAIL
+    assert worst([]) is Verdict.INCONCLUSIVE
+
+
+def test_limit_check_in_both_directions() -> None:
+    assert limit_check("detection", 0.95, 0.75, 0.9, higher_is_worse=True, detail="").verdict is Verdict.FAIL
+    assert limit_check("detection", 0.80, 0.75, 0.9, higher_is_worse=True, detail="").verdict is Verdict.WARN
+    assert limit_check("ratio", 0.95, 0.9, 0.75, higher_is_worse=False, detail="").verdict is Verdict.PASS
+    assert limit_check("ratio", 0.70, 0.9, 0.75, higher_is_worse=False, detail="").verdict is Verdict.FAIL
+
+
+def test_policy_defaults_are_the_documented_ones() -> None:
+    policy = Policy().to_dict()
+    assert policy["privacy"] == {
+        "membership_auc_upper": 0.60,
+        "membership_tpr_at_1pct_fpr": 0.02,
+        "exact_copy_margin": 0.001,
+        "unique_exact_match": 0.0,
+    }
+
+
+def test_policy_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("privacy:\n  membership_auc_upper: 0.55\nutility:\n  tstr_ratio_fail: 0.5\n")
+    policy = Policy.load(path)
+    assert policy.privacy.membership_auc_upper == 0.55
+    assert policy.privacy.membership_tpr_at_1pct_fpr == 0.02
+    assert policy.utility.tstr_ratio_fail == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("privcy:\n  x: 1\n", "unknown policy section"),
+        ("privacy:\n  membership_auc: 0.5\n", "unknown privacy policy setting"),
+        ("privacy: [1, 2\n", "not valid YAML"),
+        ("- 1\n", "must map sections"),
+    ],
+)
+def test_bad_policy_files_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        Policy.load(path)
