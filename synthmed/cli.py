@@ -215,6 +215,52 @@ def schema(
 
 
 @app.command()
+@handles_errors
+def evaluate(
+    train: Annotated[Path, typer.Option(help="The real data the generator was fitted on.")],
+    holdout: Annotated[Path, typer.Option(help="Real data from the same population the generator never saw.")],
+    synthetic: Annotated[Path, typer.Option(help="The synthetic data to judge.")],
+    json_output: Annotated[Path, typer.Option("--json", help="Write every figure and verdict here (JSON).")],
+    target: Annotated[str | None, typer.Option(help="Outcome column for utility (TSTR vs TRTR).")] = None,
+    schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema overriding inferred column kinds.")] = None,
+    quasi_identifiers: Annotated[
+        str | None, typer.Option(help="Comma-separated quasi-identifiers for k-anonymity, e.g. age,sex,zip3.")
+    ] = None,
+    k: Annotated[int, typer.Option(help="k for k-anonymity.")] = 5,
+    policy: Annotated[Path | None, typer.Option(help="YAML file overriding the default verdict policy.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for sampling, splits and classifiers.")] = 0,
+    na_values: NaValues = None,
+    encoding: Encoding = None,
+) -> None:
+    """Judge a synthetic table: fidelity, utility and privacy, each with a verdict."""
+    import json
+
+    from synthmed.data.io import read_table
+    from synthmed.data.schema import Schema
+    from synthmed.evaluate.evaluation import evaluate as run_evaluation
+    from synthmed.evaluate.policy import Policy
+
+    tables = [read_table(path, na_values=na_values, encoding=encoding) for path in (train, holdout, synthetic)]
+    result = run_evaluation(
+        *tables,
+        target=target,
+        schema=Schema.load(schema) if schema else None,
+        quasi_identifiers=[name.strip() for name in quasi_identifiers.split(",")] if quasi_identifiers else None,
+        k=k,
+        policy=Policy.load(policy) if policy else None,
+        seed=seed,
+    )
+    json_output.parent.mkdir(parents=True, exist_ok=True)
+    json_output.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    for name in ("fidelity", "utility", "privacy"):
+        area = getattr(result, name)
+        typer.echo(f"{name:<9} {area.verdict.value.upper()}")
+        for check in area.checks:
+            typer.echo(f"  {check.verdict.value:<12} {check.name}: {check.reason}")
+    typer.echo(f"figures written to {json_output} ({result.about['seconds']:.1f} s)")
+
+
+@app.command()
 def models() -> None:
     """List the available models, one per line: CLI name, then what it is."""
     from synthmed.models import MODELS

@@ -1,1 +1,1 @@
-"""Evaluation: fidelity (and, later, utility) of synthetic tables against real ones."""
+"""Evaluation: fidelity, utility and privacy of synthetic tables against real ones, with verdicts."""

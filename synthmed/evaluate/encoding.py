@@ -7,7 +7,7 @@ cut to the same size: a comparison between them is only fair on equal samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -40,15 +40,28 @@ class EvaluationTables:
     def distance_weights(self) -> np.ndarray:
         """Per-dimension weights that turn an L1 distance into a Gower-style distance in [0, 1].
 
-        A one-hot mismatch costs 2 in L1, so its dimensions weigh 1/2; every column then counts once,
-        whatever its encoding, and the sum is divided by the number of columns.
+        Each column's dimensions are scaled by the largest L1 distance they can show (2 for a one-hot
+        mismatch, 1 per value or missingness dimension), so every column counts once, whatever its
+        encoding, and the sum is divided by the number of columns.
         """
-        weights = np.ones(self.layout.width)
+        largest: dict[str, float] = {}
         for span in self.layout.spans:
-            if span.activation == "softmax":
-                weights[span.start : span.stop] = 0.5
-        columns = len({span.column for span in self.layout.spans})
-        return weights / columns
+            largest[span.column] = largest.get(span.column, 0.0) + (2.0 if span.activation == "softmax" else span.width)
+        weights = np.empty(self.layout.width)
+        for span in self.layout.spans:
+            weights[span.start : span.stop] = 1.0 / largest[span.column]
+        return weights / len(largest)
+
+
+def _widen_binaries(schema: Schema, tables: list[pd.DataFrame]) -> Schema:
+    """A column with two values in TRAIN but more across the three tables is categorical, not binary."""
+    widened = []
+    for column in schema.columns:
+        if column.kind is ColumnKind.BINARY and not column.declared:
+            values = pd.concat([table[column.name] for table in tables]).dropna().astype(str).nunique()
+            column = replace(column, kind=ColumnKind.CATEGORICAL) if values > 2 else column
+        widened.append(column)
+    return Schema(tuple(widened))
 
 
 def prepare_tables(
@@ -71,6 +84,7 @@ def prepare_tables(
                 values=absent,
                 remedy=f"give the {role} table the same columns as TRAIN",
             )
+    full_schema = _widen_binaries(full_schema, [train, holdout, synthetic])
     rng = np.random.default_rng(seed)
     size = min(len(train), len(holdout))
     train = train.iloc[np.sort(rng.choice(len(train), size, replace=False))][names].reset_index(drop=True)

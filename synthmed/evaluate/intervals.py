@@ -24,8 +24,8 @@ class Estimate:
         return {"value": self.value, "ci_low": self.low, "ci_high": self.high}
 
 
-def wilson_interval(successes: int, trials: int) -> Estimate:
-    """Rate with Wilson's score interval: honest near 0 and 1, where privacy rates live."""
+def wilson_interval(successes: float, trials: int) -> Estimate:
+    """Rate with Wilson's score interval: honest near 0 and 1, where privacy rates live (ties may count half)."""
     if trials == 0:
         return Estimate(float("nan"), 0.0, 1.0)
     z = norm.ppf(0.5 + CONFIDENCE / 2)

@@ -112,15 +112,28 @@ class Policy:
         return cls.from_dict(spec)
 
 
-def membership_check(name: str, auc: Estimate, tpr_at_1pct_fpr: Estimate, policy: PrivacyPolicy) -> Check:
-    """Pass only when the whole AUC interval is below the limit and few members are found at 1% FPR."""
+# A true-positive rate at 1% false positives needs at least this many non-members to be measured at all.
+MIN_NON_MEMBERS_FOR_LOW_FPR = 100
+
+
+def membership_check(
+    name: str, auc: Estimate, tpr_at_1pct_fpr: Estimate, policy: PrivacyPolicy, non_members: int
+) -> Check:
+    """Pass only when the whole AUC interval is below the limit and few members are found at 1% FPR.
+
+    With fewer than 100 scored non-members the 1%-FPR threshold is not measurable: that figure then
+    neither passes nor fails the check, and a clean AUC alone is only "inconclusive".
+    """
     figures = f"AUC {auc.value:.3f} [{auc.low:.3f}, {auc.high:.3f}], TPR@1%FPR {tpr_at_1pct_fpr.value:.3f}"
-    if auc.high <= policy.membership_auc_upper and tpr_at_1pct_fpr.value <= policy.membership_tpr_at_1pct_fpr:
+    low_fpr_measurable = non_members >= MIN_NON_MEMBERS_FOR_LOW_FPR
+    tpr_ok = tpr_at_1pct_fpr.value <= policy.membership_tpr_at_1pct_fpr
+    if auc.high <= policy.membership_auc_upper and low_fpr_measurable and tpr_ok:
         return Check(name, Verdict.PASS, f"{figures}: within the limits")
-    beats_chance = auc.low > 0.5 or tpr_at_1pct_fpr.low > 0.01
-    if not beats_chance:
-        return Check(name, Verdict.INCONCLUSIVE, f"{figures}: no better than chance, but too uncertain to pass")
-    if auc.value > policy.membership_auc_upper or tpr_at_1pct_fpr.value > policy.membership_tpr_at_1pct_fpr:
+    tpr_beats_chance = low_fpr_measurable and tpr_at_1pct_fpr.low > 0.01
+    if not (auc.low > 0.5 or tpr_beats_chance):
+        why = "too uncertain to pass" if low_fpr_measurable else f"only {non_members} holdout records scored"
+        return Check(name, Verdict.INCONCLUSIVE, f"{figures}: no better than chance, but {why}")
+    if auc.value > policy.membership_auc_upper or (tpr_beats_chance and not tpr_ok):
         return Check(name, Verdict.FAIL, f"{figures}: the attack identifies training records")
     return Check(name, Verdict.WARN, f"{figures}: a weak but real leak")
 

@@ -31,9 +31,18 @@ DEFAULT = PrivacyPolicy()
     ],
 )
 def test_membership_verdicts(auc: Estimate, tpr: Estimate, verdict: Verdict) -> None:
-    check = membership_check("distance attack", auc, tpr, DEFAULT)
+    check = membership_check("distance attack", auc, tpr, DEFAULT, non_members=500)
     assert check.verdict is verdict
     assert f"AUC {auc.value:.3f}" in check.reason
+
+
+def test_too_few_non_members_cannot_pass_or_fail_on_the_low_fpr_rate() -> None:
+    clean = membership_check("distance", Estimate(0.5, 0.45, 0.55), Estimate(0.0, 0.0, 0.07), DEFAULT, 50)
+    assert clean.verdict is Verdict.INCONCLUSIVE and "only 50 holdout records" in clean.reason
+    noisy = membership_check("classifier", Estimate(0.57, 0.45, 0.69), Estimate(0.08, 0.03, 0.19), DEFAULT, 50)
+    assert noisy.verdict is Verdict.INCONCLUSIVE
+    leaking = membership_check("distance", Estimate(0.95, 0.9, 0.99), Estimate(0.5, 0.4, 0.6), DEFAULT, 50)
+    assert leaking.verdict is Verdict.FAIL
 
 
 def test_worst_verdict_wins_and_nothing_is_inconclusive() -> None:

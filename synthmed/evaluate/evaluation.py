@@ -1,0 +1,209 @@
+"""The whole evaluation of one synthetic table: fidelity, utility and privacy, each with its verdict.
+
+Every comparison has a real reference beside it: HOLDOUT scored as if it were the synthetic data shows
+what a perfect generator (a fresh sample of the same patients' population) would achieve.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+from synthmed.data.schema import Schema
+from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
+from synthmed.evaluate.fidelity import column_shape_similarity, missing_rate_difference
+from synthmed.evaluate.policy import Check, Policy, Verdict, limit_check, membership_check, worst
+from synthmed.evaluate.similarity import (
+    contingency_similarity,
+    correlation_matrices,
+    detection,
+    dimension_wise_prediction,
+    dimension_wise_probability,
+)
+from synthmed.evaluate.utility import utility
+from synthmed.privacy.attacks import (
+    attribute_disclosure,
+    distance_to_closest_record,
+    exact_copies,
+    k_anonymity,
+    membership_inference,
+)
+
+# Correlation matrices are written out in full only for tables a reader can take in (and a JSON file can hold).
+MAX_MATRIX_COLUMNS = 60
+
+
+@dataclass(frozen=True)
+class Area:
+    """One of fidelity, utility, privacy: the verdict, the checks behind it, and every figure."""
+
+    verdict: Verdict
+    checks: tuple[Check, ...]
+    figures: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict.value, "checks": [c.to_dict() for c in self.checks], **self.figures}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    fidelity: Area
+    utility: Area
+    privacy: Area
+    about: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fidelity": self.fidelity.to_dict(),
+            "utility": self.utility.to_dict(),
+            "privacy": self.privacy.to_dict(),
+            "about": self.about,
+        }
+
+
+def _as_reference(tables: EvaluationTables) -> EvaluationTables:
+    """The tables with HOLDOUT in place of the synthetic data: what a fresh real sample scores."""
+    return replace(tables, synthetic=tables.holdout, synthetic_matrix=tables.holdout_matrix)
+
+
+def _fidelity(tables: EvaluationTables, policy: Policy, seed: int) -> Area:
+    rules = policy.fidelity
+    reference = _as_reference(tables)
+    shapes = column_shape_similarity(tables.train, tables.synthetic, tables.schema)
+    reference_shapes = column_shape_similarity(tables.train, tables.holdout, tables.schema)
+    correlations, reference_correlations = correlation_matrices(tables), correlation_matrices(reference)
+    detected = detection(tables, seed=seed)
+    shape_gap = float(reference_shapes.mean() - shapes.mean())
+    correlation_gap = correlations.mean_absolute_difference - reference_correlations.mean_absolute_difference
+    checks = (
+        limit_check(
+            "column shapes",
+            shape_gap,
+            rules.column_shape_margin_warn,
+            rules.column_shape_margin_fail,
+            higher_is_worse=True,
+            detail=f"mean similarity {shapes.mean():.3f} (real holdout {reference_shapes.mean():.3f})",
+        ),
+        limit_check(
+            "correlations",
+            correlation_gap,
+            rules.correlation_margin_warn,
+            rules.correlation_margin_fail,
+            higher_is_worse=True,
+            detail=f"mean |difference| {correlations.mean_absolute_difference:.3f} "
+            f"(real holdout {reference_correlations.mean_absolute_difference:.3f})",
+        ),
+        limit_check(
+            "detection",
+            detected.auc.value,
+            rules.detection_auc_warn,
+            rules.detection_auc_fail,
+            higher_is_worse=True,
+            detail=f"real-vs-synthetic classifier AUC {detected.auc.value:.3f}",
+        ),
+    )
+    matrices = correlations.to_dict() if len(correlations.columns) <= MAX_MATRIX_COLUMNS else None
+    figures = {
+        "column_shapes": {
+            "per_column": shapes.to_dict(),
+            "mean": float(shapes.mean()),
+            "holdout_mean": float(reference_shapes.mean()),
+        },
+        "missing_rate_difference": missing_rate_difference(tables.train, tables.synthetic, tables.schema).to_dict(),
+        "correlation": {
+            "mean_absolute_difference": correlations.mean_absolute_difference,
+            "holdout_mean_absolute_difference": reference_correlations.mean_absolute_difference,
+            "matrices": matrices,
+        },
+        "contingency": contingency_similarity(tables, seed=seed).to_dict(),
+        "dimension_wise_probability": dimension_wise_probability(tables).to_dict(),
+        "dimension_wise_prediction": dimension_wise_prediction(tables, seed=seed).to_dict(),
+        "detection": detected.to_dict(),
+    }
+    return Area(worst([c.verdict for c in checks]), checks, figures)
+
+
+def _utility(tables: EvaluationTables, target: str | None, policy: Policy, seed: int) -> Area:
+    if target is None:
+        check = Check("utility", Verdict.INCONCLUSIVE, "no target column given (--target)")
+        return Area(Verdict.INCONCLUSIVE, (check,), {})
+    result = utility(tables, target, seed=seed)
+    summary = result.summary
+    ratio = summary.tstr_to_trtr.get(summary.best_model) if summary.best_model is not None else None
+    if ratio is None:
+        check = Check("TSTR / TRTR", Verdict.INCONCLUSIVE, "no model could be trained on the synthetic data")
+    else:
+        check = limit_check(
+            "TSTR / TRTR",
+            ratio,
+            policy.utility.tstr_ratio_warn,
+            policy.utility.tstr_ratio_fail,
+            higher_is_worse=False,
+            detail=f"best model keeps {ratio:.0%} of its real-data performance",
+        )
+    return Area(check.verdict, (check,), result.to_dict())
+
+
+def _privacy(tables: EvaluationTables, quasi_identifiers: list[str] | None, k: int, policy: Policy, seed: int) -> Area:
+    rules = policy.privacy
+    copies = exact_copies(tables)
+    attacks = membership_inference(tables, seed=seed)
+    allowed_copies = copies.holdout_in_train.value + rules.exact_copy_margin
+    checks = [
+        membership_check(attack.name, attack.auc, attack.tpr_at_1pct_fpr, rules, attack.scored_non_members)
+        for attack in attacks
+    ] + [
+        Check(
+            "exact copies",
+            Verdict.PASS if copies.synthetic_in_train.value <= allowed_copies else Verdict.FAIL,
+            f"{copies.synthetic_in_train.value:.2%} of synthetic rows copy a training row "
+            f"(a fresh real sample: {copies.holdout_in_train.value:.2%})",
+        ),
+        Check(
+            "unique exact match",
+            Verdict.PASS if copies.unique_exact_match.value <= rules.unique_exact_match else Verdict.FAIL,
+            f"{copies.unique_exact_match.value:.2%} of the rows unique in TRAIN appear in the synthetic data",
+        ),
+    ]
+    figures: dict[str, Any] = {
+        "exact_copies": copies.to_dict(),
+        "distance_to_closest_record": distance_to_closest_record(tables).to_dict(),
+        "membership_inference": [attack.to_dict() for attack in attacks],
+        "attribute_disclosure": [result.to_dict() for result in attribute_disclosure(tables, seed=seed)],
+    }
+    if quasi_identifiers:
+        figures["k_anonymity"] = k_anonymity(tables, quasi_identifiers, k=k).to_dict()
+    return Area(worst([c.verdict for c in checks]), tuple(checks), figures)
+
+
+def evaluate(
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    *,
+    target: str | None = None,
+    schema: Schema | None = None,
+    quasi_identifiers: list[str] | None = None,
+    k: int = 5,
+    policy: Policy | None = None,
+    seed: int = 0,
+) -> Evaluation:
+    """Fidelity, utility (with a target) and privacy of `synthetic`, judged by `policy` (defaults documented)."""
+    started = time.perf_counter()
+    policy = policy or Policy()
+    tables = prepare_tables(train, holdout, synthetic, schema, seed=seed)
+    fidelity = _fidelity(tables, policy, seed)
+    usefulness = _utility(tables, target, policy, seed)
+    privacy = _privacy(tables, quasi_identifiers, k, policy, seed)
+    about = {
+        "rows": {"train": len(tables.train), "holdout": len(tables.holdout), "synthetic": len(tables.synthetic)},
+        "columns": [c.name for c in tables.schema.modelled],
+        "target": target,
+        "seed": seed,
+        "policy": policy.to_dict(),
+        "seconds": time.perf_counter() - started,
+    }
+    return Evaluation(fidelity, usefulness, privacy, about)
