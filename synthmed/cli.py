@@ -220,7 +220,8 @@ def evaluate(
     train: Annotated[Path, typer.Option(help="The real data the generator was fitted on.")],
     holdout: Annotated[Path, typer.Option(help="Real data from the same population the generator never saw.")],
     synthetic: Annotated[Path, typer.Option(help="The synthetic data to judge.")],
-    json_output: Annotated[Path, typer.Option("--json", help="Write every figure and verdict here (JSON).")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Self-contained HTML report.")] = None,
+    json_output: Annotated[Path | None, typer.Option("--json", help="Every figure and verdict (JSON).")] = None,
     target: Annotated[str | None, typer.Option(help="Outcome column for utility (TSTR vs TRTR).")] = None,
     schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema overriding inferred column kinds.")] = None,
     quasi_identifiers: Annotated[
@@ -236,6 +237,10 @@ def evaluate(
     import json
 
     from synthmed.data.io import read_table
+    from synthmed.report import write_report
+
+    if output is None and json_output is None:
+        raise ConfigError("nothing to write", remedy="give -o report.html and/or --json metrics.json")
     from synthmed.data.schema import Schema
     from synthmed.evaluate.evaluation import evaluate as run_evaluation
     from synthmed.evaluate.policy import Policy
@@ -250,14 +255,19 @@ def evaluate(
         policy=Policy.load(policy) if policy else None,
         seed=seed,
     )
-    json_output.parent.mkdir(parents=True, exist_ok=True)
-    json_output.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    document = result.to_dict()
+    if json_output is not None:
+        json_output.parent.mkdir(parents=True, exist_ok=True)
+        json_output.write_text(json.dumps(document, indent=2, allow_nan=False))
+    if output is not None:
+        write_report(document, output)
     for name in ("fidelity", "utility", "privacy"):
         area = getattr(result, name)
         typer.echo(f"{name:<9} {area.verdict.value.upper()}")
         for check in area.checks:
             typer.echo(f"  {check.verdict.value:<12} {check.name}: {check.reason}")
-    typer.echo(f"figures written to {json_output} ({result.about['seconds']:.1f} s)")
+    written = " and ".join(str(path) for path in (output, json_output) if path is not None)
+    typer.echo(f"written to {written} ({result.about['seconds']:.1f} s)")
 
 
 @app.command()

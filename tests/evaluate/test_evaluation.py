@@ -98,10 +98,11 @@ def test_cli_evaluates_cleveland_and_the_mimic_code_matrix(
     runner = CliRunner()
     out = tmp_path / "metrics.json"
     arguments = [f"--{name}={path}" for name, path in paths.items()]
-    result = runner.invoke(
-        app, ["evaluate", *arguments, "--target", "disease", "--json", str(out), "--quasi-identifiers", "age,sex"]
-    )
+    report = tmp_path / "report.html"
+    options = ["--target", "disease", "--json", str(out), "-o", str(report), "--quasi-identifiers", "age,sex"]
+    result = runner.invoke(app, ["evaluate", *arguments, *options])
     assert result.exit_code == 0, result.output
+    assert report.read_text().count("data:image/png;base64,") >= 3
     document = json.loads(out.read_text())
     assert {"fidelity", "utility", "privacy"} <= set(document)
     assert document["privacy"]["k_anonymity"]["smallest_class"] >= 1
