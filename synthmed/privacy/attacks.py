@@ -77,6 +77,22 @@ def _share_estimate(successes: float, trials: int) -> Estimate:
     return wilson_interval(successes, trials)
 
 
+DCR_HISTOGRAM_BINS = 30
+
+
+def _shared_histogram(to_train: np.ndarray, to_holdout: np.ndarray) -> dict[str, list[float]]:
+    """Counts of both distance samples over common bins, so the report can overlay them."""
+    both = np.concatenate([to_train, to_holdout])
+    if both.size == 0:
+        return {"edges": [], "to_train": [], "to_holdout": []}
+    edges = np.histogram_bin_edges(both, bins=DCR_HISTOGRAM_BINS)
+    return {
+        "edges": [float(e) for e in edges],
+        "to_train": [int(c) for c in np.histogram(to_train, edges)[0]],
+        "to_holdout": [int(c) for c in np.histogram(to_holdout, edges)[0]],
+    }
+
+
 def _quantiles(values: np.ndarray) -> dict[str, float]:
     if len(values) == 0:
         return {f"q{round(q * 100):02d}": float("nan") for q in DCR_QUANTILES}
@@ -163,6 +179,7 @@ class DistanceToClosestRecord:
             "closer_to_train_share": self.closer_to_train_share.to_dict(),
             "to_train_quantiles": _quantiles(self.to_train),
             "to_holdout_quantiles": _quantiles(self.to_holdout),
+            "histogram": _shared_histogram(self.to_train, self.to_holdout),
         }
 
 

@@ -8,6 +8,7 @@ matplotlib's global state or needs a display.
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from io import BytesIO
@@ -235,33 +236,29 @@ def confusion_matrices_plot(utility: Mapping[str, Any] | None, model: str | None
     return _to_uri(figure)
 
 
-def _quantile_items(quantiles: Mapping[str, Any] | None) -> list[tuple[float, float]]:
-    items = []
-    for key, value in (quantiles or {}).items():
-        if key.startswith("q") and key[1:].isdigit() and _finite(value):
-            items.append((int(key[1:]), float(value)))
-    return sorted(items)
-
-
 def distance_to_closest_record_plot(distances: Mapping[str, Any] | None) -> str | None:
-    """Quantiles of each synthetic row's distance to its closest TRAIN and HOLDOUT row, as a quantile plot."""
-    if not distances:
-        return None
-    series = [
-        ("to training rows", _quantile_items(distances.get("to_train_quantiles")), SYNTHETIC_COLOUR),
-        ("to holdout rows (reference)", _quantile_items(distances.get("to_holdout_quantiles")), REAL_COLOUR),
-    ]
-    if not any(items for _, items, _ in series):
+    """Histograms of each synthetic row's distance to its closest TRAIN and closest HOLDOUT row, overlaid.
+
+    Mass piled near zero for TRAIN but not for HOLDOUT is what memorisation looks like.
+    """
+    histogram = (distances or {}).get("histogram") or {}
+    edges = histogram.get("edges") or []
+    if len(edges) < 2:
         return None
     figure = _new_figure(5.5, 3.6)
     axes = figure.add_subplot()
-    for label, items, colour in series:
-        if items:
-            axes.plot([q for q, _ in items], [v for _, v in items], marker="o", color=colour, label=label)
-    axes.set_xlabel("quantile of synthetic rows (%)")
-    axes.set_ylabel(f"distance to closest record ({distances.get('metric', 'distance')})")
+    widths = [b - a for a, b in itertools.pairwise(edges)]
+    for key, label, colour in (
+        ("to_train", "to training rows", SYNTHETIC_COLOUR),
+        ("to_holdout", "to holdout rows (reference)", REAL_COLOUR),
+    ):
+        counts = histogram.get(key) or []
+        if len(counts) == len(widths):
+            axes.bar(edges[:-1], counts, width=widths, align="edge", alpha=0.55, color=colour, label=label)
+    axes.set_xlabel(f"distance to closest record ({distances.get('metric', 'distance')})")
+    axes.set_ylabel("synthetic rows")
     axes.legend(fontsize=8)
-    axes.set_title("Distance to closest record: lower for training rows suggests memorisation", fontsize=9)
+    axes.set_title("Distance to closest record: mass near 0 for training rows suggests memorisation", fontsize=9)
     return _to_uri(figure)
 
 

@@ -78,6 +78,10 @@ def test_dcr_copies_are_all_closer_to_train() -> None:
     assert np.all(result.to_train == 0) and np.all(result.to_holdout > 0)
     assert result.metric == "gower"
     assert set(result.to_dict()["to_train_quantiles"]) == {"q00", "q05", "q25", "q50", "q75"}
+    histogram = result.to_dict()["histogram"]
+    assert sum(histogram["to_train"]) == sum(histogram["to_holdout"]) == 200  # every synthetic row, once each
+    assert histogram["to_train"][0] == 200  # copies: all at distance 0
+    assert len(histogram["edges"]) == len(histogram["to_train"]) + 1
 
 
 def test_dcr_same_generator_is_half() -> None:
