@@ -85,6 +85,7 @@ class ColumnSchema:
     categories: tuple[Any, ...] | None = None
     minimum: float | str | None = None
     maximum: float | str | None = None
+    quasi_identifier: bool = False  # age, sex, zip3...: judged by k-anonymity in the evaluation
     declared: bool = False  # True when the user's schema named this column
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +96,8 @@ class ColumnSchema:
             spec["min"] = json_scalar(self.minimum)
         if self.maximum is not None:
             spec["max"] = json_scalar(self.maximum)
+        if self.quasi_identifier:
+            spec["quasi_identifier"] = True
         return spec
 
     @classmethod
@@ -108,13 +111,13 @@ class ColumnSchema:
                 values=[spec],
                 remedy=f"write e.g. `{name}: {{kind: categorical}}`; kinds: {', '.join(ColumnKind)}",
             )
-        unknown = set(spec) - {"kind", "categories", "min", "max"}
+        unknown = set(spec) - {"kind", "categories", "min", "max", "quasi_identifier"}
         if unknown:
             raise SchemaError(
                 "unknown schema keys",
                 column=name,
                 values=sorted(unknown),
-                remedy="use only kind, categories, min and max",
+                remedy="use only kind, categories, min, max and quasi_identifier",
             )
         try:
             kind = ColumnKind(spec["kind"])
@@ -134,6 +137,7 @@ class ColumnSchema:
             categories=tuple(categories) if categories is not None else None,
             minimum=spec.get("min"),
             maximum=spec.get("max"),
+            quasi_identifier=bool(spec.get("quasi_identifier", False)),
             declared=declared,
         )
 
@@ -156,6 +160,10 @@ class Schema:
     @property
     def names(self) -> list[str]:
         return [column.name for column in self.columns]
+
+    @property
+    def quasi_identifiers(self) -> list[str]:
+        return [c.name for c in self.columns if c.quasi_identifier]
 
     @property
     def modelled(self) -> list[ColumnSchema]:

@@ -191,13 +191,16 @@ def evaluate(
     policy: Policy | None = None,
     seed: int = 0,
 ) -> Evaluation:
-    """Fidelity, utility (with a target) and privacy of `synthetic`, judged by `policy` (defaults documented)."""
+    """Fidelity, utility (with a target) and privacy of `synthetic`, judged by `policy` (defaults documented).
+
+    k-anonymity uses `quasi_identifiers`, or else the columns the schema marks `quasi_identifier: true`.
+    """
     started = time.perf_counter()
     policy = policy or Policy()
     tables = prepare_tables(train, holdout, synthetic, schema, seed=seed)
     fidelity = _fidelity(tables, policy, seed)
     usefulness = _utility(tables, target, policy, seed)
-    privacy = _privacy(tables, quasi_identifiers, k, policy, seed)
+    privacy = _privacy(tables, quasi_identifiers or tables.schema.quasi_identifiers, k, policy, seed)
     about = {
         "rows": {"train": len(tables.train), "holdout": len(tables.holdout), "synthetic": len(tables.synthetic)},
         "columns": [c.name for c in tables.schema.modelled],

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synthmed.cli import app
-from synthmed.data import read_table
+from synthmed.data import Schema, read_table
 from synthmed.data.ehr import code_matrix, read_events
 from synthmed.evaluate.evaluation import Evaluation, evaluate
 from synthmed.evaluate.policy import Verdict
@@ -118,3 +118,19 @@ def test_cli_evaluates_cleveland_and_the_mimic_code_matrix(
     assert document["privacy"]["verdict"] == "fail"  # the "synthetic" data is TRAIN itself
     assert document["fidelity"]["dimension_wise_probability"]["r_squared"] == pytest.approx(1.0)
     assert document["privacy"]["distance_to_closest_record"]["metric"] == "hamming"
+
+
+def test_quasi_identifiers_marked_in_the_schema_are_judged(cleveland: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    train, holdout = cleveland
+    schema = Schema.from_dict(
+        {
+            "columns": {
+                "age": {"kind": "count", "quasi_identifier": True},
+                "sex": {"kind": "binary", "quasi_identifier": True},
+            }
+        }
+    )
+    assert schema.quasi_identifiers == ["age", "sex"]
+    figures = evaluate(train, holdout, holdout.copy(), schema=schema).to_dict()["privacy"]
+    assert figures["k_anonymity"]["quasi_identifiers"] == ["age", "sex"]
+    assert figures["k_anonymity"]["smallest_class"] >= 1
