@@ -3,8 +3,9 @@
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.medgan import MedGAN
+from synthmed.models.vae import VAE
 
-MODELS: dict[str, type[Synthesizer]] = {model.name: model for model in (MedGAN,)}
+MODELS: dict[str, type[Synthesizer]] = {model.name: model for model in (MedGAN, VAE)}
 
 
 def get_model_class(name: str) -> type[Synthesizer]:
@@ -15,4 +16,4 @@ def get_model_class(name: str) -> type[Synthesizer]:
         raise ConfigError("unknown model", values=[name], remedy=f"choose one of: {', '.join(MODELS)}") from None
 
 
-__all__ = ["MODELS", "MedGAN", "Synthesizer", "get_model_class"]
+__all__ = ["MODELS", "VAE", "MedGAN", "Synthesizer", "get_model_class"]

@@ -20,6 +20,7 @@ from synthmed.models.training import TrainingRun
 # Tiny settings per model so each test trains in about a second; a new model must add its entry.
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "medgan": {"epochs": 3, "pretrain_epochs": 2, "batch_size": 32, "pretrain_batch_size": 32},
+    "vae": {"epochs": 3, "batch_size": 32},
 }
 
 
