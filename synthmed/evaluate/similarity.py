@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
 from synthmed.data.layout import ColumnLayout, Span
@@ -24,7 +24,7 @@ from synthmed.data.schema import ColumnKind
 from synthmed.errors import DataError
 from synthmed.evaluate.encoding import EvaluationTables
 from synthmed.evaluate.fidelity import NUMERIC_KINDS
-from synthmed.evaluate.intervals import Estimate, bootstrap
+from synthmed.evaluate.intervals import Estimate, bootstrap, rank_auc
 
 DETECTION_FOLDS = 5
 DETECTION_TREES = 100
@@ -384,5 +384,5 @@ def detection(tables: EvaluationTables, seed: int = 0) -> Detection:
     duplicates = np.unique(features, axis=0, return_inverse=True)[1].ravel()
     folds = StratifiedGroupKFold(n_splits=DETECTION_FOLDS, shuffle=True, random_state=seed)
     scores = cross_val_predict(classifier, features, labels, groups=duplicates, cv=folds, method="predict_proba")[:, 1]
-    auc = bootstrap(roc_auc_score, labels, scores, seed=seed)
+    auc = bootstrap(rank_auc, labels, scores, seed=seed)
     return Detection(auc=auc, rows_per_class=size, folds=DETECTION_FOLDS, classifier="random_forest")

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import roc_curve
@@ -26,7 +25,7 @@ from sklearn.neighbors import KernelDensity, NearestNeighbors
 from synthmed.data.schema import ColumnKind
 from synthmed.errors import ConfigError, DataError
 from synthmed.evaluate.encoding import EvaluationTables
-from synthmed.evaluate.intervals import Estimate, bootstrap, wilson_interval
+from synthmed.evaluate.intervals import Estimate, bootstrap, rank_auc, wilson_interval
 
 DCR_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75)
 # medGAN (Choi et al. 2017) reports presence disclosure at these numbers of differing codes.
@@ -54,16 +53,6 @@ def _nearest_distances(reference: np.ndarray, queries: np.ndarray, weights: np.n
     index = NearestNeighbors(n_neighbors=k, metric="manhattan").fit(reference * weights)
     distances, _ = index.kneighbors(queries * weights)
     return distances
-
-
-def _rank_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC from ranks (ties count half): 0.5 = no better than chance, 1.0 = every member ranked first."""
-    positives = labels == 1
-    n_positive, n_negative = int(positives.sum()), int((~positives).sum())
-    if n_positive == 0 or n_negative == 0:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[positives].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
 
 
 def _advantage(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -326,7 +315,7 @@ def _atypical_auc(setup: _AttackSetup, scores: np.ndarray, seed: int) -> Estimat
         count = max(1, math.ceil(ATYPICAL_SHARE * len(index)))
         picked.append(index[np.argsort(-atypicality[index], kind="stable")[:count]])
     chosen = np.concatenate(picked)
-    return bootstrap(_rank_auc, labels[chosen], scores[chosen], seed)
+    return bootstrap(rank_auc, labels[chosen], scores[chosen], seed)
 
 
 def _evaluate_attack(
@@ -339,7 +328,7 @@ def _evaluate_attack(
     labels = setup.labels
     return MembershipAttack(
         name=name,
-        auc=bootstrap(_rank_auc, labels, scores, seed),
+        auc=bootstrap(rank_auc, labels, scores, seed),
         tpr_at_1pct_fpr=_tpr_at_low_fpr(labels, scores),
         advantage=bootstrap(_advantage, labels, scores, seed),
         atypical_auc=_atypical_auc(setup, scores, seed),

@@ -14,7 +14,8 @@ from synthmed.data import read_table
 from synthmed.errors import DataError
 from synthmed.evaluate import utility as utility_module
 from synthmed.evaluate.encoding import prepare_tables
-from synthmed.evaluate.utility import UtilityResult, _roc_auc, utility
+from synthmed.evaluate.intervals import rank_auc
+from synthmed.evaluate.utility import UtilityResult, utility
 from tests.conftest import shared_file
 
 N = 300
@@ -213,7 +214,7 @@ def test_rank_auc_matches_sklearn_with_ties() -> None:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 200)
     scores = np.round(rng.normal(size=200) + labels, 1)
-    assert _roc_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
+    assert rank_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores))
 
 
 @pytest.mark.e2e
