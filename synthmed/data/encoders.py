@@ -102,7 +102,7 @@ class ColumnEncoder(ABC):
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> ColumnEncoder:
         column = ColumnSchema(state["column"], ColumnKind(state["kind"]))
-        encoder = ENCODERS[column.kind](column)
+        encoder = (ENCODERS[column.kind] if cls is ColumnEncoder else cls)(column)
         encoder.dtype_ = state["dtype"]
         encoder.has_missing_ = state["has_missing"]
         encoder._load_domain(state)

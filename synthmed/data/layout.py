@@ -9,7 +9,7 @@ import numpy as np
 
 from synthmed.data.schema import ColumnKind
 
-Activation = Literal["sigmoid", "softmax", "relu"]
+Activation = Literal["sigmoid", "softmax", "relu", "tanh"]
 Loss = Literal["bce", "cross_entropy", "mse"]
 
 
@@ -18,7 +18,7 @@ class Span:
     """A contiguous block of matrix dimensions that encodes one aspect of one column."""
 
     column: str
-    role: Literal["value", "missing"]
+    role: Literal["value", "mode", "missing"]
     kind: ColumnKind
     start: int
     width: int

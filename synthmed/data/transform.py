@@ -23,14 +23,15 @@ with the declared one (`domain: "schema"` in the saved state).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from synthmed.data.encoders import ENCODERS, ColumnEncoder
 from synthmed.data.layout import ColumnLayout, Span
-from synthmed.data.schema import Schema
+from synthmed.data.modes import ModeEncoder
+from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
 from synthmed.errors import DataError
 
 
@@ -47,12 +48,19 @@ class TableTransformer:
     True
     """
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, numeric: Literal["minmax", "modes"] = "minmax", seed: int = 0) -> None:
         self.schema = schema
+        self.numeric = numeric  # "modes": continuous columns by mode-specific normalisation (see data/modes.py)
+        self.seed = seed
+
+    def _encoder(self, column: ColumnSchema) -> ColumnEncoder:
+        if self.numeric == "modes" and column.kind in (ColumnKind.COUNT, ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
+            return ModeEncoder(column, seed=self.seed)
+        return ENCODERS[column.kind](column)
 
     def fit(self, table: pd.DataFrame) -> TableTransformer:
         self._check_columns(table)
-        self.encoders_ = [ENCODERS[c.kind](c).fit(table[c.name]) for c in self.schema.modelled]
+        self.encoders_ = [self._encoder(c).fit(table[c.name]) for c in self.schema.modelled]
         self._build_layout()
         return self
 
@@ -106,6 +114,9 @@ class TableTransformer:
     @classmethod
     def from_dict(cls, state: dict[str, Any], schema: Schema) -> TableTransformer:
         transformer = cls(schema)
-        transformer.encoders_ = [ColumnEncoder.from_dict(column) for column in state["columns"]]
+        transformer.encoders_ = [
+            (ModeEncoder if column.get("encoding") == ModeEncoder.encoding else ColumnEncoder).from_dict(column)
+            for column in state["columns"]
+        ]
         transformer._build_layout()
         return transformer

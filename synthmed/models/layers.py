@@ -18,7 +18,7 @@ class SpanHead(nn.Module):
     def __init__(self, layout: ColumnLayout) -> None:
         super().__init__()
         self.width = layout.width
-        for activation in ("sigmoid", "relu"):
+        for activation in ("sigmoid", "relu", "tanh"):
             index = torch.as_tensor(layout.dimensions(activation), dtype=torch.long)
             self.register_buffer(f"{activation}_index", index, persistent=False)
         bce = [d for s in layout.spans if s.loss == "bce" for d in range(s.start, s.stop)]
@@ -34,6 +34,7 @@ class SpanHead(nn.Module):
         out = logits.clone()
         out[:, self.sigmoid_index] = torch.sigmoid(logits[:, self.sigmoid_index])
         out[:, self.relu_index] = F.relu(logits[:, self.relu_index])
+        out[:, self.tanh_index] = torch.tanh(logits[:, self.tanh_index])
         for start, stop in self.softmax_spans:
             out[:, start:stop] = torch.softmax(logits[:, start:stop], dim=1)
         return out
