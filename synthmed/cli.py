@@ -20,6 +20,12 @@ import yaml
 
 from synthmed.errors import ConfigError, SynthmedError, SynthmedWarning
 
+if typing.TYPE_CHECKING:  # imported lazily at run time, so that `synthmed --help` stays fast
+    import pandas as pd
+
+    from synthmed.evaluate.evaluation import Evaluation
+    from synthmed.evaluate.policy import Policy
+
 app = typer.Typer(
     name="synthmed",
     help="Train generative models on sensitive patient tables and release synthetic data.",
@@ -214,6 +220,38 @@ def schema(
         inferred.save(output)
 
 
+def _sequence_evaluation(
+    tables: list[pd.DataFrame],
+    sequence_id: str | None,
+    time_column: str | None,
+    *,
+    target: str | None,
+    window: int | None,
+    policy: Policy | None,
+    seed: int,
+    tabular_options: dict[str, object],
+) -> Evaluation:
+    """`evaluate --sequence-id COL --time COL`: the three tables hold sequences in long format."""
+    from synthmed.evaluate.timeseries import evaluate_sequences
+
+    if sequence_id is None or time_column is None:
+        raise ConfigError(
+            "sequences need both --sequence-id and --time", remedy="e.g. --sequence-id sequence --time step"
+        )
+    given = [option for option, value in tabular_options.items() if value]
+    if given:
+        raise ConfigError("these options apply to tables, not sequences", values=given, remedy="leave them out")
+    return evaluate_sequences(
+        *tables,
+        sequence_column=sequence_id,
+        time_column=time_column,
+        target=target,
+        window_length=window,
+        policy=policy,
+        seed=seed,
+    )
+
+
 @app.command()
 @handles_errors
 def evaluate(
@@ -230,10 +268,19 @@ def evaluate(
     k: Annotated[int, typer.Option(help="k for k-anonymity.")] = 5,
     policy: Annotated[Path | None, typer.Option(help="YAML file overriding the default verdict policy.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling, splits and classifiers.")] = 0,
+    sequence_id: Annotated[
+        str | None, typer.Option(help="Sequences in long format: the column naming each row's sequence.")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="Sequences in long format: the column ordering steps in time.")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help="Sequences: steps per window (default: the shortest sequence length).")
+    ] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
 ) -> None:
-    """Judge a synthetic table: fidelity, utility and privacy, each with a verdict."""
+    """Judge a synthetic table, or synthetic sequences (--sequence-id, --time): fidelity, utility and privacy."""
     import json
 
     from synthmed.data.io import read_table
@@ -246,15 +293,27 @@ def evaluate(
     from synthmed.evaluate.policy import Policy
 
     tables = [read_table(path, na_values=na_values, encoding=encoding) for path in (train, holdout, synthetic)]
-    result = run_evaluation(
-        *tables,
-        target=target,
-        schema=Schema.load(schema) if schema else None,
-        quasi_identifiers=[name.strip() for name in quasi_identifiers.split(",")] if quasi_identifiers else None,
-        k=k,
-        policy=Policy.load(policy) if policy else None,
-        seed=seed,
-    )
+    if sequence_id is None and time_column is None and window is None:
+        result = run_evaluation(
+            *tables,
+            target=target,
+            schema=Schema.load(schema) if schema else None,
+            quasi_identifiers=[name.strip() for name in quasi_identifiers.split(",")] if quasi_identifiers else None,
+            k=k,
+            policy=Policy.load(policy) if policy else None,
+            seed=seed,
+        )
+    else:
+        result = _sequence_evaluation(
+            tables,
+            sequence_id,
+            time_column,
+            target=target,
+            window=window,
+            policy=Policy.load(policy) if policy else None,
+            seed=seed,
+            tabular_options={"--schema": schema, "--quasi-identifiers": quasi_identifiers},
+        )
     document = result.to_dict()
     if json_output is not None:
         json_output.parent.mkdir(parents=True, exist_ok=True)

@@ -502,3 +502,40 @@ def test_invalid_schema_yaml_is_one_paragraph(fitted: Fitted, tmp_path: Path) ->
     result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", "--schema", schema)
     assert_user_error(result, "is not valid YAML: line 1", "synthmed schema DATA")
     assert result.stderr.strip().count("\n") == 0
+
+
+def _write_sequences(path: Path, count: int, seed: int) -> Path:
+    """Long format: sequence, step, two noisy sines a quarter turn apart."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(12)
+    phase = rng.uniform(0, 2 * np.pi, (count, 1))
+    values = np.stack([np.sin(0.5 * t + phase), np.cos(0.5 * t + phase)], axis=2)
+    values += 0.05 * rng.normal(size=values.shape)
+    table = pd.DataFrame(values.reshape(-1, 2), columns=["pulse", "pressure"])
+    table.insert(0, "step", np.tile(t, count))
+    table.insert(0, "sequence", np.repeat(np.arange(count), len(t)))
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_evaluate_sequences_writes_json_and_report(tmp_path: Path) -> None:
+    train = _write_sequences(tmp_path / "train.csv", 20, 0)
+    holdout = _write_sequences(tmp_path / "holdout.csv", 20, 1)
+    tables = ["--train", train, "--holdout", holdout, "--synthetic", train]
+    keys = ["--sequence-id", "sequence", "--time", "step"]
+    outputs = ["--json", tmp_path / "m.json", "-o", tmp_path / "r.html"]
+    result = invoke("evaluate", *tables, *keys, "--window", "6", *outputs)
+    assert result.exit_code == 0, result.output
+    assert "autocorrelation" in result.stdout and "channel prediction" in result.stdout
+    document = yaml.safe_load((tmp_path / "m.json").read_text())
+    assert document["about"]["data"] == "sequences" and document["about"]["window_length"] == 6
+    assert document["about"]["rows"]["synthetic"] == 40  # 20 sequences of 12 steps, 2 windows each
+    assert document["privacy"]["verdict"] == "fail"  # the synthetic sequences are TRAIN itself
+    assert "Mean |autocorrelation difference|" in (tmp_path / "r.html").read_text()
+    assert_user_error(invoke("evaluate", *tables, "--sequence-id", "sequence", "--json", tmp_path / "x.json"), "--time")
+    assert_user_error(
+        invoke("evaluate", *tables, *keys, "--quasi-identifiers", "pulse", "--json", tmp_path / "x.json"),
+        "apply to tables, not sequences",
+        "--quasi-identifiers",
+    )
+    assert_user_error(invoke("evaluate", *tables, *keys, "--target", "sex", "--json", tmp_path / "x.json"), "'sex'")

@@ -15,7 +15,7 @@ import pandas as pd
 from synthmed.data.schema import Schema
 from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
 from synthmed.evaluate.fidelity import column_shape_similarity, missing_rate_difference
-from synthmed.evaluate.policy import Check, Policy, Verdict, limit_check, membership_check, worst
+from synthmed.evaluate.policy import Check, Policy, PrivacyPolicy, Verdict, limit_check, membership_check, worst
 from synthmed.evaluate.similarity import (
     contingency_similarity,
     correlation_matrices,
@@ -25,6 +25,8 @@ from synthmed.evaluate.similarity import (
 )
 from synthmed.evaluate.utility import utility
 from synthmed.privacy.attacks import (
+    ExactCopies,
+    MembershipAttack,
     attribute_disclosure,
     distance_to_closest_record,
     exact_copies,
@@ -147,12 +149,10 @@ def _utility(tables: EvaluationTables, target: str | None, policy: Policy, seed:
     return Area(check.verdict, (check,), result.to_dict())
 
 
-def _privacy(tables: EvaluationTables, quasi_identifiers: list[str] | None, k: int, policy: Policy, seed: int) -> Area:
-    rules = policy.privacy
-    copies = exact_copies(tables)
-    attacks = membership_inference(tables, seed=seed)
+def privacy_checks(copies: ExactCopies, attacks: list[MembershipAttack], rules: PrivacyPolicy) -> list[Check]:
+    """Each membership attack, exact copies and unique exact match against the privacy policy."""
     allowed_copies = copies.holdout_in_train.value + rules.exact_copy_margin
-    checks = [
+    return [
         membership_check(attack.name, attack.auc, attack.tpr_at_1pct_fpr, rules, attack.scored_non_members)
         for attack in attacks
     ] + [
@@ -168,6 +168,12 @@ def _privacy(tables: EvaluationTables, quasi_identifiers: list[str] | None, k: i
             f"{copies.unique_exact_match.value:.2%} of the rows unique in TRAIN appear in the synthetic data",
         ),
     ]
+
+
+def _privacy(tables: EvaluationTables, quasi_identifiers: list[str] | None, k: int, policy: Policy, seed: int) -> Area:
+    copies = exact_copies(tables)
+    attacks = membership_inference(tables, seed=seed)
+    checks = privacy_checks(copies, attacks, policy.privacy)
     figures: dict[str, Any] = {
         "exact_copies": copies.to_dict(),
         "distance_to_closest_record": distance_to_closest_record(tables).to_dict(),

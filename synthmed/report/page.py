@@ -346,6 +346,17 @@ def _about(about: Mapping[str, Any]) -> str:
         ("Target", _text(about.get("target") if about.get("target") is not None else "none")),
         ("Seed", _text(about.get("seed", "n/a"))),
     ]
+    if about.get("data") == "sequences":
+        sequences = about.get("sequences") or {}
+        rows[0] = ("Windows (train / holdout / synthetic)", rows[0][1])
+        rows[1] = ("Channels", rows[1][1])
+        rows[2:2] = [
+            (
+                "Sequences (train / holdout / synthetic)",
+                _text(" / ".join(str(sequences.get(k, "?")) for k in ("train", "holdout", "synthetic"))),
+            ),
+            ("Window length", _text(f"{about.get('window_length', '?')} steps, lags 1-{about.get('lags', '?')}")),
+        ]
     return '<section id="about"><h2>About this evaluation</h2>' + _table(("Item", "Value"), rows, 99) + "</section>"
 
 
@@ -361,12 +372,17 @@ def render_report(evaluation: Mapping[str, Any], title: str = "synthmed evaluati
     >>> page.startswith("<!DOCTYPE html>") and 'class="badge pass"' in page
     True
     """
+    renderers = SECTIONS
+    if (evaluation.get("about") or {}).get("data") == "sequences":
+        from synthmed.report.sequences import SEQUENCE_SECTIONS  # here: that module builds on this one's helpers
+
+        renderers = SEQUENCE_SECTIONS
     sections = []
     for key, heading, question in AREAS:
         area = evaluation.get(key) or {}
         sections.append(
             f'<section id="{key}"><h2>{_text(heading)} {_badge(area.get("verdict"))}</h2>'
-            f'<p class="muted">{_text(question)}</p>{SECTIONS[key](area)}</section>'
+            f'<p class="muted">{_text(question)}</p>{renderers[key](area)}</section>'
         )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
