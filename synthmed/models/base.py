@@ -12,6 +12,7 @@ import platform
 import types
 import typing
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -28,6 +29,8 @@ from synthmed.data.validate import validate_table
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from synthmed.models.artifact import read_artifact, write_artifact
 from synthmed.models.checkpoint import Checkpointer
+from synthmed.models.conditions import Given, SamplingPlan
+from synthmed.models.monitor import TrainingMonitor, check_monitor_options
 from synthmed.models.training import TrainingRun
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
@@ -105,9 +108,49 @@ class Synthesizer(ABC):
         """Adjust inferred column kinds to what this model learns (declared columns stay as declared)."""
         return schema
 
+    def _transformer(self, schema: Schema) -> TableTransformer:
+        """How this model's matrix encodes the table (min-max numbers unless a model needs otherwise)."""
+        return TableTransformer(schema)
+
     def _decode_stochastically(self) -> bool:
         """Whether binary/categorical outputs are drawn (True) or rounded (False) when decoding."""
         return True
+
+    def _generate_given(self, n: int, run: TrainingRun, given: Given) -> torch.Tensor | None:
+        """`n` rows (as `_generate`) whose columns in `given` hold the given categories, or None.
+
+        `given` maps a column to an index in its encoder's `categories_` (a categorical's missing slot is
+        `len(categories_)`). None, the default, means "not supported": `sample` then filters unconditioned
+        rows (rejection). A model with a conditional generator overrides this to condition exactly.
+        """
+        return None
+
+    # ---- data handling: a table by default; a model whose data is not a flat table overrides these ----
+    def _prepare(
+        self, data: Any, schema: Schema | str | Path | None, na_values: list[str] | None, encoding: str | None
+    ) -> np.ndarray:
+        """Validate the data, learn `schema_` and `transformer_`; return the float32 training matrix."""
+        table, self.input_format_ = self._as_table(data, na_values, encoding)
+        declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
+        table = validate_table(table, declared)
+        self.schema_ = self._model_schema(infer_schema(table, declared), table)
+        if not self.schema_.modelled:
+            raise DataError(
+                "no column is left to model: every column is an identifier",
+                remedy="declare at least one column's kind in a schema",
+            )
+        self.transformer_ = self._transformer(self.schema_).fit(table)
+        return self.transformer_.transform(table, dtype=np.float32)
+
+    def _to_output(self, matrix: np.ndarray, run: TrainingRun) -> pd.DataFrame | np.ndarray:
+        """Generated matrix -> what `sample` returns (a table, or an array if fitted on one)."""
+        table = self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
+        return table.to_numpy() if self.input_format_ == "array" else table
+
+    def _load_transform(self, meta: dict[str, Any]) -> None:
+        """Restore `schema_` and `transformer_` from a saved generator's metadata."""
+        self.schema_ = Schema.from_dict(meta["schema"], declared=False)
+        self.transformer_ = TableTransformer.from_dict(meta["transformer"], self.schema_)
 
     # ---- hyperparameters ---------------------------------------------------------------------------
     @classmethod
@@ -165,6 +208,8 @@ class Synthesizer(ABC):
         progress: bool = True,
         checkpoint: str | Path | None = None,
         checkpoint_every: int = 10,
+        monitor_every: int | None = None,
+        keep_best: bool = False,
     ) -> Self:
         """Validate the data, learn its schema and transform, then train.
 
@@ -172,25 +217,25 @@ class Synthesizer(ABC):
         can be wrong with the data or the hyperparameters is reported before training starts. With
         `checkpoint` (a folder), training state is saved every `checkpoint_every` epochs and a later `fit`
         with the same data, hyperparameters and folder resumes where it stopped, with identical results.
+        With `monitor_every` (K), the generating phase scores generated rows every K epochs (column fidelity,
+        correlation difference: see models/monitor.py) into `history_["monitor"]`; `keep_best` then keeps
+        the weights of the best-scoring check. Off by default: the monitor reads the training data.
         """
         self._check_params()
+        check_monitor_options(monitor_every, keep_best)
         self.__dict__.pop("history_", None)  # a failed refit must not leave a half-trained model usable
-        table, self.input_format_ = self._as_table(data, na_values, encoding)
-        declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
-        table = validate_table(table, declared)
-        self.schema_ = self._model_schema(infer_schema(table, declared), table)
-        if not self.schema_.modelled:
-            raise DataError(
-                "no column is left to model: every column is an identifier",
-                remedy="declare at least one column's kind in a schema",
-            )
-        self.transformer_ = TableTransformer(self.schema_).fit(table)
-        matrix = self.transformer_.transform(table, dtype=np.float32)
+        matrix = self._prepare(data, schema, na_values, encoding)
         self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
-        self.n_rows_ = len(table)
+        self.n_rows_ = len(matrix)
         checkpointer, resume = None, None
         if checkpoint is not None:
-            identity = {"model": self.name, "hyperparameters": self._json_params(), "data": self.fingerprint_}
+            identity: dict[str, Any] = {
+                "model": self.name,
+                "hyperparameters": self._json_params(),
+                "data": self.fingerprint_,
+            }
+            if monitor_every is not None:  # a curve or best weights cannot be resumed from an unmonitored run
+                identity["monitor"] = {"every": monitor_every, "keep_best": keep_best}
             checkpointer = Checkpointer(checkpoint, checkpoint_every, identity)
             resume = checkpointer.load()
         if resume is not None:  # an unseeded run keeps the seed it started with
@@ -198,17 +243,28 @@ class Synthesizer(ABC):
         else:
             self.seed_ = int(self.seed if self.seed is not None else np.random.SeedSequence().entropy % 2**31)
         self.networks_ = self._seeded_build()
-        run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume)
+        monitor = self._monitor(matrix, monitor_every, keep_best) if monitor_every is not None else None
+        run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor)
         self._train(torch.as_tensor(matrix, device=run.device), run)
+        self.monitor_ = monitor.summary(run.history) if monitor is not None else None
         self.history_ = run.history
         self.samples_drawn_ = 0
         return self
 
-    def sample(self, n: int, seed: int | None = None) -> pd.DataFrame | np.ndarray:
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        proportions: Mapping[str, Mapping[Any, float]] | None = None,
+    ) -> pd.DataFrame | np.ndarray:
         """Generate `n` synthetic rows (a DataFrame, or an array if the model was fitted on one).
 
         Without `seed`, the k-th call after fitting uses a seed derived from the model's seed and k, so a
-        script that fits and samples with a fixed seed is reproducible end to end.
+        script that fits and samples with a fixed seed is reproducible end to end. `conditions` fixes
+        binary/categorical columns ({"sex": "F"}; None = a categorical's missing value); `proportions` sets
+        one column's mix ({"sex": {"F": 0.5, "M": 0.5}}). See models/conditions.py.
         """
         self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
@@ -217,15 +273,14 @@ class Synthesizer(ABC):
             )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
             raise ConfigError("a sampling seed must be a non-negative integer", values=[seed], remedy="e.g. seed=0")
+        plan = SamplingPlan.resolve(self.transformer_, conditions, proportions)
         if seed is None:
             seed = int(np.random.SeedSequence([self.seed_, self.samples_drawn_]).generate_state(1)[0])
             self.samples_drawn_ += 1
         run = TrainingRun(seed, self._device(), show_progress=False)
-        for network in self.networks_.values():
-            network.eval()
-        with torch.no_grad():
-            matrix = self._generate(int(n), run).cpu().numpy().astype(np.float64)
-        table = self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
+        if plan is None:
+            return self._to_output(self._generate_in_eval(int(n), run).cpu().numpy().astype(np.float64), run)
+        table = plan.sample(int(n), lambda rows, given: self._generated_table(rows, run, given), run.rng)
         return table.to_numpy() if self.input_format_ == "array" else table
 
     def parameter_counts(self) -> dict[str, int]:
@@ -246,6 +301,7 @@ class Synthesizer(ABC):
             "transformer": self.transformer_.to_dict(),
             "layout": self.transformer_.layout_.to_list(),
             "history": self.history_,
+            "monitor": self.monitor_,
         }
         tensors = {
             f"{name}.{key}": value
@@ -268,13 +324,13 @@ class Synthesizer(ABC):
             )
         model = model_class.from_params(meta["hyperparameters"])
         model._check_params()
-        model.schema_ = Schema.from_dict(meta["schema"], declared=False)
-        model.transformer_ = TableTransformer.from_dict(meta["transformer"], model.schema_)
+        model._load_transform(meta)
         model.seed_ = meta["seed"]
         model.fingerprint_ = meta["data"]["fingerprint"]
         model.n_rows_ = meta["data"]["rows"]
         model.input_format_ = meta["data"]["input_format"]
         model.history_ = meta["history"]
+        model.monitor_ = meta.get("monitor")
         model.samples_drawn_ = 0
         model.networks_ = model._seeded_build()
         for name, network in model.networks_.items():
@@ -288,6 +344,39 @@ class Synthesizer(ABC):
     # ---- helpers -----------------------------------------------------------------------------------
     def _json_params(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
+
+    def _monitor(self, matrix: np.ndarray, every: int, keep_best: bool) -> TrainingMonitor:
+        if matrix.ndim != 2 or not isinstance(self.transformer_, TableTransformer):
+            raise ConfigError(f"the training monitor needs tabular data, which {self.name} does not train on")
+        return TrainingMonitor(
+            matrix,
+            self.transformer_,
+            every=every,
+            keep_best=keep_best,
+            seed=self.seed_,
+            stochastic=self._decode_stochastically(),
+            sample=lambda rows, seed: self._generate_in_eval(rows, TrainingRun(seed, self._device(), False)),
+        )
+
+    def _generated_table(self, n: int, run: TrainingRun, given: Given) -> pd.DataFrame:
+        matrix = self._generate_in_eval(n, run, given).cpu().numpy().astype(np.float64)
+        return self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
+
+    def _generate_in_eval(self, n: int, run: TrainingRun, given: Given | None = None) -> torch.Tensor:
+        """`_generate` (or `_generate_given`) in eval mode without gradients, then every module back in its mode.
+
+        Eval mode leaves batch-norm statistics untouched, so monitoring mid-training changes nothing.
+        """
+        modes = [(module, module.training) for network in self.networks_.values() for module in network.modules()]
+        for network in self.networks_.values():
+            network.eval()
+        try:
+            with torch.no_grad():
+                rows = self._generate_given(n, run, given) if given else None
+                return rows if rows is not None else self._generate(n, run)
+        finally:
+            for module, training in modes:
+                module.training = training
 
     def _seeded_build(self) -> dict[str, nn.Module]:
         with torch.random.fork_rng(devices=[]):  # seed weight initialisation without touching global state

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -21,7 +21,17 @@ from torch import nn
 from synthmed.errors import ConfigError
 
 FILE_NAME = "checkpoint.safetensors"
-Stateful = nn.Module | torch.optim.Optimizer
+
+
+class TensorState(Protocol):
+    """Anything else a run keeps in its checkpoints as flat named tensors (the monitor's best weights)."""
+
+    def state_dict(self) -> dict[str, torch.Tensor]: ...
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None: ...
+
+
+Stateful = nn.Module | torch.optim.Optimizer | TensorState
 Resume = tuple[dict[str, Any], dict[str, torch.Tensor]]  # (bookkeeping, tensors) of a saved checkpoint
 
 
@@ -107,7 +117,7 @@ class Checkpointer:
         if bookkeeping["identity"] != self.identity:
             raise ConfigError(
                 f"the checkpoint in {str(self.path.parent)!r} belongs to another run (different data, model, "
-                "hyperparameters or seed)",
+                "hyperparameters, monitor settings or seed)",
                 remedy="use a new checkpoint folder, or delete the old checkpoint to start afresh",
             )
         return bookkeeping, tensors

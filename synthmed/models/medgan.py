@@ -294,7 +294,7 @@ class MedGAN(Synthesizer):
         n = len(data)
         batch = min(self.batch_size, n)
         state = {**self.networks_, "optimizer_d": optimizer_d, "optimizer_g": optimizer_g}
-        for _ in run.epochs("gan", self.epochs, n, state):
+        for _ in run.epochs("gan", self.epochs, n, state, monitor=True):
             d_losses, g_losses = [], []
             for _ in range(math.ceil(n / batch)):
                 # reference code: discriminator steps use the generator's batch-norm moving averages

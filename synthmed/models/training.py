@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
 
 from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
+from synthmed.models.monitor import CURVE_KEY, BestWeights, TrainingMonitor
 
 
 @dataclass
@@ -26,6 +28,7 @@ class TrainingRun:
     show_progress: bool = True
     checkpointer: Checkpointer | None = None
     resume: Resume | None = None
+    monitor: TrainingMonitor | None = None
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -55,15 +58,26 @@ class TrainingRun:
         self.resume = None
         return int(bookkeeping["epoch"])
 
-    def epochs(self, phase: str, count: int, rows_per_epoch: int, state: Mapping[str, Stateful]) -> Iterator[int]:
+    def epochs(
+        self, phase: str, count: int, rows_per_epoch: int, state: Mapping[str, Stateful], monitor: bool = False
+    ) -> Iterator[int]:
         """Yield epoch numbers for one training phase while drawing its progress bar.
 
-        `state` names everything the phase changes (networks, optimizers), for checkpoints.
+        `state` names everything the phase changes (networks, optimizers), for checkpoints. `monitor=True`
+        marks the phase that trains the generator: when `fit` was given `monitor_every`, generated rows are
+        scored there (see monitor.py), and with `keep_best` the best-scoring weights are restored at its end.
         """
+        watch = self.monitor if monitor else None
+        best = None
+        if watch is not None and watch.keep_best:
+            best = BestWeights({name: obj for name, obj in state.items() if isinstance(obj, nn.Module)})
+            state = {**state, "monitor_best": best}  # the best weights so far travel in each checkpoint
         start = self._start_epoch(phase, state)
         if start is None:
             return
         records = self.history.setdefault(phase, [])
+        curve = self.history.setdefault(CURVE_KEY, []) if watch is not None else []
+        monitored = ""
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -80,9 +94,16 @@ class TrainingRun:
                 yield epoch
                 seconds = time.perf_counter() - started
                 records.append({"epoch": epoch + 1, **self._pending, "seconds": seconds})
+                if watch is not None and watch.due(epoch + 1, count):
+                    checked = watch.measure(epoch + 1)
+                    if best is not None and (not curve or checked["score"] > watch.best(curve)["score"]):
+                        best.keep()
+                    curve.append(checked)
+                    fidelity, difference = checked["column_fidelity"], checked["correlation_difference"]
+                    monitored = f"  fidelity {fidelity:.3f}  corr diff {difference:.3f}"
                 figures = "  ".join(f"{k} {v:.4g}" for k, v in self._pending.items())
                 rate = rows_per_epoch / seconds if seconds > 0 else float("inf")
-                progress.update(task, advance=1, figures=f"{figures}  {rate:,.0f} rows/s")
+                progress.update(task, advance=1, figures=f"{figures}  {rate:,.0f} rows/s{monitored}")
                 if self.checkpointer is not None and self.checkpointer.due(epoch + 1, count):
                     self.checkpointer.save(
                         phase=phase,
@@ -94,4 +115,6 @@ class TrainingRun:
                         noise=self.noise,
                         history=self.history,
                     )
+        if best is not None and curve:
+            best.restore()
         self._completed.append(phase)

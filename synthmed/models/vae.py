@@ -120,7 +120,7 @@ class VAE(Synthesizer):
         n = len(data)
         batch = min(self.batch_size, n)
         state = {**self.networks_, "optimizer": optimizer}
-        for _ in run.epochs("train", self.epochs, n, state):
+        for _ in run.epochs("train", self.epochs, n, state, monitor=True):
             order = torch.as_tensor(run.rng.permutation(n), device=data.device)
             reconstruction_total, kl_total = 0.0, 0.0
             for start in range(0, n, batch):
