@@ -7,6 +7,7 @@ message with exit status 2; it never shows a traceback for a user mistake.
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 import time
 import typing
@@ -112,9 +113,18 @@ def fit(
         Path | None, typer.Option(help="Folder for training checkpoints; rerunning the command resumes from it.")
     ] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Epochs between checkpoints.")] = 10,
+    sequence_id: Annotated[
+        str | None, typer.Option(help="Sequence models: the column naming each sequence of a long table.")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time", help="Sequence models: the column ordering a sequence's steps.")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option(help="Sequence models: cut a recording into windows of this many steps.")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train a generator on a table and save it."""
+    """Train a generator on a table (or on sequences, for tsgan) and save it."""
     from synthmed.models import get_model_class
     from synthmed.models.artifact import check_output_path
 
@@ -125,6 +135,13 @@ def fit(
     chosen = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "device": device}
     params.update({name: value for name, value in chosen.items() if value is not None})
     synthesizer = model_class.from_params(params)
+    described = {"sequence_id": sequence_id, "time": time_column, "window": window}
+    sequence_options = {name: value for name, value in described.items() if value is not None}
+    if sequence_options and "window" not in inspect.signature(model_class.fit).parameters:
+        raise ConfigError(
+            f"--sequence-id, --time and --window describe sequences, which {model} does not model",
+            remedy="use --model tsgan for time series",
+        )
     started = time.perf_counter()
     synthesizer.fit(
         data,
@@ -134,35 +151,42 @@ def fit(
         progress=not quiet,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
+        **sequence_options,
     )
     seconds = time.perf_counter() - started
     path = synthesizer.save(output)
-    layout = synthesizer.transformer_.layout_
-    _say(
-        f"{model} trained on {synthesizer.n_rows_} rows x {len(synthesizer.transformer_.columns)} columns "
-        f"({layout.width} dimensions) in {seconds:.1f} s; seed {synthesizer.seed_}; saved to {path}",
-        quiet,
+    transformer = synthesizer.transformer_
+    steps, width = getattr(transformer, "steps_", None), len(transformer.columns)
+    shape = (
+        f"{synthesizer.n_rows_} sequences x {steps} steps x {width} channels"
+        if steps is not None
+        else f"{synthesizer.n_rows_} rows x {width} columns ({transformer.layout_.width} dimensions)"
     )
+    _say(f"{model} trained on {shape} in {seconds:.1f} s; seed {synthesizer.seed_}; saved to {path}", quiet)
 
 
 @app.command()
 @handles_errors
 def sample(
     model: Annotated[Path, typer.Argument(help="A generator written by `synthmed fit`.")],
-    rows: Annotated[int, typer.Option("--rows", "-n", help="Number of synthetic rows.")],
+    rows: Annotated[int, typer.Option("--rows", "-n", help="Number of synthetic rows (sequences for tsgan).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet file.")],
     seed: Annotated[int | None, typer.Option(help="Sampling seed (default: derived from the model's).")] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Generate synthetic rows from a saved generator."""
+    """Generate synthetic rows from a saved generator (sequences in long format: sequence, step, channels)."""
+    import numpy as np
     import pandas as pd
 
     from synthmed.data.io import write_table
+    from synthmed.data.timeseries import to_long
     from synthmed.models.base import Synthesizer
 
     synthesizer = Synthesizer.load(model)
     table = synthesizer.sample(rows, seed=seed)
-    if not isinstance(table, pd.DataFrame):
+    if isinstance(table, np.ndarray) and table.ndim == 3:  # sequences of a model fitted on an (n, T, C) array
+        table = to_long(table, synthesizer.transformer_.columns)
+    elif not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table, columns=synthesizer.transformer_.columns)
     path = write_table(table, output)
     _say(f"wrote {len(table)} synthetic rows x {table.shape[1]} columns to {path}", quiet)

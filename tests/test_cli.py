@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 import synthmed
 from synthmed.cli import app
 from synthmed.data.schema import ColumnKind
+from synthmed.data.timeseries import to_long
 from synthmed.models import MODELS
 
 # Tiny training so every fit takes about a second.
@@ -539,3 +540,26 @@ def test_evaluate_sequences_writes_json_and_report(tmp_path: Path) -> None:
         "--quasi-identifiers",
     )
     assert_user_error(invoke("evaluate", *tables, *keys, "--target", "sex", "--json", tmp_path / "x.json"), "'sex'")
+
+
+def test_tsgan_fits_long_sequences_and_samples_long_format(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    values = np.sin(np.arange(10)[None, :, None] / 2 + rng.uniform(0, 6, (12, 1, 2)))
+    long_csv = tmp_path / "vitals.csv"
+    to_long(values, ["hr", "spo2"]).rename(columns={"sequence": "stay", "step": "hour"}).to_csv(long_csv, index=False)
+    tiny = ["--model", "tsgan", "--epochs", "2", "--batch-size", "4", "--set", "generator_widths=8,8"]
+    result = invoke("fit", long_csv, *tiny, "--sequence-id", "stay", "--time", "hour", "-o", tmp_path / "m.smg")
+    assert result.exit_code == 0, result.output
+    assert "12 sequences x 10 steps x 2 channels" in result.stdout
+    result = invoke("sample", tmp_path / "m.smg", "-n", "3", "-o", tmp_path / "out.csv", "--seed", "0")
+    assert result.exit_code == 0, result.output
+    synthetic = pd.read_csv(tmp_path / "out.csv")
+    assert list(synthetic.columns) == ["sequence", "step", "hr", "spo2"]
+    assert len(synthetic) == 3 * 10 and synthetic["sequence"].nunique() == 3
+    recording = tmp_path / "recording.csv"
+    pd.DataFrame(values.reshape(-1, 2), columns=["hr", "spo2"]).to_csv(recording, index=False)
+    result = invoke("fit", recording, *tiny, "--window", "8", "-o", tmp_path / "w.smg")
+    assert result.exit_code == 0, result.output
+    assert "15 sequences x 8 steps" in result.stdout
+    assert_user_error(invoke("fit", recording, *tiny, "-o", tmp_path / "x.smg"), "--window")
+    assert_user_error(invoke("fit", recording, "--window", "8", "-o", tmp_path / "x.smg"), "use --model tsgan")
