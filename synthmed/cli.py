@@ -93,6 +93,45 @@ def _parse_setting(text: str, hints: dict[str, Any]) -> tuple[str, Any]:
     return name, _parse_scalar(raw)
 
 
+def _column_and_value(text: str, option: str, example: str) -> tuple[str, str]:
+    column, separator, value = text.partition("=")
+    if not separator or not column.strip():
+        raise ConfigError(f"a {option} option must look like {example}", values=[text], remedy=f"e.g. {option} sex=F")
+    return column.strip(), value
+
+
+def _parse_conditions(texts: list[str]) -> dict[str, str | None]:
+    """`--condition sex=F` -> {"sex": "F"}; an empty value means missing."""
+    conditions: dict[str, str | None] = {}
+    for text in texts:
+        column, value = _column_and_value(text, "--condition", "COLUMN=VALUE")
+        if column in conditions:
+            raise ConfigError("a column is given two conditions", column=column, remedy="give each column once")
+        conditions[column] = value or None
+    return conditions
+
+
+def _parse_proportions(text: str | None) -> dict[str, dict[str | None, float]] | None:
+    """`--proportions sex=F:0.5,M:0.5` -> {"sex": {"F": 0.5, "M": 0.5}}."""
+    if text is None:
+        return None
+    column, spec = _column_and_value(text, "--proportions", "COLUMN=VALUE:SHARE,VALUE:SHARE")
+    shares: dict[str | None, float] = {}
+    for item in spec.split(","):
+        value, separator, share = item.rpartition(":")
+        if (value or None) in shares:
+            raise ConfigError("a value is given two proportions", column=column, values=[value])
+        try:
+            shares[value or None] = float(share)
+        except ValueError:
+            separator = ""
+        if not separator:
+            raise ConfigError(
+                "each proportion must look like VALUE:SHARE", column=column, values=[item], remedy="e.g. F:0.5,M:0.5"
+            )
+    return {column: shares}
+
+
 @app.command()
 @handles_errors
 def fit(
@@ -113,6 +152,13 @@ def fit(
         Path | None, typer.Option(help="Folder for training checkpoints; rerunning the command resumes from it.")
     ] = None,
     checkpoint_every: Annotated[int, typer.Option(help="Epochs between checkpoints.")] = 10,
+    monitor_every: Annotated[
+        int | None,
+        typer.Option(help="Score generated rows every K epochs (column fidelity, correlation difference)."),
+    ] = None,
+    keep_best: Annotated[
+        bool, typer.Option("--keep-best", help="Keep the weights of the best-scoring monitored epoch.")
+    ] = False,
     sequence_id: Annotated[
         str | None, typer.Option(help="Sequence models: the column naming each sequence of a long table.")
     ] = None,
@@ -151,6 +197,8 @@ def fit(
         progress=not quiet,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
+        monitor_every=monitor_every,
+        keep_best=keep_best,
         **sequence_options,
     )
     seconds = time.perf_counter() - started
@@ -172,6 +220,13 @@ def sample(
     rows: Annotated[int, typer.Option("--rows", "-n", help="Number of synthetic rows (sequences for tsgan).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet file.")],
     seed: Annotated[int | None, typer.Option(help="Sampling seed (default: derived from the model's).")] = None,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option(help="Only rows with COLUMN=VALUE (repeatable; COLUMN= is a categorical's missing value)."),
+    ] = None,
+    proportions: Annotated[
+        str | None, typer.Option(help="One column's mix, COLUMN=VALUE:SHARE,VALUE:SHARE (shares sum to 1).")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Generate synthetic rows from a saved generator (sequences in long format: sequence, step, channels)."""
@@ -183,7 +238,9 @@ def sample(
     from synthmed.models.base import Synthesizer
 
     synthesizer = Synthesizer.load(model)
-    table = synthesizer.sample(rows, seed=seed)
+    table = synthesizer.sample(
+        rows, seed=seed, conditions=_parse_conditions(condition or []), proportions=_parse_proportions(proportions)
+    )
     if isinstance(table, np.ndarray) and table.ndim == 3:  # sequences of a model fitted on an (n, T, C) array
         table = to_long(table, synthesizer.transformer_.columns)
     elif not isinstance(table, pd.DataFrame):
@@ -244,6 +301,22 @@ def schema(
         inferred.save(output)
 
 
+def _training_monitor(path: Path) -> dict[str, Any] | None:
+    """A generator's monitor curve and settings for the report, or None (with a note) when it has none."""
+    from synthmed.models.artifact import read_artifact
+
+    meta, _ = read_artifact(path)
+    curve = (meta.get("history") or {}).get("monitor")
+    if not curve:
+        warnings.warn(
+            f"{path} has no training monitor curve (fit it with --monitor-every K to get one)",
+            SynthmedWarning,
+            stacklevel=2,
+        )
+        return None
+    return {"model": meta.get("model"), **(meta.get("monitor") or {}), "curve": curve}
+
+
 def _sequence_evaluation(
     tables: list[pd.DataFrame],
     sequence_id: str | None,
@@ -301,6 +374,9 @@ def evaluate(
     window: Annotated[
         int | None, typer.Option(help="Sequences: steps per window (default: the shortest sequence length).")
     ] = None,
+    generator: Annotated[
+        Path | None, typer.Option(help="The generator (.smg) behind SYNTHETIC: the report plots its monitor curve.")
+    ] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
 ) -> None:
@@ -316,6 +392,7 @@ def evaluate(
     from synthmed.evaluate.evaluation import evaluate as run_evaluation
     from synthmed.evaluate.policy import Policy
 
+    monitor = _training_monitor(generator) if generator is not None else None
     tables = [read_table(path, na_values=na_values, encoding=encoding) for path in (train, holdout, synthetic)]
     if sequence_id is None and time_column is None and window is None:
         result = run_evaluation(
@@ -339,6 +416,8 @@ def evaluate(
             tabular_options={"--schema": schema, "--quasi-identifiers": quasi_identifiers},
         )
     document = result.to_dict()
+    if monitor is not None:
+        document["training_monitor"] = monitor
     if json_output is not None:
         json_output.parent.mkdir(parents=True, exist_ok=True)
         json_output.write_text(json.dumps(document, indent=2, allow_nan=False))

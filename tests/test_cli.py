@@ -17,9 +17,10 @@ import yaml
 from typer.testing import CliRunner, Result
 
 import synthmed
-from synthmed.cli import app
+from synthmed.cli import _training_monitor, app
 from synthmed.data.schema import ColumnKind
 from synthmed.data.timeseries import to_long
+from synthmed.errors import SynthmedWarning
 from synthmed.models import MODELS
 
 # Tiny training so every fit takes about a second.
@@ -563,3 +564,92 @@ def test_tsgan_fits_long_sequences_and_samples_long_format(tmp_path: Path) -> No
     assert "15 sequences x 8 steps" in result.stdout
     assert_user_error(invoke("fit", recording, *tiny, "-o", tmp_path / "x.smg"), "--window")
     assert_user_error(invoke("fit", recording, "--window", "8", "-o", tmp_path / "x.smg"), "use --model tsgan")
+
+
+# ----------------------------------------------------------------------------------------------------
+# training monitor, conditional sampling
+
+
+@pytest.fixture(scope="module")
+def monitored_vae(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """A VAE (its decoding draws values, so every category shows up) fitted with the monitor and keep-best."""
+    folder = tmp_path_factory.mktemp("monitored")
+    model = folder / "vae.smg"
+    options = ["--model", "vae", "--epochs", "3", "--batch-size", "16", "--seed", "2", "--monitor-every", "2"]
+    result = invoke("fit", write_mixed_csv(folder / "mixed.csv"), "-o", model, *options, "--keep-best")
+    assert result.exit_code == 0, (result.output, result.exception)
+    return model, result
+
+
+def test_fit_monitor_shows_its_figures_and_keeps_the_best_epoch(monitored_vae: tuple[Path, Result]) -> None:
+    model, result = monitored_vae
+    assert "fidelity" in result.stdout and "corr diff" in result.stdout  # on the progress bar
+    loaded = synthmed.load(model)
+    curve = loaded.history_["monitor"]
+    assert [record["epoch"] for record in curve] == [2, 3]  # every 2 epochs and the last
+    assert loaded.monitor_["kept_epoch"] == max(curve, key=lambda record: record["score"])["epoch"]
+
+
+def test_keep_best_without_the_monitor_is_a_user_error(fitted: Fitted, tmp_path: Path) -> None:
+    result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", *TINY, "--keep-best")
+    assert_user_error(result, "keep_best needs the training monitor", "--monitor-every")
+    assert not (tmp_path / "m.smg").exists()
+
+
+def test_sample_with_conditions_and_proportions(monitored_vae: tuple[Path, Result], tmp_path: Path) -> None:
+    model, _ = monitored_vae
+    output = tmp_path / "women.csv"
+    result = invoke("sample", model, "-n", "30", "-o", output, "--condition", "sex=F", "--condition", "stage=II")
+    assert result.exit_code == 0, result.output
+    women = pd.read_csv(output)
+    assert len(women) == 30 and (women["sex"] == "F").all() and (women["stage"] == "II").all()
+    mix = tmp_path / "mix.csv"
+    result = invoke("sample", model, "-n", "30", "-o", mix, "--seed", "0", "--proportions", "sex=F:0.25,M:0.75")
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(mix)["sex"].value_counts().to_dict() == {"M": 22, "F": 8}  # 7.5 and 22.5: the tie to F
+    again = tmp_path / "again.csv"
+    invoke("sample", model, "-n", "30", "-o", again, "--seed", "0", "--proportions", "sex=F:0.25,M:0.75")
+    assert again.read_bytes() == mix.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("options", "fragments"),
+    [
+        (["--proportions", "sex=F:0.5,M:0.4"], ["Column 'sex'", "sum to 0.9", "add up to 1"]),
+        (["--proportions", "sex=F0.5"], ["VALUE:SHARE", "'F0.5'"]),
+        (["--condition", "age=50"], ["Column 'age'", "only binary and categorical", "'sex'"]),
+        (["--condition", "sex=X"], ["Column 'sex'", "'X'", "use one of: 'F', 'M'"]),
+        (["--condition", "sex"], ["COLUMN=VALUE", "'sex'"]),
+        (["--condition", "sex=F", "--condition", "sex=M"], ["Column 'sex'", "two conditions"]),
+    ],
+)
+def test_bad_conditions_are_user_errors(
+    monitored_vae: tuple[Path, Result], tmp_path: Path, options: list[str], fragments: list[str]
+) -> None:
+    model, _ = monitored_vae
+    result = invoke("sample", model, "-n", "10", "-o", tmp_path / "s.csv", *options)
+    assert_user_error(result, *fragments)
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_evaluate_plots_the_generators_monitor_curve(
+    monitored_vae: tuple[Path, Result], fitted: Fitted, tmp_path: Path
+) -> None:
+    model, _ = monitored_vae
+    synthetic = tmp_path / "synthetic.csv"
+    assert invoke("sample", model, "-n", "60", "-o", synthetic, "-q").exit_code == 0
+    holdout = tmp_path / "holdout.csv"
+    mixed_table(seed=1).to_csv(holdout, index=False)
+    tables = ["--train", fitted.csv, "--holdout", holdout, "--synthetic", synthetic]
+    result = invoke("evaluate", *tables, "--generator", model, "-o", tmp_path / "r.html", "--json", tmp_path / "m.json")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    section = page[page.index('<section id="training-monitor">') :]
+    assert section.index('<img src="data:image/png;base64,') < section.index("</section>")
+    document = yaml.safe_load((tmp_path / "m.json").read_text())
+    assert [r["epoch"] for r in document["training_monitor"]["curve"]] == [2, 3]
+
+
+def test_a_generator_without_a_monitor_curve_gets_a_note(fitted: Fitted) -> None:
+    with pytest.warns(SynthmedWarning, match=r"no training monitor curve \(fit it with --monitor-every K"):
+        assert _training_monitor(fitted.model) is None

@@ -363,6 +363,20 @@ def _about(about: Mapping[str, Any]) -> str:
 SECTIONS = {"fidelity": _fidelity, "utility": _utility, "privacy": _privacy}
 
 
+def _training_monitor(monitor: Mapping[str, Any] | None) -> str:
+    """The generator's monitor curve, when `evaluate --generator` found one."""
+    figure = _figure(plots.monitor_curve_plot(monitor), "Fidelity of generated rows during training")
+    if not monitor or not figure:
+        return ""
+    kept = monitor.get("kept_epoch")
+    note = f"the weights of epoch {_text(kept)} were kept" if kept is not None else "the last epoch's weights were kept"
+    return (
+        f'<section id="training-monitor"><h2>Training monitor</h2><p class="muted">{_text(monitor.get("model", ""))}: '
+        f"rows generated every {_text(monitor.get('every', '?'))} epochs, scored against the training data; "
+        f"{note}.</p>{figure}</section>"
+    )
+
+
 def render_report(evaluation: Mapping[str, Any], title: str = "synthmed evaluation") -> str:
     """One self-contained HTML document (inline CSS, data-URI images, no scripts or links) for `evaluation`.
 
@@ -391,7 +405,8 @@ def render_report(evaluation: Mapping[str, Any], title: str = "synthmed evaluati
         f"<h1>{_text(title)}</h1>"
         '<p class="muted">Synthetic data judged against the real training data, with a real holdout sample as '
         "the reference for what a perfect generator would achieve.</p>"
-        f"{_summary(evaluation)}{''.join(sections)}{_about(evaluation.get('about') or {})}"
+        f"{_summary(evaluation)}{''.join(sections)}{_training_monitor(evaluation.get('training_monitor'))}"
+        f"{_about(evaluation.get('about') or {})}"
         "</main></body></html>\n"
     )
 

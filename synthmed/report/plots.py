@@ -286,3 +286,27 @@ def membership_roc_plot(attacks: Sequence[Mapping[str, Any]] | None) -> str | No
     axes.legend(fontsize=7, loc="lower right")
     axes.set_title("Membership inference ROC", fontsize=10)
     return _to_uri(figure)
+
+
+def monitor_curve_plot(monitor: Mapping[str, Any] | None) -> str | None:
+    """Column fidelity and correlation difference of generated rows per monitored epoch, the kept epoch marked."""
+    curve = [r for r in (monitor or {}).get("curve") or [] if _finite(r.get("epoch"))]
+    if not curve:
+        return None
+    epochs = [r["epoch"] for r in curve]
+    figure = _new_figure(6.0, 3.6)
+    axes = figure.add_subplot()
+    for key, label, colour in (
+        ("column_fidelity", "column fidelity (1 = same marginals)", REAL_COLOUR),
+        ("correlation_difference", "correlation difference (0 = same)", SYNTHETIC_COLOUR),
+    ):
+        values = [r.get(key) if _finite(r.get(key)) else np.nan for r in curve]
+        axes.plot(epochs, values, marker=".", color=colour, label=label)
+    kept = (monitor or {}).get("kept_epoch")
+    if _finite(kept):
+        axes.axvline(kept, color="grey", linestyle="--", label=f"weights kept (epoch {kept})")
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("epoch")
+    axes.legend(fontsize=8)
+    axes.set_title("Training monitor: generated rows against the training data", fontsize=10)
+    return _to_uri(figure)

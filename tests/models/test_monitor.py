@@ -19,6 +19,7 @@ import synthmed
 from synthmed.data.schema import infer_schema
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError, SynthmedWarning
+from synthmed.evaluate.fidelity import column_shape_similarity, correlation_difference
 from synthmed.models import MODELS
 from synthmed.models.monitor import FidelityReference, TrainingMonitor
 from synthmed.models.training import TrainingRun
@@ -117,6 +118,21 @@ def test_kolmogorov_smirnov_with_ties_and_missing_values_matches_scipy() -> None
     assert reference.score(generated, None)["column_fidelity"] == pytest.approx(1 - (missing_gap + ks) / 2)
     generated[:, 1] = 1.0  # nothing present: the column is as far off as it can be
     assert reference.score(generated, None)["column_fidelity"] == pytest.approx(1 - (0.9 + 1.0) / 2)
+
+
+def test_figures_equal_evaluates_on_numbers_and_binary_columns_without_gaps() -> None:
+    rng = np.random.default_rng(4)
+    age = rng.normal(50, 10, 400)
+    real = pd.DataFrame({"age": age, "bp": age + rng.normal(0, 5, 400), "visits": rng.poisson(2, 400), "sex": "F"})
+    real["sex"] = np.where(age + rng.normal(0, 10, 400) > 50, "M", "F")
+    synthetic = real.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    synthetic["bp"] = rng.permutation(synthetic["bp"].to_numpy())  # breaks the age-bp correlation
+    synthetic["visits"] = np.minimum(rng.poisson(3, 400), real["visits"].max())  # generators stay in range
+    reference, transformer, _ = reference_for(real)
+    figures = reference.score(transformer.transform(synthetic), None)
+    schema = transformer.schema
+    assert figures["column_fidelity"] == pytest.approx(column_shape_similarity(real, synthetic, schema).mean())
+    assert figures["correlation_difference"] == pytest.approx(correlation_difference(real, synthetic, schema))
 
 
 def test_correlation_difference_and_constant_columns() -> None:
