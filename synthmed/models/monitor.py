@@ -47,6 +47,7 @@ SampleMatrix = Callable[[int, int], torch.Tensor]  # (rows, seed) -> generated r
 
 
 def check_monitor_options(monitor_every: int | None, keep_best: bool) -> None:
+    """Refuse bad `fit` monitor options before any data is read."""
     if monitor_every is not None and (
         isinstance(monitor_every, bool) or not isinstance(monitor_every, int | np.integer) or monitor_every < 1
     ):
