@@ -5,7 +5,7 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 from synthmed.data import Schema, TableTransformer, infer_schema
-from synthmed.models import MODELS, MedGAN, Synthesizer
+from synthmed.models import MODELS, WGANGP, CorGAN, MedGAN, Synthesizer
 
 
 def load(path: str | Path) -> Synthesizer:
@@ -13,4 +13,15 @@ def load(path: str | Path) -> Synthesizer:
     return Synthesizer.load(path)
 
 
-__all__ = ["MODELS", "MedGAN", "Schema", "Synthesizer", "TableTransformer", "__version__", "infer_schema", "load"]
+__all__ = [
+    "MODELS",
+    "WGANGP",
+    "CorGAN",
+    "MedGAN",
+    "Schema",
+    "Synthesizer",
+    "TableTransformer",
+    "__version__",
+    "infer_schema",
+    "load",
+]

@@ -109,6 +109,19 @@ def test_models_lists_one_model_per_line_with_cli_name_first() -> None:
         assert description == MODELS[name].summary
 
 
+@pytest.mark.parametrize(
+    ("model_name", "settings"),
+    [("corgan", ["--set", "pretrain_epochs=1", "--set", "warmup_critic_steps=5"]), ("wgangp", [])],
+)
+def test_fit_and_sample_other_models(model_name: str, settings: list[str], tmp_path: Path) -> None:
+    csv, model, output = write_mixed_csv(tmp_path / "mixed.csv"), tmp_path / "m.smg", tmp_path / "s.csv"
+    fitted = invoke("fit", csv, "--model", model_name, "-o", model, "--epochs", "1", "--batch-size", "16", *settings)
+    assert fitted.exit_code == 0, fitted.output
+    assert invoke("sample", model, "-n", "15", "-o", output, "-q").exit_code == 0
+    assert synthmed.load(model).name == model_name
+    assert list(pd.read_csv(output).columns) == MODELLED
+
+
 # ----------------------------------------------------------------------------------------------------
 # ehr-matrix
 

@@ -21,6 +21,8 @@ from synthmed.models.training import TrainingRun
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "medgan": {"epochs": 3, "pretrain_epochs": 2, "batch_size": 32, "pretrain_batch_size": 32},
     "vae": {"epochs": 3, "batch_size": 32},
+    "corgan": {"epochs": 2, "pretrain_epochs": 2, "batch_size": 32, "warmup_critic_steps": 5},
+    "wgangp": {"epochs": 3, "batch_size": 32},
     "tsgan": {"epochs": 2, "batch_size": 8, "generator_widths": [16, 8], "discriminator_widths": [8, 16]},
 }
 # Models of (n, T, C) sequences, not flat tables: only the table-free tests below apply to them; the same
