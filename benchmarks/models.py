@@ -1,0 +1,180 @@
+"""Every model, and the peers a user would pick instead, on the shared medical tables: one table of figures.
+
+    bash benchmarks/peers/setup.sh          # once: SDV (CTGAN, TVAE) and mostlyai-engine (TabularARGN) venvs
+    .venv/bin/python benchmarks/models.py [--datasets cleveland,heart920,pima] [--models tabgan,ctgan,...]
+
+Each dataset is split in halves (seed 0): TRAIN fits the model, HOLDOUT is the real reference. Each model
+generates as many rows as TRAIN, and synthmed's own evaluation scores them: column-shape similarity, pair
+trends (contingency similarity of column pairs), correlation difference, TSTR ROC AUC of a random forest
+(trained on synthetic, tested on HOLDOUT; TRTR beside it), the strongest membership attack's AUC (0.5 = no
+signal) and the share of synthetic rows closer to TRAIN than to HOLDOUT (0.5 = as far as fresh real rows).
+Peers run in their own virtualenvs with their own defaults, one process at a time, so timings are fair.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from synthmed.evaluate.evaluation import evaluate
+from synthmed.models import MODELS
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT.parents[1] / "shared" / "data"
+PEERS = {"ctgan": "sdv", "tvae": "sdv", "tabularargn": "mostly"}
+SAMPLE_TIMING_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    load: Callable[[], pd.DataFrame]
+    target: str | None
+    models: tuple[str, ...]
+
+
+def _heart(path: Path, **read: object) -> pd.DataFrame:
+    table = pd.read_csv(path, **read)
+    table["num"] = (table["num"] > 0).astype(int)  # diagnosis 0-4 -> disease yes/no, the usual task
+    return table.drop(columns=[c for c in ("id",) if c in table])
+
+
+def _codes() -> pd.DataFrame:
+    from synthmed.data.ehr import code_matrix, read_events
+
+    events = read_events(DATA / "mimic3-demo" / "DIAGNOSES_ICD.csv")
+    return code_matrix(events).reset_index(drop=True)
+
+
+TABULAR = ("tabgan", "medgan", "vae", "wgangp", "corgan", "ctgan", "tvae", "tabularargn")
+DATASETS = {
+    "cleveland": Dataset(
+        "cleveland",
+        lambda: _heart(DATA / "heart-cleveland" / "processed.cleveland.csv", na_values=["?"]),
+        "num",
+        TABULAR,
+    ),
+    "heart920": Dataset("heart920", lambda: _heart(DATA / "heart-uci-920" / "heart_disease_uci.csv"), "num", TABULAR),
+    "pima": Dataset("pima", lambda: pd.read_csv(DATA / "pima-diabetes" / "diabetes.csv"), "Outcome", TABULAR),
+    "mimic-codes": Dataset("mimic-codes", _codes, None, ("medgan", "corgan", "vae", "wgangp", "tabgan")),
+}
+
+
+def fit_synthmed(name: str, train: pd.DataFrame, rows: int, seed: int) -> tuple[pd.DataFrame, float, float]:
+    model = MODELS[name](seed=seed)
+    started = time.perf_counter()
+    model.fit(train, progress=False)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    model.sample(SAMPLE_TIMING_ROWS)
+    rate = SAMPLE_TIMING_ROWS / (time.perf_counter() - started)
+    return model.sample(rows), fit_seconds, rate
+
+
+def fit_peer(name: str, train: pd.DataFrame, rows: int, seed: int, work: Path) -> tuple[pd.DataFrame, float, float]:
+    python = ROOT / "peers" / ".venvs" / PEERS[name] / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"{python} is missing: run `bash benchmarks/peers/setup.sh` first")
+    train_path, out_path = work / "train.csv", work / f"{name}.csv"
+    train.to_csv(train_path, index=False)
+    command = [str(python), str(ROOT / "peers" / "run_peer.py"), name, str(train_path), str(rows), str(out_path)]
+    done = subprocess.run([*command, "--seed", str(seed)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{done.stderr[-2000:]}")
+    timing = json.loads(done.stdout.strip().splitlines()[-1])
+    synthetic = pd.read_csv(out_path)[train.columns]
+    return synthetic, timing["fit_seconds"], rows / timing["sample_seconds"]
+
+
+def _rf_auc(utility: dict, scenario: str) -> float:
+    for result in utility.get("results", []):
+        if result["model"] == "random_forest" and result["scenario"] == scenario and result["figures"]:
+            return result["figures"]["roc_auc"]["value"]
+    return float("nan")
+
+
+def score(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        figures = evaluate(train, holdout, synthetic, target=target, seed=0).to_dict()
+    fidelity, privacy = figures["fidelity"], figures["privacy"]
+    return {
+        "shape": fidelity["column_shapes"]["mean"],
+        "pairs": fidelity["contingency"]["mean"],
+        "corr_diff": fidelity["correlation"]["mean_absolute_difference"],
+        "tstr_auc": _rf_auc(figures["utility"], "tstr") if target else float("nan"),
+        "trtr_auc": _rf_auc(figures["utility"], "trtr") if target else float("nan"),
+        "membership_auc": max(a["auc"]["value"] for a in privacy["membership_inference"]),
+        "closer_to_train": privacy["distance_to_closest_record"]["closer_to_train_share"]["value"],
+        "holdout_shape": fidelity["column_shapes"]["holdout_mean"],
+        "holdout_corr_diff": fidelity["correlation"]["holdout_mean_absolute_difference"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="cleveland,heart920,pima,mimic-codes")
+    parser.add_argument("--models", default=",".join(dict.fromkeys(TABULAR)))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    args = parser.parse_args()
+    wanted = args.models.split(",")
+    console = Console()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for dataset in (DATASETS[name] for name in args.datasets.split(",")):
+            table = dataset.load()
+            order = np.random.default_rng(args.seed).permutation(len(table))
+            half = len(table) // 2
+            train = table.iloc[order[:half]].reset_index(drop=True)
+            holdout = table.iloc[order[half:]].reset_index(drop=True)
+            for model in (m for m in wanted if m in dataset.models):
+                if model in PEERS:
+                    synthetic, fit_seconds, rate = fit_peer(model, train, len(train), args.seed, Path(folder))
+                else:
+                    synthetic, fit_seconds, rate = fit_synthmed(model, train, len(train), args.seed)
+                row = {"dataset": dataset.name, "model": model, "fit_s": fit_seconds, "sample_rows_s": rate}
+                row |= score(train, holdout, synthetic, dataset.target)
+                rows.append(row)
+                console.print(json.dumps(row, default=float))
+    table = Table(title="synthmed models and peers (fit on half of each table, scored against the other half)")
+    columns = [
+        "dataset",
+        "model",
+        "fit_s",
+        "sample_rows_s",
+        "shape",
+        "pairs",
+        "corr_diff",
+        "tstr_auc",
+        "trtr_auc",
+        "membership_auc",
+        "closer_to_train",
+    ]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("dataset", "model") else "right")
+    for row in rows:
+        cells = [
+            row[c] if isinstance(row[c], str) else f"{row[c]:,.0f}" if c == "sample_rows_s" else f"{row[c]:.3f}"
+            for c in columns
+        ]
+        table.add_row(*cells)
+    console.print(table)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""TabGAN specifics: training-by-sampling, exact conditions, few-level integers as categories, missing values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthmed.data import infer_schema
+from synthmed.data.schema import ColumnKind
+from synthmed.models import TabGAN
+from synthmed.models.condition_vectors import TrainingSampler
+
+FAST = {"batch_size": 100, "generator_dims": (64, 64), "critic_dims": (64, 64), "max_modes": 3}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny networks run fastest on one thread (and do not fight other processes for the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def wards() -> pd.DataFrame:
+    """Age depends on the ward; a rare ward; a lab value missing for a fifth of the patients."""
+    rng = np.random.default_rng(0)
+    n = 400
+    ward = rng.choice(["icu", "er", "burns"], n, p=[0.45, 0.5, 0.05])
+    age = np.where(ward == "icu", rng.normal(75, 4, n), rng.normal(35, 4, n)).round(1)
+    lactate = rng.gamma(2.0, 1.0, n).round(2)
+    lactate[rng.random(n) < 0.2] = np.nan
+    return pd.DataFrame({"ward": ward, "age": age, "lactate": lactate, "stage": rng.integers(1, 5, n)})
+
+
+@pytest.fixture(scope="module")
+def fitted(wards: pd.DataFrame) -> TabGAN:
+    return TabGAN(min_steps=400, batch_size=200, seed=0).fit(wards, progress=False)
+
+
+def test_training_by_sampling_favours_rare_categories_and_pairs_rows_that_hold_them(wards: pd.DataFrame) -> None:
+    model = TabGAN(**FAST)
+    transformer = model._transformer(model._model_schema(infer_schema(wards), wards)).fit(wards)
+    matrix = transformer.transform(wards)
+    sampler = TrainingSampler(matrix, transformer.layout_)
+    column, category, rows = sampler.training_batch(np.random.default_rng(0), 20_000)
+    ward = sampler.columns.index("ward") if hasattr(sampler, "columns") else 0
+    span = sampler.spans[ward]
+    picked = category[column == ward] - sampler.offsets[ward]
+    burns = transformer.encoders_[0].categories_.index("burns")
+    assert np.mean(picked == burns) > 0.15  # log-frequency: far above its 5% share
+    held = matrix[rows[column == ward], span.start : span.stop].argmax(axis=1)
+    np.testing.assert_array_equal(held, picked)
+
+
+def test_few_level_integers_become_categories_and_are_never_invented(wards: pd.DataFrame, fitted: TabGAN) -> None:
+    assert fitted.schema_["stage"].kind is ColumnKind.CATEGORICAL
+    assert fitted.schema_["age"].kind is ColumnKind.CONTINUOUS
+    assert set(fitted.sample(500)["stage"]) <= {1, 2, 3, 4}
+
+
+def test_learns_marginals_missingness_and_the_dependence_of_age_on_ward(wards: pd.DataFrame, fitted: TabGAN) -> None:
+    synthetic = fitted.sample(2000, seed=1)
+    shares = synthetic["ward"].value_counts(normalize=True)
+    assert abs(shares["icu"] - 0.45) < 0.1 and abs(shares["er"] - 0.5) < 0.1 and shares["burns"] < 0.15
+    assert abs(synthetic["lactate"].isna().mean() - wards["lactate"].isna().mean()) < 0.08
+    by_ward = synthetic.groupby("ward")["age"].mean()
+    assert by_ward["icu"] - by_ward["er"] > 8  # real gap: 40 years; a short run learns its direction
+
+
+def test_conditions_are_exact_and_steer_the_other_columns(fitted: TabGAN) -> None:
+    icu = fitted.sample(300, conditions={"ward": "icu"}, seed=2)
+    er = fitted.sample(300, conditions={"ward": "er"}, seed=2)
+    assert (icu["ward"] == "icu").all() and (er["ward"] == "er").all()
+    assert icu["age"].mean() - er["age"].mean() > 8
+    rare = fitted.sample(50, conditions={"ward": "burns"}, seed=3)
+    assert (rare["ward"] == "burns").all()
+
+
+def test_unconditional_sampling_needs_only_the_saved_artifact(fitted: TabGAN, tmp_path) -> None:
+    path = fitted.save(tmp_path / "tabgan.smg")
+    restored = TabGAN.load(path)
+    pd.testing.assert_frame_equal(restored.sample(100, seed=5), fitted.sample(100, seed=5))
+    shares = restored.networks_["generator"].condition_shares
+    assert torch.isclose(shares.sum(), torch.tensor(float(len(restored._sampler().spans))), atol=1e-4)
+
+
+def test_a_table_without_discrete_columns_trains_without_conditions() -> None:
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"x": rng.normal(size=200), "y": rng.gamma(2.0, size=200)})
+    synthetic = TabGAN(min_steps=20, seed=0, **FAST).fit(table, progress=False).sample(50)
+    assert synthetic.shape == (50, 2) and synthetic.notna().all().all()
