@@ -5,7 +5,7 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 from synthmed.data import Schema, TableTransformer, infer_schema
-from synthmed.models import MODELS, WGANGP, CorGAN, MedGAN, Synthesizer
+from synthmed.models import MODELS, WGANGP, CorGAN, MedGAN, Synthesizer, TabGAN
 
 
 def load(path: str | Path) -> Synthesizer:
@@ -20,6 +20,7 @@ __all__ = [
     "MedGAN",
     "Schema",
     "Synthesizer",
+    "TabGAN",
     "TableTransformer",
     "__version__",
     "infer_schema",

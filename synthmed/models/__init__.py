@@ -4,12 +4,13 @@ from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.corgan import CorGAN
 from synthmed.models.medgan import MedGAN
+from synthmed.models.tabgan import TabGAN
 from synthmed.models.tsgan import TimeSeriesGAN
 from synthmed.models.vae import VAE
 from synthmed.models.wgangp import WGANGP
 
 MODELS: dict[str, type[Synthesizer]] = {
-    model.name: model for model in (MedGAN, VAE, TimeSeriesGAN, CorGAN, WGANGP)
+    model.name: model for model in (MedGAN, VAE, TimeSeriesGAN, CorGAN, WGANGP, TabGAN)
 }
 
 
@@ -21,4 +22,4 @@ def get_model_class(name: str) -> type[Synthesizer]:
         raise ConfigError("unknown model", values=[name], remedy=f"choose one of: {', '.join(MODELS)}") from None
 
 
-__all__ = ["MODELS", "VAE", "WGANGP", "CorGAN", "MedGAN", "Synthesizer", "TimeSeriesGAN", "get_model_class"]
+__all__ = ["MODELS", "VAE", "WGANGP", "CorGAN", "MedGAN", "Synthesizer", "TabGAN", "TimeSeriesGAN", "get_model_class"]

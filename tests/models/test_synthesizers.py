@@ -23,6 +23,7 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "vae": {"epochs": 3, "batch_size": 32},
     "corgan": {"epochs": 2, "pretrain_epochs": 2, "batch_size": 32, "warmup_critic_steps": 5},
     "wgangp": {"epochs": 3, "batch_size": 32},
+    "tabgan": {"epochs": 3, "batch_size": 40, "generator_dims": [32], "critic_dims": [32], "max_modes": 3},
     "tsgan": {"epochs": 2, "batch_size": 8, "generator_widths": [16, 8], "discriminator_widths": [8, 16]},
 }
 # Models of (n, T, C) sequences, not flat tables: only the table-free tests below apply to them; the same
