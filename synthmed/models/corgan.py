@@ -327,7 +327,7 @@ class CorGAN(Synthesizer):
         batch = min(self.batch_size, n)
         steps_per_epoch = n // batch
         state = {**self.networks_, "optimizer_critic": optimizer_critic, "optimizer_generator": optimizer_generator}
-        for epoch in run.epochs("gan", self.epochs, n, state):
+        for epoch in run.epochs("gan", self.epochs, n, state, monitor=True):
             critic_losses, generator_losses = [], []
             for step in range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch):
                 warmup = step < WARMUP_GENERATOR_STEPS or step % WARMUP_PERIOD == 0

@@ -141,7 +141,7 @@ class WGANGP(Synthesizer):
         n = len(data)
         batch = min(self.batch_size, n)
         state = {**self.networks_, "optimizer_critic": optimizer_critic, "optimizer_generator": optimizer_generator}
-        for _ in run.epochs("train", self.epochs, n, state):
+        for _ in run.epochs("train", self.epochs, n, state, monitor=True):
             critic_losses, penalties, generator_losses = [], [], []
             for _ in range(max(1, n // batch)):
                 for _ in range(self.critic_steps):
