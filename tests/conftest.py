@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 
@@ -15,3 +17,12 @@ def shared_file(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (../shared is provided on developer machines and in CI, not in a bare clone)")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """The suite's networks are tiny: one thread trains them fastest, and several fight for a busy CPU (10x slower)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

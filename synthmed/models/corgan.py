@@ -29,7 +29,7 @@ from torch import nn
 from synthmed.data.layout import ColumnLayout
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
-from synthmed.models.layers import SpanHead
+from synthmed.models.layers import SpanHead, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 
 # Reference autoencoder: channels double from 4 to 128 (the embedding); (kernel, stride) per strided layer.
@@ -345,13 +345,8 @@ class CorGAN(Synthesizer):
                         for parameter in critic.parameters():
                             parameter.clamp_(-self.clip_value, self.clip_value)
                     critic_losses.append(loss_critic.item())
-                critic.requires_grad_(False)  # the generator step needs no critic weight gradients
-                loss_generator = -critic(self._generated(batch, run)).mean()
-                optimizer_generator.zero_grad(set_to_none=True)
-                loss_generator.backward()
-                optimizer_generator.step()
-                critic.requires_grad_(True)
-                generator_losses.append(loss_generator.item())
+                fake = self._generated(batch, run)
+                generator_losses.append(wasserstein_generator_step(critic, fake, optimizer_generator))
             run.log(
                 critic_loss=sum(critic_losses) / len(critic_losses),
                 generator_loss=sum(generator_losses) / len(generator_losses),

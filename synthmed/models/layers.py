@@ -51,3 +51,14 @@ class SpanHead(nn.Module):
             log_probabilities = torch.log_softmax(logits[:, start:stop], dim=1)
             per_row = per_row - (target[:, start:stop] * log_probabilities).sum(dim=1)
         return per_row.mean()
+
+
+def wasserstein_generator_step(critic: nn.Module, fake: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:
+    """One generator update against a Wasserstein critic (corGAN, WGAN-GP); the critic's weights get no gradients."""
+    critic.requires_grad_(False)
+    loss = -critic(fake).mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    critic.requires_grad_(True)
+    return loss.item()

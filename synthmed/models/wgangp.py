@@ -18,7 +18,7 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
-from synthmed.models.layers import SpanHead
+from synthmed.models.layers import SpanHead, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 
 
@@ -157,13 +157,8 @@ class WGANGP(Synthesizer):
                     optimizer_critic.step()
                     critic_losses.append(loss_critic.item())
                     penalties.append(penalty.item())
-                critic.requires_grad_(False)  # the generator step needs no critic weight gradients
-                loss_generator = -critic(self._generated(batch, run)).mean()
-                optimizer_generator.zero_grad(set_to_none=True)
-                loss_generator.backward()
-                optimizer_generator.step()
-                critic.requires_grad_(True)
-                generator_losses.append(loss_generator.item())
+                fake = self._generated(batch, run)
+                generator_losses.append(wasserstein_generator_step(critic, fake, optimizer_generator))
             run.log(
                 critic_loss=sum(critic_losses) / len(critic_losses),
                 gradient_penalty=sum(penalties) / len(penalties),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,14 +17,6 @@ from tests.models.test_synthesizers import make_model
 
 NOT_TABULAR = {"tsgan"}  # trains on sequences, not on a flat table's matrix
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny networks train fastest on one thread; several threads fight for a busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def patients(n: int = 120) -> pd.DataFrame:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -14,14 +12,6 @@ from synthmed.models.corgan import ConvCritic, ConvGenerator, MLPCritic, MLPGene
 
 QUICK = {"epochs": 1, "pretrain_epochs": 1, "batch_size": 32, "warmup_critic_steps": 5, "seed": 0}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Small convolutions run fastest on one thread when the CPU is shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def toy_codes(rows: int = 512) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import warnings
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +26,6 @@ from tests.models.test_synthesizers import make_model
 
 NOT_TABULAR = {"tsgan"}  # trains on sequences, not on a flat table's matrix
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny networks train fastest on one thread; several threads fight for a busy CPU."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def patients(n: int = 80, seed: int = 1) -> pd.DataFrame:

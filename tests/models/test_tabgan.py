@@ -15,14 +15,6 @@ from synthmed.models.condition_vectors import TrainingSampler
 FAST = {"batch_size": 100, "generator_dims": (64, 64), "critic_dims": (64, 64), "max_modes": 3}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks run fastest on one thread (and do not fight other processes for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def wards() -> pd.DataFrame:

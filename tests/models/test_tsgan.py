@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,6 @@ from synthmed.errors import ConfigError, NotFittedError, SchemaError
 from synthmed.models import TimeSeriesGAN
 from synthmed.models.training import TrainingRun
 from tests.conftest import shared_file
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Small convolutions train fastest on one thread; several threads fight for a busy CPU (10x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 FAST: dict[str, Any] = {"epochs": 2, "batch_size": 8, "generator_widths": (16, 8), "discriminator_widths": (8, 16)}
 

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
 from synthmed.models import WGANGP
 from synthmed.models.wgangp import gradient_penalty
 from tests.models.test_corgan import toy_codes
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_gradient_penalty_is_zero_for_a_1_lipschitz_critic() -> None:
