@@ -29,7 +29,6 @@ N_ROWS = 60
 runner = CliRunner()
 
 
-
 def invoke(*args: str | Path) -> Result:
     return runner.invoke(app, [str(arg) for arg in args])
 
@@ -101,7 +100,12 @@ def test_models_lists_one_model_per_line_with_cli_name_first() -> None:
 
 @pytest.mark.parametrize(
     ("model_name", "settings"),
-    [("corgan", ["--set", "pretrain_epochs=1", "--set", "warmup_critic_steps=5"]), ("wgangp", [])],
+    [
+        ("corgan", ["--set", "pretrain_epochs=1", "--set", "warmup_critic_steps=5"]),
+        ("wgangp", []),
+        ("vae", []),
+        ("tabgan", ["--set", "generator_dims=16", "--set", "critic_dims=16"]),
+    ],
 )
 def test_fit_and_sample_other_models(model_name: str, settings: list[str], tmp_path: Path) -> None:
     csv, model, output = write_mixed_csv(tmp_path / "mixed.csv"), tmp_path / "m.smg", tmp_path / "s.csv"
@@ -110,6 +114,17 @@ def test_fit_and_sample_other_models(model_name: str, settings: list[str], tmp_p
     assert invoke("sample", model, "-n", "15", "-o", output, "-q").exit_code == 0
     assert synthmed.load(model).name == model_name
     assert list(pd.read_csv(output).columns) == MODELLED
+
+
+def test_tabgan_conditions_from_the_command_line_are_exact(tmp_path: Path) -> None:
+    csv, model, output = write_mixed_csv(tmp_path / "mixed.csv"), tmp_path / "m.smg", tmp_path / "s.csv"
+    settings = ["--set", "generator_dims=16", "--set", "critic_dims=16", "--set", "min_steps=5"]
+    assert invoke("fit", csv, "--model", "tabgan", "-o", model, "-q", *settings).exit_code == 0
+    assert invoke("sample", model, "-n", "40", "-o", output, "--condition", "stage=III", "-q").exit_code == 0
+    assert set(pd.read_csv(output)["stage"]) == {"III"}
+    shares = ["--proportions", "sex=F:0.25,M:0.75"]
+    assert invoke("sample", model, "-n", "40", "-o", output, *shares, "-q").exit_code == 0
+    assert pd.read_csv(output)["sex"].value_counts().to_dict() == {"M": 30, "F": 10}
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ Each value is written as a one-hot over the mixture components (the most likely 
 the min-max scaled values, so dates (nanosecond stamps) and lab values are fitted alike.
 
 What this encoder keeps from the data, and therefore ships inside a saved generator: the column's min/max
-(values are clipped to them when decoding, or to the schema's declared range) and each kept component's
-mean, standard deviation and weight. Those summarise the column's distribution; they are no rows.
+(values are clipped to them when decoding, or to the schema's declared range), its number of decimal places
+(generated values are rounded to it) and each kept component's mean, standard deviation and weight. Those
+summarise the column's distribution; they are no rows.
 """
 
 from __future__ import annotations
@@ -31,6 +32,21 @@ MIN_MODE_WEIGHT = 0.005
 MAX_FIT_VALUES = 10_000
 # A scalar of +-1 is this many standard deviations from the mode's mean.
 SPREAD = 4.0
+# Decoded values are rounded to the data's decimal places when it has at most this many.
+MAX_DECIMALS = 6
+
+
+def decimal_places(numbers: np.ndarray) -> int | None:
+    """The fewest decimals that write every value exactly (60.0 -> 0, 1.25 -> 2), or None beyond MAX_DECIMALS.
+
+    Generated values are rounded to them: a blood pressure recorded in whole mmHg, or an ST depression of
+    exactly 0.0 in a third of patients, is then reproduced as such rather than as 119.73 or 0.0004.
+    """
+    scale = max(1.0, float(np.abs(numbers).max())) if len(numbers) else 1.0
+    for places in range(MAX_DECIMALS + 1):
+        if np.allclose(numbers, np.round(numbers, places), rtol=0, atol=1e-9 * scale):
+            return places
+    return None
 
 
 class ModeEncoder(NumericEncoder):
@@ -45,6 +61,7 @@ class ModeEncoder(NumericEncoder):
         self.means_ = np.zeros(0)
         self.stds_ = np.zeros(0)
         self.weights_ = np.zeros(0)
+        self.decimals_: int | None = None
 
     @property
     def value_width(self) -> int:
@@ -65,6 +82,7 @@ class ModeEncoder(NumericEncoder):
 
     def _fit_domain(self, values: pd.Series) -> None:
         super()._fit_domain(values)
+        self.decimals_ = None if self._is_datetime else decimal_places(self._numbers(values))
         numbers = self._scaled(values)
         if len(numbers) > MAX_FIT_VALUES:
             numbers = np.random.default_rng(self.seed).choice(numbers, MAX_FIT_VALUES, replace=False)
@@ -108,14 +126,16 @@ class ModeEncoder(NumericEncoder):
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
         modes = block[:, 1:].argmax(axis=1)
         scaled = np.clip(block[:, 0], -1.0, 1.0) * SPREAD * self.stds_[modes] + self.means_[modes]
-        return super()._decode_values(scaled[:, None], rng)  # clips to [0, 1], i.e. to [min, max]
+        values = super()._decode_values(scaled[:, None], rng)  # clips to [0, 1], i.e. to [min, max]
+        return values.round(self.decimals_) if self.decimals_ is not None else values
 
     def _domain_dict(self) -> dict[str, Any]:
         mixture = {"means": self.means_.tolist(), "stds": self.stds_.tolist(), "weights": self.weights_.tolist()}
-        return {**super()._domain_dict(), "encoding": self.encoding, "modes": mixture}
+        return {**super()._domain_dict(), "encoding": self.encoding, "modes": mixture, "decimals": self.decimals_}
 
     def _load_domain(self, state: dict[str, Any]) -> None:
         super()._load_domain(state)
+        self.decimals_ = state.get("decimals")
         modes = state["modes"]
         self.means_, self.stds_ = np.asarray(modes["means"]), np.asarray(modes["stds"])
         self.weights_ = np.asarray(modes["weights"])

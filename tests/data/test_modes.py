@@ -66,3 +66,15 @@ def test_a_constant_column_round_trips() -> None:
     table = pd.DataFrame({"dose": [5.5] * 40, "x": np.arange(40.0) / 3})
     transformer = TableTransformer(infer_schema(table), numeric="modes").fit(table)
     assert transformer.inverse_transform(transformer.transform(table))["dose"].eq(5.5).all()
+
+
+def test_generated_values_keep_the_data_decimal_places() -> None:
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame({"st_depression": np.where(rng.random(300) < 0.3, 0.0, rng.gamma(2, 0.6, 300).round(1))})
+    transformer = TableTransformer(infer_schema(table), numeric="modes").fit(table)
+    assert transformer.encoders_[0].decimals_ == 1
+    matrix = transformer.transform(table)
+    matrix[:, 0] += rng.normal(0, 0.01, len(matrix))  # a generator never lands exactly on a value
+    decoded = transformer.inverse_transform(matrix)["st_depression"]
+    np.testing.assert_array_equal(decoded, decoded.round(1))
+    assert (decoded == 0).mean() > 0.2  # the point mass at zero survives
