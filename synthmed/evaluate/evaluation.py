@@ -30,6 +30,7 @@ from synthmed.privacy.attacks import (
     attribute_disclosure,
     distance_to_closest_record,
     exact_copies,
+    has_inferable_attributes,
     k_anonymity,
     membership_inference,
 )
@@ -178,7 +179,10 @@ def _privacy(tables: EvaluationTables, quasi_identifiers: list[str] | None, k: i
         "exact_copies": copies.to_dict(),
         "distance_to_closest_record": distance_to_closest_record(tables).to_dict(),
         "membership_inference": [attack.to_dict() for attack in attacks],
-        "attribute_disclosure": [result.to_dict() for result in attribute_disclosure(tables, seed=seed)],
+        # it guesses binary/categorical values: a purely numeric table has none to disclose
+        "attribute_disclosure": [result.to_dict() for result in attribute_disclosure(tables, seed=seed)]
+        if has_inferable_attributes(tables)
+        else [],
     }
     if quasi_identifiers:
         figures["k_anonymity"] = k_anonymity(tables, quasi_identifiers, k=k).to_dict()

@@ -549,6 +549,11 @@ class AttributeDisclosure:
         }
 
 
+def has_inferable_attributes(tables: EvaluationTables) -> bool:
+    """Whether attribute disclosure applies: it guesses binary and categorical values, not numbers."""
+    return bool(_inferable_spans(tables))
+
+
 def _inferable_spans(tables: EvaluationTables) -> list[tuple[str, int, int, bool]]:
     """(column, start, stop, is_softmax) for the value spans whose attribute can be guessed: codes and categories."""
     spans = []

@@ -134,3 +134,15 @@ def test_quasi_identifiers_marked_in_the_schema_are_judged(cleveland: tuple[pd.D
     figures = evaluate(train, holdout, holdout.copy(), schema=schema).to_dict()["privacy"]
     assert figures["k_anonymity"]["quasi_identifiers"] == ["age", "sex"]
     assert figures["k_anonymity"]["smallest_class"] >= 1
+
+
+def test_a_purely_numeric_table_is_evaluated_without_attribute_disclosure() -> None:
+    rng = np.random.default_rng(0)
+
+    def measurements(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"glucose": rng.normal(100, 15, n), "bmi": rng.normal(27, 4, n), "age": rng.gamma(9, 5, n)})
+
+    result = evaluate(measurements(200), measurements(200), measurements(200), seed=0)
+    figures = result.to_dict()["privacy"]
+    assert figures["attribute_disclosure"] == []
+    assert figures["membership_inference"] and "distance_to_closest_record" in figures
