@@ -134,6 +134,15 @@ def _bernoulli(probabilities: np.ndarray, rng: np.random.Generator | None) -> np
     return rng.random(len(probabilities)) < probabilities
 
 
+def category_codes(block: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """Each row's category from one-hot scores: the most likely one, or (with `rng`) one drawn by its weight."""
+    if rng is None:
+        return block.argmax(axis=1)
+    weights = np.clip(block, 0, None) + 1e-12
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    return (cumulative < rng.random((len(block), 1))).sum(axis=1).clip(max=block.shape[1] - 1)
+
+
 class CategoricalEncoder(ColumnEncoder):
     """One-hot over the category list; a missing value is one more category."""
 
@@ -179,12 +188,7 @@ class CategoricalEncoder(ColumnEncoder):
         out[np.arange(len(series)), codes] = 1.0
 
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
-        if rng is None:
-            codes = block.argmax(axis=1)
-        else:
-            weights = np.clip(block, 0, None) + 1e-12
-            cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-            codes = (cumulative < rng.random((len(block), 1))).sum(axis=1).clip(max=block.shape[1] - 1)
+        codes = category_codes(block, rng)
         lookup = np.array([*self.categories_, None], dtype=object)
         values = pd.Series(lookup[codes]).where(codes < len(self.categories_))
         return _restore_dtype(values, self.dtype_, self.categories_)

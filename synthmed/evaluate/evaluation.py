@@ -15,7 +15,16 @@ import pandas as pd
 from synthmed.data.schema import Schema
 from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
 from synthmed.evaluate.fidelity import column_shape_similarity, missing_rate_difference
-from synthmed.evaluate.policy import Check, Policy, PrivacyPolicy, Verdict, limit_check, membership_check, worst
+from synthmed.evaluate.policy import (
+    Check,
+    Policy,
+    PrivacyPolicy,
+    Verdict,
+    correlation_check,
+    limit_check,
+    membership_check,
+    worst,
+)
 from synthmed.evaluate.similarity import (
     contingency_similarity,
     correlation_matrices,
@@ -80,7 +89,6 @@ def _fidelity(tables: EvaluationTables, policy: Policy, seed: int) -> Area:
     correlations, reference_correlations = correlation_matrices(tables), correlation_matrices(reference)
     detected = detection(tables, seed=seed)
     shape_gap = float(reference_shapes.mean() - shapes.mean())
-    correlation_gap = correlations.mean_absolute_difference - reference_correlations.mean_absolute_difference
     checks = (
         limit_check(
             "column shapes",
@@ -90,14 +98,11 @@ def _fidelity(tables: EvaluationTables, policy: Policy, seed: int) -> Area:
             higher_is_worse=True,
             detail=f"mean similarity {shapes.mean():.3f} (real holdout {reference_shapes.mean():.3f})",
         ),
-        limit_check(
+        correlation_check(
             "correlations",
-            correlation_gap,
-            rules.correlation_margin_warn,
-            rules.correlation_margin_fail,
-            higher_is_worse=True,
-            detail=f"mean |difference| {correlations.mean_absolute_difference:.3f} "
-            f"(real holdout {reference_correlations.mean_absolute_difference:.3f})",
+            correlations.mean_absolute_difference,
+            reference_correlations.mean_absolute_difference,
+            rules,
         ),
         limit_check(
             "detection",

@@ -148,3 +148,15 @@ def limit_check(name: str, value: float, warn: float, fail: float, *, higher_is_
     exceeds = (lambda limit: value > limit) if higher_is_worse else (lambda limit: value < limit)
     verdict = Verdict.FAIL if exceeds(fail) else Verdict.WARN if exceeds(warn) else Verdict.PASS
     return Check(name, verdict, detail)
+
+
+def correlation_check(name: str, difference: float, holdout_difference: float, rules: FidelityPolicy) -> Check:
+    """A mean |correlation difference| judged by how far it exceeds the real holdout's."""
+    return limit_check(
+        name,
+        difference - holdout_difference,
+        rules.correlation_margin_warn,
+        rules.correlation_margin_fail,
+        higher_is_worse=True,
+        detail=f"mean |difference| {difference:.3f} (real holdout {holdout_difference:.3f})",
+    )

@@ -28,7 +28,7 @@ from synthmed.errors import ConfigError, DataError
 from synthmed.evaluate.encoding import prepare_tables
 from synthmed.evaluate.evaluation import Area, Evaluation, privacy_checks
 from synthmed.evaluate.intervals import bootstrap, rank_auc
-from synthmed.evaluate.policy import Check, Policy, Verdict, limit_check, worst
+from synthmed.evaluate.policy import Check, Policy, Verdict, correlation_check, limit_check, worst
 from synthmed.evaluate.similarity import DETECTION_FOLDS, DETECTION_TREES, CorrelationMatrices, Detection
 from synthmed.privacy.attacks import distance_to_closest_record, exact_copies, membership_inference
 
@@ -414,14 +414,11 @@ def _fidelity(windows: _Windows, lags: int, policy: Policy, seed: int) -> Area:
             detail=f"mean |ACF difference| over lags 1-{lags} {acf_gap.mean():.3f} "
             f"(real holdout {reference_acf_gap.mean():.3f})",
         ),
-        limit_check(
+        correlation_check(
             "cross-channel correlations",
-            correlations.mean_absolute_difference - reference_correlations.mean_absolute_difference,
-            rules.correlation_margin_warn,
-            rules.correlation_margin_fail,
-            higher_is_worse=True,
-            detail=f"mean |difference| {correlations.mean_absolute_difference:.3f} "
-            f"(real holdout {reference_correlations.mean_absolute_difference:.3f})",
+            correlations.mean_absolute_difference,
+            reference_correlations.mean_absolute_difference,
+            rules,
         ),
         limit_check(
             "window detection",

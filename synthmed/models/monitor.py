@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from synthmed.data.encoders import ColumnEncoder, NumericEncoder
+from synthmed.data.encoders import ColumnEncoder, NumericEncoder, category_codes
 from synthmed.data.schema import ColumnKind
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError, SynthmedWarning
@@ -144,14 +144,7 @@ def _decode(rows: np.ndarray, columns: _Columns, rng: np.random.Generator | None
     binary[:, has_missing] *= 1.0 - binary_missing  # a missing value is encoded as 0, as in the training matrix
     one_hots = []
     for start, stop in columns.categorical:
-        block = rows[:, start:stop]
-        if rng is None:
-            codes = block.argmax(axis=1)
-        else:
-            weights = np.clip(block, 0, None) + 1e-12
-            cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-            codes = (cumulative < rng.random((len(block), 1))).sum(axis=1).clip(max=block.shape[1] - 1)
-        one_hots.append(np.eye(stop - start)[codes])
+        one_hots.append(np.eye(stop - start)[category_codes(rows[:, start:stop], rng)])
     scaled = np.clip(rows[:, columns.scaled], 0.0, 1.0) * columns.extent + columns.minimum
     scaled = np.where(columns.rounded, np.round(scaled), scaled)
     has_missing = columns.scaled_missing >= 0
