@@ -301,6 +301,7 @@ class TabGAN(Synthesizer):
                 totals += (critic_loss.item(), adversarial.item(), gap.item())
             critic_total, generator_total, distribution_total = totals / steps
             run.log(critic=critic_total, generator=generator_total, distribution=distribution_total)
+        del self.sampler_, self.head_  # training-only: the sampler indexes training rows, none stay on the model
 
     def _distribution_gap(self, fake: torch.Tensor, real: torch.Tensor, run: TrainingRun) -> torch.Tensor:
         """How far the generated batch's distribution is from the real batch's, per dimension and jointly.

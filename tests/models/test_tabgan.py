@@ -73,6 +73,7 @@ def test_conditions_are_exact_and_steer_the_other_columns(fitted: TabGAN) -> Non
 
 
 def test_unconditional_sampling_needs_only_the_saved_artifact(fitted: TabGAN, tmp_path) -> None:
+    assert not hasattr(fitted, "sampler_")  # the training sampler (row indices) does not outlive fit
     path = fitted.save(tmp_path / "tabgan.smg")
     restored = TabGAN.load(path)
     pd.testing.assert_frame_equal(restored.sample(100, seed=5), fitted.sample(100, seed=5))
