@@ -32,6 +32,7 @@ from synthmed.data.encoders import ENCODERS, ColumnEncoder
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.modes import ModeEncoder
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
+from synthmed.data.validate import require_columns
 from synthmed.errors import DataError
 
 
@@ -71,14 +72,12 @@ class TableTransformer:
         self.layout_ = ColumnLayout(tuple(spans))
 
     def _check_columns(self, table: pd.DataFrame) -> None:
-        absent = [c.name for c in self.schema.modelled if c.name not in table.columns]
-        if absent:
-            raise DataError(
-                "columns the model needs are missing from the table",
-                column=absent[0],
-                values=absent,
-                remedy="pass a table with the same columns the model was fitted on",
-            )
+        require_columns(
+            table.columns,
+            [c.name for c in self.schema.modelled],
+            "columns the model needs are missing from the table",
+            remedy="pass a table with the same columns the model was fitted on",
+        )
 
     @property
     def columns(self) -> list[str]:

@@ -44,6 +44,13 @@ MAX_STRAY_MARKERS = 3
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 
 
+def require_columns(columns: pd.Index, names: list[str], problem: str, remedy: str) -> None:
+    """Refuse a table lacking any of `names`, naming the first and listing all."""
+    absent = [name for name in names if name not in columns]
+    if absent:
+        raise DataError(problem, column=absent[0], values=absent, remedy=remedy)
+
+
 def _is_text(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
 

@@ -15,8 +15,7 @@ import pandas as pd
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import ColumnKind, Schema, infer_schema
 from synthmed.data.transform import TableTransformer
-from synthmed.data.validate import validate_table
-from synthmed.errors import DataError
+from synthmed.data.validate import require_columns, validate_table
 
 
 @dataclass(frozen=True)
@@ -76,14 +75,12 @@ def prepare_tables(
     full_schema = infer_schema(train, schema)
     names = [column.name for column in full_schema.modelled]
     for role, table in (("holdout", holdout), ("synthetic", synthetic)):
-        absent = [name for name in names if name not in table.columns]
-        if absent:
-            raise DataError(
-                f"the {role} table lacks columns of the training table",
-                column=absent[0],
-                values=absent,
-                remedy=f"give the {role} table the same columns as TRAIN",
-            )
+        require_columns(
+            table.columns,
+            names,
+            f"the {role} table lacks columns of the training table",
+            remedy=f"give the {role} table the same columns as TRAIN",
+        )
     full_schema = _widen_binaries(full_schema, [train, holdout, synthetic])
     rng = np.random.default_rng(seed)
     size = min(len(train), len(holdout))

@@ -24,6 +24,7 @@ from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
 from synthmed.data.timeseries import Sequences, check_sequences, from_long
+from synthmed.data.validate import require_columns
 from synthmed.errors import ConfigError, DataError
 from synthmed.evaluate.encoding import prepare_tables
 from synthmed.evaluate.evaluation import Area, Evaluation, privacy_checks
@@ -301,14 +302,12 @@ def _read(
     table: pd.DataFrame, sequence_column: str, time_column: str, channels: tuple[str, ...], role: str
 ) -> Sequences:
     """HOLDOUT or SYNTHETIC sequences with TRAIN's channels (other columns, a class label say, are left out)."""
-    absent = [name for name in channels if name not in table.columns]
-    if absent:
-        raise DataError(
-            f"the {role} sequences lack channels of the training sequences",
-            column=absent[0],
-            values=absent,
-            remedy=f"give the {role} table the same channel columns as TRAIN",
-        )
+    require_columns(
+        table.columns,
+        list(channels),
+        f"the {role} sequences lack channels of the training sequences",
+        remedy=f"give the {role} table the same channel columns as TRAIN",
+    )
     keys = [name for name in (sequence_column, time_column) if name in table.columns]
     return check_sequences(from_long(table[[*keys, *channels]], sequence_column, time_column))
 
