@@ -42,6 +42,21 @@ def _is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def _number(value: Any) -> float | None:
+    """A value read as a number ("1", 1, 1.0 -> 1.0), or None for text that is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _same_number(category: Any, value: Any) -> bool:
+    number = _number(category)
+    return number is not None and number == _number(value)
+
+
 def _same(category: Any, value: Any) -> bool:
     try:
         return bool(category == value)
@@ -81,14 +96,15 @@ class ConditionResolver:
         return encoder
 
     def index(self, column: Any, value: Any) -> int:
-        """The category index of `value`; text matches a category's string form ("1" matches 1)."""
+        """The category index of `value`; text matches a category's string form ("1" matches 1), then its
+        number (a column stored as floats: "1" matches 1.0)."""
         encoder = self.encoder(column)
         categories = self.categories(column)
         can_be_missing = encoder.has_missing_ and encoder.column.kind is ColumnKind.CATEGORICAL
         if _is_missing(value) and can_be_missing:
             return len(categories)
         if not _is_missing(value):
-            for matches in (_same, lambda category, text: str(category) == str(text)):
+            for matches in (_same, lambda category, text: str(category) == str(text), _same_number):
                 found = [i for i, category in enumerate(categories) if matches(category, value)]
                 if found:
                     return found[0]

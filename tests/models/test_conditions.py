@@ -77,6 +77,15 @@ def test_text_matches_a_category_by_its_string_form(medgan: Synthesizer) -> None
     assert (rows["stage"] == 2).all() and (rows["sex"] == "M").all()
 
 
+def test_text_matches_a_float_coded_category_by_its_number() -> None:
+    table = patients().assign(stage=lambda t: t["stage"].astype(float))  # codes stored as 1.0 / 2.0 (CSV with gaps)
+    model = make_model("medgan").fit(table, progress=False)
+    rows = model.sample(20, seed=0, conditions={"stage": "2"})
+    assert (rows["stage"] == 2.0).all()
+    with pytest.raises(ConfigError, match="not one of the column's categories"):
+        model.sample(5, conditions={"stage": "3"})
+
+
 def test_a_categoricals_missing_value_can_be_asked_for(medgan: Synthesizer) -> None:
     rows = medgan.sample(20, seed=0, conditions={"ward": None, "smoker": "True"})
     assert rows["ward"].isna().all() and rows["smoker"].all()
