@@ -49,14 +49,17 @@ class TableTransformer:
     True
     """
 
-    def __init__(self, schema: Schema, numeric: Literal["minmax", "modes"] = "minmax", seed: int = 0) -> None:
+    def __init__(
+        self, schema: Schema, numeric: Literal["minmax", "modes"] = "minmax", seed: int = 0, quantile_knots: int = 0
+    ) -> None:
         self.schema = schema
         self.numeric = numeric  # "modes": continuous columns by mode-specific normalisation (see data/modes.py)
         self.seed = seed
+        self.quantile_knots = quantile_knots  # "modes" only: > 1 keeps the data's quantiles for calibration
 
     def _encoder(self, column: ColumnSchema) -> ColumnEncoder:
         if self.numeric == "modes" and column.kind in (ColumnKind.COUNT, ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
-            return ModeEncoder(column, seed=self.seed)
+            return ModeEncoder(column, seed=self.seed, quantile_knots=self.quantile_knots)
         return ENCODERS[column.kind](column)
 
     def fit(self, table: pd.DataFrame) -> TableTransformer:
@@ -91,6 +94,14 @@ class TableTransformer:
             encoder.encode(table[encoder.name].reset_index(drop=True), matrix[:, start : start + encoder.width])
             start += encoder.width
         return matrix
+
+    def calibrate(self, generated: np.ndarray) -> None:
+        """Show every calibrating column a large generated matrix (see data/modes.py: marginal calibration)."""
+        start = 0
+        for encoder in self.encoders_:
+            if isinstance(encoder, ModeEncoder):
+                encoder.calibrate(np.asarray(generated[:, start : start + encoder.width], dtype=np.float64))
+            start += encoder.width
 
     def inverse_transform(self, matrix: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:
         """Decode rows; with `rng`, binary and categorical outputs are drawn instead of rounded."""

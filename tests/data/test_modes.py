@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from synthmed.data import Schema, infer_schema
-from synthmed.data.modes import ModeEncoder
+from synthmed.data.modes import ModeEncoder, quantile_levels
 from synthmed.data.transform import TableTransformer
 
 
@@ -78,3 +78,39 @@ def test_generated_values_keep_the_data_decimal_places() -> None:
     decoded = transformer.inverse_transform(matrix)["st_depression"]
     np.testing.assert_array_equal(decoded, decoded.round(1))
     assert (decoded == 0).mean() > 0.2  # the point mass at zero survives
+
+
+def test_quantile_levels_interpolate_between_knots_and_centre_point_masses() -> None:
+    quantiles = np.array([0.0, 0.0, 0.0, 0.5, 1.0])  # levels 0, .25, .5, .75, 1: half the mass sits at 0
+    levels = quantile_levels(np.array([-1.0, 0.0, 0.25, 0.75, 2.0]), quantiles)
+    np.testing.assert_allclose(levels, [0.0, 0.25, 0.625, 0.875, 1.0])
+
+
+def test_calibration_maps_a_shifted_generator_onto_the_data_marginal_and_keeps_ranks(bimodal: pd.DataFrame) -> None:
+    transformer = TableTransformer(infer_schema(bimodal), numeric="modes", quantile_knots=51).fit(bimodal)
+    assert len(transformer.encoders_[0].quantiles_) == 51
+    # a "generator" that places every value 1.2 standard deviations right of where it belongs, squeezed
+    matrix = transformer.transform(bimodal)
+    matrix[:, 0] = 0.5 * matrix[:, 0] + 0.3
+    shifted = transformer.inverse_transform(matrix)["heart_rate"]
+    real = bimodal["heart_rate"]
+    levels = [0.1, 0.25, 0.75, 0.9]
+    assert np.abs(shifted.quantile(levels).to_numpy() - real.quantile(levels).to_numpy()).min() > 3
+    transformer.calibrate(matrix)
+    calibrated = transformer.inverse_transform(matrix)["heart_rate"]
+    assert np.abs(calibrated.quantile(levels).to_numpy() - real.quantile(levels).to_numpy()).max() < 1
+    assert calibrated.isna().equals(real.isna())
+    assert shifted.rank().corr(calibrated.rank()) > 0.999
+
+
+def test_calibration_survives_saving_and_is_absent_without_knots(bimodal: pd.DataFrame) -> None:
+    plain = TableTransformer(infer_schema(bimodal), numeric="modes").fit(bimodal)
+    assert plain.encoders_[0].quantiles_ is None
+    assert plain.to_dict()["columns"][0]["calibration"] == {"quantiles": None, "generated_quantiles": None}
+    transformer = TableTransformer(infer_schema(bimodal), numeric="modes", quantile_knots=21).fit(bimodal)
+    transformer.calibrate(transformer.transform(bimodal))
+    restored = TableTransformer.from_dict(transformer.to_dict(), transformer.schema)
+    kept, original = restored.encoders_[0], transformer.encoders_[0]
+    np.testing.assert_array_equal(kept.generated_quantiles_, original.generated_quantiles_)
+    matrix = transformer.transform(bimodal)
+    pd.testing.assert_frame_equal(restored.inverse_transform(matrix), transformer.inverse_transform(matrix))

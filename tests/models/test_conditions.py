@@ -18,7 +18,6 @@ from tests.models.test_synthesizers import make_model
 NOT_TABULAR = {"tsgan"}  # trains on sequences, not on a flat table's matrix
 
 
-
 def patients(n: int = 120) -> pd.DataFrame:
     rng = np.random.default_rng(2)
     ward = rng.choice(["icu", "er", "gp"], n).astype(object)

@@ -13,7 +13,6 @@ from synthmed.models.corgan import ConvCritic, ConvGenerator, MLPCritic, MLPGene
 QUICK = {"epochs": 1, "pretrain_epochs": 1, "batch_size": 32, "warmup_critic_steps": 5, "seed": 0}
 
 
-
 def toy_codes(rows: int = 512) -> np.ndarray:
     prevalence = np.array([0.05, 0.15, 0.3, 0.5, 0.7, 0.9])
     return (np.random.default_rng(0).random((rows, 6)) < prevalence).astype(np.int64)

@@ -27,7 +27,6 @@ from tests.models.test_synthesizers import make_model
 NOT_TABULAR = {"tsgan"}  # trains on sequences, not on a flat table's matrix
 
 
-
 def patients(n: int = 80, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     bmi = rng.normal(27, 4, n)

@@ -15,7 +15,6 @@ from synthmed.models.condition_vectors import TrainingSampler
 FAST = {"batch_size": 100, "generator_dims": (64, 64), "critic_dims": (64, 64), "max_modes": 3}
 
 
-
 @pytest.fixture(scope="module")
 def wards() -> pd.DataFrame:
     """Age depends on the ward; a rare ward; a lab value missing for a fifth of the patients."""
@@ -86,3 +85,17 @@ def test_a_table_without_discrete_columns_trains_without_conditions() -> None:
     table = pd.DataFrame({"x": rng.normal(size=200), "y": rng.gamma(2.0, size=200)})
     synthetic = TabGAN(min_steps=20, seed=0, **FAST).fit(table, progress=False).sample(50)
     assert synthetic.shape == (50, 2) and synthetic.notna().all().all()
+
+
+def test_numeric_marginals_are_calibrated_to_the_data(wards: pd.DataFrame, fitted: TabGAN) -> None:
+    age = fitted.transformer_.encoders_[fitted.transformer_.columns.index("age")]
+    assert age.generated_quantiles_ is not None
+    levels = [0.1, 0.3, 0.5, 0.7, 0.9]
+    synthetic = fitted.sample(4000, seed=4)["age"]
+    assert np.abs(synthetic.quantile(levels).to_numpy() - wards["age"].quantile(levels).to_numpy()).max() < 2.5
+
+
+def test_without_quantile_knots_no_quantiles_ship(wards: pd.DataFrame) -> None:
+    model = TabGAN(min_steps=10, quantile_knots=0, seed=0, **FAST).fit(wards, progress=False)
+    numeric = [c for c in model.transformer_.to_dict()["columns"] if "calibration" in c]
+    assert numeric and all(c["calibration"] == {"quantiles": None, "generated_quantiles": None} for c in numeric)
