@@ -157,7 +157,8 @@ class TabGAN(Synthesizer):
             per step (Yazici et al. 2019: averaging damps GAN oscillations); 0 keeps the last weights [ours: 0.98;
             0.995 lost 0.01-0.03 of pair trends and TSTR on the shared tables].
         distribution_weight: weight of the distribution-matching term of the generator [ours: 1].
-        projections: random directions of the sliced Wasserstein term [ours: 32].
+        projections: random directions of the sliced Wasserstein term [ours: 64; over 32, TSTR AUC +0.008-0.014
+            on the three shared tables (5 split seeds), Cleveland pair trends -0.015, 5% more time].
         temperature: Gumbel-softmax temperature while training [CTGAN: 0.2].
         max_modes: mixture components per numeric column [CTGAN: 10].
         category_levels: integer columns with at most this many distinct values are modelled as categories [ours:
@@ -193,7 +194,7 @@ class TabGAN(Synthesizer):
         gradient_penalty: float = 10.0,
         average_decay: float = 0.98,
         distribution_weight: float = 1.0,
-        projections: int = 32,
+        projections: int = 64,
         temperature: float = 0.2,
         max_modes: int = 10,
         category_levels: int = 20,
