@@ -90,9 +90,10 @@ def test_a_table_without_discrete_columns_trains_without_conditions() -> None:
 def test_numeric_marginals_are_calibrated_to_the_data(wards: pd.DataFrame, fitted: TabGAN) -> None:
     age = fitted.transformer_.encoders_[fitted.transformer_.columns.index("age")]
     assert age.generated_quantiles_ is not None
-    levels = [0.1, 0.3, 0.5, 0.7, 0.9]
+    levels = [0.1, 0.3, 0.7, 0.9]  # inside the two age modes (the median falls in the gap between them)
     synthetic = fitted.sample(4000, seed=4)["age"]
-    assert np.abs(synthetic.quantile(levels).to_numpy() - wards["age"].quantile(levels).to_numpy()).max() < 2.5
+    # calibrated: at most 0.13 years off; the same generator uncalibrated is 1.4 years off at the 70th percentile
+    assert np.abs(synthetic.quantile(levels).to_numpy() - wards["age"].quantile(levels).to_numpy()).max() < 0.5
 
 
 def test_without_quantile_knots_no_quantiles_ship(wards: pd.DataFrame) -> None:
