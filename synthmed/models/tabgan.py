@@ -6,9 +6,10 @@ Built from published parts, tuned for small clinical tables that must train in s
 - missing values as data: a missing slot per categorical column and a missingness indicator per numeric one;
 - a condition vector over the discrete columns with training-by-sampling (`condition_vectors.py`), which also
   gives exact conditional generation: the condition is fed to the generator and its column is fixed;
-- a residual generator whose one-hot outputs are Gumbel-softmax relaxations while training (Jang et al. 2017),
-  and a PacGAN critic (Lin et al. 2018) trained with the Wasserstein loss and gradient penalty (Gulrajani et
-  al. 2017) on packs of rows, which lets it see a lack of diversity;
+- a residual generator whose categories are tempered softmax outputs while training and the most likely category
+  when sampling (no Gumbel noise: each category is a function of the input noise, like the numbers), and a
+  PacGAN critic (Lin et al. 2018) trained with the Wasserstein loss and gradient penalty (Gulrajani et al. 2017)
+  on packs of rows, which lets it see a lack of diversity;
 - the generator also matches the real batch's distribution directly: every encoded dimension's, and along random
   directions (sliced Wasserstein, Deshpande et al. 2018), which steadies marginals and pairs when a table has only
   a few hundred rows;
@@ -37,6 +38,7 @@ from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.condition_vectors import ConditionSampler, TrainingSampler
 from synthmed.models.conditions import Given
+from synthmed.models.layers import column_order, sort_columns
 from synthmed.models.training import TrainingRun
 
 # The gradient penalty is applied every this many critic steps (lazy regularisation).
@@ -93,49 +95,64 @@ class PackedCritic(nn.Module):
 
 
 class OutputHead:
-    """Turns generator logits into rows: tanh scalars, relaxed (training) or drawn (sampling) categories.
+    """Turns generator logits into rows: tanh scalars, and categories and missing indicators as a deterministic
+    function of the logits: a tempered softmax / sigmoid while training, the most likely one-hot / 0-1 when
+    sampling.
 
-    Every one-hot span is gathered into one padded (rows x spans x widest) tensor, so a table with dozens of
-    categorical columns costs a handful of tensor operations per step, not dozens.
+    No Gumbel or logistic noise is added (CTGAN's Gumbel-softmax adds it), so every discrete value is a function
+    of the generator's input noise, which also drives the numeric columns: the generator must carry the
+    dependence between a category and the rest of the row in that noise, instead of leaving part of each
+    category to noise of its own. On the three shared tables this raised TSTR ROC AUC by 0.01-0.03 and lowered the
+    correlation difference by 0.01 (5 split seeds each).
+
+    Rows come out in *training order*: scalars, then missing indicators, then the one-hot spans one after another
+    (`order` maps a training position to its layout dimension, `restore` back). Each kind is then one contiguous
+    block, so a step needs no scattered indexing however many columns the table has; real rows are put in the
+    same order once, before training.
     """
 
     def __init__(self, layout: ColumnLayout, device: torch.device) -> None:
-        self.width = layout.width
-        self.tanh = torch.as_tensor(layout.dimensions("tanh"), device=device)
-        self.sigmoid = torch.as_tensor(layout.dimensions("sigmoid"), device=device)
-        self.binary = torch.as_tensor(  # dimensions whose encoded real values are 0 or 1
-            sorted([*layout.dimensions("softmax"), *layout.dimensions("sigmoid")]), dtype=torch.long, device=device
-        )
+        scalars, indicators = layout.dimensions("tanh"), layout.dimensions("sigmoid")
         spans = [s for s in layout.spans if s.activation == "softmax"]
-        widest = max((s.width for s in spans), default=0)
-        padded = np.full((len(spans), widest), layout.width, dtype=np.int64)  # padding reads a -inf column
-        for i, span in enumerate(spans):
-            padded[i, : span.width] = np.arange(span.start, span.stop)
+        categories = [np.arange(s.start, s.stop) for s in spans]
+        order = np.concatenate([scalars, indicators, *categories]).astype(np.int64)
+        self.order = torch.as_tensor(order, device=device)
+        self.restore = torch.as_tensor(np.argsort(order), device=device)
+        self.scalars = len(scalars)
+        self.discrete = self.scalars + len(indicators)  # where the one-hot spans start
+        widths = np.array([s.width for s in spans], dtype=np.int64)
+        span_of = torch.as_tensor(np.repeat(np.arange(len(spans)), widths), device=device)
+        self.members = F.one_hot(span_of, len(spans)).float()  # (one-hot dimensions x spans)
+        self.span_of = span_of
+        widest = int(widths.max(initial=0))
+        padded = np.full((len(spans), widest), len(span_of), dtype=np.int64)  # padding reads a -inf column
+        for i, (first, width) in enumerate(zip(np.cumsum(widths) - widths, widths, strict=True)):
+            padded[i, :width] = np.arange(first, first + width)
         self.padded = torch.as_tensor(padded, device=device)
-        self.real = torch.as_tensor((padded < layout.width).ravel(), device=device)
-        self.softmax = torch.as_tensor(padded[padded < layout.width], device=device)
 
-    def grouped(self, values: torch.Tensor) -> torch.Tensor:
-        """(rows x spans x widest) view of the one-hot spans; padding is -inf."""
-        padding = values.new_full((len(values), 1), float("-inf"))
-        return torch.cat([values, padding], dim=1)[:, self.padded]
+    def grouped(self, one_hot_logits: torch.Tensor) -> torch.Tensor:
+        """(rows x spans x widest) view of the one-hot block; padding is -inf."""
+        padding = one_hot_logits.new_full((len(one_hot_logits), 1), float("-inf"))
+        return torch.cat([one_hot_logits, padding], dim=1)[:, self.padded]
 
-    def __call__(self, logits: torch.Tensor, uniform: torch.Tensor, temperature: float | None) -> torch.Tensor:
-        """`uniform` is noise shaped like `logits`; temperature None draws hard one-hots and 0/1 values."""
-        uniform = uniform.clamp(1e-7, 1 - 1e-7)
-        out = torch.empty_like(logits)
-        out[:, self.tanh] = torch.tanh(logits[:, self.tanh])
-        logistic = torch.log(uniform[:, self.sigmoid]) - torch.log1p(-uniform[:, self.sigmoid])
-        shifted = logits[:, self.sigmoid] + logistic
-        out[:, self.sigmoid] = (shifted > 0).float() if temperature is None else torch.sigmoid(shifted / temperature)
-        if len(self.softmax):
-            perturbed = self.grouped(logits - torch.log(-torch.log(uniform)))
-            if temperature is None:
-                drawn = F.one_hot(perturbed.argmax(dim=2), perturbed.shape[2]).float()
-            else:
-                drawn = torch.softmax(perturbed / temperature, dim=2)
-            out[:, self.softmax] = drawn.reshape(len(logits), -1)[:, self.real]
-        return out
+    def __call__(self, logits: torch.Tensor, temperature: float | None) -> torch.Tensor:
+        """Relaxed rows at `temperature` (training), or hard one-hots and 0/1 values with None (sampling)."""
+        ordered = logits[:, self.order]
+        scalars = torch.tanh(ordered[:, : self.scalars])
+        indicators, categories = ordered[:, self.scalars : self.discrete], ordered[:, self.discrete :]
+        if temperature is None:
+            chosen = self.grouped(categories).argmax(dim=2)
+            one_hot = F.one_hot(chosen, self.padded.shape[1]).flatten(1)[:, self.padded.flatten() < len(self.span_of)]
+            return torch.cat([scalars, (indicators > 0).float(), one_hot.float()], 1)
+        return torch.cat([scalars, torch.sigmoid(indicators / temperature), self._softmax(categories / temperature)], 1)
+
+    def _softmax(self, tempered: torch.Tensor) -> torch.Tensor:
+        """Softmax within each span of the one-hot block, as a few whole-block operations."""
+        index = self.span_of.expand(len(tempered), -1)
+        shift = tempered.new_zeros(len(tempered), self.members.shape[1])
+        shift = shift.scatter_reduce(1, index, tempered.detach(), "amax", include_self=False)
+        exponents = (tempered - shift @ self.members.T).exp()
+        return exponents / (exponents @ self.members @ self.members.T)
 
 
 class TabGAN(Synthesizer):
@@ -159,7 +176,8 @@ class TabGAN(Synthesizer):
         distribution_weight: weight of the distribution-matching term of the generator [ours: 1].
         projections: random directions of the sliced Wasserstein term [ours: 64; over 32, TSTR AUC +0.008-0.014
             on the three shared tables (5 split seeds), Cleveland pair trends -0.015, 5% more time].
-        temperature: Gumbel-softmax temperature while training [CTGAN: 0.2].
+        temperature: softmax / sigmoid temperature of categories and missing indicators while training [CTGAN's
+            Gumbel-softmax: 0.2; 0.5 and 1.0 measured no better].
         max_modes: mixture components per numeric column [CTGAN: 10].
         category_levels: integer columns with at most this many distinct values are modelled as categories [ours:
             20; a declared schema kind always wins].
@@ -284,7 +302,9 @@ class TabGAN(Synthesizer):
         # the optimiser trains `generator`; the shipped (and monitored) one is its exponential moving average
         generator = copy.deepcopy(average).train()
         head = self.head_ = OutputHead(layout, run.device)
-        adam = {"lr": self.learning_rate, "betas": (0.5, 0.9), "weight_decay": 1e-6, "foreach": True}
+        ordered = data[:, head.order]  # real rows in the head's training order
+        # fused: one kernel for all parameters, 3x faster than foreach for networks this small
+        adam = {"lr": self.learning_rate, "betas": (0.5, 0.9), "weight_decay": 1e-6, "fused": True}
         g_optimizer = torch.optim.Adam(generator.parameters(), **adam)
         c_optimizer = torch.optim.Adam(critic.parameters(), **adam)
         n = len(data)
@@ -300,13 +320,15 @@ class TabGAN(Synthesizer):
             totals = np.zeros(3)
             for step in range(epoch * steps, (epoch + 1) * steps):
                 # one generated batch serves the critic's update (detached) and then the generator's
-                condition, column, category, real = self._training_batch(data, run, batch)
+                condition, column, category, real = self._training_batch(ordered, run, batch)
                 logits = generator(torch.cat([run.normal(batch, self.noise_dim), condition], 1))
-                fake = head(logits, self._uniform(run, batch, layout.width), self.temperature)
+                fake = head(logits, self.temperature)
                 penalise = step % PENALTY_EVERY == 0
                 critic_loss = self._critic_update(critic, c_optimizer, real, fake.detach(), condition, run, penalise)
 
+                critic.requires_grad_(False)  # the generator's loss needs no gradients for the critic's weights
                 adversarial = -critic(torch.cat([fake, condition], 1)).mean()
+                critic.requires_grad_(True)
                 gap = self._distribution_gap(fake, real, run)
                 loss = adversarial + self._condition_loss(logits, column, category) + self.distribution_weight * gap
                 g_optimizer.zero_grad(set_to_none=True)
@@ -331,23 +353,26 @@ class TabGAN(Synthesizer):
         """
         directions = torch.randn(fake.shape[1], self.projections, generator=run.noise).to(run.device)
         directions = directions / directions.norm(dim=0, keepdim=True)
-        binary, scalar = self.head_.binary, self.head_.tanh
-        ones = real[:, binary].sum(0)
+        scalars = self.head_.scalars
+        ones = real[:, scalars:].sum(0)
         positions = torch.arange(len(real), device=real.device, dtype=real.dtype)[:, None]
-        real_rest = torch.cat([real[:, scalar], real @ directions], 1).sort(0).values
-        real_sorted = torch.cat([(positions >= len(real) - ones).to(real.dtype), real_rest], 1)
-        fake_sorted = torch.cat([fake[:, binary], fake[:, scalar], fake @ directions], 1).sort(0).values
+        real_sorted = torch.cat(
+            [
+                sort_columns(real[:, :scalars]),
+                (positions >= len(real) - ones).to(real.dtype),
+                sort_columns(real @ directions),
+            ],
+            1,
+        )
+        fake_all = torch.cat([fake, fake @ directions], 1)  # scalars, then 0/1 dimensions, then projections
+        fake_sorted = fake_all.gather(0, column_order(fake_all))
         return (fake_sorted - real_sorted).pow(2).mean(0).sum()
 
     @torch.no_grad()
     def _update_average(self, average: nn.Module, generator: nn.Module) -> None:
-        for kept, trained in zip(average.parameters(), generator.parameters(), strict=True):
-            kept.lerp_(trained, 1.0 - self.average_decay)
+        torch._foreach_lerp_(list(average.parameters()), list(generator.parameters()), 1.0 - self.average_decay)
         for kept, trained in zip(average.buffers(), generator.buffers(), strict=True):
             kept.copy_(trained)  # batch-norm statistics are averages already
-
-    def _uniform(self, run: TrainingRun, rows: int, columns: int) -> torch.Tensor:
-        return torch.rand(rows, columns, generator=run.noise).to(run.device)
 
     def _training_batch(
         self, data: torch.Tensor, run: TrainingRun, batch: int
@@ -372,7 +397,8 @@ class TabGAN(Synthesizer):
         """One Wasserstein step of the critic; the gradient penalty is applied lazily (Karras et al. 2020:
         every `PENALTY_EVERY` steps with its weight scaled up to match), which costs a quarter as much."""
         real_in, fake_in = torch.cat([real, condition], 1), torch.cat([fake, condition], 1)
-        loss = critic(fake_in).mean() - critic(real_in).mean()
+        fake_scores, real_scores = critic(torch.cat([fake_in, real_in])).chunk(2)  # one pass over both
+        loss = fake_scores.mean() - real_scores.mean()
         total = loss
         if penalise:
             # the penalty is taken per pack, on points between packs of real and generated rows
@@ -392,7 +418,8 @@ class TabGAN(Synthesizer):
         if not self.sampler_.spans:
             return logits.new_zeros(())
         rows = torch.arange(len(logits), device=logits.device)
-        chosen = self.head_.grouped(logits)[rows, torch.as_tensor(column, device=logits.device)]
+        one_hot_logits = logits[:, self.head_.order[self.head_.discrete :]]
+        chosen = self.head_.grouped(one_hot_logits)[rows, torch.as_tensor(column, device=logits.device)]
         wanted = torch.as_tensor(category - self.sampler_.offsets[column], device=logits.device)
         return F.cross_entropy(chosen, wanted)
 
@@ -411,7 +438,8 @@ class TabGAN(Synthesizer):
         layout = self.transformer_.layout_
         n = len(condition)
         logits = self.networks_["generator"](torch.cat([run.normal(n, self.noise_dim), condition], 1))
-        return OutputHead(layout, run.device)(logits, self._uniform(run, n, layout.width), None)
+        head = OutputHead(layout, run.device)
+        return head(logits, None)[:, head.restore]
 
     def _generate_given(self, n: int, run: TrainingRun, given: Given) -> torch.Tensor:
         """Exact conditional generation: the rarest asked-for category goes into the condition vector and its
