@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from synthmed.data import infer_schema
+from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.schema import ColumnKind
 from synthmed.models import TabGAN
 from synthmed.models.condition_vectors import TrainingSampler
+from synthmed.models.tabgan import OutputHead
 
 FAST = {"batch_size": 100, "generator_dims": (64, 64), "critic_dims": (64, 64), "max_modes": 3}
 
@@ -100,3 +102,39 @@ def test_without_quantile_knots_no_quantiles_ship(wards: pd.DataFrame) -> None:
     model = TabGAN(min_steps=10, quantile_knots=0, seed=0, **FAST).fit(wards, progress=False)
     numeric = [c for c in model.transformer_.to_dict()["columns"] if "calibration" in c]
     assert numeric and all(c["calibration"] == {"quantiles": None, "generated_quantiles": None} for c in numeric)
+
+
+def _head() -> OutputHead:
+    """Two categorical columns around a numeric one (scalar, 2 modes, missing indicator): 11 dimensions."""
+    category, number = ColumnKind.CATEGORICAL, ColumnKind.CONTINUOUS
+    spans = (
+        Span("a", "value", category, 0, 3, "softmax", "cross_entropy"),
+        Span("x", "value", number, 3, 1, "tanh", "mse"),
+        Span("x", "mode", number, 4, 2, "softmax", "cross_entropy"),
+        Span("x", "missing", number, 6, 1, "sigmoid", "bce"),
+        Span("b", "value", category, 7, 4, "softmax", "cross_entropy"),
+    )
+    return OutputHead(ColumnLayout(spans), torch.device("cpu"))
+
+
+def test_output_head_relaxes_and_decodes_each_span_on_its_own() -> None:
+    head, logits = _head(), torch.randn(500, 11, generator=torch.Generator().manual_seed(0)) * 3
+    relaxed = head(logits, 0.5)[:, head.restore]  # back from training order to the layout's
+    hard = head(logits, None)[:, head.restore]
+    for start, stop in ((0, 3), (4, 6), (7, 11)):
+        torch.testing.assert_close(relaxed[:, start:stop], torch.softmax(logits[:, start:stop] / 0.5, dim=1))
+        expected = torch.nn.functional.one_hot(logits[:, start:stop].argmax(1), stop - start).float()
+        assert torch.equal(hard[:, start:stop], expected)
+    torch.testing.assert_close(relaxed[:, 3], torch.tanh(logits[:, 3]))
+    torch.testing.assert_close(relaxed[:, 6], torch.sigmoid(logits[:, 6] / 0.5))
+    assert torch.equal(hard[:, 6], (logits[:, 6] > 0).float())
+    tied = head(torch.zeros(1, 11), None)[:, head.restore]  # a tie picks the first category, exactly one per span
+    assert tied[0, [0, 1, 2, 7, 8, 9, 10]].tolist() == [1, 0, 0, 1, 0, 0, 0]
+
+
+def test_output_head_gives_each_row_the_logits_of_its_conditioned_span() -> None:
+    head, logits = _head(), torch.arange(11.0)[None].repeat(3, 1)
+    one_hot_logits = logits[:, head.order[head.discrete :]]
+    chosen = head.span_logits(one_hot_logits, torch.tensor([0, 2, 1]))  # spans a, b, and x's modes
+    inf = float("-inf")
+    assert chosen.tolist() == [[0, 1, 2, inf], [7, 8, 9, 10], [4, 5, inf, inf]]
