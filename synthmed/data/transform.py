@@ -50,16 +50,22 @@ class TableTransformer:
     """
 
     def __init__(
-        self, schema: Schema, numeric: Literal["minmax", "modes"] = "minmax", seed: int = 0, quantile_knots: int = 0
+        self,
+        schema: Schema,
+        numeric: Literal["minmax", "modes"] = "minmax",
+        seed: int = 0,
+        quantile_knots: int = 0,
+        max_modes: int = 10,
     ) -> None:
         self.schema = schema
         self.numeric = numeric  # "modes": continuous columns by mode-specific normalisation (see data/modes.py)
         self.seed = seed
         self.quantile_knots = quantile_knots  # "modes" only: > 1 keeps the data's quantiles for calibration
+        self.max_modes = max_modes  # "modes" only: mixture components per column, at most
 
     def _encoder(self, column: ColumnSchema) -> ColumnEncoder:
         if self.numeric == "modes" and column.kind in (ColumnKind.COUNT, ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
-            return ModeEncoder(column, seed=self.seed, quantile_knots=self.quantile_knots)
+            return ModeEncoder(column, self.max_modes, seed=self.seed, quantile_knots=self.quantile_knots)
         return ENCODERS[column.kind](column)
 
     def fit(self, table: pd.DataFrame) -> TableTransformer:

@@ -281,7 +281,7 @@ class TabGAN(Synthesizer):
         )
 
     def _transformer(self, schema: Schema) -> TableTransformer:
-        return TableTransformer(schema, numeric="modes", quantile_knots=self.quantile_knots)
+        return TableTransformer(schema, numeric="modes", quantile_knots=self.quantile_knots, max_modes=self.max_modes)
 
     # ---- networks ----------------------------------------------------------------------------------
     def _condition_width(self, layout: ColumnLayout) -> int:

@@ -138,3 +138,10 @@ def test_output_head_gives_each_row_the_logits_of_its_conditioned_span() -> None
     chosen = head.span_logits(one_hot_logits, torch.tensor([0, 2, 1]))  # spans a, b, and x's modes
     inf = float("-inf")
     assert chosen.tolist() == [[0, 1, 2, inf], [7, 8, 9, 10], [4, 5, inf, inf]]
+
+
+def test_max_modes_caps_the_mixture_of_every_numeric_column(wards: pd.DataFrame) -> None:
+    for cap in (1, 2):
+        model = TabGAN(min_steps=1, seed=0, **{**FAST, "max_modes": cap}).fit(wards, progress=False)
+        modes = {c.name: len(c.means_) for c in model.transformer_.encoders_ if hasattr(c, "means_")}
+        assert set(modes) == {"age", "lactate"} and max(modes.values()) == cap  # age is bimodal: the cap binds
