@@ -8,7 +8,8 @@ generates as many rows as TRAIN, and synthmed's own evaluation scores them: colu
 trends (contingency similarity of column pairs), correlation difference, TSTR ROC AUC of a random forest
 (trained on synthetic, tested on HOLDOUT; TRTR beside it), the strongest membership attack's AUC (0.5 = no
 signal) and the share of synthetic rows closer to TRAIN than to HOLDOUT (0.5 = as far as fresh real rows).
-Peers run in their own virtualenvs with their own defaults, one process at a time, so timings are fair.
+Peers run in their own virtualenvs with their own defaults, one process at a time, so timings are fair. The row
+"marginals" is a reference, not a model: each column's training values drawn independently.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _codes() -> pd.DataFrame:
 
 # corGAN is left to the code matrices it was designed for: its 1,000 convolutional WGAN epochs take minutes even on
 # a 150-row table.
-TABULAR = ("tabgan", "medgan", "vae", "wgangp", "ctgan", "tvae", "tabularargn")
+TABULAR = ("tabgan", "medgan", "vae", "wgangp", "ctgan", "tvae", "tabularargn", "marginals")
 DATASETS = {
     "cleveland": Dataset(
         "cleveland",
@@ -100,6 +101,13 @@ def fit_peer(name: str, train: pd.DataFrame, rows: int, seed: int, work: Path) -
     return synthetic, timing["fit_seconds"], rows / timing["sample_seconds"]
 
 
+def independent_marginals(train: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """The reference row "marginals": each column's training values drawn on their own, so no row is copied and no
+    dependence is kept. What it scores on privacy is what any generator that reproduces the training values scores."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({c: train[c].to_numpy()[rng.integers(len(train), size=rows)] for c in train.columns})
+
+
 def _rf_auc(utility: dict, scenario: str) -> float:
     for result in utility.get("results", []):
         if result["model"] == "random_forest" and result["scenario"] == scenario and result["figures"]:
@@ -134,6 +142,8 @@ def run_one(dataset: Dataset, model: str, seed: int, folder: Path) -> dict:
     holdout = table.iloc[order[half:]].reset_index(drop=True)
     if model in PEERS:
         synthetic, fit_seconds, rate = fit_peer(model, train, len(train), seed, folder)
+    elif model == "marginals":
+        synthetic, fit_seconds, rate = independent_marginals(train, len(train), seed), 0.0, float("nan")
     else:
         synthetic, fit_seconds, rate = fit_synthmed(model, train, len(train), seed)
     row = {"dataset": dataset.name, "model": model, "seed": seed, "fit_s": fit_seconds, "sample_rows_s": rate}
