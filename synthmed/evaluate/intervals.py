@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,8 +21,19 @@ class Estimate:
     low: float
     high: float
 
-    def to_dict(self) -> dict[str, float]:
-        return {"value": self.value, "ci_low": self.low, "ci_high": self.high}
+    def to_dict(self) -> dict[str, float | None]:
+        return {
+            "value": finite_or_none(self.value),
+            "ci_low": finite_or_none(self.low),
+            "ci_high": finite_or_none(self.high),
+        }
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON has no NaN: an undefined figure (a precision with nothing claimed, say) is null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def wilson_interval(successes: float, trials: int) -> Estimate:

@@ -24,21 +24,14 @@ from synthmed.data.schema import ColumnKind
 from synthmed.errors import DataError
 from synthmed.evaluate.encoding import EvaluationTables
 from synthmed.evaluate.fidelity import NUMERIC_KINDS
-from synthmed.evaluate.intervals import Estimate, bootstrap, rank_auc
+from synthmed.evaluate.intervals import Estimate, bootstrap, finite_or_none, rank_auc
 
 DETECTION_FOLDS = 5
 DETECTION_TREES = 100
 
 
-def _number_or_none(value: float | None) -> float | None:
-    """JSON has no NaN: an undefined figure is null."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def _numbers_or_none(values: Any) -> list[Any]:
-    return [_numbers_or_none(v) if isinstance(v, list | tuple | np.ndarray) else _number_or_none(v) for v in values]
+    return [_numbers_or_none(v) if isinstance(v, list | tuple | np.ndarray) else finite_or_none(v) for v in values]
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -99,8 +92,8 @@ class DimensionWiseProbability:
     def to_dict(self) -> dict[str, Any]:
         return {
             "has_binary_columns": self.has_binary_columns,
-            "r_squared": _number_or_none(self.r_squared),
-            "pearson_r": _number_or_none(self.pearson_r),
+            "r_squared": finite_or_none(self.r_squared),
+            "pearson_r": finite_or_none(self.pearson_r),
             "columns": list(self.columns),
             "real": _numbers_or_none(self.real),
             "synthetic": _numbers_or_none(self.synthetic),
@@ -157,7 +150,7 @@ class CorrelationMatrices:
     def to_dict(self) -> dict[str, Any]:
         return {
             "columns": list(self.columns),
-            "mean_absolute_difference": _number_or_none(self.mean_absolute_difference),
+            "mean_absolute_difference": finite_or_none(self.mean_absolute_difference),
             "real": _numbers_or_none(self.real.tolist()),
             "synthetic": _numbers_or_none(self.synthetic.tolist()),
             "difference": _numbers_or_none(self.difference.tolist()),
@@ -200,11 +193,11 @@ class ContingencySimilarity:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "mean": _number_or_none(self.mean),
+            "mean": finite_or_none(self.mean),
             "pairs_total": self.pairs_total,
             "pairs_scored": len(self.pairs),
             "pairs": [
-                {"columns": [a, b], "score": _number_or_none(score)}
+                {"columns": [a, b], "score": finite_or_none(score)}
                 for (a, b), score in zip(self.pairs, self.scores, strict=True)
             ],
         }
@@ -272,9 +265,9 @@ class DimensionWisePrediction:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "mean_f1_real": _number_or_none(self.mean_f1_real),
-            "mean_f1_synthetic": _number_or_none(self.mean_f1_synthetic),
-            "pearson_r": _number_or_none(self.pearson_r),
+            "mean_f1_real": finite_or_none(self.mean_f1_real),
+            "mean_f1_synthetic": finite_or_none(self.mean_f1_synthetic),
+            "pearson_r": finite_or_none(self.pearson_r),
             "columns": list(self.columns),
             "f1_real": _numbers_or_none(self.f1_real),
             "f1_synthetic": _numbers_or_none(self.f1_synthetic),
@@ -352,7 +345,7 @@ class Detection:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "auc": {key: _number_or_none(value) for key, value in self.auc.to_dict().items()},
+            "auc": {key: finite_or_none(value) for key, value in self.auc.to_dict().items()},
             "rows_per_class": self.rows_per_class,
             "folds": self.folds,
             "classifier": self.classifier,

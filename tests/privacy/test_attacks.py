@@ -143,6 +143,16 @@ def test_presence_disclosure_on_codes() -> None:
     assert rows[10].precision.value <= rows[0].precision.value
 
 
+def test_presence_precision_with_nothing_claimed_is_null_in_json() -> None:
+    rng = np.random.default_rng(0)
+    codes = pd.DataFrame(rng.random((120, 30)) < 0.2, columns=[f"c{i}" for i in range(30)]).astype(np.uint8)
+    far = 1 - codes.iloc[:60]  # every synthetic row differs from every record in most codes: nothing claimed
+    attack = distance_attack(prepare_tables(codes.iloc[:60], codes.iloc[60:], far))
+    exact = attack.to_dict()["presence_disclosure"][0]
+    assert exact["hamming"] == 0 and exact["precision"]["value"] is None and exact["sensitivity"]["value"] == 0.0
+    json.dumps(attack.to_dict(), allow_nan=False)
+
+
 # ---------------------------------------------------------------------------------------------- k-anonymity
 
 
