@@ -465,4 +465,4 @@ class TabGAN(Synthesizer):
         return rows
 
     def _decode_stochastically(self) -> bool:
-        return False  # _generate already draws hard categories and 0/1 indicators
+        return False  # _generate already picks hard categories and 0/1 indicators
