@@ -7,7 +7,8 @@ Each dataset is split in halves (per seed): TRAIN fits the model, HOLDOUT is the
 generates as many rows as TRAIN, and synthmed's own evaluation scores them: column-shape similarity, pair
 trends (contingency similarity of column pairs), correlation difference, TSTR ROC AUC of a random forest
 (trained on synthetic, tested on HOLDOUT; TRTR beside it), the strongest membership attack's AUC (0.5 = no
-signal) and the share of synthetic rows closer to TRAIN than to HOLDOUT (0.5 = as far as fresh real rows).
+signal), the share of synthetic rows closer to TRAIN than to HOLDOUT (0.5 = as far as fresh real rows) and the
+privacy verdict of the default policy (how often each verdict came up over the seeds).
 Peers run in their own virtualenvs with their own defaults, one process at a time, so timings are fair. The row
 "marginals" is a reference, not a model: each column's training values drawn independently.
 """
@@ -128,6 +129,7 @@ def score(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
         "trtr_auc": _rf_auc(figures["utility"], "trtr") if target else float("nan"),
         "membership_auc": max(a["auc"]["value"] for a in privacy["membership_inference"]),
         "closer_to_train": privacy["distance_to_closest_record"]["closer_to_train_share"]["value"],
+        "privacy_verdict": privacy["verdict"],
         "holdout_shape": fidelity["column_shapes"]["holdout_mean"],
         "holdout_corr_diff": fidelity["correlation"]["holdout_mean_absolute_difference"],
     }
@@ -160,6 +162,7 @@ FIGURES = [
     "trtr_auc",
     "membership_auc",
     "closer_to_train",
+    "privacy_verdict",
 ]
 
 
@@ -173,6 +176,10 @@ def summary_table(rows: list[dict], seeds: int) -> Table:
     for (dataset, model), group in frame.groupby(["dataset", "model"], sort=False):
         cells = []
         for figure in FIGURES:
+            if figure == "privacy_verdict":  # how often each verdict came up over the seeds
+                counts = group[figure].value_counts()
+                cells.append(", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
+                continue
             values = group[figure].astype(float)
             if values.isna().all():
                 cells.append("-")
