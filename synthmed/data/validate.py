@@ -41,6 +41,8 @@ PANDAS_NA_MARKERS = frozenset(
 NUMERIC_MAJORITY = 0.5
 # ...and the rest are this few distinct strings ("?", "unknown"), not a genuine set of categories.
 MAX_STRAY_MARKERS = 3
+# Letters then a digit ("V57", "E878", "M54.5"): a code of a coding system, so the column holds codes, never markers.
+_CODE = re.compile(r"^[A-Za-z]{1,3}\d[\w.]*$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 
 
@@ -87,8 +89,11 @@ def _stray_markers(counts: pd.Series) -> list[str]:
     `counts` maps each distinct value to its frequency: parsing distinct values only keeps this fast on
     100k-row tables whose text columns have a handful of levels.
     """
-    numeric = pd.to_numeric(counts.index.astype(str).str.strip(), errors="coerce").notna()
+    values = counts.index.astype(str).str.strip()
+    numeric = pd.to_numeric(values, errors="coerce").notna()
     if numeric.all() or counts[numeric].sum() < NUMERIC_MAJORITY * counts.sum():
+        return []
+    if values[~numeric].str.match(_CODE).any():  # ICD-9 diagnoses: mostly "250.83", some "V57"
         return []
     markers = [str(marker).strip() for marker in counts.index[~numeric]]
     return markers if len(markers) <= MAX_STRAY_MARKERS else []

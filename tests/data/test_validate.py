@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from synthmed.data import MIN_ROWS, Schema, TableTransformer, infer_schema, read_table, validate_table
+from synthmed.data.schema import ColumnKind
 from synthmed.errors import DataError, SynthmedError, SynthmedWarning, UnseenCategoryError
 
 
@@ -68,6 +69,15 @@ def test_numeric_column_with_stray_marker_names_it_and_the_remedy(marker: str) -
     message = str(caught.value)
     assert "Column 'ca'" in message and repr(marker) in message
     assert f'--na-values "{marker}"' in message
+
+
+def test_codes_with_a_few_letter_prefixed_ones_are_categories_not_stray_markers() -> None:
+    """ICD-9 diagnoses are mostly numeric-looking ("250.83"); a sample may hold only three V codes."""
+    codes = [f"{250 + i % 7}.{i % 3}" for i in range(97)] + ["V57", "V58", "V54"]
+    cleaned = validate_table(table(100, diag_1=codes))
+    assert infer_schema(cleaned)["diag_1"].kind is ColumnKind.CATEGORICAL
+    with pytest.raises(DataError, match="stray non-numeric markers"):  # a marker beside the codes is still one
+        validate_table(table(ca=[str(v) for v in range(29)] + ["?"]))
 
 
 def test_na_values_remedy_works_for_csv(tmp_path: Path) -> None:
