@@ -53,6 +53,15 @@ def _heart(path: Path, **read: object) -> pd.DataFrame:
     return table.drop(columns=[c for c in ("id",) if c in table])
 
 
+def _diabetes() -> pd.DataFrame:
+    """A fixed 4,000-encounter extract of the diabetes 130-US table (50 columns, three ~700-code diagnosis columns,
+    heavy missingness), without its two identifiers (which synthmed would drop and the peers would model)."""
+    table = pd.read_csv(DATA / "diabetes-130-us-hospitals" / "diabetic_data.csv", na_values=["?"])
+    table = table.drop(columns=["encounter_id", "patient_nbr"]).sample(4000, random_state=0).reset_index(drop=True)
+    table["readmitted"] = (table["readmitted"] != "NO").astype(int)  # any readmission, the usual binary task
+    return table
+
+
 def _codes() -> pd.DataFrame:
     from synthmed.data.ehr import code_matrix, read_events
 
@@ -72,6 +81,7 @@ DATASETS = {
     ),
     "heart920": Dataset("heart920", lambda: _heart(DATA / "heart-uci-920" / "heart_disease_uci.csv"), "num", TABULAR),
     "pima": Dataset("pima", lambda: pd.read_csv(DATA / "pima-diabetes" / "diabetes.csv"), "Outcome", TABULAR),
+    "diabetes": Dataset("diabetes", _diabetes, "readmitted", ("tabgan", "ctgan", "tvae", "tabularargn", "marginals")),
     "mimic-codes": Dataset("mimic-codes", _codes, None, ("medgan", "corgan", "vae", "wgangp", "tabgan")),
 }
 
