@@ -62,6 +62,14 @@ def _diabetes() -> pd.DataFrame:
     return table
 
 
+def _physionet() -> pd.DataFrame:
+    """PhysioNet 2012 set A as one row per ICU stay: ~110 summaries of the first 48 hours (first, last, lowest,
+    highest per variable; a quarter missing), in-hospital death as the target; the stay's id and the two figures
+    known only afterwards (survival days, length of stay) are left out."""
+    table = pd.read_csv(DATA / "physionet2012-icu" / "PhysionetChallenge2012-set-a.csv.gz")
+    return table.drop(columns=["recordid", "Survival", "Length_of_stay"])
+
+
 def _codes() -> pd.DataFrame:
     from synthmed.data.ehr import code_matrix, read_events
 
@@ -82,6 +90,9 @@ DATASETS = {
     "heart920": Dataset("heart920", lambda: _heart(DATA / "heart-uci-920" / "heart_disease_uci.csv"), "num", TABULAR),
     "pima": Dataset("pima", lambda: pd.read_csv(DATA / "pima-diabetes" / "diabetes.csv"), "Outcome", TABULAR),
     "diabetes": Dataset("diabetes", _diabetes, "readmitted", ("tabgan", "ctgan", "tvae", "tabularargn", "marginals")),
+    "physionet": Dataset(
+        "physionet", _physionet, "In-hospital_death", ("tabgan", "ctgan", "tvae", "tabularargn", "marginals")
+    ),
     "mimic-codes": Dataset("mimic-codes", _codes, None, ("medgan", "corgan", "vae", "wgangp", "tabgan")),
 }
 

@@ -118,7 +118,7 @@ def test_fit_and_sample_other_models(model_name: str, settings: list[str], tmp_p
 
 def test_tabgan_conditions_from_the_command_line_are_exact(tmp_path: Path) -> None:
     csv, model, output = write_mixed_csv(tmp_path / "mixed.csv"), tmp_path / "m.smg", tmp_path / "s.csv"
-    settings = ["--set", "generator_dims=16", "--set", "critic_dims=16", "--set", "min_steps=5"]
+    settings = ["--set", "generator_dims=16", "--set", "critic_dims=16", "--epochs", "5"]
     assert invoke("fit", csv, "--model", "tabgan", "-o", model, "-q", *settings).exit_code == 0
     assert invoke("sample", model, "-n", "40", "-o", output, "--condition", "stage=III", "-q").exit_code == 0
     assert set(pd.read_csv(output)["stage"]) == {"III"}

@@ -31,7 +31,7 @@ def wards() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted(wards: pd.DataFrame) -> TabGAN:
-    return TabGAN(min_steps=400, batch_size=200, seed=0).fit(wards, progress=False)
+    return TabGAN(epochs=200, batch_size=200, seed=0).fit(wards, progress=False)  # 400 updates
 
 
 def test_training_by_sampling_favours_rare_categories_and_pairs_rows_that_hold_them(wards: pd.DataFrame) -> None:
@@ -47,6 +47,13 @@ def test_training_by_sampling_favours_rare_categories_and_pairs_rows_that_hold_t
     assert np.mean(picked == burns) > 0.15  # log-frequency: far above its 5% share
     held = matrix[rows[column == ward], span.start : span.stop].argmax(axis=1)
     np.testing.assert_array_equal(held, picked)
+
+
+def test_training_length_is_min_epochs_passes_within_the_update_bounds() -> None:
+    model = TabGAN()  # batch 500, at least 600 updates, 300 passes, at most 5,000 updates
+    updates = {n: model._epochs(n) * max(1, n // model._batch(n)) for n in (151, 460, 2000, 100_000)}
+    assert updates == {151: 600, 460: 600, 2000: 1200, 100_000: 5000}
+    assert TabGAN(epochs=7)._epochs(100_000) == 7
 
 
 def test_few_level_integers_become_categories_and_are_never_invented(wards: pd.DataFrame, fitted: TabGAN) -> None:
@@ -85,7 +92,7 @@ def test_unconditional_sampling_needs_only_the_saved_artifact(fitted: TabGAN, tm
 def test_a_table_without_discrete_columns_trains_without_conditions() -> None:
     rng = np.random.default_rng(0)
     table = pd.DataFrame({"x": rng.normal(size=200), "y": rng.gamma(2.0, size=200)})
-    synthetic = TabGAN(min_steps=20, seed=0, **FAST).fit(table, progress=False).sample(50)
+    synthetic = TabGAN(epochs=10, seed=0, **FAST).fit(table, progress=False).sample(50)
     assert synthetic.shape == (50, 2) and synthetic.notna().all().all()
 
 
@@ -99,7 +106,7 @@ def test_numeric_marginals_are_calibrated_to_the_data(wards: pd.DataFrame, fitte
 
 
 def test_without_quantile_knots_no_quantiles_ship(wards: pd.DataFrame) -> None:
-    model = TabGAN(min_steps=10, quantile_knots=0, seed=0, **FAST).fit(wards, progress=False)
+    model = TabGAN(epochs=3, quantile_knots=0, seed=0, **FAST).fit(wards, progress=False)
     numeric = [c for c in model.transformer_.to_dict()["columns"] if "calibration" in c]
     assert numeric and all(c["calibration"] == {"quantiles": None, "generated_quantiles": None} for c in numeric)
 
@@ -142,6 +149,6 @@ def test_output_head_gives_each_row_the_logits_of_its_conditioned_span() -> None
 
 def test_max_modes_caps_the_mixture_of_every_numeric_column(wards: pd.DataFrame) -> None:
     for cap in (1, 2):
-        model = TabGAN(min_steps=1, seed=0, **{**FAST, "max_modes": cap}).fit(wards, progress=False)
+        model = TabGAN(epochs=1, seed=0, **{**FAST, "max_modes": cap}).fit(wards, progress=False)
         modes = {c.name: len(c.means_) for c in model.transformer_.encoders_ if hasattr(c, "means_")}
         assert set(modes) == {"age", "lactate"} and max(modes.values()) == cap  # age is bimodal: the cap binds
