@@ -566,7 +566,18 @@ def test_tsgan_fits_long_sequences_and_samples_long_format(tmp_path: Path) -> No
     values = np.sin(np.arange(10)[None, :, None] / 2 + rng.uniform(0, 6, (12, 1, 2)))
     long_csv = tmp_path / "vitals.csv"
     to_long(values, ["hr", "spo2"]).rename(columns={"sequence": "stay", "step": "hour"}).to_csv(long_csv, index=False)
-    tiny = ["--model", "tsgan", "--epochs", "2", "--batch-size", "4", "--set", "generator_widths=8,8"]
+    tiny = [
+        "--model",
+        "tsgan",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--set",
+        "generator_widths=8,8",
+        "--set",
+        "min_steps=0",
+    ]
     result = invoke("fit", long_csv, *tiny, "--sequence-id", "stay", "--time", "hour", "-o", tmp_path / "m.smg")
     assert result.exit_code == 0, result.output
     assert "12 sequences x 10 steps x 2 channels" in result.stdout

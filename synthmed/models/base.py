@@ -30,7 +30,13 @@ from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedErro
 from synthmed.models.artifact import read_artifact, write_artifact
 from synthmed.models.checkpoint import Checkpointer
 from synthmed.models.conditions import Given, SamplingPlan
-from synthmed.models.monitor import TrainingMonitor, check_monitor_options
+from synthmed.models.monitor import (
+    FidelityReference,
+    Reference,
+    TrainingMonitor,
+    check_monitor_options,
+    monitor_rows,
+)
 from synthmed.models.training import TrainingRun
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
@@ -345,12 +351,16 @@ class Synthesizer(ABC):
     def _json_params(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
 
-    def _monitor(self, matrix: np.ndarray, every: int, keep_best: bool) -> TrainingMonitor:
+    def _fidelity_reference(self, matrix: np.ndarray) -> Reference:
+        """Statistics of the training matrix that the monitor scores generated rows against."""
         if matrix.ndim != 2 or not isinstance(self.transformer_, TableTransformer):
             raise ConfigError(f"the training monitor needs tabular data, which {self.name} does not train on")
+        return FidelityReference(matrix, self.transformer_, self.seed_)
+
+    def _monitor(self, matrix: np.ndarray, every: int, keep_best: bool) -> TrainingMonitor:
         return TrainingMonitor(
-            matrix,
-            self.transformer_,
+            self._fidelity_reference(matrix),
+            monitor_rows(matrix),
             every=every,
             keep_best=keep_best,
             seed=self.seed_,

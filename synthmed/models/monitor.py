@@ -12,6 +12,10 @@ thousand rows and scores them against statistics of the training matrix computed
 - score = column fidelity - correlation difference (higher is better); `keep_best` keeps the weights of the
   best-scoring monitored epoch.
 
+Sequence models (tsgan) are scored on their windows the same way: column fidelity over each channel's values at
+all steps (KS), and a correlation difference over the correlations between channels and each channel's
+autocorrelation at the first lags, the dynamics a window must get right.
+
 Generated rows are decoded as `sample` decodes them (rounded or drawn), with random streams of their own
 derived from the run's seed and the epoch, so a monitored run trains exactly like an unmonitored one and
 a resumed run measures the same figures.
@@ -23,7 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -34,11 +38,16 @@ from synthmed.data.encoders import ColumnEncoder, NumericEncoder, category_codes
 from synthmed.data.schema import ColumnKind
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError, SynthmedWarning
+from synthmed.evaluate.timeseries import autocorrelation, default_lags
 
 # Rows generated per check: enough for marginals and correlations to within about 0.02, cheap to draw.
 MONITOR_ROWS = 2_000
-# The reference statistics use at most this many training rows (a fixed random subset of larger tables).
+# Generated steps per check of a sequence model: windows of T steps, as many as hold about this many steps.
+MONITOR_STEPS = 20_000
+# The reference statistics use at most this many training rows (a fixed random subset of larger tables),
+# or windows holding this many steps.
 REFERENCE_ROWS = 10_000
+REFERENCE_STEPS = 100_000
 # Keeps the monitor's streams apart from those `sample` derives from the same seed.
 MONITOR_STREAM = 0x6D6F6E
 CURVE_KEY = "monitor"
@@ -251,6 +260,53 @@ class FidelityReference:
         return {"column_fidelity": fidelity, "correlation_difference": difference, "score": fidelity - difference}
 
 
+class SequenceReference:
+    """Statistics of training windows (sequences x steps x channels), and the same two figures for generated ones.
+
+    Column fidelity is 1 - the mean KS statistic of each channel's values over all steps; the correlation
+    difference is the mean |real - synthetic| over the correlations of channel pairs and each channel's
+    autocorrelation at lags 1..L (L as `synthmed evaluate` takes it). Windows are compared in the scaled space
+    they are trained in: min-max scaling changes neither figure.
+    """
+
+    def __init__(self, windows: np.ndarray, seed: int) -> None:
+        keep = max(1, REFERENCE_STEPS // windows.shape[1])
+        if len(windows) > keep:
+            windows = windows[np.sort(np.random.default_rng([seed, MONITOR_STREAM]).choice(len(windows), keep, False))]
+        self.lags = default_lags(windows.shape[1])
+        self.values = _RealNumbers.of(self._steps(windows))
+        self.dependence = self._dependence(windows)
+
+    @staticmethod
+    def _steps(windows: np.ndarray) -> np.ndarray:
+        return np.asarray(windows, dtype=np.float64).reshape(-1, windows.shape[2])
+
+    def _dependence(self, windows: np.ndarray) -> np.ndarray:
+        channels = windows.shape[2]
+        cross = _correlations(self._steps(windows))[np.triu_indices(channels, k=1)]
+        dynamics = np.nan_to_num(autocorrelation(np.asarray(windows, dtype=np.float64), self.lags)).ravel()
+        return np.concatenate([cross, dynamics])
+
+    def score(self, windows: np.ndarray, rng: np.random.Generator | None) -> dict[str, float]:
+        fidelity = float(1.0 - self.values.kolmogorov_smirnov(self._steps(windows)).mean())
+        gaps = np.abs(self._dependence(windows) - self.dependence)
+        difference = float(gaps.mean()) if len(gaps) else 0.0
+        return {"column_fidelity": fidelity, "correlation_difference": difference, "score": fidelity - difference}
+
+
+class Reference(Protocol):
+    """What the monitor scores generated rows (or windows) against."""
+
+    def score(self, rows: np.ndarray, rng: np.random.Generator | None) -> dict[str, float]: ...
+
+
+def monitor_rows(matrix: np.ndarray) -> int:
+    """Rows (or windows) generated per check: a table's 2,000 rows at most, about 20,000 steps of windows."""
+    if matrix.ndim == 3:
+        return max(1, MONITOR_STEPS // matrix.shape[1])
+    return min(MONITOR_ROWS, len(matrix))
+
+
 class BestWeights:
     """A copy of every network's weights at the best-scoring monitored epoch; part of each checkpoint."""
 
@@ -285,8 +341,8 @@ class TrainingMonitor:
 
     def __init__(
         self,
-        matrix: np.ndarray,
-        transformer: TableTransformer,
+        reference: Reference,
+        rows: int,
         *,
         every: int,
         keep_best: bool,
@@ -299,8 +355,8 @@ class TrainingMonitor:
         self.seed = seed
         self.stochastic = stochastic
         self.sample = sample
-        self.rows = min(MONITOR_ROWS, len(matrix))
-        self.reference = FidelityReference(matrix, transformer, seed)
+        self.rows = rows
+        self.reference = reference
 
     def due(self, epoch: int, count: int) -> bool:
         return epoch % self.every == 0 or epoch == count

@@ -24,7 +24,13 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "corgan": {"epochs": 2, "pretrain_epochs": 2, "batch_size": 32, "warmup_critic_steps": 5},
     "wgangp": {"epochs": 3, "batch_size": 32},
     "tabgan": {"epochs": 3, "batch_size": 40, "generator_dims": [32], "critic_dims": [32], "max_modes": 3},
-    "tsgan": {"epochs": 2, "batch_size": 8, "generator_widths": [16, 8], "discriminator_widths": [8, 16]},
+    "tsgan": {
+        "epochs": 2,
+        "min_steps": 0,
+        "batch_size": 8,
+        "generator_widths": [16, 8],
+        "discriminator_widths": [8, 16],
+    },
 }
 # Models of (n, T, C) sequences, not flat tables: only the table-free tests below apply to them; the same
 # properties on sequences (seeding, save/load, checkpoints, errors) are tested in tests/models/test_tsgan.py.
