@@ -159,6 +159,11 @@ def fit(
     keep_best: Annotated[
         bool, typer.Option("--keep-best", help="Keep the weights of the best-scoring monitored epoch.")
     ] = False,
+    dp_epsilon: Annotated[
+        float | None,
+        typer.Option(help="Train with (epsilon, delta)-differential privacy (DP-SGD); needs declared domains."),
+    ] = None,
+    dp_delta: Annotated[float | None, typer.Option(help="DP delta (default: 1 / (10 x rows)).")] = None,
     sequence_id: Annotated[
         str | None, typer.Option(help="Sequence models: the column naming each sequence of a long table.")
     ] = None,
@@ -199,6 +204,8 @@ def fit(
         checkpoint_every=checkpoint_every,
         monitor_every=monitor_every,
         keep_best=keep_best,
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
         **sequence_options,
     )
     seconds = time.perf_counter() - started
@@ -211,6 +218,13 @@ def fit(
         else f"{synthesizer.n_rows_} rows x {width} columns ({transformer.layout_.width} dimensions)"
     )
     _say(f"{model} trained on {shape} in {seconds:.1f} s; seed {synthesizer.seed_}; saved to {path}", quiet)
+    if synthesizer.privacy_ is not None:
+        spent = synthesizer.privacy_
+        _say(
+            f"differential privacy: epsilon {spent['epsilon']:.3f} spent of {spent['target_epsilon']:g}, "
+            f"delta {spent['delta']:.2g} (noise multiplier {spent['noise_multiplier']:.3f}, {spent['steps']} steps)",
+            quiet,
+        )
 
 
 @app.command()

@@ -682,3 +682,26 @@ def test_evaluate_plots_the_generators_monitor_curve(
 def test_a_generator_without_a_monitor_curve_gets_a_note(fitted: Fitted) -> None:
     with pytest.warns(SynthmedWarning, match=r"no training monitor curve \(fit it with --monitor-every K"):
         assert _training_monitor(fitted.model) is None
+
+
+def test_fit_with_differential_privacy_reports_the_spent_budget(tmp_path: Path) -> None:
+    data = tmp_path / "patients.csv"
+    mixed_table().drop(columns="id").to_csv(data, index=False)
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(
+        "columns:\n"
+        "  age: {kind: continuous, min: 0, max: 110}\n"
+        "  visits: {kind: count, min: 0, max: 50}\n"
+        "  sex: {kind: categorical, categories: [F, M]}\n"
+        "  stage: {kind: categorical, categories: [I, II, III, IV]}\n"
+    )
+    tiny = ["--model", "vae", "--epochs", "2", "--set", "hidden_dims=8", "--set", "latent_dim=2"]
+    result = invoke("fit", data, *tiny, "--schema", schema, "--dp-epsilon", "2", "-o", tmp_path / "dp.smg")
+    assert result.exit_code == 0, result.output
+    assert "differential privacy: epsilon" in result.stdout and "spent of 2," in result.stdout
+    assert synthmed.load(tmp_path / "dp.smg").privacy_["epsilon"] <= 2.0
+    unschematised = invoke("fit", data, *tiny, "--dp-epsilon", "2", "-o", tmp_path / "x.smg")
+    assert_user_error(unschematised, "public metadata", "--schema")
+    assert_user_error(invoke("fit", data, "--dp-delta", "1e-5", "-o", tmp_path / "x.smg"), "--dp-epsilon")
+    refused = invoke("fit", data, "--model", "medgan", "--dp-epsilon", "1", "-o", tmp_path / "x.smg")
+    assert_user_error(refused, "not available for medgan", "vae")

@@ -38,6 +38,7 @@ from synthmed.models.monitor import (
     monitor_rows,
 )
 from synthmed.models.training import TrainingRun
+from synthmed.privacy.dp import PrivacyBudget, check_declared_domains
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
 _SEE_HELP = "see the model's docstring (help(synthmed.MedGAN)) for each hyperparameter's type and default"
@@ -93,6 +94,8 @@ class Synthesizer(ABC):
     summary: ClassVar[str]
     # hyperparameters that must be strictly positive (the others that are numbers must be >= 0)
     positive: ClassVar[frozenset[str]] = frozenset({"batch_size"})
+    # whether `_train` honours `run.privacy` (DP-SGD on every module that reads real records)
+    private_training: ClassVar[bool] = False
 
     seed: int | None
     device: str
@@ -216,6 +219,8 @@ class Synthesizer(ABC):
         checkpoint_every: int = 10,
         monitor_every: int | None = None,
         keep_best: bool = False,
+        dp_epsilon: float | None = None,
+        dp_delta: float | None = None,
     ) -> Self:
         """Validate the data, learn its schema and transform, then train.
 
@@ -226,11 +231,20 @@ class Synthesizer(ABC):
         With `monitor_every` (K), the generating phase scores generated rows every K epochs (column fidelity,
         correlation difference: see models/monitor.py) into `history_["monitor"]`; `keep_best` then keeps
         the weights of the best-scoring check. Off by default: the monitor reads the training data.
+        With `dp_epsilon` (and optionally `dp_delta`), training is (epsilon, delta)-differentially private
+        (see privacy/dp.py); every column's domain must then come from `schema`, not from the data.
         """
         self._check_params()
         check_monitor_options(monitor_every, keep_best)
+        if dp_delta is not None and dp_epsilon is None:
+            raise ConfigError("dp_delta is part of a privacy budget", remedy="also give dp_epsilon (--dp-epsilon)")
+        budget = None if dp_epsilon is None else PrivacyBudget(dp_epsilon, dp_delta)
+        if budget is not None:
+            self._check_private_options(budget, monitor_every, checkpoint)
         self.__dict__.pop("history_", None)  # a failed refit must not leave a half-trained model usable
         matrix = self._prepare(data, schema, na_values, encoding)
+        if budget is not None:
+            check_declared_domains(self.transformer_.to_dict())
         self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
         self.n_rows_ = len(matrix)
         checkpointer, resume = None, None
@@ -250,8 +264,9 @@ class Synthesizer(ABC):
             self.seed_ = int(self.seed if self.seed is not None else np.random.SeedSequence().entropy % 2**31)
         self.networks_ = self._seeded_build()
         monitor = self._monitor(matrix, monitor_every, keep_best) if monitor_every is not None else None
-        run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor)
+        run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor, budget)
         self._train(torch.as_tensor(matrix, device=run.device), run)
+        self.privacy_ = run.private.summary() if run.private is not None else None
         self.monitor_ = monitor.summary(run.history) if monitor is not None else None
         self.history_ = run.history
         self.samples_drawn_ = 0
@@ -302,12 +317,17 @@ class Synthesizer(ABC):
             "hyperparameters": self._json_params(),
             "seed": self.seed_,
             "versions": _versions(),
-            "data": {"fingerprint": self.fingerprint_, "rows": self.n_rows_, "input_format": self.input_format_},
+            "data": {
+                "fingerprint": self.fingerprint_,
+                "rows": None if self.privacy_ else self.n_rows_,  # under DP the row count is private too
+                "input_format": self.input_format_,
+            },
             "schema": self.schema_.to_dict(),
             "transformer": self.transformer_.to_dict(),
             "layout": self.transformer_.layout_.to_list(),
             "history": self.history_,
             "monitor": self.monitor_,
+            "privacy": self.privacy_,
         }
         tensors = {
             f"{name}.{key}": value
@@ -337,6 +357,7 @@ class Synthesizer(ABC):
         model.input_format_ = meta["data"]["input_format"]
         model.history_ = meta["history"]
         model.monitor_ = meta.get("monitor")
+        model.privacy_ = meta.get("privacy")
         model.samples_drawn_ = 0
         model.networks_ = model._seeded_build()
         for name, network in model.networks_.items():
@@ -348,6 +369,27 @@ class Synthesizer(ABC):
         return model
 
     # ---- helpers -----------------------------------------------------------------------------------
+    def _check_private_options(self, budget: PrivacyBudget, monitor_every: int | None, checkpoint: Any) -> None:
+        budget.check()
+        if not self.private_training:
+            from synthmed.models import MODELS
+
+            supported = ", ".join(name for name, model in MODELS.items() if model.private_training)
+            raise ConfigError(
+                f"differentially private training is not available for {self.name} yet",
+                remedy=f"models with it: {supported}",
+            )
+        if monitor_every is not None:
+            raise ConfigError(
+                "the training monitor reads the training data outside the privacy budget",
+                remedy="leave out monitor_every (--monitor-every) when training with dp_epsilon",
+            )
+        if checkpoint is not None:
+            raise ConfigError(
+                "a differentially private run cannot be resumed from checkpoints yet",
+                remedy="leave out checkpoint (--checkpoint) when training with dp_epsilon",
+            )
+
     def _json_params(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
 

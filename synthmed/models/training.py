@@ -13,6 +13,7 @@ from torch import nn
 
 from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
 from synthmed.models.monitor import CURVE_KEY, BestWeights, TrainingMonitor
+from synthmed.privacy.dp import PrivacyBudget, PrivateTraining
 
 
 @dataclass
@@ -29,17 +30,25 @@ class TrainingRun:
     checkpointer: Checkpointer | None = None
     resume: Resume | None = None
     monitor: TrainingMonitor | None = None
+    privacy: PrivacyBudget | None = None  # DP-SGD asked for: the model's `_train` starts `private_training`
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
         self.noise = torch.Generator().manual_seed(self.seed)
+        self.private: PrivateTraining | None = None
         self._pending: dict[str, float] = {}
         self._completed: list[str] = []
 
     def normal(self, rows: int, columns: int) -> torch.Tensor:
         """Standard normal noise, drawn on the CPU so results do not depend on the device."""
         return torch.randn(rows, columns, generator=self.noise).to(self.device)
+
+    def private_training(self, rows: int, batch_size: int, steps: int) -> PrivateTraining:
+        """DP-SGD for the phase that reads real records: `steps` Poisson batches of expected size `batch_size`."""
+        assert self.privacy is not None, "private_training needs a privacy budget"
+        self.private = PrivateTraining(self.privacy, rows, batch_size, steps, seed=self.seed)
+        return self.private
 
     def log(self, **metrics: float) -> None:
         """Record this epoch's figures (losses); shown on the bar and kept in the artifact."""

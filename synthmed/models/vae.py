@@ -54,6 +54,23 @@ class Decoder(nn.Module):
         return self.output(self.body(latent))
 
 
+class _Autoencoding(nn.Module):
+    """Encoder and decoder as one module, so that DP-SGD clips each record's gradient over both at once."""
+
+    def __init__(self, encoder: Encoder, decoder: Decoder) -> None:
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+
+    def forward(self, records: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        mean, log_variance = self.encoder(records)
+        return self.decoder(mean + torch.exp(0.5 * log_variance) * noise), mean, log_variance
+
+
+def _kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, var) || N(0, I)), summed over the latent, averaged over records."""
+    return 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).sum(dim=1).mean()
+
+
 class VAE(Synthesizer):
     """Variational autoencoder for binary, count and mixed tables.
 
@@ -80,6 +97,7 @@ class VAE(Synthesizer):
     name = "vae"
     summary = "Variational autoencoder (Kingma & Welling 2014): the medGAN/corGAN baseline, any table"
     positive = frozenset({"batch_size", "latent_dim", "learning_rate"})
+    private_training = True
 
     def __init__(
         self,
@@ -113,10 +131,16 @@ class VAE(Synthesizer):
             "decoder": Decoder(self.latent_dim, self.hidden_dims, layout.width),
         }
 
+    def _optimizer(self) -> torch.optim.Optimizer:
+        parameters = [*self.networks_["encoder"].parameters(), *self.networks_["decoder"].parameters()]
+        return torch.optim.Adam(parameters, lr=self.learning_rate, weight_decay=self.l2_weight, foreach=True)
+
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
+        if run.privacy is not None:
+            self._train_privately(data, run)
+            return
         encoder, decoder = self.networks_["encoder"].train(), self.networks_["decoder"].train()
-        parameters = [*encoder.parameters(), *decoder.parameters()]
-        optimizer = torch.optim.Adam(parameters, lr=self.learning_rate, weight_decay=self.l2_weight, foreach=True)
+        optimizer = self._optimizer()
         n = len(data)
         batch = min(self.batch_size, n)
         state = {**self.networks_, "optimizer": optimizer}
@@ -128,7 +152,7 @@ class VAE(Synthesizer):
                 mean, log_variance = encoder(records)
                 latent = mean + torch.exp(0.5 * log_variance) * run.normal(*mean.shape)
                 reconstruction = self.head_.loss(decoder(latent), records)
-                kl = 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).sum(dim=1).mean()
+                kl = _kl_divergence(mean, log_variance)
                 loss = reconstruction + self.kl_weight * kl
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -136,6 +160,31 @@ class VAE(Synthesizer):
                 reconstruction_total += reconstruction.item() * len(records)
                 kl_total += kl.item() * len(records)
             run.log(reconstruction=reconstruction_total / n, kl=kl_total / n)
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun) -> None:
+        """DP-SGD over encoder and decoder together: both see real records. Only the epsilon spent is logged:
+        losses computed on real records would be released outside the budget."""
+        n = len(data)
+        batch = min(self.batch_size, n)
+        steps_per_epoch = max(1, round(n / batch))
+        private = run.private_training(n, batch, self.epochs * steps_per_epoch)
+        autoencoding = private.wrap(_Autoencoding(self.networks_["encoder"], self.networks_["decoder"]).train())
+        optimizer = private.optimizer(self._optimizer())
+        state = {**self.networks_, "optimizer": optimizer}
+        for _ in run.epochs("train", self.epochs, n, state):
+            for indices in private.batches(run.rng, steps_per_epoch):
+                if not len(indices):
+                    private.noise_only_step(optimizer, autoencoding.parameters())
+                    continue
+                records = data[torch.as_tensor(indices, device=data.device)]
+                logits, mean, log_variance = autoencoding(records, run.normal(len(records), self.latent_dim))
+                loss = self.head_.loss(logits, records) + self.kl_weight * _kl_divergence(mean, log_variance)
+                optimizer.zero_grad(set_to_none=True)
+                with private.silenced():
+                    loss.backward()
+                optimizer.step()
+            run.log(epsilon=private.logged_epsilon)
+        autoencoding._close()
 
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         decoder = self.networks_["decoder"]

@@ -1,1 +1,1 @@
-"""Privacy: attacks on synthetic data (and, later, differentially private training)."""
+"""Privacy: attacks on synthetic data, and differentially private training (dp.py)."""

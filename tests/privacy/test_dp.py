@@ -1,0 +1,136 @@
+"""Differentially private training: calibration, accounting, Poisson batches, refusals, and what ships."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthmed
+from synthmed.errors import ConfigError, SchemaError
+from synthmed.models import VAE, MedGAN
+from synthmed.privacy.dp import PrivacyBudget, PrivateTraining, epsilon_of
+
+FAST = {"epochs": 3, "batch_size": 50, "hidden_dims": (16,), "latent_dim": 4}
+
+
+@pytest.fixture(scope="module")
+def codes() -> np.ndarray:
+    return (np.random.default_rng(0).random((400, 8)) < 0.3).astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def private_vae(codes: np.ndarray) -> VAE:
+    return VAE(**FAST, seed=0).fit(codes, progress=False, dp_epsilon=2.0, dp_delta=1e-4)
+
+
+def patients() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, 200),
+            "ward": rng.choice(["cardiology", "oncology", "rare-ward-7"], 200, p=[0.6, 0.39, 0.01]),
+            "diabetic": rng.integers(0, 2, 200),
+        }
+    )
+
+
+def test_noise_is_calibrated_to_spend_the_budget_and_no_more() -> None:
+    private = PrivateTraining(PrivacyBudget(1.0, 1e-5), rows=1_000, batch_size=100, steps=60, seed=0)
+    assert private.sample_rate == 0.1 and private.epsilon == 0.0
+    for _ in private.batches(np.random.default_rng(0), 60):
+        pass
+    assert 0.99 <= private.epsilon <= 1.0  # all but a sliver of the budget
+    with pytest.raises(ConfigError, match="beyond its planned budget"):
+        next(private.batches(np.random.default_rng(0), 1))
+    summary = private.summary()
+    assert summary["steps"] == 60 and summary["accountant"] == "prv"
+    recomputed = epsilon_of(summary["noise_multiplier"], summary["sample_rate"], summary["steps"], summary["delta"])
+    assert recomputed == summary["epsilon"]
+    looser = PrivateTraining(PrivacyBudget(8.0, 1e-5), rows=1_000, batch_size=100, steps=60, seed=0)
+    assert looser.noise_multiplier < private.noise_multiplier  # a larger budget needs less noise
+
+
+def test_batches_are_poisson_samples() -> None:
+    private = PrivateTraining(PrivacyBudget(4.0), rows=2_000, batch_size=100, steps=200, seed=0)
+    sizes = [len(batch) for batch in private.batches(np.random.default_rng(0), 200)]
+    assert np.mean(sizes) == pytest.approx(100, rel=0.05)
+    assert np.std(sizes) == pytest.approx(np.sqrt(2_000 * 0.05 * 0.95), rel=0.25)  # binomial, not fixed
+    assert private.delta == 1 / 20_000  # the default: 1 / (10 n)
+
+
+def test_a_private_vae_stores_its_epsilon_and_no_loss_figures(private_vae: VAE, tmp_path: Path) -> None:
+    privacy = private_vae.privacy_
+    assert privacy["delta"] == 1e-4 and privacy["epsilon"] <= 2.0
+    assert privacy["steps"] == 3 * 8  # 400 rows in expected batches of 50, 3 epochs
+    assert epsilon_of(privacy["noise_multiplier"], privacy["sample_rate"], privacy["steps"], 1e-4) == privacy["epsilon"]
+    epochs = private_vae.history_["train"]
+    assert [set(record) for record in epochs] == [{"epoch", "epsilon", "seconds"}] * 3  # losses read real records
+    assert epochs[-1]["epsilon"] == privacy["epsilon"]
+    assert epochs[0]["epsilon"] < epochs[1]["epsilon"] < epochs[2]["epsilon"]
+    path = private_vae.save(tmp_path / "dp.smg")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("model.json"))
+    assert meta["privacy"]["epsilon"] == privacy["epsilon"] and meta["privacy"]["delta"] == 1e-4
+    assert meta["data"]["rows"] is None  # the row count is private too
+    loaded = synthmed.load(path)
+    assert loaded.privacy_ == privacy
+    np.testing.assert_array_equal(loaded.sample(20, seed=1), private_vae.sample(20, seed=1))
+
+
+def test_private_training_is_reproducible_and_differs_from_plain(codes: np.ndarray, private_vae: VAE) -> None:
+    again = VAE(**FAST, seed=0).fit(codes, progress=False, dp_epsilon=2.0, dp_delta=1e-4)
+    np.testing.assert_array_equal(again.sample(50, seed=3), private_vae.sample(50, seed=3))
+    plain = VAE(**FAST, seed=0).fit(codes, progress=False)
+    assert plain.privacy_ is None
+    assert not np.array_equal(plain.sample(50, seed=3), private_vae.sample(50, seed=3))
+
+
+def test_domains_must_come_from_a_public_schema(tmp_path: Path) -> None:
+    table = patients()
+    with pytest.raises(SchemaError, match=r"public metadata.*'age', 'ward'.*declare"):
+        VAE(**FAST, seed=0).fit(table, progress=False, dp_epsilon=3.0)
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(
+        "columns:\n"
+        "  age: {kind: count, min: 0, max: 120}\n"
+        "  ward: {kind: categorical, categories: [cardiology, oncology, rare-ward-7, surgery]}\n"
+    )
+    model = VAE(**FAST, seed=0).fit(table, schema=schema, progress=False, dp_epsilon=3.0)
+    path = model.save(tmp_path / "dp.smg")
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read("model.json").decode()
+    declared = {"cardiology", "oncology", "rare-ward-7", "surgery"}
+    assert "rare-ward-7" in text  # it is in the public list, so it may ship
+    undeclared_strings = {v for v in table["ward"].unique() if v not in declared}
+    assert not any(f'"{value}"' in text for value in undeclared_strings)
+    meta = json.loads(text)
+    age = next(c for c in meta["transformer"]["columns"] if c["column"] == "age")
+    assert (age["min"], age["max"], age["domain"]) == (0, 120, "schema")  # not the data's 18 and 89
+    assert str(table["age"].min()) not in {str(age["min"]), str(age["max"])}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"dp_epsilon": 0.0}, "epsilon must be a positive number"),
+        ({"dp_epsilon": 1.0, "dp_delta": 1.5}, "delta must be between 0 and 1"),
+        ({"dp_epsilon": 1.0, "monitor_every": 1}, "monitor reads the training data"),
+    ],
+)
+def test_bad_private_options_fail_before_training(codes: np.ndarray, options: dict, message: str) -> None:
+    model = VAE(**FAST, seed=0)
+    with pytest.raises(ConfigError, match=message):
+        model.fit(codes, progress=False, **options)
+    assert not hasattr(model, "networks_")
+
+
+def test_models_without_private_training_refuse_it(codes: np.ndarray, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not available for medgan yet.*models with it: vae"):
+        MedGAN(seed=0).fit(codes, progress=False, dp_epsilon=1.0)
+    with pytest.raises(ConfigError, match="cannot be resumed"):
+        VAE(**FAST, seed=0).fit(codes, progress=False, dp_epsilon=1.0, checkpoint=tmp_path)
