@@ -220,9 +220,10 @@ def fit(
     _say(f"{model} trained on {shape} in {seconds:.1f} s; seed {synthesizer.seed_}; saved to {path}", quiet)
     if synthesizer.privacy_ is not None:
         spent = synthesizer.privacy_
+        steps = ", ".join(f"{phase['steps']} {name} steps" for name, phase in spent["phases"].items())
         _say(
             f"differential privacy: epsilon {spent['epsilon']:.3f} spent of {spent['target_epsilon']:g}, "
-            f"delta {spent['delta']:.2g} (noise multiplier {spent['noise_multiplier']:.3f}, {spent['steps']} steps)",
+            f"delta {spent['delta']:.2g} (noise multiplier {spent['noise_multiplier']:.3f}; {steps})",
             quiet,
         )
 

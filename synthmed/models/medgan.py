@@ -24,6 +24,7 @@ from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.layers import SpanHead
 from synthmed.models.training import TrainingRun
+from synthmed.privacy.dp import Phase
 
 # TensorFlow's batch_norm(decay=0.99, epsilon=1e-3) in the reference code, in PyTorch terms.
 BATCH_NORM_MOMENTUM = 0.01
@@ -60,6 +61,10 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.embedding_activation(self.encoder(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw reconstruction outputs (the layout's head turns them into record values)."""
+        return self.decoder(self.encode(x))
 
 
 class Generator(nn.Module):
@@ -143,6 +148,7 @@ class MedGAN(Synthesizer):
     positive = frozenset(
         {"batch_size", "pretrain_batch_size", "embedding_dim", "noise_dim", "discriminator_steps", "learning_rate"}
     )
+    private_training = True
 
     def __init__(
         self,
@@ -235,18 +241,25 @@ class MedGAN(Synthesizer):
             "generator": Generator(
                 self.noise_dim, self.generator_dims, self.embedding_dim, self._embedding_activation(layout)
             ),
-            "discriminator": Discriminator(layout.width, self.discriminator_dims, self.minibatch_averaging),
+            "discriminator": Discriminator(layout.width, self.discriminator_dims, self._averages_minibatches()),
         }
         for network in networks.values():
             glorot_init(network)
         return networks
 
+    def _averages_minibatches(self) -> bool:
+        """Minibatch averaging mixes the records of a batch, so no per-record gradient exists: off under DP."""
+        return self.minibatch_averaging and getattr(self, "privacy_", None) is None
+
     def _decode(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.head_(self.networks_["autoencoder"].decoder(embedding))
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        self._pretrain_autoencoder(data, run)
-        self._train_gan(data, run)
+        if run.privacy is not None:
+            self._train_privately(data, run)
+        else:
+            self._pretrain_autoencoder(data, run)
+            self._train_gan(data, run)
         self._burn_in(min(self.batch_size, len(data)), run)
 
     def _burn_in(self, batch: int, run: TrainingRun) -> None:
@@ -278,7 +291,7 @@ class MedGAN(Synthesizer):
             losses = []
             for start in range(0, n, batch):
                 records = data[order[start : start + batch]]
-                loss = self.head_.loss(autoencoder.decoder(autoencoder.encode(records)), records)
+                loss = self.head_.loss(autoencoder(records), records)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -303,25 +316,92 @@ class MedGAN(Synthesizer):
                     real = data[torch.as_tensor(run.rng.choice(n, batch, replace=False), device=data.device)]
                     with torch.no_grad():
                         fake = self._decode(generator(run.normal(batch, self.noise_dim)))
-                    real_logits, fake_logits = discriminator(real), discriminator(fake)
-                    loss_d = F.binary_cross_entropy_with_logits(
-                        real_logits, torch.ones_like(real_logits)
-                    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                    loss_d = self._discriminator_loss(discriminator, real, fake)
                     optimizer_d.zero_grad(set_to_none=True)
                     loss_d.backward()
                     optimizer_d.step()
                     d_losses.append(loss_d.item())
-                generator.train()
-                discriminator.requires_grad_(False)  # the generator step needs no discriminator gradients
-                fake_logits = discriminator(self._decode(generator(run.normal(batch, self.noise_dim))))
-                # non-saturating generator loss: -log D(G(z))
-                loss_g = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-                optimizer_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                optimizer_g.step()
-                discriminator.requires_grad_(True)
-                g_losses.append(loss_g.item())
+                g_losses.append(self._generator_step(discriminator, batch, optimizer_g, run))
             run.log(d_loss=sum(d_losses) / len(d_losses), g_loss=sum(g_losses) / len(g_losses))
+
+    def _discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        real_logits, fake_logits = discriminator(real), discriminator(fake)
+        return F.binary_cross_entropy_with_logits(
+            real_logits, torch.ones_like(real_logits)
+        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+    def _generator_step(
+        self, discriminator: nn.Module, batch: int, optimizer: torch.optim.Optimizer, run: TrainingRun
+    ) -> float:
+        """One generator (and decoder) update with the non-saturating loss -log D(G(z))."""
+        generator = self.networks_["generator"].train()
+        discriminator.requires_grad_(False)  # the generator step needs no discriminator gradients
+        fake_logits = discriminator(self._decode(generator(run.normal(batch, self.noise_dim))))
+        loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        discriminator.requires_grad_(True)
+        return loss.item()
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun) -> None:
+        """DP-SGD on the two modules that read real records: the autoencoder's pretraining and the discriminator.
+
+        The generator (and the decoder fine-tuned with it) only sees the private discriminator's verdicts on
+        generated records: post-processing. Each discriminator step scores a Poisson batch of real records and
+        as many generated ones in one pass, each row's gradient clipped on its own. Only epsilon and the
+        generator's loss are logged; losses on real records would be released outside the budget.
+        """
+        n = len(data)
+        pretrain_batch, batch = min(self.pretrain_batch_size, n), min(self.batch_size, n)
+        pretrain_steps, gan_steps = math.ceil(n / pretrain_batch), math.ceil(n / batch)
+        private = run.private_training(
+            n,
+            pretrain=Phase(pretrain_batch, self.pretrain_epochs * pretrain_steps),
+            gan=Phase(batch, self.epochs * gan_steps * self.discriminator_steps),
+        )
+        if self.minibatch_averaging:
+            private.adaptations["minibatch_averaging"] = "off: it mixes the records of a batch"
+        autoencoder = private.wrap(self.networks_["autoencoder"].train())
+        optimizer = private.optimizer("pretrain", self._adam(list(autoencoder.parameters())))
+        state = {**self.networks_, "optimizer": optimizer}
+        for _ in run.epochs("pretrain", self.pretrain_epochs, n, state):
+            for indices in private.batches("pretrain", run.rng, pretrain_steps):
+                if not len(indices):
+                    private.noise_only_step("pretrain", optimizer, autoencoder)
+                    continue
+                records = data[torch.as_tensor(indices, device=data.device)]
+                loss = self.head_.loss(autoencoder(records), records)
+                optimizer.zero_grad(set_to_none=True)
+                with private.silenced():
+                    loss.backward()
+                optimizer.step()
+            run.log(epsilon=private.logged_epsilon)
+        autoencoder._close()
+        generator, decoder = self.networks_["generator"], self.networks_["autoencoder"].decoder
+        discriminator = private.wrap(self.networks_["discriminator"].train())
+        optimizer_d = private.optimizer("gan", self._adam(list(discriminator.parameters())))
+        optimizer_g = self._adam([*generator.parameters(), *decoder.parameters()])
+        state = {**self.networks_, "optimizer_d": optimizer_d, "optimizer_g": optimizer_g}
+        for _ in run.epochs("gan", self.epochs, n, state):
+            g_losses = []
+            for _ in range(gan_steps):
+                generator.eval()
+                for indices in private.batches("gan", run.rng, self.discriminator_steps):
+                    with torch.no_grad():
+                        fake = self._decode(generator(run.normal(private.expected_batch("gan"), self.noise_dim)))
+                    rows = torch.cat([data[torch.as_tensor(indices, device=data.device)], fake])
+                    labels = torch.cat([torch.ones(len(indices)), torch.zeros(len(fake))]).to(data.device)
+                    loss_d = F.binary_cross_entropy_with_logits(discriminator(rows), labels)
+                    optimizer_d.zero_grad(set_to_none=True)
+                    with private.silenced():
+                        loss_d.backward()
+                    optimizer_d.step()
+                discriminator.disable_hooks()  # no per-record gradients in the generator's step
+                g_losses.append(self._generator_step(discriminator, batch, optimizer_g, run))
+                discriminator.enable_hooks()
+            run.log(g_loss=sum(g_losses) / len(g_losses), epsilon=private.logged_epsilon)
+        discriminator._close()
 
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         generator = self.networks_["generator"]

@@ -13,7 +13,7 @@ from torch import nn
 
 from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
 from synthmed.models.monitor import CURVE_KEY, BestWeights, TrainingMonitor
-from synthmed.privacy.dp import PrivacyBudget, PrivateTraining
+from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining
 
 
 @dataclass
@@ -44,10 +44,10 @@ class TrainingRun:
         """Standard normal noise, drawn on the CPU so results do not depend on the device."""
         return torch.randn(rows, columns, generator=self.noise).to(self.device)
 
-    def private_training(self, rows: int, batch_size: int, steps: int) -> PrivateTraining:
-        """DP-SGD for the phase that reads real records: `steps` Poisson batches of expected size `batch_size`."""
+    def private_training(self, rows: int, **phases: Phase) -> PrivateTraining:
+        """DP-SGD for the phases that read real records, one budget over all of them."""
         assert self.privacy is not None, "private_training needs a privacy budget"
-        self.private = PrivateTraining(self.privacy, rows, batch_size, steps, seed=self.seed)
+        self.private = PrivateTraining(self.privacy, rows, phases, seed=self.seed)
         return self.private
 
     def log(self, **metrics: float) -> None:

@@ -18,6 +18,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
 from synthmed.models.layers import SpanHead
 from synthmed.models.training import TrainingRun
+from synthmed.privacy.dp import Phase
 
 
 def _mlp(dims: tuple[int, ...]) -> nn.Sequential:
@@ -167,14 +168,14 @@ class VAE(Synthesizer):
         n = len(data)
         batch = min(self.batch_size, n)
         steps_per_epoch = max(1, round(n / batch))
-        private = run.private_training(n, batch, self.epochs * steps_per_epoch)
+        private = run.private_training(n, train=Phase(batch, self.epochs * steps_per_epoch))
         autoencoding = private.wrap(_Autoencoding(self.networks_["encoder"], self.networks_["decoder"]).train())
-        optimizer = private.optimizer(self._optimizer())
+        optimizer = private.optimizer("train", self._optimizer())
         state = {**self.networks_, "optimizer": optimizer}
         for _ in run.epochs("train", self.epochs, n, state):
-            for indices in private.batches(run.rng, steps_per_epoch):
+            for indices in private.batches("train", run.rng, steps_per_epoch):
                 if not len(indices):
-                    private.noise_only_step(optimizer, autoencoding.parameters())
+                    private.noise_only_step("train", optimizer, autoencoding)
                     continue
                 records = data[torch.as_tensor(indices, device=data.device)]
                 logits, mean, log_variance = autoencoding(records, run.normal(len(records), self.latent_dim))

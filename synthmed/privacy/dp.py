@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -68,61 +68,87 @@ class PrivacyBudget:
         return self.delta if self.delta is not None else 1.0 / (10 * rows)
 
 
-def epsilon_of(
-    noise_multiplier: float, sample_rate: float, steps: int, delta: float, error: float = STORED_EPSILON_ERROR
-) -> float:
-    """The epsilon that `steps` DP-SGD steps spend at this noise and sample rate (PRV accountant's upper bound)."""
-    if steps == 0:
+Composition = list[tuple[float, float, int]]  # (noise multiplier, sample rate, steps) per phase
+
+
+def epsilon_of(composition: Composition, delta: float, error: float = STORED_EPSILON_ERROR) -> float:
+    """The epsilon that DP-SGD phases of (noise multiplier, sample rate, steps) spend together (PRV's upper bound)."""
+    taken = [(noise, rate, steps) for noise, rate, steps in composition if steps > 0]
+    if not taken:
         return 0.0
     _, accountant_class, _ = _quiet_opacus()
     accountant = accountant_class()
-    accountant.history = [(noise_multiplier, sample_rate, steps)]
+    accountant.history = taken
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(accountant.get_epsilon(delta=delta, eps_error=error))
 
 
-class PrivateTraining:
-    """DP-SGD for one training phase: batch sampling, clipped and noised updates, and the accountant.
+def stored_composition(privacy: dict[str, Any]) -> Composition:
+    """The composition an artifact's `privacy` record describes, for `epsilon_of`."""
+    noise = privacy["noise_multiplier"]
+    return [(noise, phase["sample_rate"], phase["steps"]) for phase in privacy["phases"].values()]
 
-    `steps` is the plan; the noise is calibrated so that it spends the whole budget. Batches come from
-    `batches`, the optimizer from `optimizer`; a model's loop otherwise stays as it is.
+
+@dataclass(frozen=True)
+class Phase:
+    """One training phase that reads real records: Poisson batches of expected size `batch_size`, `steps` of them."""
+
+    batch_size: int
+    steps: int
+
+
+class PrivateTraining:
+    """DP-SGD for the phases of one `fit` that read real records: batches, noised updates, the accountant.
+
+    Every phase uses the same noise multiplier, calibrated so that all the planned steps together spend the
+    whole budget. Batches come from `batches`, optimizers from `optimizer`; a model's loop otherwise stays
+    as it is.
     """
 
-    def __init__(self, budget: PrivacyBudget, rows: int, batch_size: int, steps: int, seed: int) -> None:
-        if rows < 2 or steps < 1:
-            raise ConfigError("private training needs at least 2 records and 1 step", values=[rows, steps])
+    def __init__(self, budget: PrivacyBudget, rows: int, phases: dict[str, Phase], seed: int) -> None:
+        if rows < 2 or not phases or min(phase.steps for phase in phases.values()) < 1:
+            raise ConfigError(
+                "private training needs at least 2 records and a step in each phase",
+                values=[rows, *(phase.steps for phase in phases.values())],
+            )
         self.budget = budget
         self.delta = budget.delta_for(rows)
         self.rows = rows
-        self.sample_rate = min(1.0, batch_size / rows)
-        self.planned_steps = steps
-        self.steps = 0
-        self.noise_multiplier = self._calibrate(budget.epsilon, steps)
+        self.sample_rates = {name: min(1.0, phase.batch_size / rows) for name, phase in phases.items()}
+        self.planned = {name: phase.steps for name, phase in phases.items()}
+        self.steps = dict.fromkeys(phases, 0)
+        self.noise_multiplier = self._calibrate(budget.epsilon)
         self.noise = torch.Generator().manual_seed(seed)
-        self._spent: dict[tuple[int, float], float] = {}
+        self.adaptations: dict[str, str] = {}  # what the model changed to train privately, for the artifact
+        self._spent: dict[tuple[tuple[int, ...], float], float] = {}
 
-    def _calibrate(self, target: float, steps: int) -> float:
-        """The least noise whose stored epsilon bound for `steps` steps stays within `target`.
+    def _composition(self, noise: float, steps: dict[str, int]) -> Composition:
+        return [(noise, self.sample_rates[name], count) for name, count in steps.items()]
 
-        Opacus's search at the quicker precision brackets it; bisection at the stored precision then finds
-        it to 0.1%, so that a run spends all but a sliver of its budget and never more.
+    def _calibrate(self, target: float) -> float:
+        """The least noise whose stored epsilon bound for all planned steps stays within `target`.
+
+        Opacus's search at the quicker precision brackets it (for the longest phase alone when there are
+        several); bisection at the stored precision then finds it to 0.1%, so that a run spends all but a
+        sliver of its budget and never more.
         """
         _, _, get_noise_multiplier = _quiet_opacus()
+        longest = max(self.planned, key=lambda name: self.planned[name] * self.sample_rates[name])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quick = get_noise_multiplier(
                 target_epsilon=target,
                 target_delta=self.delta,
-                sample_rate=self.sample_rate,
-                steps=steps,
+                sample_rate=self.sample_rates[longest],
+                steps=self.planned[longest],
                 accountant="prv",
                 epsilon_tolerance=0.01,
                 eps_error=LOGGED_EPSILON_ERROR,
             )
 
         def within(noise: float) -> bool:
-            return epsilon_of(noise, self.sample_rate, steps, self.delta) <= target
+            return epsilon_of(self._composition(noise, self.planned), self.delta) <= target
 
         low, high = 0.8 * quick, quick
         while not within(high):
@@ -134,9 +160,8 @@ class PrivateTraining:
             low, high = (low, middle) if within(middle) else (middle, high)
         return float(high)
 
-    @property
-    def expected_batch(self) -> int:
-        return max(1, round(self.sample_rate * self.rows))
+    def expected_batch(self, phase: str) -> int:
+        return max(1, round(self.sample_rates[phase] * self.rows))
 
     def wrap(self, module: nn.Module) -> nn.Module:
         """The module, computing per-record gradients (Opacus's GradSampleModule)."""
@@ -145,47 +170,46 @@ class PrivateTraining:
             warnings.simplefilter("ignore")
             return opacus.GradSampleModule(module)
 
-    def optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    def optimizer(self, phase: str, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
         """`optimizer`, stepping on clipped per-record gradients plus calibrated Gaussian noise."""
         opacus, _, _ = _quiet_opacus()
         return opacus.optimizers.DPOptimizer(
             optimizer,
             noise_multiplier=self.noise_multiplier,
             max_grad_norm=self.budget.max_grad_norm,
-            expected_batch_size=self.expected_batch,
+            expected_batch_size=self.expected_batch(phase),
             loss_reduction="mean",
             generator=self.noise,
         )
 
-    def batches(self, rng: np.random.Generator, count: int) -> Iterator[np.ndarray]:
+    def batches(self, phase: str, rng: np.random.Generator, count: int) -> Iterator[np.ndarray]:
         """`count` Poisson-sampled batches of record indices (possibly empty), each one an accounted step."""
         for _ in range(count):
-            if self.steps >= self.planned_steps:
+            if self.steps[phase] >= self.planned[phase]:
                 raise ConfigError(
-                    "private training asked for a step beyond its planned budget",
-                    values=[self.planned_steps],
+                    f"private training asked for a step of phase {phase!r} beyond its planned budget",
+                    values=[self.planned[phase]],
                     remedy="this is a bug in the model's training loop; please report it",
                 )
-            self.steps += 1
-            yield np.flatnonzero(rng.random(self.rows) < self.sample_rate)
+            self.steps[phase] += 1
+            yield np.flatnonzero(rng.random(self.rows) < self.sample_rates[phase])
 
-    def noise_only_step(self, optimizer: torch.optim.Optimizer, parameters: Iterable[nn.Parameter]) -> None:
+    def noise_only_step(self, phase: str, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         """An empty Poisson batch still takes a step of pure noise, as the mechanism it is accounted as does."""
-        for parameter in parameters:
+        for parameter in module.parameters():
+            if not parameter.requires_grad:
+                continue
             noise = torch.normal(
-                0.0,
-                self.noise_multiplier * self.budget.max_grad_norm,
-                parameter.shape,
-                generator=self.noise,
+                0.0, self.noise_multiplier * self.budget.max_grad_norm, parameter.shape, generator=self.noise
             )
-            parameter.grad = (noise / self.expected_batch).to(parameter.device)
+            parameter.grad = (noise / self.expected_batch(phase)).to(parameter.device)
         optimizer.original_optimizer.step()  # type: ignore[attr-defined]
         optimizer.zero_grad(set_to_none=True)
 
     def _epsilon(self, error: float) -> float:
-        key = (self.steps, error)
+        key = (tuple(self.steps.values()), error)
         if key not in self._spent:
-            self._spent[key] = epsilon_of(self.noise_multiplier, self.sample_rate, self.steps, self.delta, error)
+            self._spent[key] = epsilon_of(self._composition(self.noise_multiplier, self.steps), self.delta, error)
         return self._spent[key]
 
     @property
@@ -197,7 +221,7 @@ class PrivateTraining:
     def logged_epsilon(self) -> float:
         """A quicker, slightly looser upper bound on the epsilon spent so far, for the per-epoch log; after the
         last planned step, the stored figure."""
-        return self._epsilon(STORED_EPSILON_ERROR if self.steps == self.planned_steps else LOGGED_EPSILON_ERROR)
+        return self._epsilon(STORED_EPSILON_ERROR if self.steps == self.planned else LOGGED_EPSILON_ERROR)
 
     @contextmanager
     def silenced(self) -> Iterator[None]:
@@ -207,7 +231,7 @@ class PrivateTraining:
             yield
 
     def summary(self) -> dict[str, Any]:
-        """What `model.json` stores under "privacy": enough to recompute epsilon with `epsilon_of`."""
+        """What `model.json` stores under "privacy": enough to recompute epsilon (`stored_composition`)."""
         return {
             "mechanism": "DP-SGD (Opacus), Poisson sampling",
             "accountant": "prv",
@@ -215,9 +239,11 @@ class PrivateTraining:
             "delta": self.delta,
             "target_epsilon": self.budget.epsilon,
             "noise_multiplier": self.noise_multiplier,
-            "sample_rate": self.sample_rate,
-            "steps": self.steps,
             "max_grad_norm": self.budget.max_grad_norm,
+            "phases": {
+                name: {"sample_rate": self.sample_rates[name], "steps": self.steps[name]} for name in self.steps
+            },
+            "adaptations": self.adaptations,
         }
 
 

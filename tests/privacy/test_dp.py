@@ -12,8 +12,8 @@ import pytest
 
 import synthmed
 from synthmed.errors import ConfigError, SchemaError
-from synthmed.models import VAE, MedGAN
-from synthmed.privacy.dp import PrivacyBudget, PrivateTraining, epsilon_of
+from synthmed.models import VAE, WGANGP, MedGAN
+from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining, epsilon_of, stored_composition
 
 FAST = {"epochs": 3, "batch_size": 50, "hidden_dims": (16,), "latent_dim": 4}
 
@@ -40,24 +40,37 @@ def patients() -> pd.DataFrame:
 
 
 def test_noise_is_calibrated_to_spend_the_budget_and_no_more() -> None:
-    private = PrivateTraining(PrivacyBudget(1.0, 1e-5), rows=1_000, batch_size=100, steps=60, seed=0)
-    assert private.sample_rate == 0.1 and private.epsilon == 0.0
-    for _ in private.batches(np.random.default_rng(0), 60):
+    private = PrivateTraining(PrivacyBudget(1.0, 1e-5), rows=1_000, phases={"train": Phase(100, 60)}, seed=0)
+    assert private.sample_rates == {"train": 0.1} and private.epsilon == 0.0
+    for _ in private.batches("train", np.random.default_rng(0), 60):
         pass
     assert 0.99 <= private.epsilon <= 1.0  # all but a sliver of the budget
     with pytest.raises(ConfigError, match="beyond its planned budget"):
-        next(private.batches(np.random.default_rng(0), 1))
+        next(private.batches("train", np.random.default_rng(0), 1))
     summary = private.summary()
-    assert summary["steps"] == 60 and summary["accountant"] == "prv"
-    recomputed = epsilon_of(summary["noise_multiplier"], summary["sample_rate"], summary["steps"], summary["delta"])
-    assert recomputed == summary["epsilon"]
-    looser = PrivateTraining(PrivacyBudget(8.0, 1e-5), rows=1_000, batch_size=100, steps=60, seed=0)
+    assert summary["phases"] == {"train": {"sample_rate": 0.1, "steps": 60}} and summary["accountant"] == "prv"
+    assert epsilon_of(stored_composition(summary), summary["delta"]) == summary["epsilon"]
+    looser = PrivateTraining(PrivacyBudget(8.0, 1e-5), rows=1_000, phases={"train": Phase(100, 60)}, seed=0)
     assert looser.noise_multiplier < private.noise_multiplier  # a larger budget needs less noise
 
 
+def test_phases_share_one_budget() -> None:
+    phases = {"pretrain": Phase(100, 40), "gan": Phase(500, 30)}
+    private = PrivateTraining(PrivacyBudget(2.0, 1e-5), rows=1_000, phases=phases, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in private.batches("pretrain", rng, 40):
+        pass
+    halfway = private.epsilon
+    for _ in private.batches("gan", rng, 30):
+        pass
+    assert 0 < halfway < private.epsilon and 1.98 <= private.epsilon <= 2.0
+    alone = epsilon_of([(private.noise_multiplier, 0.5, 30)], private.delta)
+    assert alone < private.epsilon  # the phases compose: together they spend more than either
+
+
 def test_batches_are_poisson_samples() -> None:
-    private = PrivateTraining(PrivacyBudget(4.0), rows=2_000, batch_size=100, steps=200, seed=0)
-    sizes = [len(batch) for batch in private.batches(np.random.default_rng(0), 200)]
+    private = PrivateTraining(PrivacyBudget(4.0), rows=2_000, phases={"train": Phase(100, 200)}, seed=0)
+    sizes = [len(batch) for batch in private.batches("train", np.random.default_rng(0), 200)]
     assert np.mean(sizes) == pytest.approx(100, rel=0.05)
     assert np.std(sizes) == pytest.approx(np.sqrt(2_000 * 0.05 * 0.95), rel=0.25)  # binomial, not fixed
     assert private.delta == 1 / 20_000  # the default: 1 / (10 n)
@@ -66,8 +79,8 @@ def test_batches_are_poisson_samples() -> None:
 def test_a_private_vae_stores_its_epsilon_and_no_loss_figures(private_vae: VAE, tmp_path: Path) -> None:
     privacy = private_vae.privacy_
     assert privacy["delta"] == 1e-4 and privacy["epsilon"] <= 2.0
-    assert privacy["steps"] == 3 * 8  # 400 rows in expected batches of 50, 3 epochs
-    assert epsilon_of(privacy["noise_multiplier"], privacy["sample_rate"], privacy["steps"], 1e-4) == privacy["epsilon"]
+    assert privacy["phases"] == {"train": {"sample_rate": 50 / 400, "steps": 3 * 8}}  # expected batches of 50
+    assert epsilon_of(stored_composition(privacy), 1e-4) == privacy["epsilon"]
     epochs = private_vae.history_["train"]
     assert [set(record) for record in epochs] == [{"epoch", "epsilon", "seconds"}] * 3  # losses read real records
     assert epochs[-1]["epsilon"] == privacy["epsilon"]
@@ -129,8 +142,27 @@ def test_bad_private_options_fail_before_training(codes: np.ndarray, options: di
     assert not hasattr(model, "networks_")
 
 
+def test_private_medgan_pretrains_and_discriminates_privately(codes: np.ndarray, tmp_path: Path) -> None:
+    options = {"epochs": 2, "pretrain_epochs": 2, "batch_size": 100, "pretrain_batch_size": 50, "seed": 0}
+    model = MedGAN(**options).fit(codes, progress=False, dp_epsilon=4.0)
+    privacy = model.privacy_
+    assert privacy["phases"] == {
+        "pretrain": {"sample_rate": 50 / 400, "steps": 2 * 8},
+        "gan": {"sample_rate": 100 / 400, "steps": 2 * 4 * 2},  # 4 generator steps an epoch, 2 discriminator steps
+    }
+    assert 3.96 <= privacy["epsilon"] <= 4.0
+    assert privacy["adaptations"] == {"minibatch_averaging": "off: it mixes the records of a batch"}
+    assert not model.networks_["discriminator"].minibatch_averaging
+    assert set(model.history_["pretrain"][0]) == {"epoch", "epsilon", "seconds"}
+    assert set(model.history_["gan"][0]) == {"epoch", "g_loss", "epsilon", "seconds"}  # no loss on real records
+    loaded = synthmed.load(model.save(tmp_path / "medgan.smg"))
+    assert not loaded.networks_["discriminator"].minibatch_averaging
+    np.testing.assert_array_equal(loaded.sample(30, seed=2), model.sample(30, seed=2))
+    assert MedGAN(**options).fit(codes, progress=False).networks_["discriminator"].minibatch_averaging
+
+
 def test_models_without_private_training_refuse_it(codes: np.ndarray, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"not available for medgan yet.*models with it: vae"):
-        MedGAN(seed=0).fit(codes, progress=False, dp_epsilon=1.0)
+    with pytest.raises(ConfigError, match=r"not available for wgangp yet.*models with it: medgan, vae"):
+        WGANGP(seed=0).fit(codes, progress=False, dp_epsilon=1.0)
     with pytest.raises(ConfigError, match="cannot be resumed"):
         VAE(**FAST, seed=0).fit(codes, progress=False, dp_epsilon=1.0, checkpoint=tmp_path)
