@@ -20,6 +20,10 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
 from synthmed.models.layers import SpanHead, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
+from synthmed.privacy.dp import Phase
+
+# Under DP the critic's Lipschitz bound comes from weight clipping (the original WGAN's value).
+PRIVATE_CLIP_VALUE = 0.01
 
 
 def _mlp(dims: tuple[int, ...], activation: Callable[[], nn.Module]) -> nn.Sequential:
@@ -73,7 +77,8 @@ class WGANGP(Synthesizer):
         generator_dims: generator hidden widths (ours: 256, 256; the paper's toy MLPs use 3 x 512).
         critic_dims: critic hidden widths (ours: 256, 256).
         critic_steps: critic updates per generator update (paper: 5).
-        penalty_weight: gradient penalty weight lambda (paper: 10).
+        penalty_weight: gradient penalty weight lambda (paper: 10). Under differential privacy the penalty
+            gives way to weight clipping at 0.01 (see `_train_privately`).
         learning_rate: Adam step size (paper: 1e-4).
         beta1, beta2: Adam moment decays (0.5, 0.9, the released experiments; Algorithm 1 lists beta1 = 0).
         binary_rounding: "bernoulli" draws binary and categorical values from the generated probabilities;
@@ -91,6 +96,7 @@ class WGANGP(Synthesizer):
     name = "wgangp"
     summary = "WGAN-GP (Gulrajani et al. 2017): Wasserstein GAN with gradient penalty, MLPs, any table"
     positive = frozenset({"batch_size", "noise_dim", "critic_steps", "learning_rate"})
+    private_training = True
 
     def __init__(
         self,
@@ -133,11 +139,16 @@ class WGANGP(Synthesizer):
     def _generated(self, rows: int, run: TrainingRun) -> torch.Tensor:
         return self.head_(self.networks_["generator"](run.normal(rows, self.noise_dim)))
 
-    def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        generator, critic = self.networks_["generator"].train(), self.networks_["critic"].train()
+    def _adam(self, network: nn.Module) -> torch.optim.Adam:
         betas = (self.beta1, self.beta2)
-        optimizer_critic = torch.optim.Adam(critic.parameters(), lr=self.learning_rate, betas=betas, foreach=True)
-        optimizer_generator = torch.optim.Adam(generator.parameters(), lr=self.learning_rate, betas=betas, foreach=True)
+        return torch.optim.Adam(network.parameters(), lr=self.learning_rate, betas=betas, foreach=True)
+
+    def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
+        if run.privacy is not None:
+            self._train_privately(data, run)
+            return
+        generator, critic = self.networks_["generator"].train(), self.networks_["critic"].train()
+        optimizer_critic, optimizer_generator = self._adam(critic), self._adam(generator)
         n = len(data)
         batch = min(self.batch_size, n)
         state = {**self.networks_, "optimizer_critic": optimizer_critic, "optimizer_generator": optimizer_generator}
@@ -164,6 +175,49 @@ class WGANGP(Synthesizer):
                 gradient_penalty=sum(penalties) / len(penalties),
                 generator_loss=sum(generator_losses) / len(generator_losses),
             )
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun) -> None:
+        """DP-SGD on the critic, the one network that reads real records; the generator is post-processing.
+
+        A gradient penalty differentiates the critic's gradient, which has no per-record form that DP-SGD
+        could clip, so under DP the critic is kept Lipschitz by clipping its weights to +-0.01, as the
+        original WGAN and DPGAN (Xie et al. 2018) do; `privacy.adaptations` records it. Each critic step
+        scores a Poisson batch of real records and as many generated ones in one pass.
+        """
+        generator, critic = self.networks_["generator"].train(), self.networks_["critic"].train()
+        n = len(data)
+        batch = min(self.batch_size, n)
+        steps_per_epoch = max(1, n // batch)
+        private = run.private_training(n, critic=Phase(batch, self.epochs * steps_per_epoch * self.critic_steps))
+        private.adaptations["gradient_penalty"] = f"replaced by weight clipping at {PRIVATE_CLIP_VALUE} (DPGAN)"
+        critic = private.wrap(critic)
+        optimizer_critic = private.optimizer("critic", self._adam(critic))
+        optimizer_generator = self._adam(generator)
+        state = {**self.networks_, "optimizer_critic": optimizer_critic, "optimizer_generator": optimizer_generator}
+        for _ in run.epochs("train", self.epochs, n, state):
+            generator_losses = []
+            for _ in range(steps_per_epoch):
+                for indices in private.batches("critic", run.rng, self.critic_steps):
+                    with torch.no_grad():
+                        fake = self._generated(private.expected_batch("critic"), run)
+                    real = data[torch.as_tensor(indices, device=data.device)]
+                    # -critic(real) for real records, +critic(fake) for generated ones: each row's own term
+                    signs = torch.cat([-torch.ones(len(real)), torch.ones(len(fake))]).to(data.device)
+                    loss_critic = (signs * critic(torch.cat([real, fake]))).mean()
+                    optimizer_critic.zero_grad(set_to_none=True)
+                    with private.silenced():
+                        loss_critic.backward()
+                    optimizer_critic.step()
+                    with torch.no_grad():
+                        for parameter in critic.parameters():
+                            parameter.clamp_(-PRIVATE_CLIP_VALUE, PRIVATE_CLIP_VALUE)
+                critic.disable_hooks()  # no per-record gradients in the generator's step
+                generator_losses.append(
+                    wasserstein_generator_step(critic, self._generated(batch, run), optimizer_generator)
+                )
+                critic.enable_hooks()
+            run.log(generator_loss=sum(generator_losses) / len(generator_losses), epsilon=private.logged_epsilon)
+        critic._close()
 
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         chunks = [self._generated(min(self.batch_size, n - start), run) for start in range(0, n, self.batch_size)]

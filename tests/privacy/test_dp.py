@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import synthmed
 from synthmed.errors import ConfigError, SchemaError
-from synthmed.models import VAE, WGANGP, MedGAN
+from synthmed.models import VAE, WGANGP, CorGAN, MedGAN
 from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining, epsilon_of, stored_composition
 
 FAST = {"epochs": 3, "batch_size": 50, "hidden_dims": (16,), "latent_dim": 4}
@@ -161,8 +162,20 @@ def test_private_medgan_pretrains_and_discriminates_privately(codes: np.ndarray,
     assert MedGAN(**options).fit(codes, progress=False).networks_["discriminator"].minibatch_averaging
 
 
+def test_private_wgan_clips_critic_weights_instead_of_a_gradient_penalty(codes: np.ndarray) -> None:
+    model = WGANGP(epochs=2, batch_size=50, critic_steps=2, seed=0).fit(codes, progress=False, dp_epsilon=3.0)
+    privacy = model.privacy_
+    assert privacy["phases"] == {"critic": {"sample_rate": 50 / 400, "steps": 2 * 8 * 2}}
+    assert privacy["adaptations"] == {"gradient_penalty": "replaced by weight clipping at 0.01 (DPGAN)"}
+    weights = torch.cat([p.detach().flatten() for p in model.networks_["critic"].parameters()])
+    assert weights.abs().max() <= 0.01
+    assert set(model.history_["train"][0]) == {"epoch", "generator_loss", "epsilon", "seconds"}
+    plain = WGANGP(epochs=2, batch_size=50, critic_steps=2, seed=0).fit(codes, progress=False)
+    assert torch.cat([p.detach().flatten() for p in plain.networks_["critic"].parameters()]).abs().max() > 0.01
+
+
 def test_models_without_private_training_refuse_it(codes: np.ndarray, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"not available for wgangp yet.*models with it: medgan, vae"):
-        WGANGP(seed=0).fit(codes, progress=False, dp_epsilon=1.0)
+    with pytest.raises(ConfigError, match=r"not available for corgan yet.*models with it: medgan, vae, wgangp"):
+        CorGAN(seed=0).fit(codes, progress=False, dp_epsilon=1.0)
     with pytest.raises(ConfigError, match="cannot be resumed"):
         VAE(**FAST, seed=0).fit(codes, progress=False, dp_epsilon=1.0, checkpoint=tmp_path)
