@@ -14,6 +14,7 @@ import torch
 import synthmed
 from synthmed.errors import ConfigError, SchemaError
 from synthmed.models import VAE, WGANGP, CorGAN, MedGAN
+from synthmed.privacy import dp
 from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining, epsilon_of, stored_composition
 
 FAST = {"epochs": 3, "batch_size": 50, "hidden_dims": (16,), "latent_dim": 4}
@@ -179,3 +180,21 @@ def test_models_without_private_training_refuse_it(codes: np.ndarray, tmp_path: 
         CorGAN(seed=0).fit(codes, progress=False, dp_epsilon=1.0)
     with pytest.raises(ConfigError, match="cannot be resumed"):
         VAE(**FAST, seed=0).fit(codes, progress=False, dp_epsilon=1.0, checkpoint=tmp_path)
+
+
+def test_the_per_epoch_log_bounds_the_spent_epsilon_with_few_accountant_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    phases = {"pretrain": Phase(100, 50), "gan": Phase(200, 150)}
+    private = PrivateTraining(PrivacyBudget(3.0, 1e-5), rows=1_000, phases=phases, seed=0)
+    calls = []
+    original = dp.epsilon_of
+    monkeypatch.setattr(dp, "epsilon_of", lambda *a, **k: calls.append(a) or original(*a, **k))
+    rng, logged = np.random.default_rng(0), []
+    for name, count in (("pretrain", 50), ("gan", 150)):
+        for _ in private.batches(name, rng, count):
+            logged.append((private.logged_epsilon, dict(private.steps)))
+    assert len(calls) <= dp.LOGGED_EPSILON_POINTS + 1  # one per point reached, and the stored figure at the end
+    assert max(b for b, _ in logged) <= 3.0  # never more than the budget, even at the quicker precision
+    for bound, steps in logged[::25]:
+        composition = [(private.noise_multiplier, private.sample_rates[n], s) for n, s in steps.items()]
+        assert bound >= original(composition, private.delta) - 1e-9
+    assert logged[-1][0] == private.epsilon and [b for b, _ in logged] == sorted(b for b, _ in logged)
