@@ -448,6 +448,66 @@ def evaluate(
 
 
 @app.command()
+@handles_errors
+def release(
+    train: Annotated[Path, typer.Option(help="The training table the generator learned from.")],
+    holdout: Annotated[Path, typer.Option(help="Real rows kept out of training (what the privacy tests compare).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The release folder to create (must not exist).")],
+    generator: Annotated[Path | None, typer.Argument(help="A generator (.smg) to sample the release from.")] = None,
+    rows: Annotated[int | None, typer.Option("--rows", "-n", help="Rows to generate (default: as TRAIN).")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="Vet this existing synthetic table instead.")] = None,
+    include_generator: Annotated[
+        bool, typer.Option("--include-generator", help="Also release the generator file.")
+    ] = False,
+    target: Annotated[str | None, typer.Option(help="Outcome column for the utility checks.")] = None,
+    schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema of the tables.")] = None,
+    policy: Annotated[Path | None, typer.Option(help="YAML file overriding the default verdict policy.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and the evaluation.")] = 0,
+    na_values: NaValues = None,
+    encoding: Encoding = None,
+) -> None:
+    """Write synthetic data (and a model card) only when its privacy verdict passes; otherwise only the report."""
+    import pandas as pd
+
+    from synthmed.data.io import read_table
+    from synthmed.data.schema import Schema
+    from synthmed.evaluate.policy import Policy
+    from synthmed.models.base import Synthesizer
+    from synthmed.privacy.release import describe
+    from synthmed.privacy.release import release as run_release
+
+    if (generator is None) == (synthetic is None):
+        raise ConfigError(
+            "release needs one source of synthetic data", remedy="give a generator (.smg) or --synthetic FILE"
+        )
+    real = [read_table(path, na_values=na_values, encoding=encoding) for path in (train, holdout)]
+    if generator is not None:
+        loaded = Synthesizer.load(generator)
+        if getattr(loaded.transformer_, "steps_", None) is not None:
+            raise ConfigError(f"release vets tables; {loaded.name} generates sequences")
+        table = loaded.sample(rows or len(real[0]), seed=seed)
+        if not isinstance(table, pd.DataFrame):  # a model fitted on an array
+            table = pd.DataFrame(table, columns=loaded.transformer_.columns)
+    else:
+        table = read_table(synthetic, na_values=na_values, encoding=encoding)
+    outcome = run_release(
+        table,
+        *real,
+        output,
+        generator=generator,
+        include_generator=include_generator,
+        target=target,
+        schema=Schema.load(schema) if schema else None,
+        policy=Policy.load(policy) if policy else None,
+        seed=seed,
+    )
+    for line in describe(outcome):
+        typer.echo(line, err=not outcome.released)
+    if not outcome.released:
+        raise typer.Exit(1)
+
+
+@app.command()
 def models() -> None:
     """List the available models, one per line: CLI name, then what it is."""
     from synthmed.models import MODELS

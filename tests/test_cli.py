@@ -705,3 +705,22 @@ def test_fit_with_differential_privacy_reports_the_spent_budget(tmp_path: Path) 
     assert_user_error(invoke("fit", data, "--dp-delta", "1e-5", "-o", tmp_path / "x.smg"), "--dp-epsilon")
     refused = invoke("fit", data, "--model", "tabgan", "--dp-epsilon", "1", "-o", tmp_path / "x.smg")
     assert_user_error(refused, "not available for tabgan", "medgan, vae, wgangp")
+
+
+def test_release_writes_data_only_when_privacy_passes(tmp_path: Path) -> None:
+    from tests.privacy.test_release import patients
+
+    paths = {}
+    for name, seed in (("train", 0), ("holdout", 1), ("fresh", 2)):
+        paths[name] = tmp_path / f"{name}.csv"
+        patients(seed).to_csv(paths[name], index=False)
+    real = ["--train", paths["train"], "--holdout", paths["holdout"]]
+    result = invoke("release", "--synthetic", paths["fresh"], *real, "-o", tmp_path / "ok")
+    assert result.exit_code == 0, result.output
+    assert "released to" in result.stdout and (tmp_path / "ok" / "MODEL_CARD.md").exists()
+    copies = tmp_path / "copies.csv"
+    patients(0).to_csv(copies, index=False)
+    refused = invoke("release", "--synthetic", copies, *real, "-o", tmp_path / "no")
+    assert refused.exit_code == 1 and "release refused: privacy verdict FAIL" in refused.stderr
+    assert sorted(p.name for p in (tmp_path / "no").iterdir()) == ["evaluation.json", "report.html"]
+    assert_user_error(invoke("release", *real, "-o", tmp_path / "x"), "--synthetic")

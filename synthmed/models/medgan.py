@@ -366,16 +366,15 @@ class MedGAN(Synthesizer):
         optimizer = private.optimizer("pretrain", self._adam(list(autoencoder.parameters())))
         state = {**self.networks_, "optimizer": optimizer}
         for _ in run.epochs("pretrain", self.pretrain_epochs, n, state):
-            for indices in private.batches("pretrain", run.rng, pretrain_steps):
-                if not len(indices):
-                    private.noise_only_step("pretrain", optimizer, autoencoder)
-                    continue
-                records = data[torch.as_tensor(indices, device=data.device)]
-                loss = self.head_.loss(autoencoder(records), records)
-                optimizer.zero_grad(set_to_none=True)
-                with private.silenced():
-                    loss.backward()
-                optimizer.step()
+            private.descend(
+                "pretrain",
+                run.rng,
+                pretrain_steps,
+                data,
+                autoencoder,
+                optimizer,
+                lambda x: self.head_.loss(autoencoder(x), x),
+            )
             run.log(epsilon=private.logged_epsilon)
         autoencoder._close()
         generator, decoder = self.networks_["generator"], self.networks_["autoencoder"].decoder

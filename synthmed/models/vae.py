@@ -172,18 +172,13 @@ class VAE(Synthesizer):
         autoencoding = private.wrap(_Autoencoding(self.networks_["encoder"], self.networks_["decoder"]).train())
         optimizer = private.optimizer("train", self._optimizer())
         state = {**self.networks_, "optimizer": optimizer}
+
+        def loss(records: torch.Tensor) -> torch.Tensor:
+            logits, mean, log_variance = autoencoding(records, run.normal(len(records), self.latent_dim))
+            return self.head_.loss(logits, records) + self.kl_weight * _kl_divergence(mean, log_variance)
+
         for _ in run.epochs("train", self.epochs, n, state):
-            for indices in private.batches("train", run.rng, steps_per_epoch):
-                if not len(indices):
-                    private.noise_only_step("train", optimizer, autoencoding)
-                    continue
-                records = data[torch.as_tensor(indices, device=data.device)]
-                logits, mean, log_variance = autoencoding(records, run.normal(len(records), self.latent_dim))
-                loss = self.head_.loss(logits, records) + self.kl_weight * _kl_divergence(mean, log_variance)
-                optimizer.zero_grad(set_to_none=True)
-                with private.silenced():
-                    loss.backward()
-                optimizer.step()
+            private.descend("train", run.rng, steps_per_epoch, data, autoencoding, optimizer, loss)
             run.log(epsilon=private.logged_epsilon)
         autoencoding._close()
 

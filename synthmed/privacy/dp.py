@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +198,27 @@ class PrivateTraining:
                 )
             self.steps[phase] += 1
             yield np.flatnonzero(rng.random(self.rows) < self.sample_rates[phase])
+
+    def descend(
+        self,
+        phase: str,
+        rng: np.random.Generator,
+        count: int,
+        data: torch.Tensor,
+        module: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
+        """`count` DP-SGD steps of `optimizer` on `loss(records)`, records being Poisson batches of `data`."""
+        for indices in self.batches(phase, rng, count):
+            if not len(indices):
+                self.noise_only_step(phase, optimizer, module)
+                continue
+            value = loss(data[torch.as_tensor(indices, device=data.device)])
+            optimizer.zero_grad(set_to_none=True)
+            with self.silenced():
+                value.backward()
+            optimizer.step()
 
     def noise_only_step(self, phase: str, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         """An empty Poisson batch still takes a step of pure noise, as the mechanism it is accounted as does."""

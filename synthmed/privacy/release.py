@@ -1,0 +1,99 @@
+"""Release gate: synthetic data leaves the secure environment only when its privacy verdict passes.
+
+`release` evaluates the synthetic table against TRAIN and HOLDOUT under the active policy. When the privacy
+verdict is PASS it writes the data, the report, the model card and (optionally) the generator; otherwise it
+writes the report alone and says which checks failed. Everything is written into a hidden folder beside the
+destination, then renamed into place in one step, so a crash never leaves a partial release.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from synthmed.data.schema import Schema
+from synthmed.errors import ConfigError
+from synthmed.evaluate.evaluation import evaluate
+from synthmed.evaluate.policy import Check, Policy, Verdict
+from synthmed.report.card import card_markdown, model_card
+
+SYNTHETIC_FILE = "synthetic.csv"
+REPORT_FILE = "report.html"
+EVALUATION_FILE = "evaluation.json"
+CARD_FILES = ("MODEL_CARD.md", "model_card.json")
+GENERATOR_FILE = "generator.smg"
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """Whether the data was released, where, and the privacy checks that stood in the way."""
+
+    released: bool
+    folder: Path
+    privacy_verdict: Verdict
+    blocking: tuple[Check, ...]
+
+
+def release(
+    synthetic: pd.DataFrame,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    output: str | os.PathLike[str],
+    *,
+    generator: Path | None = None,
+    include_generator: bool = False,
+    target: str | None = None,
+    schema: Schema | None = None,
+    policy: Policy | None = None,
+    seed: int = 0,
+) -> ReleaseOutcome:
+    """Judge `synthetic` and write the release folder `output` (which must not exist yet)."""
+    from synthmed.models.artifact import read_artifact
+    from synthmed.report import write_report
+
+    folder = Path(output)
+    if folder.exists():
+        raise ConfigError(
+            "the release folder already exists", values=[str(folder)], remedy="choose a new folder, or remove it"
+        )
+    if include_generator and generator is None:
+        raise ConfigError("there is no generator to include", remedy="release from a generator (.smg) file")
+    evaluation = evaluate(train, holdout, synthetic, target=target, schema=schema, policy=policy, seed=seed)
+    document = evaluation.to_dict()
+    verdict = evaluation.privacy.verdict
+    released = verdict is Verdict.PASS
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        write_report(document, staging / REPORT_FILE, title="synthmed release")
+        (staging / EVALUATION_FILE).write_text(json.dumps(document, indent=2, allow_nan=False))
+        if released:
+            synthetic.to_csv(staging / SYNTHETIC_FILE, index=False)
+            meta = read_artifact(generator)[0] if generator is not None else None
+            card = model_card(document, train, len(synthetic), meta)
+            (staging / CARD_FILES[0]).write_text(card_markdown(card))
+            (staging / CARD_FILES[1]).write_text(json.dumps(card, indent=2, allow_nan=False))
+            if include_generator:
+                shutil.copyfile(generator, staging / GENERATOR_FILE)
+        os.rename(staging, folder)  # one step: the folder appears whole or not at all
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    blocking = tuple(check for check in evaluation.privacy.checks if check.verdict is not Verdict.PASS)
+    return ReleaseOutcome(released, folder, verdict, () if released else blocking)
+
+
+def describe(outcome: ReleaseOutcome) -> list[str]:
+    """What the CLI prints: where the release went, or why it was refused."""
+    if outcome.released:
+        return [f"released to {outcome.folder}: privacy PASS; {SYNTHETIC_FILE}, {', '.join(CARD_FILES)}, {REPORT_FILE}"]
+    lines = [f"release refused: privacy verdict {outcome.privacy_verdict.value.upper()} (PASS is required)"]
+    lines += [f"  {check.verdict.value}: {check.name}: {check.reason}" for check in outcome.blocking]
+    lines.append(f"only the report was written, to {outcome.folder}")
+    return lines

@@ -1,0 +1,110 @@
+"""The release gate: data and a model card when privacy passes, only the report when it does not, never a half."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmed.data.schema import Schema
+from synthmed.errors import ConfigError
+from synthmed.evaluate.policy import Verdict
+from synthmed.models import VAE
+from synthmed.privacy import release as gate
+from synthmed.privacy.release import release
+
+ROWS = 600
+
+
+def patients(seed: int, rows: int = ROWS) -> pd.DataFrame:
+    """Independent draws from one population: a fresh sample is as far from TRAIN as HOLDOUT is."""
+    rng = np.random.default_rng(seed)
+    age = rng.normal(55, 12, rows).round(2)
+    return pd.DataFrame(
+        {
+            "age": age,
+            "sbp": (110 + 0.5 * age + rng.normal(0, 10, rows)).round(2),
+            "sex": rng.choice(["F", "M"], rows),
+            "smoker": (rng.random(rows) < 0.3).astype(int),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return patients(0), patients(1)
+
+
+def test_a_fresh_sample_is_released_with_its_card(tables: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path) -> None:
+    train, holdout = tables
+    outcome = release(patients(2), train, holdout, tmp_path / "out", target="smoker")
+    assert outcome.released and outcome.privacy_verdict is Verdict.PASS
+    files = {path.name for path in (tmp_path / "out").iterdir()}
+    assert files == {"synthetic.csv", "report.html", "evaluation.json", "MODEL_CARD.md", "model_card.json"}
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "synthetic.csv"), patients(2))
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["training_data"]["rows"] == ROWS and card["training_data"]["names"] == list(train.columns)
+    assert card["evaluation"]["privacy"]["verdict"] == "pass" and card["generator"] is None
+    text = (tmp_path / "out" / "MODEL_CARD.md").read_text() + json.dumps(card)
+    assert not any(str(value) in text for value in train["age"].head(20))  # a fingerprint, never values
+    assert "Intended use" in text and "## Evaluation" in text
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_planted_copies_are_refused_with_only_the_report(
+    tables: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    train, holdout = tables
+    copies = train.sample(ROWS, replace=True, random_state=0).reset_index(drop=True)
+    outcome = release(copies, train, holdout, tmp_path / "out")
+    assert not outcome.released and outcome.privacy_verdict is Verdict.FAIL
+    assert {path.name for path in (tmp_path / "out").iterdir()} == {"report.html", "evaluation.json"}
+    assert any(check.verdict is Verdict.FAIL for check in outcome.blocking)
+    lines = gate.describe(outcome)
+    assert lines[0].startswith("release refused: privacy verdict FAIL") and "exact copies" in "\n".join(lines)
+
+
+def test_a_crash_leaves_no_partial_release(
+    tables: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train, holdout = tables
+
+    def crash(*_: object, **__: object) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(gate, "card_markdown", crash)
+    with pytest.raises(OSError, match="disk full"):
+        release(patients(2), train, holdout, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_generator_release_carries_its_model_and_privacy_budget(
+    tables: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    train, holdout = tables
+    schema = Schema.from_dict(
+        {
+            "columns": {
+                "age": {"kind": "continuous", "min": 0, "max": 120},
+                "sbp": {"kind": "continuous", "min": 50, "max": 250},
+                "sex": {"kind": "categorical", "categories": ["F", "M"]},
+            }
+        }
+    )
+    model = VAE(epochs=2, hidden_dims=(16,), latent_dim=4, seed=0).fit(
+        train, schema=schema, progress=False, dp_epsilon=5.0
+    )
+    path = model.save(tmp_path / "model.smg")
+    outcome = release(patients(2), train, holdout, tmp_path / "out", generator=path, include_generator=True)
+    assert outcome.released  # the same fresh sample as above; the card now describes the generator and its budget
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["generator"]["model"] == "vae" and card["generator"]["seed"] == 0
+    assert 4.9 < card["differential_privacy"]["epsilon"] <= 5.0
+    assert (tmp_path / "out" / "generator.smg").read_bytes() == path.read_bytes()
+    with pytest.raises(ConfigError, match="already exists"):
+        release(patients(2), train, holdout, tmp_path / "out")
+    with pytest.raises(ConfigError, match="no generator to include"):
+        release(patients(2), train, holdout, tmp_path / "other", include_generator=True)
