@@ -463,6 +463,10 @@ def release(
     schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema of the tables.")] = None,
     policy: Annotated[Path | None, typer.Option(help="YAML file overriding the default verdict policy.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling and the evaluation.")] = 0,
+    k_anonymity: Annotated[
+        int | None, typer.Option(help="Make the release K-anonymous on --quasi-identifiers (rows replaced/dropped).")
+    ] = None,
+    quasi_identifiers: Annotated[str | None, typer.Option(help="Comma-separated columns for --k-anonymity.")] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
 ) -> None:
@@ -480,14 +484,22 @@ def release(
         raise ConfigError(
             "release needs one source of synthetic data", remedy="give a generator (.smg) or --synthetic FILE"
         )
+    if (k_anonymity is None) != (quasi_identifiers is None):
+        raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
     real = [read_table(path, na_values=na_values, encoding=encoding) for path in (train, holdout)]
+    generate = None
     if generator is not None:
         loaded = Synthesizer.load(generator)
         if getattr(loaded.transformer_, "steps_", None) is not None:
             raise ConfigError(f"release vets tables; {loaded.name} generates sequences")
-        table = loaded.sample(rows or len(real[0]), seed=seed)
-        if not isinstance(table, pd.DataFrame):  # a model fitted on an array
-            table = pd.DataFrame(table, columns=loaded.transformer_.columns)
+
+        def generate(count: int, round_: int) -> pd.DataFrame:
+            fresh = loaded.sample(count, seed=seed + 1 + round_)  # other draws than the release's own
+            return (
+                fresh if isinstance(fresh, pd.DataFrame) else pd.DataFrame(fresh, columns=loaded.transformer_.columns)
+            )
+
+        table = generate(rows or len(real[0]), -1)
     else:
         table = read_table(synthetic, na_values=na_values, encoding=encoding)
     outcome = run_release(
@@ -500,6 +512,8 @@ def release(
         schema=Schema.load(schema) if schema else None,
         policy=Policy.load(policy) if policy else None,
         seed=seed,
+        k_anonymity=None if k_anonymity is None else ([n.strip() for n in quasi_identifiers.split(",")], k_anonymity),
+        generate=generate,
     )
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -724,3 +725,8 @@ def test_release_writes_data_only_when_privacy_passes(tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "release refused: privacy verdict FAIL" in refused.stderr
     assert sorted(p.name for p in (tmp_path / "no").iterdir()) == ["evaluation.json", "report.html"]
     assert_user_error(invoke("release", *real, "-o", tmp_path / "x"), "--synthetic")
+    alone = invoke("release", "--synthetic", paths["fresh"], *real, "--k-anonymity", "5", "-o", tmp_path / "x")
+    assert_user_error(alone, "--quasi-identifiers")
+    anonymous = [*real, "--k-anonymity", "5", "--quasi-identifiers", "sex,smoker", "-o", tmp_path / "k"]
+    assert invoke("release", "--synthetic", paths["fresh"], *anonymous).exit_code == 0
+    assert json.loads((tmp_path / "k" / "model_card.json").read_text())["k_anonymity"]["k"] == 5

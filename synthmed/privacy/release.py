@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,10 @@ CARD_FILES = ("MODEL_CARD.md", "model_card.json")
 GENERATOR_FILE = "generator.smg"
 
 
+# Rounds of replacing rows in classes smaller than k before the rest of them are dropped.
+K_ANONYMITY_ROUNDS = 10
+
+
 @dataclass(frozen=True)
 class ReleaseOutcome:
     """Whether the data was released, where, and the privacy checks that stood in the way."""
@@ -38,6 +43,41 @@ class ReleaseOutcome:
     folder: Path
     privacy_verdict: Verdict
     blocking: tuple[Check, ...]
+    replaced: int = 0  # rows replaced (or dropped) to make the release k-anonymous
+    dropped: int = 0
+
+
+def _small_classes(table: pd.DataFrame, quasi_identifiers: list[str], k: int) -> pd.Series:
+    classes = table.groupby(quasi_identifiers, dropna=False, sort=False).ngroup()
+    return classes.map(classes.value_counts()) < k
+
+
+def make_k_anonymous(
+    synthetic: pd.DataFrame, quasi_identifiers: list[str], k: int, generate: Callable[[int, int], pd.DataFrame] | None
+) -> tuple[pd.DataFrame, int, int]:
+    """`synthetic` with every class on the quasi-identifiers holding at least k rows, and the rows replaced/dropped.
+
+    Rows in smaller classes are replaced by newly generated ones (`generate(rows, round)`); a new row that
+    lands in a small class is replaced again, for up to 10 rounds, and what is still in one is dropped.
+    """
+    unknown = [name for name in quasi_identifiers if name not in synthetic.columns]
+    if unknown or not quasi_identifiers or k < 1:
+        raise ConfigError(
+            "k-anonymity needs k >= 1 and quasi-identifiers among the synthetic columns",
+            values=unknown or [k],
+            remedy=f"choose among: {', '.join(map(str, synthetic.columns))}",
+        )
+    table, fresh = synthetic.reset_index(drop=True), pd.Series(False, index=range(len(synthetic)))
+    for round_ in range(K_ANONYMITY_ROUNDS if generate is not None else 0):
+        small = _small_classes(table, quasi_identifiers, k)
+        if not small.any():
+            break
+        new = generate(int(small.sum()), round_)[synthetic.columns]
+        table = pd.concat([table[~small.to_numpy()], new], ignore_index=True)
+        fresh = pd.concat([fresh[~small.to_numpy()], pd.Series(True, index=range(len(new)))], ignore_index=True)
+    keep = ~_small_classes(table, quasi_identifiers, k).to_numpy()
+    released = table[keep].reset_index(drop=True)
+    return released, int(fresh[keep].sum()), len(synthetic) - len(released)
 
 
 def release(
@@ -52,8 +92,14 @@ def release(
     schema: Schema | None = None,
     policy: Policy | None = None,
     seed: int = 0,
+    k_anonymity: tuple[list[str], int] | None = None,
+    generate: Callable[[int, int], pd.DataFrame] | None = None,
 ) -> ReleaseOutcome:
-    """Judge `synthetic` and write the release folder `output` (which must not exist yet)."""
+    """Judge `synthetic` and write the release folder `output` (which must not exist yet).
+
+    With `k_anonymity` (quasi-identifiers, k) the synthetic table is first made k-anonymous on those columns
+    (`make_k_anonymous`, replacing rows with `generate(rows, round)` when given); the card counts the rows.
+    """
     from synthmed.models.artifact import read_artifact
     from synthmed.report import write_report
 
@@ -64,6 +110,9 @@ def release(
         )
     if include_generator and generator is None:
         raise ConfigError("there is no generator to include", remedy="release from a generator (.smg) file")
+    replaced = dropped = 0
+    if k_anonymity is not None:
+        synthetic, replaced, dropped = make_k_anonymous(synthetic, *k_anonymity, generate)
     evaluation = evaluate(train, holdout, synthetic, target=target, schema=schema, policy=policy, seed=seed)
     document = evaluation.to_dict()
     verdict = evaluation.privacy.verdict
@@ -76,7 +125,11 @@ def release(
         if released:
             synthetic.to_csv(staging / SYNTHETIC_FILE, index=False)
             meta = read_artifact(generator)[0] if generator is not None else None
-            card = model_card(document, train, len(synthetic), meta)
+            made = None
+            if k_anonymity is not None:
+                names, k = k_anonymity
+                made = {"k": k, "quasi_identifiers": names, "replaced": replaced, "dropped": dropped}
+            card = model_card(document, train, len(synthetic), meta, made)
             (staging / CARD_FILES[0]).write_text(card_markdown(card))
             (staging / CARD_FILES[1]).write_text(json.dumps(card, indent=2, allow_nan=False))
             if include_generator:
@@ -86,13 +139,18 @@ def release(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     blocking = tuple(check for check in evaluation.privacy.checks if check.verdict is not Verdict.PASS)
-    return ReleaseOutcome(released, folder, verdict, () if released else blocking)
+    return ReleaseOutcome(released, folder, verdict, () if released else blocking, replaced, dropped)
 
 
 def describe(outcome: ReleaseOutcome) -> list[str]:
     """What the CLI prints: where the release went, or why it was refused."""
     if outcome.released:
-        return [f"released to {outcome.folder}: privacy PASS; {SYNTHETIC_FILE}, {', '.join(CARD_FILES)}, {REPORT_FILE}"]
+        lines = [
+            f"released to {outcome.folder}: privacy PASS; {SYNTHETIC_FILE}, {', '.join(CARD_FILES)}, {REPORT_FILE}"
+        ]
+        if outcome.replaced or outcome.dropped:
+            lines.append(f"k-anonymity: {outcome.replaced} rows replaced by new ones, {outcome.dropped} dropped")
+        return lines
     lines = [f"release refused: privacy verdict {outcome.privacy_verdict.value.upper()} (PASS is required)"]
     lines += [f"  {check.verdict.value}: {check.name}: {check.reason}" for check in outcome.blocking]
     lines.append(f"only the report was written, to {outcome.folder}")

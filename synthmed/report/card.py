@@ -56,9 +56,10 @@ def model_card(
     train: pd.DataFrame,
     synthetic_rows: int,
     generator: dict[str, Any] | None,
-    replaced_for_k_anonymity: int | None = None,
+    k_anonymity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The card as JSON-ready data; `generator` is the artifact's model.json, None when a file was vetted."""
+    """The card as JSON-ready data; `generator` is the artifact's model.json, None when a file was vetted;
+    `k_anonymity` what making the release k-anonymous changed (k, quasi-identifiers, rows replaced and dropped)."""
     card: dict[str, Any] = {
         "generator": None,
         "training_data": table_fingerprint(train),
@@ -85,8 +86,8 @@ def model_card(
                 "accountant": privacy["accountant"],
                 "adaptations": privacy.get("adaptations", {}),
             }
-    if replaced_for_k_anonymity is not None:
-        card["k_anonymity_replaced_rows"] = replaced_for_k_anonymity
+    if k_anonymity is not None:
+        card["k_anonymity"] = k_anonymity
     return card
 
 
@@ -106,8 +107,12 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- {data['rows']} rows x {data['columns']} columns: {', '.join(data['names'])}",
         f"- Synthetic rows released: {card['synthetic_rows']}",
     ]
-    if "k_anonymity_replaced_rows" in card:
-        lines.append(f"- Rows replaced to make the release k-anonymous: {card['k_anonymity_replaced_rows']}")
+    if "k_anonymity" in card:
+        made = card["k_anonymity"]
+        lines.append(
+            f"- Made {made['k']}-anonymous on {', '.join(made['quasi_identifiers'])}: {made['replaced']} rows "
+            f"replaced by newly generated ones, {made['dropped']} dropped"
+        )
     lines.append("")
     dp = card["differential_privacy"]
     lines += ["## Differential privacy", ""]

@@ -108,3 +108,39 @@ def test_a_generator_release_carries_its_model_and_privacy_budget(
         release(patients(2), train, holdout, tmp_path / "out")
     with pytest.raises(ConfigError, match="no generator to include"):
         release(patients(2), train, holdout, tmp_path / "other", include_generator=True)
+
+
+def test_small_classes_are_replaced_by_new_rows_or_dropped() -> None:
+    table = pd.DataFrame({"sex": ["F"] * 6 + ["M"] * 2, "ward": ["a"] * 6 + ["b"] * 2, "x": range(8)})
+    kept, replaced, dropped = gate.make_k_anonymous(table, ["sex", "ward"], 3, None)  # nothing to draw from
+    assert (replaced, dropped) == (0, 2) and kept["sex"].tolist() == ["F"] * 6
+    rounds = []
+
+    def generate(rows: int, round_: int) -> pd.DataFrame:
+        rounds.append((rows, round_))
+        ward = "b" if round_ == 0 else "a"  # the first draw lands in a small class again, the second does not
+        return pd.DataFrame({"sex": ["M" if round_ == 0 else "F"] * rows, "ward": [ward] * rows, "x": [-1] * rows})
+
+    kept, replaced, dropped = gate.make_k_anonymous(table, ["sex", "ward"], 3, generate)
+    assert rounds == [(2, 0), (2, 1)] and (replaced, dropped) == (2, 0)
+    assert len(kept) == 8 and kept.groupby(["sex", "ward"]).size().min() >= 3
+    with pytest.raises(ConfigError, match="quasi-identifiers among the synthetic columns"):
+        gate.make_k_anonymous(table, ["zip"], 3, None)
+
+
+def test_a_k_anonymous_release_counts_its_changes_on_the_card(
+    tables: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    train, holdout = tables
+    rare = patients(3, rows=3).assign(sex="X")  # a class of three rows, after the fresh sample released above
+    synthetic = pd.concat([patients(2), rare], ignore_index=True)
+    outcome = release(synthetic, train, holdout, tmp_path / "out", k_anonymity=(["sex", "smoker"], 5))
+    assert outcome.released and (outcome.replaced, outcome.dropped) == (0, 3)
+    released = pd.read_csv(tmp_path / "out" / "synthetic.csv")
+    pd.testing.assert_frame_equal(released, patients(2))  # exactly the three rows of the small class went
+    assert released.groupby(["sex", "smoker"]).size().min() >= 5
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["k_anonymity"] == {"k": 5, "quasi_identifiers": ["sex", "smoker"], "replaced": 0, "dropped": 3}
+    assert "5-anonymous on sex, smoker: 0 rows replaced by newly generated ones, 3 dropped" in (
+        tmp_path / "out" / "MODEL_CARD.md"
+    ).read_text()
