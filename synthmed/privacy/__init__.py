@@ -1,1 +1,1 @@
-"""Privacy: attacks on synthetic data, and differentially private training (dp.py)."""
+"""Privacy: attacks on synthetic data, differentially private training (dp.py) and the release gate."""

@@ -169,7 +169,18 @@ class PrivateTraining:
         return max(1, round(self.sample_rates[phase] * self.rows))
 
     def wrap(self, module: nn.Module) -> nn.Module:
-        """The module, computing per-record gradients (Opacus's GradSampleModule)."""
+        """The module, computing per-record gradients (Opacus's GradSampleModule).
+
+        Batch norm mixes the records of a batch, so no per-record gradient exists where it is: a module that
+        reads real records under DP must use group or layer norm instead.
+        """
+        norms = [type(m).__name__ for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if norms:
+            raise ConfigError(
+                "batch norm mixes the records of a batch, so it cannot train under differential privacy",
+                values=norms[:3],
+                remedy="use group norm (nn.GroupNorm) or layer norm in the modules that read real records",
+            )
         opacus, _, _ = _quiet_opacus()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -198,3 +198,10 @@ def test_the_per_epoch_log_bounds_the_spent_epsilon_with_few_accountant_calls(mo
         composition = [(private.noise_multiplier, private.sample_rates[n], s) for n, s in steps.items()]
         assert bound >= original(composition, private.delta) - 1e-9
     assert logged[-1][0] == private.epsilon and [b for b, _ in logged] == sorted(b for b, _ in logged)
+
+
+def test_batch_norm_is_refused_where_dp_applies() -> None:
+    private = PrivateTraining(PrivacyBudget(3.0), rows=100, phases={"train": Phase(10, 5)}, seed=0)
+    with pytest.raises(ConfigError, match=r"batch norm.*Offending values: 'BatchNorm1d'.*group norm"):
+        private.wrap(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4)))
+    assert private.wrap(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GroupNorm(2, 4))) is not None
