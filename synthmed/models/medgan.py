@@ -382,23 +382,29 @@ class MedGAN(Synthesizer):
         optimizer_d = private.optimizer("gan", self._adam(list(discriminator.parameters())))
         optimizer_g = self._adam([*generator.parameters(), *decoder.parameters()])
         state = {**self.networks_, "optimizer_d": optimizer_d, "optimizer_g": optimizer_g}
+
+        def discriminator_loss(real: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                fake = self._decode(generator(run.normal(private.expected_batch("gan"), self.noise_dim)))
+            labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(data.device)
+            return F.binary_cross_entropy_with_logits(discriminator(torch.cat([real, fake])), labels)
+
         for _ in run.epochs("gan", self.epochs, n, state):
             g_losses = []
             for _ in range(gan_steps):
                 generator.eval()
-                for indices in private.batches("gan", run.rng, self.discriminator_steps):
-                    with torch.no_grad():
-                        fake = self._decode(generator(run.normal(private.expected_batch("gan"), self.noise_dim)))
-                    rows = torch.cat([data[torch.as_tensor(indices, device=data.device)], fake])
-                    labels = torch.cat([torch.ones(len(indices)), torch.zeros(len(fake))]).to(data.device)
-                    loss_d = F.binary_cross_entropy_with_logits(discriminator(rows), labels)
-                    optimizer_d.zero_grad(set_to_none=True)
-                    with private.silenced():
-                        loss_d.backward()
-                    optimizer_d.step()
-                discriminator.disable_hooks()  # no per-record gradients in the generator's step
-                g_losses.append(self._generator_step(discriminator, batch, optimizer_g, run))
-                discriminator.enable_hooks()
+                private.descend(
+                    "gan",
+                    run.rng,
+                    self.discriminator_steps,
+                    data,
+                    discriminator,
+                    optimizer_d,
+                    discriminator_loss,
+                    noise_when_empty=False,
+                )
+                with private.paused(discriminator):
+                    g_losses.append(self._generator_step(discriminator, batch, optimizer_g, run))
             run.log(g_loss=sum(g_losses) / len(g_losses), epsilon=private.logged_epsilon)
         discriminator._close()
 

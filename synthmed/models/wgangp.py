@@ -194,28 +194,27 @@ class WGANGP(Synthesizer):
         optimizer_critic = private.optimizer("critic", self._adam(critic))
         optimizer_generator = self._adam(generator)
         state = {**self.networks_, "optimizer_critic": optimizer_critic, "optimizer_generator": optimizer_generator}
+
+        def critic_loss(real: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                fake = self._generated(private.expected_batch("critic"), run)
+            # -critic(real) for real records, +critic(fake) for generated ones: each row's own term
+            signs = torch.cat([-torch.ones(len(real)), torch.ones(len(fake))]).to(data.device)
+            return (signs * critic(torch.cat([real, fake]))).mean()
+
         for _ in run.epochs("train", self.epochs, n, state):
             generator_losses = []
             for _ in range(steps_per_epoch):
-                for indices in private.batches("critic", run.rng, self.critic_steps):
-                    with torch.no_grad():
-                        fake = self._generated(private.expected_batch("critic"), run)
-                    real = data[torch.as_tensor(indices, device=data.device)]
-                    # -critic(real) for real records, +critic(fake) for generated ones: each row's own term
-                    signs = torch.cat([-torch.ones(len(real)), torch.ones(len(fake))]).to(data.device)
-                    loss_critic = (signs * critic(torch.cat([real, fake]))).mean()
-                    optimizer_critic.zero_grad(set_to_none=True)
-                    with private.silenced():
-                        loss_critic.backward()
-                    optimizer_critic.step()
+                for _ in range(self.critic_steps):  # one step at a time: the weights are clipped after each
+                    private.descend(
+                        "critic", run.rng, 1, data, critic, optimizer_critic, critic_loss, noise_when_empty=False
+                    )
                     with torch.no_grad():
                         for parameter in critic.parameters():
                             parameter.clamp_(-PRIVATE_CLIP_VALUE, PRIVATE_CLIP_VALUE)
-                critic.disable_hooks()  # no per-record gradients in the generator's step
-                generator_losses.append(
-                    wasserstein_generator_step(critic, self._generated(batch, run), optimizer_generator)
-                )
-                critic.enable_hooks()
+                with private.paused(critic):
+                    fake = self._generated(batch, run)
+                    generator_losses.append(wasserstein_generator_step(critic, fake, optimizer_generator))
             run.log(generator_loss=sum(generator_losses) / len(generator_losses), epsilon=private.logged_epsilon)
         critic._close()
 

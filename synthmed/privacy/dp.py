@@ -1,7 +1,7 @@
 """Differentially private training: DP-SGD (Abadi et al. 2016) through Opacus, accounted with PRV.
 
-Every module that reads real records (a VAE's encoder and decoder; later a critic, a discriminator, an
-autoencoder) trains on Poisson-sampled batches: each record joins a step's batch with probability q on its
+Every module that reads real records (a VAE's encoder and decoder, medGAN's autoencoder and discriminator,
+WGAN-GP's critic) trains on Poisson-sampled batches: each record joins a step's batch with probability q on its
 own, which is what the privacy-amplification analysis assumes. Each record's gradient is clipped to
 `max_grad_norm`, and Gaussian noise of `noise_multiplier x max_grad_norm` is added to the batch's sum.
 
@@ -219,10 +219,16 @@ class PrivateTraining:
         module: nn.Module,
         optimizer: torch.optim.Optimizer,
         loss: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        noise_when_empty: bool = True,
     ) -> None:
-        """`count` DP-SGD steps of `optimizer` on `loss(records)`, records being Poisson batches of `data`."""
+        """`count` DP-SGD steps of `optimizer` on `loss(records)`, records being Poisson batches of `data`.
+
+        An empty batch takes a step of pure noise, unless `noise_when_empty` is off: a loss that also scores
+        generated rows (a discriminator's, a critic's) still has rows to learn from.
+        """
         for indices in self.batches(phase, rng, count):
-            if not len(indices):
+            if noise_when_empty and not len(indices):
                 self.noise_only_step(phase, optimizer, module)
                 continue
             value = loss(data[torch.as_tensor(indices, device=data.device)])
@@ -230,6 +236,16 @@ class PrivateTraining:
             with self.silenced():
                 value.backward()
             optimizer.step()
+
+    @staticmethod
+    @contextmanager
+    def paused(module: nn.Module) -> Iterator[None]:
+        """No per-record gradients while `module` only passes gradients on (a generator's step through it)."""
+        module.disable_hooks()  # type: ignore[operator]
+        try:
+            yield
+        finally:
+            module.enable_hooks()  # type: ignore[operator]
 
     def noise_only_step(self, phase: str, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         """An empty Poisson batch still takes a step of pure noise, as the mechanism it is accounted as does."""
