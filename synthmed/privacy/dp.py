@@ -35,6 +35,9 @@ LOGGED_EPSILON_ERROR = 0.05
 # The per-epoch log reads epsilon at the next of this many evenly spaced points of the planned steps (epsilon
 # only grows with steps, so that bounds what was spent) instead of evaluating the accountant after every epoch.
 LOGGED_EPSILON_POINTS = 32
+# Keeps the privacy noise's stream apart from the run's own (seeded with the same seed): DP-SGD's Gaussian noise
+# must be fresh, not a replay of the latent or generator noise the model drew.
+PRIVACY_NOISE_STREAM = 0x6470
 
 
 def _quiet_opacus() -> Any:
@@ -124,7 +127,8 @@ class PrivateTraining:
         self.noise_multiplier = self._calibrate(budget.epsilon)
         # what the whole plan spends, at the stored precision: it bounds every figure logged on the way
         self.planned_epsilon = epsilon_of(self._composition(self.noise_multiplier, self.planned), self.delta)
-        self.noise = torch.Generator().manual_seed(seed)
+        (noise_seed,) = np.random.SeedSequence([seed, PRIVACY_NOISE_STREAM]).generate_state(1)
+        self.noise = torch.Generator().manual_seed(int(noise_seed))
         self.adaptations: dict[str, str] = {}  # what the model changed to train privately, for the artifact
         self._spent: dict[tuple[tuple[int, ...], float], float] = {}
 

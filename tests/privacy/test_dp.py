@@ -70,6 +70,12 @@ def test_phases_share_one_budget() -> None:
     assert alone < private.epsilon  # the phases compose: together they spend more than either
 
 
+def test_the_privacy_noise_is_not_a_replay_of_the_runs_noise() -> None:
+    private = PrivateTraining(PrivacyBudget(4.0), rows=100, phases={"train": Phase(10, 5)}, seed=7)
+    run_noise = torch.Generator().manual_seed(7)  # what TrainingRun draws latent and generator noise from
+    assert not torch.equal(torch.randn(20, generator=private.noise), torch.randn(20, generator=run_noise))
+
+
 def test_batches_are_poisson_samples() -> None:
     private = PrivateTraining(PrivacyBudget(4.0), rows=2_000, phases={"train": Phase(100, 200)}, seed=0)
     sizes = [len(batch) for batch in private.batches("train", np.random.default_rng(0), 200)]
