@@ -156,13 +156,16 @@ def score(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
     }
 
 
-def run_one(dataset: Dataset, model: str, seed: int, folder: Path) -> dict:
-    """Split (seed), fit, generate as many rows as TRAIN, score."""
-    table = dataset.load()
+def halves(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """TRAIN and HOLDOUT: a random half of the rows each (seeded)."""
     order = np.random.default_rng(seed).permutation(len(table))
     half = len(table) // 2
-    train = table.iloc[order[:half]].reset_index(drop=True)
-    holdout = table.iloc[order[half:]].reset_index(drop=True)
+    return table.iloc[order[:half]].reset_index(drop=True), table.iloc[order[half:]].reset_index(drop=True)
+
+
+def run_one(dataset: Dataset, model: str, seed: int, folder: Path) -> dict:
+    """Split (seed), fit, generate as many rows as TRAIN, score."""
+    train, holdout = halves(dataset.load(), seed)
     if model in PEERS:
         synthetic, fit_seconds, rate = fit_peer(model, train, len(train), seed, folder)
     elif model == "marginals":

@@ -13,10 +13,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
-from models import DATASETS, score
+from models import DATASETS, halves, score
 from rich.console import Console
 from rich.table import Table
 
@@ -35,11 +34,7 @@ def public_schema(dataset: str) -> Schema:
 
 
 def run_one(dataset: str, model: str, epsilon: float | None, seed: int) -> dict:
-    table = DATASETS[dataset].load()
-    order = np.random.default_rng(seed).permutation(len(table))
-    half = len(table) // 2
-    train = table.iloc[order[:half]].reset_index(drop=True)
-    holdout = table.iloc[order[half:]].reset_index(drop=True)
+    train, holdout = halves(DATASETS[dataset].load(), seed)
     synthesizer = MODELS[model](seed=seed)
     started = time.perf_counter()
     synthesizer.fit(train, schema=public_schema(dataset), progress=False, dp_epsilon=epsilon)
