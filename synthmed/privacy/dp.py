@@ -64,7 +64,11 @@ class PrivacyBudget:
 
     def check(self) -> None:
         if not (isinstance(self.epsilon, int | float) and math.isfinite(self.epsilon) and self.epsilon > 0):
-            raise ConfigError("the privacy budget epsilon must be a positive number", values=[self.epsilon])
+            raise ConfigError(
+                "the privacy budget epsilon must be a positive number",
+                values=[self.epsilon],
+                remedy="e.g. 1, 3 or 10 (smaller is more private)",
+            )
         if self.delta is not None and not (0 < self.delta < 1):
             raise ConfigError("delta must be between 0 and 1", values=[self.delta], remedy="e.g. 1e-5, below 1/rows")
         if not self.max_grad_norm > 0:
