@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from synthmed.data.calibration import GENERATED_KNOTS, quantile_levels
 from synthmed.data.layout import Activation, Loss, Span
 from synthmed.data.schema import ColumnKind, ColumnSchema, json_scalar
 from synthmed.errors import DataError, SchemaError, UnseenCategoryError
@@ -248,6 +249,11 @@ class NumericEncoder(ColumnEncoder):
         super().__init__(column)
         self.minimum_: float = 0.0
         self.maximum_: float = 0.0
+        # marginal calibration (data/calibration.py), on the [0, 1] scale: the target's quantiles at evenly
+        # spaced levels (from the data, or a DP histogram), and the generator's, set by `calibrate`
+        self.quantiles_: np.ndarray | None = None
+        self.generated_quantiles_: np.ndarray | None = None
+        self.quantiles_source_ = "data"
 
     @property
     def _is_datetime(self) -> bool:
@@ -295,6 +301,38 @@ class NumericEncoder(ColumnEncoder):
                 remedy="widen the range in the schema",
             )
 
+    def calibrate_to(self, quantiles: np.ndarray, source: str) -> None:
+        """Calibrate decoded values to the distribution with these quantiles (evenly spaced levels, [0, 1] scale)."""
+        self.quantiles_, self.quantiles_source_, self.generated_quantiles_ = np.asarray(quantiles), source, None
+
+    def _raw_scaled(self, block: np.ndarray) -> np.ndarray:
+        """Generated value dimensions -> value on the [0, 1] scale, before calibration and clipping."""
+        return block[:, 0]
+
+    def calibrate(self, block: np.ndarray) -> None:
+        """Learn the generator's marginal from a generated sample of this column's spans (missing rows ignored)."""
+        if self.quantiles_ is None:
+            return
+        present = block[:, -1] < 0.5 if self.has_missing_ else np.ones(len(block), dtype=bool)
+        generated = self._raw_scaled(block[present, : self.value_width])
+        if len(generated):
+            self.generated_quantiles_ = np.quantile(generated, np.linspace(0.0, 1.0, GENERATED_KNOTS))
+
+    def _calibrated(self, scaled: np.ndarray) -> np.ndarray:
+        if self.quantiles_ is None or self.generated_quantiles_ is None:
+            return scaled
+        levels = quantile_levels(scaled, self.generated_quantiles_)
+        return np.interp(levels, np.linspace(0.0, 1.0, len(self.quantiles_)), self.quantiles_)
+
+    def _calibration_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "quantiles": None if self.quantiles_ is None else self.quantiles_.tolist(),
+            "generated_quantiles": None if self.generated_quantiles_ is None else self.generated_quantiles_.tolist(),
+        }
+        if self.quantiles_source_ != "data":
+            state["source"] = self.quantiles_source_
+        return state
+
     def _encode_values(self, series: pd.Series, missing: np.ndarray, out: np.ndarray) -> None:
         numbers = self._numbers(series)
         span = self.maximum_ - self.minimum_
@@ -302,7 +340,7 @@ class NumericEncoder(ColumnEncoder):
         out[:, 0] = np.where(missing, 0.0, scaled)
 
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
-        numbers = np.clip(block[:, 0], 0.0, 1.0) * (self.maximum_ - self.minimum_) + self.minimum_
+        numbers = np.clip(self._calibrated(block[:, 0]), 0.0, 1.0) * (self.maximum_ - self.minimum_) + self.minimum_
         dtype = pd.api.types.pandas_dtype(self.dtype_) if self.dtype_ != "category" else None
         if self._is_datetime:
             unit = _datetime_unit(self.dtype_)
@@ -315,10 +353,16 @@ class NumericEncoder(ColumnEncoder):
 
     def _domain_dict(self) -> dict[str, Any]:
         declared = self.column.minimum is not None and self.column.maximum is not None
-        return {"min": self.minimum_, "max": self.maximum_, "domain": "schema" if declared else "data"}
+        state = {"min": self.minimum_, "max": self.maximum_, "domain": "schema" if declared else "data"}
+        return state | ({"calibration": self._calibration_dict()} if self.quantiles_ is not None else {})
 
     def _load_domain(self, state: dict[str, Any]) -> None:
         self.minimum_, self.maximum_ = float(state["min"]), float(state["max"])
+        calibration = state.get("calibration") or {}
+        self.quantiles_source_ = calibration.get("source", "data")
+        for name in ("quantiles", "generated_quantiles"):
+            known = calibration.get(name)
+            setattr(self, f"{name}_", None if known is None else np.asarray(known, dtype=float))
 
 
 ENCODERS: dict[ColumnKind, type[ColumnEncoder]] = {

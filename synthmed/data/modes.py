@@ -7,11 +7,8 @@ Each value is written as a one-hot over the mixture components (the most likely 
 [-1, 1]: its distance from that component's mean in units of 4 standard deviations. The mixture lives on
 the min-max scaled values, so dates (nanosecond stamps) and lab values are fitted alike.
 
-Marginal calibration (optional, `quantile_knots` > 0): a generator places values only roughly where the data has
-them, so after training the model shows the encoder a large generated sample (`calibrate`) and every decoded value
-goes through the monotone map from the generator's marginal to the data's: its rank among generated values, then
-the data's quantile at that rank. The map keeps each row's rank order, so dependence between columns is untouched,
-and it is fixed once fitted, so conditional sampling goes through the same map.
+Marginal calibration (optional, `quantile_knots` > 0; see data/calibration.py): after training, decoded values go
+through a monotone map from the generator's marginal to the data's quantiles.
 
 What this encoder keeps from the data, and therefore ships inside a saved generator: the column's min/max
 (values are clipped to them when decoding, or to the schema's declared range), its number of decimal places
@@ -41,8 +38,6 @@ MAX_FIT_VALUES = 10_000
 SPREAD = 4.0
 # Decoded values are rounded to the data's decimal places when it has at most this many.
 MAX_DECIMALS = 6
-# The generator's own marginal is summarised at this many quantiles for calibration (it describes no data).
-GENERATED_KNOTS = 201
 
 
 def decimal_places(numbers: np.ndarray) -> int | None:
@@ -56,24 +51,6 @@ def decimal_places(numbers: np.ndarray) -> int | None:
         if np.allclose(numbers, np.round(numbers, places), rtol=0, atol=1e-9 * scale):
             return places
     return None
-
-
-def quantile_levels(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
-    """Each value's level in [0, 1] in the distribution whose quantiles at evenly spaced levels are `quantiles`.
-
-    Between knots the level is interpolated linearly; a value equal to several knots (a point mass, such as an
-    ST depression of exactly 0) takes the middle of their levels, so a mass point maps onto a mass point.
-    """
-    last = len(quantiles) - 1
-    levels = np.linspace(0.0, 1.0, len(quantiles))
-    left = np.searchsorted(quantiles, values, side="left")
-    right = np.searchsorted(quantiles, values, side="right")
-    low, high = np.clip(left - 1, 0, last), np.clip(left, 0, last)
-    width = quantiles[high] - quantiles[low]
-    share = np.divide(values - quantiles[low], width, out=np.zeros_like(values), where=width > 0)
-    between = levels[low] + share * (levels[high] - levels[low])
-    at_knots = (levels[np.clip(left, 0, last)] + levels[np.clip(right - 1, 0, last)]) / 2
-    return np.where(right > left, at_knots, between)
 
 
 class ModeEncoder(NumericEncoder):
@@ -90,8 +67,6 @@ class ModeEncoder(NumericEncoder):
         self.stds_ = np.zeros(0)
         self.weights_ = np.zeros(0)
         self.decimals_: int | None = None
-        self.quantiles_: np.ndarray | None = None  # the data's, on the min-max scale (calibration target)
-        self.generated_quantiles_: np.ndarray | None = None  # the generator's, set by `calibrate`
 
     @property
     def value_width(self) -> int:
@@ -160,35 +135,19 @@ class ModeEncoder(NumericEncoder):
         modes = block[:, 1:].argmax(axis=1)
         return np.clip(block[:, 0], -1.0, 1.0) * SPREAD * self.stds_[modes] + self.means_[modes]
 
-    def calibrate(self, block: np.ndarray) -> None:
-        """Learn the generator's marginal from a generated sample of this column's spans (missing rows ignored)."""
-        if self.quantiles_ is None:
-            return
-        present = block[:, -1] < 0.5 if self.has_missing_ else np.ones(len(block), dtype=bool)
-        generated = self._raw_scaled(block[present, : self.value_width])
-        if len(generated):
-            self.generated_quantiles_ = np.quantile(generated, np.linspace(0.0, 1.0, GENERATED_KNOTS))
-
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
-        scaled = self._raw_scaled(block)
-        if self.quantiles_ is not None and self.generated_quantiles_ is not None:
-            levels = quantile_levels(scaled, self.generated_quantiles_)
-            scaled = np.interp(levels, np.linspace(0.0, 1.0, len(self.quantiles_)), self.quantiles_)
-        values = super()._decode_values(scaled[:, None], rng)  # clips to [0, 1], i.e. to [min, max]
+        # the base class calibrates, then clips to [0, 1], i.e. to [min, max]
+        values = super()._decode_values(self._raw_scaled(block)[:, None], rng)
         return values.round(self.decimals_) if self.decimals_ is not None else values
 
     def _domain_dict(self) -> dict[str, Any]:
         mixture = {"means": self.means_.tolist(), "stds": self.stds_.tolist(), "weights": self.weights_.tolist()}
-        calibration = {
-            "quantiles": None if self.quantiles_ is None else self.quantiles_.tolist(),
-            "generated_quantiles": None if self.generated_quantiles_ is None else self.generated_quantiles_.tolist(),
-        }
         return {
             **super()._domain_dict(),
             "encoding": self.encoding,
             "modes": mixture,
             "decimals": self.decimals_,
-            "calibration": calibration,
+            "calibration": self._calibration_dict(),
         }
 
     def _load_domain(self, state: dict[str, Any]) -> None:
@@ -197,7 +156,3 @@ class ModeEncoder(NumericEncoder):
         modes = state["modes"]
         self.means_, self.stds_ = np.asarray(modes["means"]), np.asarray(modes["stds"])
         self.weights_ = np.asarray(modes["weights"])
-        calibration = state.get("calibration") or {}
-        for name in ("quantiles", "generated_quantiles"):
-            known = calibration.get(name)
-            setattr(self, f"{name}_", None if known is None else np.asarray(known, dtype=float))

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from synthmed.data.encoders import ENCODERS, ColumnEncoder
+from synthmed.data.encoders import ENCODERS, ColumnEncoder, NumericEncoder
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.modes import ModeEncoder
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
@@ -105,7 +105,7 @@ class TableTransformer:
         """Show every calibrating column a large generated matrix (see data/modes.py: marginal calibration)."""
         start = 0
         for encoder in self.encoders_:
-            if isinstance(encoder, ModeEncoder):
+            if isinstance(encoder, NumericEncoder):
                 encoder.calibrate(np.asarray(generated[:, start : start + encoder.width], dtype=np.float64))
             start += encoder.width
 

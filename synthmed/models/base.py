@@ -242,6 +242,8 @@ class Synthesizer(ABC):
         if budget is not None:
             self._check_private_options(budget, monitor_every, checkpoint)
         self.__dict__.pop("history_", None)  # a failed refit must not leave a half-trained model usable
+        # models that train differently under DP (their transform, their networks) read this; the summary replaces it
+        self.privacy_ = None if budget is None else {"target_epsilon": budget.epsilon}
         matrix = self._prepare(data, schema, na_values, encoding)
         if budget is not None:
             check_declared_domains(self.transformer_.to_dict())
@@ -262,8 +264,6 @@ class Synthesizer(ABC):
             self.seed_ = int(resume[0]["seed"])
         else:
             self.seed_ = int(self.seed if self.seed is not None else np.random.SeedSequence().entropy % 2**31)
-        # networks that DP changes (medGAN's discriminator) read this while being built; the summary replaces it
-        self.privacy_ = None if budget is None else {"target_epsilon": budget.epsilon}
         self.networks_ = self._seeded_build()
         monitor = self._monitor(matrix, monitor_every, keep_best) if monitor_every is not None else None
         run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor, budget)

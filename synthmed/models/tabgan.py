@@ -39,6 +39,7 @@ from synthmed.models.base import Synthesizer
 from synthmed.models.condition_vectors import ConditionSampler, TrainingSampler
 from synthmed.models.conditions import Given
 from synthmed.models.layers import column_order, sort_columns
+from synthmed.models.tabgan_private import train_privately
 from synthmed.models.training import TrainingRun
 
 # The gradient penalty is applied every this many critic steps (lazy regularisation).
@@ -112,13 +113,18 @@ class OutputHead:
     """
 
     def __init__(self, layout: ColumnLayout, device: torch.device) -> None:
-        scalars, indicators = layout.dimensions("tanh"), layout.dimensions("sigmoid")
+        # numbers: mode scalars in [-1, 1] (tanh), then min-max values in [0, 1] (a private run's, see
+        # tabgan_private.py); the 0/1 indicators are the missing-value flags
+        tanh = layout.dimensions("tanh")
+        unit = [s.start for s in layout.spans if s.role == "value" and s.activation in ("sigmoid", "relu")]
+        scalars = np.concatenate([tanh, unit])
+        indicators = np.array([s.start for s in layout.spans if s.role == "missing"])
         spans = [s for s in layout.spans if s.activation == "softmax"]
         categories = [np.arange(s.start, s.stop) for s in spans]
         order = np.concatenate([scalars, indicators, *categories]).astype(np.int64)
         self.order = torch.as_tensor(order, device=device)
         self.restore = torch.as_tensor(np.argsort(order), device=device)
-        self.scalars = len(scalars)
+        self.scalars, self.tanh = len(scalars), len(tanh)
         self.discrete = self.scalars + len(indicators)  # where the one-hot spans start
         widths = np.array([s.width for s in spans], dtype=np.int64)
         self.span_of = torch.as_tensor(np.repeat(np.arange(len(spans)), widths), device=device)
@@ -138,7 +144,9 @@ class OutputHead:
     def __call__(self, logits: torch.Tensor, temperature: float | None) -> torch.Tensor:
         """Relaxed rows at `temperature` (training), or hard one-hots and 0/1 values with None (sampling)."""
         ordered = logits.index_select(1, self.order)  # backward: index_add, far cheaper than index_put
-        scalars = torch.tanh(ordered[:, : self.scalars])
+        scalars = torch.cat(
+            [torch.tanh(ordered[:, : self.tanh]), torch.sigmoid(ordered[:, self.tanh : self.scalars])], 1
+        )
         indicators, categories = ordered[:, self.scalars : self.discrete], ordered[:, self.discrete :]
         if temperature is None:
             return torch.cat([scalars, (indicators > 0).float(), self._most_likely(categories)], 1)
@@ -225,6 +233,7 @@ class TabGAN(Synthesizer):
             "max_modes",
         }
     )
+    private_training = True
 
     def __init__(
         self,
@@ -302,6 +311,8 @@ class TabGAN(Synthesizer):
         )
 
     def _transformer(self, schema: Schema) -> TableTransformer:
+        if getattr(self, "privacy_", None):  # mixture modes and quantiles are fitted on the data: min-max ranges
+            return TableTransformer(schema)
         return TableTransformer(schema, numeric="modes", quantile_knots=self.quantile_knots, max_modes=self.max_modes)
 
     # ---- networks ----------------------------------------------------------------------------------
@@ -312,7 +323,7 @@ class TabGAN(Synthesizer):
         condition = self._condition_width(layout)
         return {
             "generator": Generator(self.noise_dim + condition, self.generator_dims, layout.width, condition),
-            "critic": PackedCritic(layout.width + condition, self.critic_dims, self.pac),
+            "critic": PackedCritic(layout.width + condition, self.critic_dims, 1 if self.privacy_ else self.pac),
         }
 
     def _batch(self, n: int) -> int:
@@ -328,6 +339,9 @@ class TabGAN(Synthesizer):
 
     # ---- training ----------------------------------------------------------------------------------
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
+        if run.privacy is not None:
+            train_privately(self, data, run)
+            return
         layout = self.transformer_.layout_
         average, critic = self.networks_["generator"], self.networks_["critic"].train()
         self.sampler_ = TrainingSampler(data.cpu().numpy(), layout)

@@ -1,7 +1,7 @@
 """Differentially private training: DP-SGD (Abadi et al. 2016) through Opacus, accounted with PRV.
 
 Every module that reads real records (a VAE's encoder and decoder, medGAN's autoencoder and discriminator,
-WGAN-GP's critic) trains on Poisson-sampled batches: each record joins a step's batch with probability q on its
+WGAN-GP's and tabgan's critics) trains on Poisson-sampled batches: each record joins a step's batch with probability q on its
 own, which is what the privacy-amplification analysis assumes. Each record's gradient is clipped to
 `max_grad_norm`, and Gaussian noise of `noise_multiplier x max_grad_norm` is added to the batch's sum.
 
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import norm
 from torch import nn
 
 from synthmed.errors import ConfigError, SchemaError
@@ -96,16 +97,25 @@ def epsilon_of(composition: Composition, delta: float, error: float = STORED_EPS
 
 def stored_composition(privacy: dict[str, Any]) -> Composition:
     """The composition an artifact's `privacy` record describes, for `epsilon_of`."""
-    noise = privacy["noise_multiplier"]
-    return [(noise, phase["sample_rate"], phase["steps"]) for phase in privacy["phases"].values()]
+    shared = privacy["noise_multiplier"]
+    return [
+        (phase.get("noise_multiplier", shared), phase["sample_rate"], phase["steps"])
+        for phase in privacy["phases"].values()
+    ]
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One training phase that reads real records: Poisson batches of expected size `batch_size`, `steps` of them."""
+    """One training phase that reads real records: Poisson batches of expected size `batch_size`, `steps` of them.
+
+    A phase with a `share` (of epsilon) has a noise multiplier of its own, the least that spends at most that
+    share on its own: a one-off release such as noisy category counts (`noisy_counts`: batch = all rows, one
+    step) that must stay accurate whatever the training phases take. The training phases share the rest.
+    """
 
     batch_size: int
     steps: int
+    share: float | None = None
 
 
 class PrivateTraining:
@@ -128,6 +138,12 @@ class PrivateTraining:
         self.sample_rates = {name: min(1.0, phase.batch_size / rows) for name, phase in phases.items()}
         self.planned = {name: phase.steps for name, phase in phases.items()}
         self.steps = dict.fromkeys(phases, 0)
+        self._check_shares(phases)
+        self.fixed_noise = {
+            name: self._least_noise(self.sample_rates[name], phase.steps, phase.share * budget.epsilon)
+            for name, phase in phases.items()
+            if phase.share is not None
+        }
         self.noise_multiplier = self._calibrate(budget.epsilon)
         # what the whole plan spends, at the stored precision: it bounds every figure logged on the way
         self.planned_epsilon = epsilon_of(self._composition(self.noise_multiplier, self.planned), self.delta)
@@ -136,8 +152,39 @@ class PrivateTraining:
         self.adaptations: dict[str, str] = {}  # what the model changed to train privately, for the artifact
         self._spent: dict[tuple[tuple[int, ...], float], float] = {}
 
+    @staticmethod
+    def _check_shares(phases: dict[str, Phase]) -> None:
+        shares = [phase.share for phase in phases.values() if phase.share is not None]
+        if any(not 0 < share < 1 for share in shares) or sum(shares) >= 1 or len(shares) == len(phases):
+            raise ConfigError(
+                "the budget shares of fixed-noise phases must be between 0 and 1, leave a share for training, "
+                "and at least one phase must train",
+                values=shares,
+            )
+
     def _composition(self, noise: float, steps: dict[str, int]) -> Composition:
-        return [(noise, self.sample_rates[name], count) for name, count in steps.items()]
+        return [(self.fixed_noise.get(name, noise), self.sample_rates[name], count) for name, count in steps.items()]
+
+    def _least_noise(self, rate: float, steps: int, target: float) -> float:
+        """The least noise multiplier for which `steps` full-data releases alone spend at most `target` (to 0.1%).
+
+        k Gaussian releases of noise z are one of noise z / sqrt(k), whose exact (epsilon, delta) curve is
+        analytic (Balle & Wang 2018), so no accountant call is needed here.
+        """
+        if rate < 1:
+            raise ConfigError("a phase with its own budget share must read every record", values=[rate])
+
+        def spent_delta(noise: float) -> float:
+            z = noise / math.sqrt(steps)
+            return float(norm.cdf(0.5 / z - target * z) - math.exp(target) * norm.cdf(-0.5 / z - target * z))
+
+        low, high = 0.0, 1.0
+        while spent_delta(high) > self.delta:
+            low, high = high, 2 * high
+        while high - low > 1e-3 * high:
+            middle = 0.5 * (low + high)
+            low, high = (low, middle) if spent_delta(middle) <= self.delta else (middle, high)
+        return high
 
     def _calibrate(self, target: float) -> float:
         """The least noise whose stored epsilon bound for all planned steps stays within `target`.
@@ -147,7 +194,8 @@ class PrivateTraining:
         sliver of its budget and never more.
         """
         _, _, get_noise_multiplier = _quiet_opacus()
-        longest = max(self.planned, key=lambda name: self.planned[name] * self.sample_rates[name])
+        shared = [name for name in self.planned if name not in self.fixed_noise]
+        longest = max(shared, key=lambda name: self.planned[name] * self.sample_rates[name])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quick = get_noise_multiplier(
@@ -255,6 +303,17 @@ class PrivateTraining:
         finally:
             module.enable_hooks()  # type: ignore[operator]
 
+    def noisy_counts(self, phase: str, counts: np.ndarray, sensitivity: float) -> np.ndarray:
+        """`counts` plus Gaussian noise of the phase's multiplier x `sensitivity` (the Gaussian mechanism).
+
+        `sensitivity` is the L2 norm by which adding or removing one record can move `counts` (sqrt(k) for
+        one count in each of k histograms); the phase must be planned as one step over all rows.
+        """
+        (_,) = self.batches(phase, np.random.default_rng(0), 1)  # accounts the step; the batch is every row
+        scale = self.fixed_noise.get(phase, self.noise_multiplier) * sensitivity
+        noise = torch.normal(0.0, scale, (len(counts),), generator=self.noise, dtype=torch.float64)
+        return np.asarray(counts, dtype=float) + noise.numpy()
+
     def noise_only_step(self, phase: str, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
         """An empty Poisson batch still takes a step of pure noise, as the mechanism it is accounted as does."""
         for parameter in module.parameters():
@@ -326,7 +385,12 @@ class PrivateTraining:
             "noise_multiplier": self.noise_multiplier,
             "max_grad_norm": self.budget.max_grad_norm,
             "phases": {
-                name: {"sample_rate": self.sample_rates[name], "steps": self.steps[name]} for name in self.steps
+                name: {
+                    "sample_rate": self.sample_rates[name],
+                    "steps": self.steps[name],
+                    **({"noise_multiplier": self.fixed_noise[name]} if name in self.fixed_noise else {}),
+                }
+                for name in self.steps
             },
             "adaptations": self.adaptations,
         }

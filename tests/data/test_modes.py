@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from synthmed.data import Schema, infer_schema
-from synthmed.data.modes import ModeEncoder, quantile_levels
+from synthmed.data.modes import ModeEncoder
 from synthmed.data.transform import TableTransformer
 
 
@@ -78,12 +78,6 @@ def test_generated_values_keep_the_data_decimal_places() -> None:
     decoded = transformer.inverse_transform(matrix)["st_depression"]
     np.testing.assert_array_equal(decoded, decoded.round(1))
     assert (decoded == 0).mean() > 0.2  # the point mass at zero survives
-
-
-def test_quantile_levels_interpolate_between_knots_and_centre_point_masses() -> None:
-    quantiles = np.array([0.0, 0.0, 0.0, 0.5, 1.0])  # levels 0, .25, .5, .75, 1: half the mass sits at 0
-    levels = quantile_levels(np.array([-1.0, 0.0, 0.25, 0.75, 2.0]), quantiles)
-    np.testing.assert_allclose(levels, [0.0, 0.25, 0.625, 0.875, 1.0])
 
 
 def test_calibration_maps_a_shifted_generator_onto_the_data_marginal_and_keeps_ranks(bimodal: pd.DataFrame) -> None:

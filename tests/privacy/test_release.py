@@ -141,6 +141,7 @@ def test_a_k_anonymous_release_counts_its_changes_on_the_card(
     assert released.groupby(["sex", "smoker"]).size().min() >= 5
     card = json.loads((tmp_path / "out" / "model_card.json").read_text())
     assert card["k_anonymity"] == {"k": 5, "quasi_identifiers": ["sex", "smoker"], "replaced": 0, "dropped": 3}
-    assert "5-anonymous on sex, smoker: 0 rows replaced by newly generated ones, 3 dropped" in (
-        tmp_path / "out" / "MODEL_CARD.md"
-    ).read_text()
+    assert (
+        "5-anonymous on sex, smoker: 0 rows replaced by newly generated ones, 3 dropped"
+        in (tmp_path / "out" / "MODEL_CARD.md").read_text()
+    )

@@ -1,0 +1,54 @@
+"""Marginal calibration: a monotone map from a generator's marginal of a numeric column to a target marginal.
+
+A generator places values only roughly where the data has them. After training, a model shows the encoder a large
+generated sample; every decoded value then goes through the map: its level (rank) among generated values, then
+the target's quantile at that level. The map keeps each row's rank order, so the dependence between columns is
+untouched, and it is fixed once fitted, so conditional sampling goes through the same map.
+
+The target quantiles come from the data (tabgan's `quantile_knots`) or, under differential privacy, from a
+histogram released with noise (`histogram_quantiles`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# The generator's own marginal is summarised at this many quantiles for calibration (it describes no data).
+GENERATED_KNOTS = 201
+
+
+def quantile_levels(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Each value's level in [0, 1] in the distribution whose quantiles at evenly spaced levels are `quantiles`.
+
+    Between knots the level is interpolated linearly; a value equal to several knots (a point mass, such as an
+    ST depression of exactly 0) takes the middle of their levels, so a mass point maps onto a mass point.
+    """
+    last = len(quantiles) - 1
+    levels = np.linspace(0.0, 1.0, len(quantiles))
+    left = np.searchsorted(quantiles, values, side="left")
+    right = np.searchsorted(quantiles, values, side="right")
+    low, high = np.clip(left - 1, 0, last), np.clip(left, 0, last)
+    width = quantiles[high] - quantiles[low]
+    share = np.divide(values - quantiles[low], width, out=np.zeros_like(values), where=width > 0)
+    between = levels[low] + share * (levels[high] - levels[low])
+    at_knots = (levels[np.clip(left, 0, last)] + levels[np.clip(right - 1, 0, last)]) / 2
+    return np.where(right > left, at_knots, between)
+
+
+def histogram_quantiles(counts: np.ndarray, knots: int) -> np.ndarray:
+    """Quantiles at `knots` evenly spaced levels of a histogram over equal bins of [0, 1], uniform within a bin.
+
+    Counts may be noisy: negative ones count as empty, and an all-empty histogram gives the uniform distribution.
+    """
+    weights = np.clip(np.asarray(counts, dtype=float), 0, None)
+    if weights.sum() <= 0:
+        weights = np.ones_like(weights)
+    shares = weights / weights.sum()
+    ends = np.cumsum(shares)
+    levels = np.linspace(0.0, 1.0, knots)
+    # each level's bin: the first whose cumulative share passes it (so never an empty one)
+    bins = np.minimum(np.searchsorted(ends, levels, side="right"), len(shares) - 1)
+    last = np.flatnonzero(shares)[-1]
+    bins = np.where(levels >= ends[last], last, bins)
+    within = np.clip((levels - (ends[bins] - shares[bins])) / shares[bins], 0.0, 1.0)
+    return (bins + within) / len(shares)
