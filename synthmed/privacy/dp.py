@@ -1,8 +1,8 @@
 """Differentially private training: DP-SGD (Abadi et al. 2016) through Opacus, accounted with PRV.
 
 Every module that reads real records (a VAE's encoder and decoder, medGAN's autoencoder and discriminator,
-WGAN-GP's and tabgan's critics) trains on Poisson-sampled batches: each record joins a step's batch with probability q on its
-own, which is what the privacy-amplification analysis assumes. Each record's gradient is clipped to
+WGAN-GP's and tabgan's critics) trains on Poisson-sampled batches: each record joins a step's batch with
+probability q on its own, which is what the privacy-amplification analysis assumes. Each record's gradient is clipped to
 `max_grad_norm`, and Gaussian noise of `noise_multiplier x max_grad_norm` is added to the batch's sum.
 
 The noise multiplier is calibrated before training so that the planned number of steps spends exactly the
