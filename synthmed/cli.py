@@ -80,6 +80,17 @@ def _parse_scalar(raw: str) -> Any:
     return {"true": True, "false": False, "none": None, "null": None}.get(text.lower(), text)
 
 
+def _configured(model: str, settings: list[str] | None, **chosen: Any) -> Any:
+    """A model of class `model` with `--set NAME=VALUE` settings and the options given (None: its default)."""
+    from synthmed.models import get_model_class
+
+    model_class = get_model_class(model)
+    hints = typing.get_type_hints(model_class.__init__)
+    params = dict(_parse_setting(text, hints) for text in settings or [])
+    params.update({name: value for name, value in chosen.items() if value is not None})
+    return model_class.from_params(params)
+
+
 def _parse_setting(text: str, hints: dict[str, Any]) -> tuple[str, Any]:
     """`name=value` -> (name, typed value); tuples are comma-separated."""
     name, separator, raw = text.partition("=")
@@ -181,11 +192,7 @@ def fit(
 
     check_output_path(output)
     model_class = get_model_class(model)
-    hints = typing.get_type_hints(model_class.__init__)
-    params = dict(_parse_setting(text, hints) for text in settings or [])
-    chosen = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "device": device}
-    params.update({name: value for name, value in chosen.items() if value is not None})
-    synthesizer = model_class.from_params(params)
+    synthesizer = _configured(model, settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device)
     described = {"sequence_id": sequence_id, "time": time_column, "window": window}
     sequence_options = {name: value for name, value in described.items() if value is not None}
     if sequence_options and "window" not in inspect.signature(model_class.fit).parameters:
@@ -518,6 +525,56 @@ def release(
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)
     if not outcome.released:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def audit(
+    data: Annotated[Path, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `synthmed models`).")] = "tabgan",
+    seed: Annotated[int, typer.Option(help="Seed for the canaries, the model and sampling.")] = 0,
+    schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema (declared domains bound the canaries).")] = None,
+    settings: Annotated[
+        list[str] | None, typer.Option("--set", help="Any model hyperparameter, NAME=VALUE (repeatable).")
+    ] = None,
+    dp_epsilon: Annotated[float | None, typer.Option(help="Train with (epsilon, delta)-DP and audit that.")] = None,
+    dp_delta: Annotated[float | None, typer.Option(help="DP delta (default: 1 / (10 x rows)).")] = None,
+    once: Annotated[int, typer.Option(help="Canaries inserted once (the membership game's members).")] = 32,
+    repeated: Annotated[int, typer.Option(help="Canaries inserted 2, 4, 8 and 16 times, each.")] = 4,
+    reference: Annotated[int, typer.Option(help="Canaries drawn alike but never inserted.")] = 256,
+    rows: Annotated[int | None, typer.Option("--rows", "-n", help="Rows to generate (default: as trained on).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result as JSON here.")] = None,
+    na_values: NaValues = None,
+    encoding: Encoding = None,
+    quiet: Quiet = False,
+) -> None:
+    """Plant canary records in a copy of the data, train, and measure how the generator reproduces them."""
+    import json
+
+    from synthmed.data.io import read_table
+    from synthmed.data.schema import Schema
+    from synthmed.privacy.audit import audit as run_audit
+    from synthmed.privacy.audit import describe_audit
+
+    result = run_audit(
+        read_table(data, na_values=na_values, encoding=encoding),
+        _configured(model, settings, seed=seed),
+        schema=Schema.load(schema) if schema else None,
+        once=once,
+        per_repetition=repeated,
+        reference=reference,
+        rows=rows,
+        seed=seed,
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
+        progress=not quiet,
+    )
+    for line in describe_audit(result):
+        typer.echo(line)
+    if output is not None:
+        output.write_text(json.dumps(result.to_dict(), indent=2))
+    if not result.consistent:
         raise typer.Exit(1)
 
 

@@ -730,3 +730,19 @@ def test_release_writes_data_only_when_privacy_passes(tmp_path: Path) -> None:
     anonymous = [*real, "--k-anonymity", "5", "--quasi-identifiers", "sex,smoker", "-o", tmp_path / "k"]
     assert invoke("release", "--synthetic", paths["fresh"], *anonymous).exit_code == 0
     assert json.loads((tmp_path / "k" / "model_card.json").read_text())["k_anonymity"]["k"] == 5
+
+
+def test_audit_plants_canaries_and_reports_exposure_and_the_empirical_epsilon(tmp_path: Path) -> None:
+    data = tmp_path / "patients.csv"
+    mixed_table().drop(columns="id").to_csv(data, index=False)
+    tiny = ["--model", "vae", "--set", "epochs=2", "--set", "hidden_dims=8", "--set", "latent_dim=2", "-q"]
+    sizes = ["--once", "8", "--repeated", "1", "--reference", "20"]
+    result = invoke("audit", data, *tiny, *sizes, "-o", tmp_path / "audit.json")
+    assert result.exit_code == 0, result.output
+    assert "16x" in result.stdout and "empirical epsilon >=" in result.stdout
+    assert "trained without differential privacy" in result.stdout
+    saved = json.loads((tmp_path / "audit.json").read_text())
+    assert [group["repetitions"] for group in saved["groups"]] == [0, 1, 2, 4, 8, 16]
+    assert saved["inserted_rows"] == 8 + 2 + 4 + 8 + 16 and saved["accounted_epsilon"] is None
+    refused = invoke("audit", data, *tiny, "--reference", "3")
+    assert refused.exit_code == 2 and "at least 10 never inserted" in refused.stderr

@@ -37,19 +37,23 @@ class EvaluationTables:
         return self.layout.all_spans(ColumnKind.BINARY)
 
     def distance_weights(self) -> np.ndarray:
-        """Per-dimension weights that turn an L1 distance into a Gower-style distance in [0, 1].
+        return gower_weights(self.layout)
 
-        Each column's dimensions are scaled by the largest L1 distance they can show (2 for a one-hot
-        mismatch, 1 per value or missingness dimension), so every column counts once, whatever its
-        encoding, and the sum is divided by the number of columns.
-        """
-        largest: dict[str, float] = {}
-        for span in self.layout.spans:
-            largest[span.column] = largest.get(span.column, 0.0) + (2.0 if span.activation == "softmax" else span.width)
-        weights = np.empty(self.layout.width)
-        for span in self.layout.spans:
-            weights[span.start : span.stop] = 1.0 / largest[span.column]
-        return weights / len(largest)
+
+def gower_weights(layout: ColumnLayout) -> np.ndarray:
+    """Per-dimension weights that turn an L1 distance into a Gower-style distance in [0, 1].
+
+    Each column's dimensions are scaled by the largest L1 distance they can show (2 for a one-hot
+    mismatch, 1 per value or missingness dimension), so every column counts once, whatever its
+    encoding, and the sum is divided by the number of columns.
+    """
+    largest: dict[str, float] = {}
+    for span in layout.spans:
+        largest[span.column] = largest.get(span.column, 0.0) + (2.0 if span.activation == "softmax" else span.width)
+    weights = np.empty(layout.width)
+    for span in layout.spans:
+        weights[span.start : span.stop] = 1.0 / largest[span.column]
+    return weights / len(largest)
 
 
 def _widen_binaries(schema: Schema, tables: list[pd.DataFrame]) -> Schema:

@@ -47,7 +47,7 @@ TIE_TOLERANCE = 1e-12
 # ---------------------------------------------------------------------------------------------- shared pieces
 
 
-def _nearest_distances(reference: np.ndarray, queries: np.ndarray, weights: np.ndarray, k: int = 1) -> np.ndarray:
+def nearest_distances(reference: np.ndarray, queries: np.ndarray, weights: np.ndarray, k: int = 1) -> np.ndarray:
     """Weighted L1 distance from each query to its k nearest reference rows, shape (queries, k)."""
     k = min(k, len(reference))
     index = NearestNeighbors(n_neighbors=k, metric="manhattan").fit(reference * weights)
@@ -179,8 +179,8 @@ def distance_to_closest_record(tables: EvaluationTables) -> DistanceToClosestRec
     row nearer to either with equal chance; a share well above 0.5 means rows sit on training records.
     """
     weights = tables.distance_weights()
-    to_train = _nearest_distances(tables.train_matrix, tables.synthetic_matrix, weights)[:, 0]
-    to_holdout = _nearest_distances(tables.holdout_matrix, tables.synthetic_matrix, weights)[:, 0]
+    to_train = nearest_distances(tables.train_matrix, tables.synthetic_matrix, weights)[:, 0]
+    to_holdout = nearest_distances(tables.holdout_matrix, tables.synthetic_matrix, weights)[:, 0]
     ties = np.isclose(to_train, to_holdout, rtol=0.0, atol=TIE_TOLERANCE)
     closer = float(np.sum((to_train < to_holdout) & ~ties) + 0.5 * np.sum(ties))
     return DistanceToClosestRecord(
@@ -308,7 +308,7 @@ def _tpr_at_low_fpr(labels: np.ndarray, scores: np.ndarray) -> Estimate:
 def _atypical_auc(setup: _AttackSetup, scores: np.ndarray, seed: int) -> Estimate:
     """AUC on the 10% of members and of non-members farthest from the population (the outliers at most risk)."""
     records, labels = setup.records, setup.labels
-    atypicality = _nearest_distances(setup.reference, records, setup.weights, ATYPICAL_NEIGHBOURS).mean(axis=1)
+    atypicality = nearest_distances(setup.reference, records, setup.weights, ATYPICAL_NEIGHBOURS).mean(axis=1)
     picked = []
     for label in (1, 0):
         index = np.flatnonzero(labels == label)
@@ -357,11 +357,11 @@ def _presence_disclosure(labels: np.ndarray, differing_codes: np.ndarray) -> tup
 
 def _distance_attack(tables: EvaluationTables, setup: _AttackSetup, seed: int) -> MembershipAttack:
     records = setup.records
-    scores = -_nearest_distances(tables.synthetic_matrix, records, setup.weights)[:, 0]
+    scores = -nearest_distances(tables.synthetic_matrix, records, setup.weights)[:, 0]
     presence: tuple[PresenceDisclosure, ...] = ()
     if tables.is_binary:
         # unweighted L1 on a 0/1 matrix is the number of differing codes, exact in floating point
-        codes = _nearest_distances(tables.synthetic_matrix, records, np.ones(records.shape[1]))[:, 0]
+        codes = nearest_distances(tables.synthetic_matrix, records, np.ones(records.shape[1]))[:, 0]
         presence = _presence_disclosure(setup.labels, codes)
     return _evaluate_attack("distance", setup, scores, seed, presence)
 
