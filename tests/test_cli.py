@@ -704,8 +704,8 @@ def test_fit_with_differential_privacy_reports_the_spent_budget(tmp_path: Path) 
     unschematised = invoke("fit", data, *tiny, "--dp-epsilon", "2", "-o", tmp_path / "x.smg")
     assert_user_error(unschematised, "public metadata", "--schema")
     assert_user_error(invoke("fit", data, "--dp-delta", "1e-5", "-o", tmp_path / "x.smg"), "--dp-epsilon")
-    refused = invoke("fit", data, "--model", "corgan", "--dp-epsilon", "1", "-o", tmp_path / "x.smg")
-    assert_user_error(refused, "not available for corgan", "medgan, vae, wgangp, tabgan")
+    refused = invoke("fit", data, "--model", "tsgan", "--dp-epsilon", "1", "-o", tmp_path / "x.smg")
+    assert_user_error(refused, "not available for tsgan", "medgan, vae, corgan, wgangp, tabgan")
 
 
 def test_release_writes_data_only_when_privacy_passes(tmp_path: Path) -> None:

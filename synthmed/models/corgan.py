@@ -29,6 +29,7 @@ from torch import nn
 from synthmed.data.layout import ColumnLayout
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
+from synthmed.models.corgan_private import train_privately
 from synthmed.models.layers import SpanHead, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 
@@ -49,6 +50,8 @@ WARMUP_PERIOD = 500
 # Batch-norm statistics are re-estimated on the trained generator and decoder before sampling (as for medGAN):
 # an exact average over 20 batches (10,240 rows at the default batch size).
 BURN_IN_BATCHES = 20
+# Under DP the autoencoder's and the critic's batch norms become group norms of at most this many groups.
+PRIVATE_NORM_GROUPS = 4
 
 
 def _decoded_length(first_kernel: int) -> int:
@@ -84,11 +87,18 @@ def _init_weights(network: nn.Module) -> None:
             nn.init.constant_(module.bias, 0.01)
 
 
-def _strided_stack(channels: tuple[int, ...], learnable_norm: bool) -> list[nn.Module]:
+def _norm(channels: int, affine: bool, private: bool) -> nn.Module:
+    """Batch norm, or under DP group norm (batch norm mixes a batch's records; see privacy/dp.py)."""
+    if private:
+        return nn.GroupNorm(min(PRIVATE_NORM_GROUPS, channels), channels, affine=affine)
+    return nn.BatchNorm1d(channels, affine=affine)
+
+
+def _strided_stack(channels: tuple[int, ...], learnable_norm: bool, private: bool) -> list[nn.Module]:
     """The encoder's strided convolutions, each but the first followed by batch norm, with leaky ReLU."""
     layers: list[nn.Module] = []
     for i, ((kernel, stride), (a, b)) in enumerate(zip(ENCODER_LAYERS, itertools.pairwise(channels), strict=True)):
-        norm = [nn.BatchNorm1d(b, affine=learnable_norm)] if i else []
+        norm = [_norm(b, learnable_norm, private)] if i else []
         layers += [nn.Conv1d(a, b, kernel, stride), *norm, nn.LeakyReLU(0.2)]
     return layers
 
@@ -96,12 +106,12 @@ def _strided_stack(channels: tuple[int, ...], learnable_norm: bool) -> list[nn.M
 class Autoencoder(nn.Module):
     """The reference 1-D convolutional autoencoder; the decoder returns raw outputs (padding included)."""
 
-    def __init__(self, padded: int, first_kernel: int) -> None:
+    def __init__(self, padded: int, first_kernel: int, private: bool = False) -> None:
         super().__init__()
         channels = tuple(BASE_CHANNELS * 2**i for i in range(6))  # 1 input channel, then 4 ... 128
         self.padded = padded
         self.encoder = nn.Sequential(
-            *_strided_stack((1, *channels[:5]), learnable_norm=True),
+            *_strided_stack((1, *channels[:5]), learnable_norm=True, private=private),
             nn.Conv1d(channels[4], EMBEDDING_DIM, _strided_length(padded)),
             nn.Tanh(),
         )
@@ -110,7 +120,7 @@ class Autoencoder(nn.Module):
         for (kernel, stride), (a, b) in zip(DECODER_LAYERS, itertools.pairwise(widths), strict=True):
             decoder += [nn.ConvTranspose1d(a, b, kernel, stride)]
             if b != 1:
-                decoder += [nn.BatchNorm1d(b), nn.ReLU()]
+                decoder += [_norm(b, affine=True, private=private), nn.ReLU()]
         self.decoder = nn.Sequential(*decoder)
 
     def encode(self, records: torch.Tensor) -> torch.Tensor:
@@ -157,11 +167,11 @@ class MLPGenerator(nn.Module):
 class ConvCritic(nn.Module):
     """The encoder's strided stack (wider channels) on the zero-padded record, down to one score."""
 
-    def __init__(self, padded: int) -> None:
+    def __init__(self, padded: int, private: bool = False) -> None:
         super().__init__()
         self.padded = padded
         self.body = nn.Sequential(
-            *_strided_stack((1, *CRITIC_CHANNELS), learnable_norm=False),
+            *_strided_stack((1, *CRITIC_CHANNELS), learnable_norm=False, private=private),
             nn.Conv1d(CRITIC_CHANNELS[-1], 1, _strided_length(padded)),
         )
 
@@ -226,6 +236,7 @@ class CorGAN(Synthesizer):
     positive = frozenset(
         {"batch_size", "latent_dim", "critic_steps", "warmup_critic_steps", "clip_value", "learning_rate"}
     )
+    private_training = True
 
     def __init__(
         self,
@@ -274,11 +285,11 @@ class CorGAN(Synthesizer):
         self.width_ = layout.width
         self.head_ = SpanHead(layout).to(self._device())
         padded, first_kernel = padded_width(layout.width)
-        conv = self.architecture == "conv"
+        conv, private = self.architecture == "conv", bool(getattr(self, "privacy_", None))
         networks: dict[str, nn.Module] = {
-            "autoencoder": Autoencoder(padded, first_kernel),
+            "autoencoder": Autoencoder(padded, first_kernel, private),
             "generator": ConvGenerator(self.latent_dim) if conv else MLPGenerator(self.latent_dim),
-            "critic": ConvCritic(padded) if conv else MLPCritic(layout.width),
+            "critic": ConvCritic(padded, private) if conv else MLPCritic(layout.width),
         }
         for network in networks.values():
             _init_weights(network)
@@ -294,9 +305,17 @@ class CorGAN(Synthesizer):
         return torch.optim.Adam(groups, lr=self.learning_rate, weight_decay=self.l2_weight, foreach=True)
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        self._pretrain_autoencoder(data, run)
-        self._train_gan(data, run)
+        if run.privacy is not None:
+            train_privately(self, data, run)
+        else:
+            self._pretrain_autoencoder(data, run)
+            self._train_gan(data, run)
         self._burn_in(min(self.batch_size, len(data)), run)
+
+    def _critic_steps(self, step: int) -> int:
+        """Critic updates before generator update `step` (the WGAN warm-up schedule)."""
+        warmup = step < WARMUP_GENERATOR_STEPS or step % WARMUP_PERIOD == 0
+        return max(self.critic_steps, self.warmup_critic_steps) if warmup else self.critic_steps
 
     def _pretrain_autoencoder(self, data: torch.Tensor, run: TrainingRun) -> None:
         autoencoder = self.networks_["autoencoder"].train()
@@ -330,9 +349,7 @@ class CorGAN(Synthesizer):
         for epoch in run.epochs("gan", self.epochs, n, state, monitor=True):
             critic_losses, generator_losses = [], []
             for step in range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch):
-                warmup = step < WARMUP_GENERATOR_STEPS or step % WARMUP_PERIOD == 0
-                critic_steps = max(self.critic_steps, self.warmup_critic_steps) if warmup else self.critic_steps
-                for _ in range(critic_steps):
+                for _ in range(self._critic_steps(step)):
                     real = data[torch.as_tensor(run.rng.integers(0, n, batch), device=data.device)]
                     with torch.no_grad():
                         fake = self._generated(batch, run)

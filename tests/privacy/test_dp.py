@@ -13,7 +13,7 @@ import torch
 
 import synthmed
 from synthmed.errors import ConfigError, SchemaError
-from synthmed.models import VAE, WGANGP, CorGAN, MedGAN
+from synthmed.models import VAE, WGANGP, CorGAN, MedGAN, TimeSeriesGAN
 from synthmed.privacy import dp
 from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining, epsilon_of, stored_composition
 
@@ -182,8 +182,10 @@ def test_private_wgan_clips_critic_weights_instead_of_a_gradient_penalty(codes: 
 
 
 def test_models_without_private_training_refuse_it(codes: np.ndarray, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"not available for corgan yet.*models with it: medgan, vae, wgangp"):
-        CorGAN(seed=0).fit(codes, progress=False, dp_epsilon=1.0)
+    with pytest.raises(
+        ConfigError, match=r"not available for tsgan yet.*models with it: medgan, vae, corgan, wgangp, tabgan"
+    ):
+        TimeSeriesGAN(seed=0).fit(np.zeros((4, 10, 2)), progress=False, dp_epsilon=1.0)
     with pytest.raises(ConfigError, match="cannot be resumed"):
         VAE(**FAST, seed=0).fit(codes, progress=False, dp_epsilon=1.0, checkpoint=tmp_path)
 
@@ -211,3 +213,34 @@ def test_batch_norm_is_refused_where_dp_applies() -> None:
     with pytest.raises(ConfigError, match=r"batch norm.*Offending values: 'BatchNorm1d'.*group norm"):
         private.wrap(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4)))
     assert private.wrap(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GroupNorm(2, 4))) is not None
+
+
+def test_private_corgan_swaps_batch_norm_for_group_norm_and_accounts_every_critic_step(
+    codes: np.ndarray, tmp_path: Path
+) -> None:
+    options = {
+        "epochs": 2,
+        "pretrain_epochs": 2,
+        "batch_size": 50,
+        "critic_steps": 2,
+        "warmup_critic_steps": 3,
+        "seed": 0,
+    }
+    model = CorGAN(**options).fit(codes, progress=False, dp_epsilon=3.0)
+    privacy = model.privacy_
+    # 8 generator steps an epoch, 16 in all, each after 3 warm-up critic steps (the first 25 are warm-up)
+    assert privacy["phases"] == {
+        "pretrain": {"sample_rate": 50 / 400, "steps": 2 * 8},
+        "critic": {"sample_rate": 50 / 400, "steps": 16 * 3},
+    }
+    assert 2.97 <= privacy["epsilon"] <= 3.0 and "norms" in privacy["adaptations"]
+    for name in ("autoencoder", "critic"):
+        kinds = {type(m).__name__ for m in model.networks_[name].modules()}
+        assert "GroupNorm" in kinds and "BatchNorm1d" not in kinds
+    weights = torch.cat([p.detach().flatten() for p in model.networks_["critic"].parameters()])
+    assert weights.abs().max() <= 0.01
+    assert set(model.history_["pretrain"][0]) == {"epoch", "epsilon", "seconds"}
+    loaded = synthmed.load(model.save(tmp_path / "corgan.smg"))
+    np.testing.assert_array_equal(loaded.sample(30, seed=2), model.sample(30, seed=2))
+    plain = CorGAN(**options).fit(codes, progress=False)
+    assert "BatchNorm1d" in {type(m).__name__ for m in plain.networks_["autoencoder"].modules()}

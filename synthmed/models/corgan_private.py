@@ -1,0 +1,85 @@
+"""corGAN under differential privacy: what changes from `corgan.py` (DP-SGD itself: privacy/dp.py).
+
+Two networks read real records: the autoencoder while it is pretrained (encoder and decoder), and the critic.
+Both train with DP-SGD on Poisson batches, accounted together. Their batch norms are group norms (built so in
+`corgan.py`), since batch norm mixes a batch's records. The critic keeps corGAN's own Lipschitz device, weight
+clipping, and its WGAN warm-up schedule; every one of its steps is accounted. Each critic step scores a Poisson
+batch of real records and as many generated ones in one pass, each row with its own term of the Wasserstein
+loss. The generator and the decoder's fine-tuning learn only from the private critic: post-processing.
+Transposed convolutions have no per-record gradient rule in Opacus; it derives one with functorch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from synthmed.models.layers import wasserstein_generator_step
+from synthmed.models.training import TrainingRun
+from synthmed.privacy.dp import Phase
+
+if TYPE_CHECKING:
+    from synthmed.models.corgan import CorGAN
+
+
+def train_privately(model: CorGAN, data: torch.Tensor, run: TrainingRun) -> None:
+    """Pretrain the autoencoder, then train the GAN, with DP-SGD wherever real records are read."""
+    n = len(data)
+    batch = min(model.batch_size, n)
+    steps_per_epoch = max(1, n // batch)
+    generator_steps = model.epochs * steps_per_epoch
+    private = run.private_training(
+        n,
+        pretrain=Phase(batch, model.pretrain_epochs * steps_per_epoch),
+        critic=Phase(batch, sum(model._critic_steps(step) for step in range(generator_steps))),
+    )
+    private.adaptations["norms"] = "group norm instead of batch norm in the autoencoder and the critic"
+    autoencoder = private.wrap(model.networks_["autoencoder"].train())
+    optimizer = private.optimizer("pretrain", model._adam([{"params": list(autoencoder.parameters())}]))
+    state = {**model.networks_, "optimizer_autoencoder": optimizer}
+
+    def reconstruction(records: torch.Tensor) -> torch.Tensor:
+        inner = autoencoder._module
+        return model.head_.loss(inner.decode(inner.encode(records), model.width_), records)
+
+    for _ in run.epochs("pretrain", model.pretrain_epochs, n, state):
+        private.descend("pretrain", run.rng, steps_per_epoch, data, autoencoder, optimizer, reconstruction)
+        run.log(epsilon=private.logged_epsilon)
+    autoencoder._close()
+    _train_gan(model, data, run, steps_per_epoch)
+
+
+def _train_gan(model: CorGAN, data: torch.Tensor, run: TrainingRun, steps_per_epoch: int) -> None:
+    private = run.private
+    generator, decoder = model.networks_["generator"].train(), model.networks_["autoencoder"].decoder.train()
+    critic = private.wrap(model.networks_["critic"].train())
+    optimizer_critic = private.optimizer("critic", model._adam([{"params": list(critic.parameters())}]))
+    groups: list[dict[str, object]] = [{"params": list(generator.parameters())}]
+    if model.decoder_learning_rate > 0:
+        groups.append({"params": list(decoder.parameters()), "lr": model.decoder_learning_rate})
+    optimizer_generator = model._adam(groups)
+    batch = private.expected_batch("critic")
+    state = {**model.networks_, "optimizer_critic": optimizer_critic, "optimizer_generator": optimizer_generator}
+
+    def critic_loss(real: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            fake = model._generated(batch, run)
+        # -critic(real) for real records, +critic(fake) for generated ones: each row's own term
+        signs = torch.cat([-torch.ones(len(real)), torch.ones(len(fake))]).to(data.device)
+        return (signs * critic(torch.cat([real, fake]))).mean()
+
+    for epoch in run.epochs("gan", model.epochs, len(data), state):
+        losses = []
+        for step in range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch):
+            for _ in range(model._critic_steps(step)):  # one at a time: the weights are clipped after each
+                private.descend(
+                    "critic", run.rng, 1, data, critic, optimizer_critic, critic_loss, noise_when_empty=False
+                )
+                with torch.no_grad():
+                    for parameter in critic.parameters():
+                        parameter.clamp_(-model.clip_value, model.clip_value)
+            with private.paused(critic):
+                losses.append(wasserstein_generator_step(critic, model._generated(batch, run), optimizer_generator))
+        run.log(generator_loss=sum(losses) / len(losses), epsilon=private.logged_epsilon)
+    critic._close()
