@@ -48,6 +48,14 @@ def run_one(dataset: str, model: str, epsilon: float | None, seed: int) -> dict:
 FIGURES = ["spent", "fit_s", "tstr_auc", "trtr_auc", "shape", "corr_diff", "closer_to_train"]
 
 
+def _mean_cell(values: pd.Series) -> str:
+    """Mean over the seeds where the figure exists; "(k/n)" when it exists for only k of n (TSTR needs two classes)."""
+    known = values.dropna()
+    if known.empty:
+        return "-"
+    return f"{known.mean():.3f}" + ("" if len(known) == len(values) else f" ({len(known)}/{len(values)})")
+
+
 def summary_table(rows: list[dict]) -> Table:
     frame = pd.DataFrame(rows)
     frame["epsilon"] = frame["epsilon"].map(lambda e: "none" if e is None or pd.isna(e) else f"{e:g}")
@@ -57,9 +65,7 @@ def summary_table(rows: list[dict]) -> Table:
     for (dataset, model), group in frame.groupby(["dataset", "model"], sort=False):
         plain = group.loc[group["epsilon"] == "none", "fit_s"].mean()
         for epsilon, rows_at in group.groupby("epsilon", sort=False):
-            cells = [
-                "-" if rows_at[f].isna().all() else f"{rows_at[f].astype(float).mean():.3f}" for f in FIGURES
-            ]
+            cells = [_mean_cell(rows_at[f].astype(float)) for f in FIGURES]
             slowdown = rows_at["fit_s"].mean() / plain if plain > 0 else float("nan")
             table.add_row(dataset, model, epsilon, *cells, f"{slowdown:.1f}x")
     return table

@@ -13,6 +13,8 @@ length that stack produces, 192 * k + 111 (k >= 1). The first decoder kernel (k)
 (which collapses the strided encoder's output to length 1) are computed from that length. At 1,071 codes this
 is exactly the reference network. Generated padding is cut off before the output activations, so the critic
 and the sampled table see only the real columns.
+
+Under differential privacy the autoencoder and critic use group norm and train with DP-SGD: see corgan_private.py.
 """
 
 from __future__ import annotations

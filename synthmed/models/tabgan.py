@@ -17,6 +17,8 @@ Built from published parts, tuned for small clinical tables that must train in s
   4th critic step, scaled up), so a few-hundred-row table trains in seconds on a CPU;
 - numeric marginals are calibrated after training (`synthmed/data/modes.py`): a monotone map per column from the
   generator's marginal to the data's quantiles, which keeps every row's ranks and so the dependence between columns.
+
+Under differential privacy several of these parts change (packs, loss, conditions, marginals): see tabgan_private.py.
 """
 
 from __future__ import annotations
