@@ -178,7 +178,8 @@ def empirical_epsilon(members: np.ndarray, outsiders: np.ndarray, delta: float) 
     tpr_low = _one_sided(hits, len(members), alpha, upper=False)
     fpr_high = _one_sided(false, len(outsiders), alpha, upper=True)
     bounds = np.log(np.clip(tpr_low - delta, 1e-300, None) / fpr_high)
-    best = int(np.argmax(bounds))
+    # the threshold that proves most; when none proves anything, the one with the largest advantage TPR - FPR
+    best = int(np.argmax(bounds)) if bounds.max() > 0 else int(np.argmax(hits / len(members) - false / len(outsiders)))
     largest = math.log(max(_one_sided(len(members), len(members), alpha, upper=False) - delta, 1e-300))
     largest -= math.log(float(_one_sided(0, len(outsiders), alpha, upper=True)))
     labels = np.r_[np.ones(len(members)), np.zeros(len(outsiders))]
