@@ -51,9 +51,26 @@ class ColumnEncoder(ABC):
     def name(self) -> str:
         return self.column.name
 
-    def fit(self, series: pd.Series) -> ColumnEncoder:
+    def fit(self, series: pd.Series, public_missingness: bool = False) -> ColumnEncoder:
+        """Learn the column's domain. Whether it may be missing comes from the schema when declared (`missing`),
+        and must with `public_missingness`, as differential privacy requires (it shapes the generator)."""
         self.dtype_ = str(series.dtype)
         self.has_missing_ = bool(series.isna().any())
+        if self.column.missing is not None or public_missingness:
+            if self.has_missing_ and not self.column.missing:
+                said = "declares `missing: false`" if self.column.missing is False else "does not say it may be missing"
+                why = (
+                    "; with differential privacy that must be public, not read from the data"
+                    if public_missingness
+                    else ""
+                )
+                raise SchemaError(
+                    f"has missing values, but the schema {said}{why}",
+                    column=self.name,
+                    values=[int(series.isna().sum())],
+                    remedy=f"declare `missing: true` for {self.name!r} in the schema",
+                )
+            self.has_missing_ = bool(self.column.missing)
         self._fit_domain(series.dropna())
         return self
 

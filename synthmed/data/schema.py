@@ -86,6 +86,7 @@ class ColumnSchema:
     minimum: float | str | None = None
     maximum: float | str | None = None
     quasi_identifier: bool = False  # age, sex, zip3...: judged by k-anonymity in the evaluation
+    missing: bool | None = None  # declared: whether values may be missing (public; DP reads it, not the data)
     declared: bool = False  # True when the user's schema named this column
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +99,8 @@ class ColumnSchema:
             spec["max"] = json_scalar(self.maximum)
         if self.quasi_identifier:
             spec["quasi_identifier"] = True
+        if self.missing is not None:
+            spec["missing"] = self.missing
         return spec
 
     @classmethod
@@ -111,14 +114,16 @@ class ColumnSchema:
                 values=[spec],
                 remedy=f"write e.g. `{name}: {{kind: categorical}}`; kinds: {', '.join(ColumnKind)}",
             )
-        unknown = set(spec) - {"kind", "categories", "min", "max", "quasi_identifier"}
+        unknown = set(spec) - {"kind", "categories", "min", "max", "quasi_identifier", "missing"}
         if unknown:
             raise SchemaError(
                 "unknown schema keys",
                 column=name,
                 values=sorted(unknown),
-                remedy="use only kind, categories, min, max and quasi_identifier",
+                remedy="use only kind, categories, min, max, quasi_identifier and missing",
             )
+        if not isinstance(spec.get("missing", False), bool):
+            raise SchemaError("missing must be true or false", column=name, values=[spec["missing"]])
         try:
             kind = ColumnKind(spec["kind"])
         except ValueError:
@@ -138,6 +143,7 @@ class ColumnSchema:
             minimum=spec.get("min"),
             maximum=spec.get("max"),
             quasi_identifier=bool(spec.get("quasi_identifier", False)),
+            missing=spec.get("missing"),
             declared=declared,
         )
 

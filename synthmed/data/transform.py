@@ -68,9 +68,10 @@ class TableTransformer:
             return ModeEncoder(column, self.max_modes, seed=self.seed, quantile_knots=self.quantile_knots)
         return ENCODERS[column.kind](column)
 
-    def fit(self, table: pd.DataFrame) -> TableTransformer:
+    def fit(self, table: pd.DataFrame, public_missingness: bool = False) -> TableTransformer:
+        """Fit every column's encoder (`public_missingness`: see `ColumnEncoder.fit`)."""
         self._check_columns(table)
-        self.encoders_ = [self._encoder(c).fit(table[c.name]) for c in self.schema.modelled]
+        self.encoders_ = [self._encoder(c).fit(table[c.name], public_missingness) for c in self.schema.modelled]
         self._build_layout()
         return self
 

@@ -148,7 +148,8 @@ class Synthesizer(ABC):
                 "no column is left to model: every column is an identifier",
                 remedy="declare at least one column's kind in a schema",
             )
-        self.transformer_ = self._transformer(self.schema_).fit(table)
+        private = bool(getattr(self, "privacy_", None))
+        self.transformer_ = self._transformer(self.schema_).fit(table, public_missingness=private)
         return self.transformer_.transform(table, dtype=np.float32)
 
     def _to_output(self, matrix: np.ndarray, run: TrainingRun) -> pd.DataFrame | np.ndarray:

@@ -244,3 +244,25 @@ def test_private_corgan_swaps_batch_norm_for_group_norm_and_accounts_every_criti
     np.testing.assert_array_equal(loaded.sample(30, seed=2), model.sample(30, seed=2))
     plain = CorGAN(**options).fit(codes, progress=False)
     assert "BatchNorm1d" in {type(m).__name__ for m in plain.networks_["autoencoder"].modules()}
+
+
+def test_whether_a_column_may_be_missing_comes_from_the_schema_under_dp(tmp_path: Path) -> None:
+    table = patients().astype({"age": float})
+    table.loc[::20, "age"] = np.nan
+    schema = {
+        "age": {"kind": "count", "min": 0, "max": 120},
+        "ward": {"kind": "categorical", "categories": ["cardiology", "oncology", "rare-ward-7"], "missing": True},
+    }
+    with pytest.raises(SchemaError, match=r"'age'.*may be missing.*missing: true"):
+        VAE(**FAST, seed=0).fit(table, schema=synthmed.Schema.from_dict({"columns": schema}), dp_epsilon=3.0)
+    schema["age"]["missing"] = True
+    model = VAE(**FAST, seed=0).fit(table, schema=synthmed.Schema.from_dict({"columns": schema}), dp_epsilon=3.0)
+    columns = {c["column"]: c for c in model.transformer_.to_dict()["columns"]}
+    # ward has no missing value, but its declared missing slot is there all the same: nothing was read from the data
+    assert columns["age"]["has_missing"] and columns["ward"]["has_missing"]
+    plain = VAE(**FAST, seed=0).fit(table, schema=synthmed.Schema.from_dict({"columns": schema}))
+    assert {c["column"]: c for c in plain.transformer_.to_dict()["columns"]}["ward"]["has_missing"]  # as declared
+    assert synthmed.Schema.from_dict({"columns": schema}).to_dict()["columns"]["ward"]["missing"] is True
+    schema["age"]["missing"] = False
+    with pytest.raises(SchemaError, match="declares `missing: false`"):
+        VAE(**FAST, seed=0).fit(table, schema=synthmed.Schema.from_dict({"columns": schema}))
