@@ -3,7 +3,7 @@
 Each model is fitted on one half of a heart table with the table's public schema (examples/*.schema.yaml, as DP
 requires) and scored on the other half by `synthmed evaluate`'s figures, exactly as benchmarks/models.py does.
 Usage: python benchmarks/privacy.py [--datasets cleveland,heart920] [--models vae,medgan,wgangp]
-       [--epsilons none,10,3,1] [--seeds 0] [--json out.json]
+       [--epsilons none,10,3,1] [--seeds 0] [--set NAME=INT ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def public_schema(dataset: str) -> Schema:
     return Schema.from_dict(spec)
 
 
-def run_one(dataset: str, model: str, epsilon: float | None, seed: int) -> dict:
+def run_one(dataset: str, model: str, epsilon: float | None, seed: int, settings: dict | None = None) -> dict:
     train, holdout = halves(DATASETS[dataset].load(), seed)
-    synthesizer = MODELS[model](seed=seed)
+    synthesizer = MODELS[model](seed=seed, **(settings or {}))
     started = time.perf_counter()
     synthesizer.fit(train, schema=public_schema(dataset), progress=False, dp_epsilon=epsilon)
     fit_seconds = time.perf_counter() - started
@@ -77,16 +77,18 @@ def main() -> None:
     parser.add_argument("--models", default="vae,medgan,wgangp")
     parser.add_argument("--epsilons", default="none,10,3,1")
     parser.add_argument("--seeds", default="0")
+    parser.add_argument("--set", action="append", default=[], help="integer hyperparameter NAME=VALUE (slow models)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     epsilons = [None if e == "none" else float(e) for e in args.epsilons.split(",")]
+    settings = {name: int(value) for name, _, value in (text.partition("=") for text in args.set)}
     console = Console(width=200)
     rows = []
     for dataset in args.datasets.split(","):
         for model in args.models.split(","):
             for epsilon in epsilons:
                 for seed in (int(s) for s in args.seeds.split(",")):
-                    rows.append(run_one(dataset, model, epsilon, seed))
+                    rows.append(run_one(dataset, model, epsilon, seed, settings))
                     console.print(json.dumps(rows[-1], default=float), soft_wrap=True)
     console.print(summary_table(rows))
     if args.json:
