@@ -691,7 +691,7 @@ def test_fit_with_differential_privacy_reports_the_spent_budget(tmp_path: Path) 
     schema = tmp_path / "schema.yaml"
     schema.write_text(
         "columns:\n"
-        "  age: {kind: continuous, min: 0, max: 110}\n"
+        "  age: {kind: continuous, min: 0, max: 110, missing: true}\n"
         "  visits: {kind: count, min: 0, max: 50}\n"
         "  sex: {kind: categorical, categories: [F, M]}\n"
         "  stage: {kind: categorical, categories: [I, II, III, IV]}\n"

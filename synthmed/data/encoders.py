@@ -56,7 +56,9 @@ class ColumnEncoder(ABC):
         and must with `public_missingness`, as differential privacy requires (it shapes the generator)."""
         self.dtype_ = str(series.dtype)
         self.has_missing_ = bool(series.isna().any())
-        if self.column.missing is not None or public_missingness:
+        if public_missingness and not self.column.declared:  # its domain is refused too, by the caller
+            self.has_missing_ = False
+        elif self.column.missing is not None or public_missingness:
             if self.has_missing_ and not self.column.missing:
                 said = "declares `missing: false`" if self.column.missing is False else "does not say it may be missing"
                 why = (

@@ -150,6 +150,8 @@ class Synthesizer(ABC):
             )
         private = bool(getattr(self, "privacy_", None))
         self.transformer_ = self._transformer(self.schema_).fit(table, public_missingness=private)
+        if private:
+            check_declared_domains(self.transformer_.to_dict())
         return self.transformer_.transform(table, dtype=np.float32)
 
     def _to_output(self, matrix: np.ndarray, run: TrainingRun) -> pd.DataFrame | np.ndarray:
@@ -246,8 +248,6 @@ class Synthesizer(ABC):
         # models that train differently under DP (their transform, their networks) read this; the summary replaces it
         self.privacy_ = None if budget is None else {"target_epsilon": budget.epsilon}
         matrix = self._prepare(data, schema, na_values, encoding)
-        if budget is not None:
-            check_declared_domains(self.transformer_.to_dict())
         self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
         self.n_rows_ = len(matrix)
         checkpointer, resume = None, None
