@@ -271,6 +271,23 @@ def sample(
     _say(f"wrote {len(table)} synthetic rows x {table.shape[1]} columns to {path}", quiet)
 
 
+@app.command()
+@handles_errors
+def convert(
+    data: Annotated[Path, typer.Argument(help="A fixed-width text file (optionally .gz/.bz2/.xz/.zip compressed).")],
+    layout: Annotated[Path, typer.Option(help="YAML/JSON layout: fields with name, start (1-based), width, type.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .parquet or .csv table.")],
+    encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "latin-1",
+) -> None:
+    """Turn a fixed-width file (public-use micro-data such as NHDS) into a table, driven by a layout file."""
+    from synthmed.data.fixed_width import load_layout, read_fixed_width
+    from synthmed.data.io import write_table
+
+    table = read_fixed_width(data, load_layout(layout), encoding=encoding)
+    path = write_table(table, output)
+    typer.echo(f"{len(table):,} records x {table.shape[1]} fields written to {path}")
+
+
 @app.command("ehr-matrix")
 @handles_errors
 def ehr_matrix(

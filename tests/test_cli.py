@@ -746,3 +746,17 @@ def test_audit_plants_canaries_and_reports_exposure_and_the_empirical_epsilon(tm
     assert saved["inserted_rows"] == 8 + 2 + 4 + 8 + 16 and saved["accounted_epsilon"] is None
     refused = invoke("audit", data, *tiny, "--reference", "3")
     assert refused.exit_code == 2 and "at least 10 never inserted" in refused.stderr
+
+
+def test_convert_reads_a_compressed_fixed_width_file_through_a_layout(tmp_path: Path) -> None:
+    from tests.data.test_fixed_width import write
+
+    data, layout = write(tmp_path, ["1012809-12.5", "102     0.25"])
+    result = invoke("convert", data, "--layout", layout, "-o", tmp_path / "records.parquet")
+    assert result.exit_code == 0, result.output
+    assert "2 records x 4 fields" in result.stdout
+    table = pd.read_parquet(tmp_path / "records.parquet")
+    assert table["sex"].tolist() == [1, 2] and table["diagnosis"].tolist()[0] == "2809-"
+    (tmp_path / "bad.yaml").write_text("fields:\n  - {name: a, start: 0, width: 2}\n")
+    refused = invoke("convert", data, "--layout", tmp_path / "bad.yaml", "-o", tmp_path / "x.parquet")
+    assert refused.exit_code == 2 and "1-based" in refused.stderr
