@@ -298,13 +298,23 @@ def ehr_matrix(
     unit: Annotated[str, typer.Option(help="One row per patient or per admission.")] = "patient",
     patient_column: Annotated[str | None, typer.Option(help="Default: subject_id / patient_id.")] = None,
     code_column: Annotated[str | None, typer.Option(help="Default: icd9_code / icd_code / code.")] = None,
+    groups: Annotated[
+        Path | None, typer.Option(help="YAML of named code-prefix groups: one 0/1 column per group, not per code.")
+    ] = None,
+    code_columns: Annotated[
+        str | None,
+        typer.Option(help="With --groups: a wide table's code columns, comma-separated ('diagnosis_*' matches many)."),
+    ] = None,
     encoding: Encoding = None,
     quiet: Quiet = False,
 ) -> None:
-    """Build a patient x diagnosis-code matrix (binary or counts) from an event table."""
+    """Build a patient x diagnosis-code matrix (binary or counts) from an event table, or x code groups."""
     from synthmed.data.ehr import code_matrix, matrix_summary, read_events
     from synthmed.data.io import write_table
 
+    if groups is not None or code_columns is not None:
+        _group_matrix(events, output, groups, code_columns, patient_column, code_column, encoding, quiet)
+        return
     matrix = code_matrix(
         read_events(events, encoding=encoding),
         patient_column=patient_column,
@@ -320,6 +330,45 @@ def ehr_matrix(
         f"({stats['codes_per_patient_mean']:.2f} codes per {unit} on average) to {path}",
         quiet,
     )
+
+
+def _group_matrix(
+    events: Path,
+    output: Path,
+    groups: Path | None,
+    code_columns: str | None,
+    patient_column: str | None,
+    code_column: str | None,
+    encoding: str | None,
+    quiet: bool,
+) -> None:
+    """`ehr-matrix --groups`: records x named code groups, from an event table or a wide table's code columns."""
+    import fnmatch
+
+    import pandas as pd
+
+    from synthmed.data.code_groups import group_matrix, load_groups, wide_to_long
+    from synthmed.data.ehr import CODE_CANDIDATES, PATIENT_CANDIDATES, find_column, read_events
+    from synthmed.data.io import write_table
+
+    if groups is None:
+        raise ConfigError("--code-columns reads a wide table for --groups", remedy="also give --groups G.yaml")
+    parquet = events.name.endswith((".parquet", ".pq"))
+    table = pd.read_parquet(events) if parquet and events.is_file() else read_events(events, encoding=encoding)
+    if code_columns is not None:
+        patterns = [p.strip() for p in code_columns.split(",") if p.strip()]
+        chosen = [c for c in table.columns if any(fnmatch.fnmatchcase(str(c), p) for p in patterns)]
+        if not chosen:
+            raise ConfigError("no column matches --code-columns", values=patterns, remedy="check the column names")
+        records, codes = wide_to_long(table, chosen, patient_column)
+    else:
+        ids = find_column(table, (patient_column,) if patient_column else PATIENT_CANDIDATES, "patient")
+        codes_at = find_column(table, (code_column,) if code_column else CODE_CANDIDATES, "code")
+        records, codes = table[ids], table[codes_at]
+    matrix = group_matrix(records, codes, load_groups(groups))
+    path = write_table(matrix.reset_index(), output)
+    shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())
+    _say(f"wrote {len(matrix):,} records x {matrix.shape[1]} groups to {path}; shares: {shares}", quiet)
 
 
 @app.command()

@@ -760,3 +760,25 @@ def test_convert_reads_a_compressed_fixed_width_file_through_a_layout(tmp_path: 
     (tmp_path / "bad.yaml").write_text("fields:\n  - {name: a, start: 0, width: 2}\n")
     refused = invoke("convert", data, "--layout", tmp_path / "bad.yaml", "-o", tmp_path / "x.parquet")
     assert refused.exit_code == 2 and "1-based" in refused.stderr
+
+
+def test_ehr_matrix_makes_code_group_indicators_from_wide_and_event_tables(tmp_path: Path) -> None:
+    groups = tmp_path / "groups.yaml"
+    groups.write_text('groups:\n  opioid_use: ["3040", "3055"]\n  hepatitis: ["070", "V053"]\n')
+    wide = tmp_path / "wide.parquet"
+    pd.DataFrame({"dx_1": ["3055-", "V0530"], "dx_2": [None, "0700-"]}).to_parquet(wide)
+    result = invoke("ehr-matrix", wide, "--groups", groups, "--code-columns", "dx_*", "-o", tmp_path / "w.csv")
+    assert result.exit_code == 0, result.output
+    assert "2 records x 2 groups" in result.stdout
+    assert pd.read_csv(tmp_path / "w.csv").to_dict("list") == {
+        "record": [0, 1],
+        "opioid_use": [1, 0],
+        "hepatitis": [0, 1],
+    }
+    events = tmp_path / "events.csv"
+    events.write_text("subject_id,icd9_code\n1,30400\n1,0701\n2,4019\n")
+    result = invoke("ehr-matrix", events, "--groups", groups, "-o", tmp_path / "e.csv")
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "e.csv")[["opioid_use", "hepatitis"]].to_numpy().tolist() == [[1, 1], [0, 0]]
+    refused = invoke("ehr-matrix", wide, "--code-columns", "dx_*", "-o", tmp_path / "x.csv")
+    assert refused.exit_code == 2 and "--groups" in refused.stderr

@@ -1,0 +1,57 @@
+"""Named code groups as 0/1 indicators, from event tables and wide tables; the NHDS groups' published shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from synthmed.data.code_groups import clean_codes, group_matrix, load_groups, wide_to_long
+from synthmed.data.fixed_width import load_layout, read_fixed_width
+from synthmed.errors import SchemaError
+from tests.conftest import shared_file
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+GROUPS = {"opioid_use": ("3040", "3055"), "hepatitis": ("070", "V053")}
+
+
+def test_codes_compare_without_dots_padding_quotes_or_case() -> None:
+    cleaned = clean_codes(pd.Series(['"304.00"', "3040-", " v053 ", "", None]))
+    assert cleaned.tolist()[:3] == ["30400", "3040", "V053"] and cleaned[3:].isna().all()
+
+
+def test_an_event_table_gives_one_row_per_record_and_a_column_per_group() -> None:
+    events = pd.DataFrame({"subject_id": ["7", "7", "9", "12"], "code": ["304.00", "401.9", "070.1", None]})
+    matrix = group_matrix(events["subject_id"], events["code"], GROUPS)
+    assert matrix.index.tolist() == ["7", "9", "12"]  # a record with no code keeps its row of zeros
+    assert matrix.to_dict("list") == {"opioid_use": [1, 0, 0], "hepatitis": [0, 1, 0]}
+
+
+def test_a_wide_table_is_read_slot_by_slot() -> None:
+    wide = pd.DataFrame({"dx1": ["3055-", "V0530", "4019-"], "dx2": [None, "0700-", "30550"], "age": [30, 1, 70]})
+    records, codes = wide_to_long(wide, ["dx1", "dx2"], None)
+    matrix = group_matrix(records, codes, GROUPS)
+    assert matrix.index.tolist() == [0, 1, 2]
+    assert matrix.to_dict("list") == {"opioid_use": [1, 0, 1], "hepatitis": [0, 1, 0]}
+
+
+def test_a_bad_groups_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "groups.yaml"
+    path.write_text("groups:\n  opioid_use: []\n")
+    with pytest.raises(SchemaError, match="'opioid_use'.*non-empty list"):
+        load_groups(path)
+    path.write_text("opioid_use: [3040]\n")
+    with pytest.raises(SchemaError, match="mapping under 'groups'"):
+        load_groups(path)
+
+
+@pytest.mark.e2e
+def test_the_nhds_groups_match_the_documented_prevalences() -> None:
+    table = read_fixed_width(
+        shared_file("nhds-2010", "NHDS10.PU.txt.bz2"), load_layout(EXAMPLES / "nhds-2010.layout.yaml")
+    )
+    records, codes = wide_to_long(table, [f"diagnosis_{i}" for i in range(1, 16)], None)
+    shares = group_matrix(records, codes, load_groups(EXAMPLES / "nhds-2010.groups.yaml")).mean().round(4)
+    # SOURCES.md's table
+    assert shares[["opioid_use", "hepatitis", "depression", "tobacco_use"]].tolist() == [0.0108, 0.0628, 0.0938, 0.1456]
