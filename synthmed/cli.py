@@ -303,7 +303,7 @@ def ehr_matrix(
     ] = None,
     code_columns: Annotated[
         str | None,
-        typer.Option(help="With --groups: a wide table's code columns, comma-separated ('diagnosis_*' matches many)."),
+        typer.Option(help="A wide table's code columns, comma-separated ('diagnosis_*' matches many)."),
     ] = None,
     encoding: Encoding = None,
     quiet: Quiet = False,
@@ -313,7 +313,7 @@ def ehr_matrix(
     from synthmed.data.io import write_table
 
     if groups is not None or code_columns is not None:
-        _group_matrix(events, output, groups, code_columns, patient_column, code_column, encoding, quiet)
+        _group_matrix(events, output, groups, code_columns, patient_column, code_column, granularity, encoding, quiet)
         return
     matrix = code_matrix(
         read_events(events, encoding=encoding),
@@ -339,20 +339,27 @@ def _group_matrix(
     code_columns: str | None,
     patient_column: str | None,
     code_column: str | None,
+    granularity: str,
     encoding: str | None,
     quiet: bool,
 ) -> None:
-    """`ehr-matrix --groups`: records x named code groups, from an event table or a wide table's code columns."""
+    """`ehr-matrix` with --groups (records x named code groups, from an event table or a wide table's code
+    columns) or --code-columns alone (a wide table's records x codes)."""
     import fnmatch
 
     import pandas as pd
 
     from synthmed.data.code_groups import group_matrix, load_groups, wide_to_long
-    from synthmed.data.ehr import CODE_CANDIDATES, PATIENT_CANDIDATES, find_column, read_events
+    from synthmed.data.ehr import (
+        CODE_CANDIDATES,
+        PATIENT_CANDIDATES,
+        code_matrix,
+        find_column,
+        matrix_summary,
+        read_events,
+    )
     from synthmed.data.io import write_table
 
-    if groups is None:
-        raise ConfigError("--code-columns reads a wide table for --groups", remedy="also give --groups G.yaml")
     parquet = events.name.endswith((".parquet", ".pq"))
     table = pd.read_parquet(events) if parquet and events.is_file() else read_events(events, encoding=encoding)
     if code_columns is not None:
@@ -365,6 +372,17 @@ def _group_matrix(
         ids = find_column(table, (patient_column,) if patient_column else PATIENT_CANDIDATES, "patient")
         codes_at = find_column(table, (code_column,) if code_column else CODE_CANDIDATES, "code")
         records, codes = table[ids], table[codes_at]
+    if groups is None:  # a wide table's codes, one column per code
+        long = pd.DataFrame({"record": records.astype("string"), "code": codes})
+        matrix = code_matrix(long, patient_column="record", code_column="code", granularity=granularity)
+        path = write_table(matrix.reset_index(), output)
+        stats = matrix_summary(matrix)
+        _say(
+            f"wrote {stats['patients']:,} records x {stats['codes']:,} codes "
+            f"({stats['codes_per_patient_mean']:.2f} codes per record on average) to {path}",
+            quiet,
+        )
+        return
     matrix = group_matrix(records, codes, load_groups(groups))
     path = write_table(matrix.reset_index(), output)
     shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())

@@ -780,5 +780,7 @@ def test_ehr_matrix_makes_code_group_indicators_from_wide_and_event_tables(tmp_p
     result = invoke("ehr-matrix", events, "--groups", groups, "-o", tmp_path / "e.csv")
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "e.csv")[["opioid_use", "hepatitis"]].to_numpy().tolist() == [[1, 1], [0, 0]]
-    refused = invoke("ehr-matrix", wide, "--code-columns", "dx_*", "-o", tmp_path / "x.csv")
-    assert refused.exit_code == 2 and "--groups" in refused.stderr
+    codes = invoke("ehr-matrix", wide, "--code-columns", "dx_*", "--granularity", "full", "-o", tmp_path / "c.csv")
+    assert codes.exit_code == 0, codes.output
+    assert "2 records x 3 codes" in codes.stdout  # without --groups, one column per code
+    assert list(pd.read_csv(tmp_path / "c.csv").columns) == ["record", "070.0", "305.5", "V05.30"]

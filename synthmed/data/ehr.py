@@ -58,7 +58,7 @@ def normalise_icd9(codes: pd.Series, granularity: str = "3digit") -> pd.Series:
         )
     text = codes.astype("str")
     text = text.str.strip().str.strip(_QUOTES).str.strip()
-    text = text.str.replace(".", "", regex=False).str.upper()
+    text = text.str.replace(".", "", regex=False).str.rstrip("-").str.upper()  # NHDS pads short codes with "-"
     text = text.mask(text == "")
 
     is_e = text.str.startswith("E").fillna(False).astype(bool)
