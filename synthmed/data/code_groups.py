@@ -19,20 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from synthmed.data.io import read_spec_section
 from synthmed.errors import DataError, SchemaError
 
 
 def load_groups(path: str | Path) -> dict[str, tuple[str, ...]]:
     """Group name -> code prefixes, from a YAML/JSON file with a `groups` mapping; prefixes cleaned like codes."""
-    try:
-        spec = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise SchemaError(f"cannot read the groups file {str(path)!r}: {error}") from None
-    groups = spec.get("groups") if isinstance(spec, dict) else None
-    if not isinstance(groups, dict) or not groups:
-        raise SchemaError("a groups file needs a non-empty mapping under 'groups'", remedy="see data/code_groups.py")
+    groups = read_spec_section(path, "groups", dict, "groups file")
     cleaned = {}
     for name, prefixes in groups.items():
         if not isinstance(prefixes, list) or not prefixes:

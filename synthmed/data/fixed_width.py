@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from synthmed.data.io import read_spec_section
 from synthmed.errors import DataError, SchemaError
 
 FIELD_TYPES = ("string", "integer", "number")
@@ -37,13 +37,7 @@ class Field:
 
 def load_layout(path: str | Path) -> list[Field]:
     """The fields of a layout file, checked: names unique, positions positive, types known, no overlaps."""
-    try:
-        spec = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise SchemaError(f"cannot read the layout {str(path)!r}: {error}") from None
-    entries = spec.get("fields") if isinstance(spec, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise SchemaError("a layout needs a non-empty list under 'fields'", remedy="see synthmed/data/fixed_width.py")
+    entries = read_spec_section(path, "fields", list, "layout")
     fields = [_field(entry) for entry in entries]
     names = [f.name for f in fields]
     repeated = sorted({name for name in names if names.count(name) > 1})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 
 from synthmed.data.validate import refuse_duplicated_names
-from synthmed.errors import DataError
+from synthmed.errors import DataError, SchemaError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -99,3 +101,16 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
         table.to_csv(partial, index=False, sep=sep, compression=COMPRESSION.get(suffix))
     partial.replace(path)
     return path
+
+
+def read_spec_section(path: str | Path, key: str, kind: type, what: str) -> Any:
+    """The non-empty `key` entry (a `kind`: list or dict) of a YAML/JSON spec file such as a layout or groups file."""
+    try:
+        spec = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise SchemaError(f"cannot read the {what} {str(path)!r}: {error}") from None
+    section = spec.get(key) if isinstance(spec, dict) else None
+    if not isinstance(section, kind) or not section:
+        shape = "list" if kind is list else "mapping"
+        raise SchemaError(f"a {what} needs a non-empty {shape} under {key!r}", remedy=f"see the {what}'s docs")
+    return section
