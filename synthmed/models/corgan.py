@@ -32,7 +32,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.corgan_private import train_privately
-from synthmed.models.layers import SpanHead, wasserstein_generator_step
+from synthmed.models.layers import SpanHead, clip_weights, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 
 # Reference autoencoder: channels double from 4 to 128 (the embedding); (kernel, stride) per strided layer.
@@ -360,9 +360,7 @@ class CorGAN(Synthesizer):
                     optimizer_critic.zero_grad(set_to_none=True)
                     loss_critic.backward()
                     optimizer_critic.step()
-                    with torch.no_grad():  # clipping keeps the critic (roughly) Lipschitz
-                        for parameter in critic.parameters():
-                            parameter.clamp_(-self.clip_value, self.clip_value)
+                    clip_weights(critic, self.clip_value)
                     critic_losses.append(loss_critic.item())
                 fake = self._generated(batch, run)
                 generator_losses.append(wasserstein_generator_step(critic, fake, optimizer_generator))

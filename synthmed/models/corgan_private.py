@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from synthmed.models.layers import wasserstein_generator_step
+from synthmed.models.layers import clip_weights, wasserstein_critic_terms, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 from synthmed.privacy.dp import Phase
 
@@ -65,9 +65,7 @@ def _train_gan(model: CorGAN, data: torch.Tensor, run: TrainingRun, steps_per_ep
     def critic_loss(real: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             fake = model._generated(batch, run)
-        # -critic(real) for real records, +critic(fake) for generated ones: each row's own term
-        signs = torch.cat([-torch.ones(len(real)), torch.ones(len(fake))]).to(data.device)
-        return (signs * critic(torch.cat([real, fake]))).mean()
+        return wasserstein_critic_terms(critic, real, fake)
 
     for epoch in run.epochs("gan", model.epochs, len(data), state):
         losses = []
@@ -76,9 +74,7 @@ def _train_gan(model: CorGAN, data: torch.Tensor, run: TrainingRun, steps_per_ep
                 private.descend(
                     "critic", run.rng, 1, data, critic, optimizer_critic, critic_loss, noise_when_empty=False
                 )
-                with torch.no_grad():
-                    for parameter in critic.parameters():
-                        parameter.clamp_(-model.clip_value, model.clip_value)
+                clip_weights(critic, model.clip_value)
             with private.paused(critic):
                 losses.append(wasserstein_generator_step(critic, model._generated(batch, run), optimizer_generator))
         run.log(generator_loss=sum(losses) / len(losses), epsilon=private.logged_epsilon)

@@ -65,6 +65,20 @@ def wasserstein_generator_step(critic: nn.Module, fake: torch.Tensor, optimizer:
     return loss.item()
 
 
+def wasserstein_critic_terms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """The critic's Wasserstein loss in one pass, as the mean of each row's own term (-critic(real row),
+    +critic(generated row)): per-record gradient clipping (DP-SGD) needs every row's term on its own."""
+    signs = torch.cat([-torch.ones(len(real)), torch.ones(len(fake))]).to(real.device)
+    return (signs * critic(torch.cat([real, fake]))).mean()
+
+
+@torch.no_grad()
+def clip_weights(network: nn.Module, bound: float) -> None:
+    """Clamp every weight to [-bound, bound], the original WGAN's way of keeping a critic (roughly) Lipschitz."""
+    for parameter in network.parameters():
+        parameter.clamp_(-bound, bound)
+
+
 def column_order(values: torch.Tensor) -> torch.Tensor:
     """Row indices that sort each column. On the CPU numpy's vectorised sort is several times faster than torch's
     (0.4 vs 1.4 ms for 460 x 160), which matters where every training step sorts a batch."""

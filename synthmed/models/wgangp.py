@@ -18,7 +18,7 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
-from synthmed.models.layers import SpanHead, wasserstein_generator_step
+from synthmed.models.layers import SpanHead, clip_weights, wasserstein_critic_terms, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 from synthmed.privacy.dp import Phase
 
@@ -198,9 +198,7 @@ class WGANGP(Synthesizer):
         def critic_loss(real: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
                 fake = self._generated(private.expected_batch("critic"), run)
-            # -critic(real) for real records, +critic(fake) for generated ones: each row's own term
-            signs = torch.cat([-torch.ones(len(real)), torch.ones(len(fake))]).to(data.device)
-            return (signs * critic(torch.cat([real, fake]))).mean()
+            return wasserstein_critic_terms(critic, real, fake)
 
         for _ in run.epochs("train", self.epochs, n, state):
             generator_losses = []
@@ -209,9 +207,7 @@ class WGANGP(Synthesizer):
                     private.descend(
                         "critic", run.rng, 1, data, critic, optimizer_critic, critic_loss, noise_when_empty=False
                     )
-                    with torch.no_grad():
-                        for parameter in critic.parameters():
-                            parameter.clamp_(-PRIVATE_CLIP_VALUE, PRIVATE_CLIP_VALUE)
+                    clip_weights(critic, PRIVATE_CLIP_VALUE)
                 with private.paused(critic):
                     fake = self._generated(batch, run)
                     generator_losses.append(wasserstein_generator_step(critic, fake, optimizer_generator))
