@@ -22,6 +22,16 @@ def discrete_spans(layout: ColumnLayout) -> list[Span]:
     return [s for s in layout.spans if s.role == "value" and s.activation == "softmax"]
 
 
+def category_codes(matrix: np.ndarray, spans: list[Span]) -> np.ndarray:
+    """(rows x spans) each row's category in each one-hot span, numbered globally (span i's first category is
+    the total width of the spans before it), as condition vectors number them."""
+    widths = np.array([s.width for s in spans], dtype=np.int64)
+    if not spans:
+        return np.zeros((len(matrix), 0), dtype=np.int64)
+    local = np.stack([matrix[:, s.start : s.stop].argmax(axis=1) for s in spans], axis=1)
+    return local + (np.cumsum(widths) - widths)
+
+
 class ConditionSampler:
     """Draws condition vectors from the one-hot spans of a layout, given each category's share of the rows.
 
@@ -65,14 +75,13 @@ class TrainingSampler(ConditionSampler):
 
     def __init__(self, matrix: np.ndarray, layout: ColumnLayout) -> None:
         spans = discrete_spans(layout)
-        codes = [matrix[:, s.start : s.stop].argmax(axis=1) for s in spans]
+        global_codes = category_codes(matrix, spans)
         widths = [s.width for s in spans]
-        counts = np.concatenate([np.bincount(c, minlength=w) for c, w in zip(codes, widths, strict=True)] or [[]])
+        counts = np.bincount(global_codes.ravel(), minlength=sum(widths))
         super().__init__(layout, counts / len(matrix))
         if not spans:
             return
         self.counts = counts.astype(np.int64)
-        global_codes = np.stack(codes, axis=1) + self.offsets
         # rows grouped by category: rows_by_category[first[g] : first[g] + counts[g]] hold category g
         self.rows_by_category = np.argsort(global_codes, axis=0, kind="stable").T.ravel()
         within = np.concatenate(

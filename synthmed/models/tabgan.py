@@ -389,8 +389,13 @@ class TabGAN(Synthesizer):
             run.log(critic=critic_total, generator=generator_total, distribution=distribution_total)
         del self.sampler_, self.head_  # training-only: the sampler indexes training rows, none stay on the model
         if self.quantile_knots > 1:
-            calibration = self._generate_in_eval(CALIBRATION_ROWS, TrainingRun(self.seed_, run.device, False))
-            self.transformer_.calibrate(calibration.cpu().numpy())
+            self._calibrate_numbers(run.device)
+
+    def _calibrate_numbers(self, device: torch.device) -> None:
+        """Show the numeric encoders a large generated sample: their calibration maps it onto the target
+        quantiles (the data's, or under DP the released histograms'; see data/calibration.py)."""
+        calibration = self._generate_in_eval(CALIBRATION_ROWS, TrainingRun(self.seed_, device, False))
+        self.transformer_.calibrate(calibration.cpu().numpy())
 
     def _distribution_gap(self, fake: torch.Tensor, real: torch.Tensor, run: TrainingRun) -> torch.Tensor:
         """How far the generated batch's distribution is from the real batch's, per dimension and jointly.

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from synthmed.data.calibration import histogram_quantiles
 from synthmed.data.layout import ColumnLayout
-from synthmed.models.condition_vectors import ConditionSampler
+from synthmed.models.condition_vectors import ConditionSampler, category_codes
 from synthmed.models.training import TrainingRun
 from synthmed.privacy.dp import Phase, PrivateTraining
 
@@ -85,7 +85,7 @@ def release_marginals(
 
 def train_privately(model: TabGAN, data: torch.Tensor, run: TrainingRun) -> None:
     """DP-SGD on the critic; the generator learns only from the private critic and the private shares."""
-    from synthmed.models.tabgan import CALIBRATION_ROWS, OutputHead
+    from synthmed.models.tabgan import OutputHead
 
     layout = model.transformer_.layout_
     average, critic = model.networks_["generator"], model.networks_["critic"].train()
@@ -95,10 +95,7 @@ def train_privately(model: TabGAN, data: torch.Tensor, run: TrainingRun) -> None
     epochs = model.epochs if model.epochs is not None else math.ceil(PRIVATE_STEPS / steps_per_epoch)
     probe = ConditionSampler(layout, np.ones(model._condition_width(layout)))
     matrix = data.cpu().numpy()
-    blocks = [
-        offset + matrix[:, s.start : s.stop].argmax(1) for offset, s in zip(probe.offsets, probe.spans, strict=True)
-    ]
-    codes = np.stack(blocks, 1) if blocks else np.zeros((n, 0), dtype=np.int64)
+    codes = category_codes(matrix, probe.spans)
     private = run.private_training(
         n, marginals=Phase(n, 1, share=MARGINALS_SHARE), critic=Phase(batch, epochs * steps_per_epoch)
     )
@@ -165,5 +162,4 @@ def train_privately(model: TabGAN, data: torch.Tensor, run: TrainingRun) -> None
     encoders = {encoder.name: encoder for encoder in model.transformer_.encoders_}
     for column, counts in histograms.items():
         encoders[column].calibrate_to(histogram_quantiles(counts, CALIBRATION_KNOTS), source="dp-histogram")
-    calibration = model._generate_in_eval(CALIBRATION_ROWS, TrainingRun(model.seed_, run.device, False))
-    model.transformer_.calibrate(calibration.cpu().numpy())
+    model._calibrate_numbers(run.device)
