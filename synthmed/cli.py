@@ -309,42 +309,6 @@ def ehr_matrix(
     quiet: Quiet = False,
 ) -> None:
     """Build a patient x diagnosis-code matrix (binary or counts) from an event table, or x code groups."""
-    from synthmed.data.ehr import code_matrix, matrix_summary, read_events
-    from synthmed.data.io import write_table
-
-    if groups is not None or code_columns is not None:
-        _group_matrix(events, output, groups, code_columns, patient_column, code_column, granularity, encoding, quiet)
-        return
-    matrix = code_matrix(
-        read_events(events, encoding=encoding),
-        patient_column=patient_column,
-        code_column=code_column,
-        granularity=granularity,
-        counts=counts,
-        unit=unit,
-    )
-    path = write_table(matrix.reset_index(), output)
-    stats = matrix_summary(matrix)
-    _say(
-        f"wrote {stats['patients']:,} {unit}s x {stats['codes']:,} codes "
-        f"({stats['codes_per_patient_mean']:.2f} codes per {unit} on average) to {path}",
-        quiet,
-    )
-
-
-def _group_matrix(
-    events: Path,
-    output: Path,
-    groups: Path | None,
-    code_columns: str | None,
-    patient_column: str | None,
-    code_column: str | None,
-    granularity: str,
-    encoding: str | None,
-    quiet: bool,
-) -> None:
-    """`ehr-matrix` with --groups (records x named code groups, from an event table or a wide table's code
-    columns) or --code-columns alone (a wide table's records x codes)."""
     import fnmatch
 
     import pandas as pd
@@ -358,35 +322,43 @@ def _group_matrix(
         matrix_summary,
         read_events,
     )
-    from synthmed.data.io import write_table
+    from synthmed.data.io import PARQUET_SUFFIXES, read_table, write_table
 
-    parquet = events.name.endswith((".parquet", ".pq"))
-    table = pd.read_parquet(events) if parquet and events.is_file() else read_events(events, encoding=encoding)
-    if code_columns is not None:
+    # codes must stay text: a CSV is read as such; Parquet keeps the types it was written with
+    parquet = events.name.endswith(PARQUET_SUFFIXES)
+    table = read_table(events) if parquet else read_events(events, encoding=encoding)
+    if code_columns is not None:  # a wide table: one row per record, its codes in several columns
         patterns = [p.strip() for p in code_columns.split(",") if p.strip()]
         chosen = [c for c in table.columns if any(fnmatch.fnmatchcase(str(c), p) for p in patterns)]
         if not chosen:
             raise ConfigError("no column matches --code-columns", values=patterns, remedy="check the column names")
         records, codes = wide_to_long(table, chosen, patient_column)
-    else:
+        patient_column, code_column = str(records.name), "code"
+        table = pd.DataFrame({patient_column: records.astype("string"), code_column: codes})
+    if groups is not None:
         ids = find_column(table, (patient_column,) if patient_column else PATIENT_CANDIDATES, "patient")
         codes_at = find_column(table, (code_column,) if code_column else CODE_CANDIDATES, "code")
-        records, codes = table[ids], table[codes_at]
-    if groups is None:  # a wide table's codes, one column per code
-        long = pd.DataFrame({"record": records.astype("string"), "code": codes})
-        matrix = code_matrix(long, patient_column="record", code_column="code", granularity=granularity)
+        matrix = group_matrix(table[ids], table[codes_at], load_groups(groups))
         path = write_table(matrix.reset_index(), output)
-        stats = matrix_summary(matrix)
-        _say(
-            f"wrote {stats['patients']:,} records x {stats['codes']:,} codes "
-            f"({stats['codes_per_patient_mean']:.2f} codes per record on average) to {path}",
-            quiet,
-        )
+        shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())
+        _say(f"wrote {len(matrix):,} records x {matrix.shape[1]} groups to {path}; shares: {shares}", quiet)
         return
-    matrix = group_matrix(records, codes, load_groups(groups))
+    matrix = code_matrix(
+        table,
+        patient_column=patient_column,
+        code_column=code_column,
+        granularity=granularity,
+        counts=counts,
+        unit=unit,
+    )
     path = write_table(matrix.reset_index(), output)
-    shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())
-    _say(f"wrote {len(matrix):,} records x {matrix.shape[1]} groups to {path}; shares: {shares}", quiet)
+    stats = matrix_summary(matrix)
+    rows = "record" if code_columns is not None else unit
+    _say(
+        f"wrote {stats['patients']:,} {rows}s x {stats['codes']:,} codes "
+        f"({stats['codes_per_patient_mean']:.2f} codes per {rows} on average) to {path}",
+        quiet,
+    )
 
 
 @app.command()
