@@ -7,7 +7,9 @@ Each dataset is split in halves (per seed): TRAIN fits the model, HOLDOUT is the
 generates as many rows as TRAIN, and synthmed's own evaluation scores them: column-shape similarity, pair
 trends (contingency similarity of column pairs), correlation difference, TSTR ROC AUC of a random forest
 (trained on synthetic, tested on HOLDOUT; TRTR beside it), the strongest membership attack's AUC (0.5 = no
-signal), the share of synthetic rows closer to TRAIN than to HOLDOUT (0.5 = as far as fresh real rows) and the
+signal), the share of synthetic rows closer to TRAIN than to HOLDOUT (0.5 = as far as fresh real rows), the chance
+that a synthetic row lies nearer to TRAIN than a HOLDOUT row does (0.5 = as far from TRAIN as fresh real rows), the
+share of synthetic rows nearer to TRAIN than the 5% nearest HOLDOUT rows (0.05 for fresh rows) and the
 privacy verdict of the default policy (how often each verdict came up over the seeds).
 Peers run in their own virtualenvs with their own defaults, one process at a time, so timings are fair. The row
 "marginals" is a reference, not a model: each column's training values drawn independently.
@@ -150,6 +152,8 @@ def score(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, t
         "trtr_auc": _rf_auc(figures["utility"], "trtr") if target else float("nan"),
         "membership_auc": max(a["auc"]["value"] for a in privacy["membership_inference"]),
         "closer_to_train": privacy["distance_to_closest_record"]["closer_to_train_share"]["value"],
+        "nearer_than_holdout": privacy["distance_to_closest_record"]["nearer_than_holdout"]["value"],
+        "near_copies": privacy["distance_to_closest_record"]["near_copy_share"]["value"],
         "privacy_verdict": privacy["verdict"],
         "holdout_shape": fidelity["column_shapes"]["holdout_mean"],
         "holdout_corr_diff": fidelity["correlation"]["holdout_mean_absolute_difference"],
@@ -186,6 +190,8 @@ FIGURES = [
     "trtr_auc",
     "membership_auc",
     "closer_to_train",
+    "nearer_than_holdout",
+    "near_copies",
     "privacy_verdict",
 ]
 

@@ -313,7 +313,7 @@ def ehr_matrix(
 
     import pandas as pd
 
-    from synthmed.data.code_groups import group_matrix, load_groups, wide_to_long
+    from synthmed.data.code_groups import flag_matrix, group_matrix, load_flags, load_groups, wide_to_long
     from synthmed.data.ehr import (
         CODE_CANDIDATES,
         PATIENT_CANDIDATES,
@@ -327,6 +327,8 @@ def ehr_matrix(
     # codes must stay text: a CSV is read as such; Parquet keeps the types it was written with
     parquet = events.name.endswith(PARQUET_SUFFIXES)
     table = read_table(events) if parquet else read_events(events, encoding=encoding)
+    flags = load_flags(groups) if groups is not None else {}
+    fields = table  # what flags read: one row per event, or per record of a wide table
     if code_columns is not None:  # a wide table: one row per record, its codes in several columns
         patterns = [p.strip() for p in code_columns.split(",") if p.strip()]
         chosen = [c for c in table.columns if any(fnmatch.fnmatchcase(str(c), p) for p in patterns)]
@@ -339,9 +341,11 @@ def ehr_matrix(
         ids = find_column(table, (patient_column,) if patient_column else PATIENT_CANDIDATES, "patient")
         codes_at = find_column(table, (code_column,) if code_column else CODE_CANDIDATES, "code")
         matrix = group_matrix(table[ids], table[codes_at], load_groups(groups))
+        if flags:  # a wide table's i-th row is its long form's i-th (the first code slot)
+            matrix = flag_matrix(table[ids].iloc[: len(fields)], fields, flags).join(matrix)
         path = write_table(matrix.reset_index(), output)
         shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())
-        _say(f"wrote {len(matrix):,} records x {matrix.shape[1]} groups to {path}; shares: {shares}", quiet)
+        _say(f"wrote {len(matrix):,} records x {matrix.shape[1]} variables to {path}; shares: {shares}", quiet)
         return
     matrix = code_matrix(
         table,

@@ -766,12 +766,22 @@ def test_ehr_matrix_makes_code_group_indicators_from_wide_and_event_tables(tmp_p
     groups = tmp_path / "groups.yaml"
     groups.write_text('groups:\n  opioid_use: ["3040", "3055"]\n  hepatitis: ["070", "V053"]\n')
     wide = tmp_path / "wide.parquet"
-    pd.DataFrame({"dx_1": ["3055-", "V0530"], "dx_2": [None, "0700-"]}).to_parquet(wide)
+    pd.DataFrame({"dx_1": ["3055-", "V0530"], "dx_2": [None, "0700-"], "age": [70, 3]}).to_parquet(wide)
     result = invoke("ehr-matrix", wide, "--groups", groups, "--code-columns", "dx_*", "-o", tmp_path / "w.csv")
     assert result.exit_code == 0, result.output
-    assert "2 records x 2 groups" in result.stdout
+    assert "2 records x 2 variables" in result.stdout
     assert pd.read_csv(tmp_path / "w.csv").to_dict("list") == {
         "record": [0, 1],
+        "opioid_use": [1, 0],
+        "hepatitis": [0, 1],
+    }
+    flagged = tmp_path / "flagged.yaml"
+    flagged.write_text(groups.read_text() + 'flags:\n  child: "age < 18"\n')
+    result = invoke("ehr-matrix", wide, "--groups", flagged, "--code-columns", "dx_*", "-o", tmp_path / "f.csv")
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "f.csv").to_dict("list") == {
+        "record": [0, 1],
+        "child": [0, 1],  # flags first, from the wide table's own fields
         "opioid_use": [1, 0],
         "hepatitis": [0, 1],
     }

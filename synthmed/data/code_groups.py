@@ -8,7 +8,14 @@ NHDS's 19 variables, Elixhauser or Charlson comorbidities). A groups file writes
       hepatitis: ["070", "V053"]
 
 A record (a patient, a stay, a discharge) is 1 in a group when any of its codes starts with one of the group's
-prefixes. Codes are compared without quotes, spaces, the decimal point or NHDS's padding dash, in upper case, so
+prefixes. Variables that come from other fields (an age band, sex) are flags: conditions on the table's columns,
+written as pandas query expressions, true for a record when any of its rows meets them:
+
+    flags:
+      age_under_18: "age_unit != 1 or age < 18"
+      female: "sex == 2"
+
+ Codes are compared without quotes, spaces, the decimal point or NHDS's padding dash, in upper case, so
 "304.00", "30400" and "3040-" all start with "3040". Records come from an event table (one code per row, several
 rows per record) or from a wide table (one row per record, one column per code slot, as NHDS's 15 diagnoses).
 """
@@ -33,6 +40,36 @@ def load_groups(path: str | Path) -> dict[str, tuple[str, ...]]:
             raise SchemaError("each group needs a non-empty list of code prefixes", column=str(name), values=[prefixes])
         cleaned[str(name)] = tuple(clean_codes(pd.Series([str(p) for p in prefixes])).dropna())
     return cleaned
+
+
+def load_flags(path: str | Path) -> dict[str, str]:
+    """Flag name -> condition, from the optional `flags` mapping of a groups file (empty when there is none)."""
+    flags = read_spec_section(path, "flags", dict, "groups file", required=False) or {}
+    for name, condition in flags.items():
+        if not isinstance(condition, str) or not condition.strip():
+            raise SchemaError(
+                "each flag needs a condition on the table's columns", column=str(name), values=[condition]
+            )
+    return {str(name): condition for name, condition in flags.items()}
+
+
+def flag_matrix(records: pd.Series, table: pd.DataFrame, flags: dict[str, str]) -> pd.DataFrame:
+    """One row per distinct record of `records` (aligned with `table`'s rows), one 0/1 column per flag."""
+    labels, rows = _in_order(records)
+    values = np.zeros((len(labels), len(flags)), dtype=np.uint8)
+    for j, (name, condition) in enumerate(flags.items()):
+        try:
+            met = table.eval(condition, engine="python")
+        except Exception as error:  # pandas raises many kinds for a bad expression; the user needs only which
+            raise SchemaError(
+                f"cannot evaluate the flag's condition {condition!r}: {error}",
+                column=name,
+                remedy=f"write a pandas query over the columns {list(table.columns)[:12]}",
+            ) from None
+        if not isinstance(met, pd.Series) or not (pd.api.types.is_bool_dtype(met) or met.isin([0, 1]).all()):
+            raise SchemaError(f"the flag's condition {condition!r} is not true/false per row", column=name)
+        values[rows[met.fillna(False).to_numpy(dtype=bool)], j] = 1
+    return pd.DataFrame(values, index=pd.Index(labels, name=records.name), columns=list(flags))
 
 
 def clean_codes(codes: pd.Series) -> pd.Series:

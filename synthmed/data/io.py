@@ -103,13 +103,16 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def read_spec_section(path: str | Path, key: str, kind: type, what: str) -> Any:
-    """The non-empty `key` entry (a `kind`: list or dict) of a YAML/JSON spec file such as a layout or groups file."""
+def read_spec_section(path: str | Path, key: str, kind: type, what: str, required: bool = True) -> Any:
+    """The non-empty `key` entry (a `kind`: list or dict) of a YAML/JSON spec file such as a layout or groups file;
+    None when the entry is absent and not `required`."""
     try:
         spec = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise SchemaError(f"cannot read the {what} {str(path)!r}: {error}") from None
     section = spec.get(key) if isinstance(spec, dict) else None
+    if section is None and not required:
+        return None
     if not isinstance(section, kind) or not section:
         shape = "list" if kind is list else "mapping"
         raise SchemaError(f"a {what} needs a non-empty {shape} under {key!r}", remedy=f"see the {what}'s docs")

@@ -182,7 +182,7 @@ def _privacy(tables: EvaluationTables, quasi_identifiers: list[str] | None, k: i
     checks = privacy_checks(copies, attacks, policy.privacy)
     figures: dict[str, Any] = {
         "exact_copies": copies.to_dict(),
-        "distance_to_closest_record": distance_to_closest_record(tables).to_dict(),
+        "distance_to_closest_record": distance_to_closest_record(tables, seed=seed).to_dict(),
         "membership_inference": [attack.to_dict() for attack in attacks],
         # it guesses binary/categorical values: a purely numeric table has none to disclose
         "attribute_disclosure": [result.to_dict() for result in attribute_disclosure(tables, seed=seed)]

@@ -494,7 +494,7 @@ def _privacy(windows: _Windows, policy: Policy, seed: int) -> Area:
     checks = privacy_checks(copies, attacks, policy.privacy)
     figures = {
         "exact_copies": copies.to_dict(),
-        "distance_to_closest_record": distance_to_closest_record(tables).to_dict(),
+        "distance_to_closest_record": distance_to_closest_record(tables, seed=seed).to_dict(),
         "membership_inference": [attack.to_dict() for attack in attacks],
     }
     return Area(worst([c.verdict for c in checks]), tuple(checks), figures)

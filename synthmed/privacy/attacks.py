@@ -28,6 +28,9 @@ from synthmed.evaluate.encoding import EvaluationTables
 from synthmed.evaluate.intervals import Estimate, bootstrap, rank_auc, wilson_interval
 
 DCR_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75)
+# A synthetic row nearer to TRAIN than all but this share of HOLDOUT rows are is a near copy; fresh real rows
+# show this share by construction.
+NEAR_COPY_QUANTILE = 0.05
 # medGAN (Choi et al. 2017) reports presence disclosure at these numbers of differing codes.
 PRESENCE_HAMMING_THRESHOLDS = (0, 2, 4, 6, 8, 10)
 # DOMIAS needs a reference sample of the population; below ~500 rows its density is mostly noise.
@@ -69,17 +72,17 @@ def _share_estimate(successes: float, trials: int) -> Estimate:
 DCR_HISTOGRAM_BINS = 30
 
 
-def _shared_histogram(to_train: np.ndarray, to_holdout: np.ndarray) -> dict[str, list[float]]:
-    """Counts of both distance samples over common bins, so the report can overlay them."""
-    both = np.concatenate([to_train, to_holdout])
-    if both.size == 0:
-        return {"edges": [], "to_train": [], "to_holdout": []}
-    edges = np.histogram_bin_edges(both, bins=DCR_HISTOGRAM_BINS)
-    return {
-        "edges": [float(e) for e in edges],
-        "to_train": [int(c) for c in np.histogram(to_train, edges)[0]],
-        "to_holdout": [int(c) for c in np.histogram(to_holdout, edges)[0]],
-    }
+def _shared_histogram(
+    to_train: np.ndarray, to_holdout: np.ndarray, holdout_to_train: np.ndarray
+) -> dict[str, list[float]]:
+    """Counts of the three distance samples over common bins, so the report can overlay them."""
+    samples = {"to_train": to_train, "to_holdout": to_holdout, "holdout_to_train": holdout_to_train}
+    every = np.concatenate(list(samples.values()))
+    if every.size == 0:
+        return {"edges": [], **{key: [] for key in samples}}
+    edges = np.histogram_bin_edges(every, bins=DCR_HISTOGRAM_BINS)
+    counts = {key: [int(c) for c in np.histogram(values, edges)[0]] for key, values in samples.items()}
+    return {"edges": [float(e) for e in edges], **counts}
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float]:
@@ -155,39 +158,61 @@ def exact_copies(tables: EvaluationTables) -> ExactCopies:
 
 @dataclass(frozen=True)
 class DistanceToClosestRecord:
-    """How close synthetic rows lie to TRAIN compared with HOLDOUT (distance arrays kept for histograms)."""
+    """How close synthetic rows lie to TRAIN, against two baselines (distance arrays kept for histograms).
+
+    `closer_to_train_share`: share of synthetic rows nearer to TRAIN than to HOLDOUT (0.5 ideal, 1.0 = copies).
+    It is strict: a generator that reproduces TRAIN's values at all, even column by column, sits above 0.5 on a
+    table of a few hundred rows. `nearer_than_holdout`: the chance that a synthetic row lies nearer to TRAIN than
+    a HOLDOUT row does (0.5 = as far from the training rows as fresh real rows; above = closer). `near_copy_share`:
+    share of synthetic rows nearer to TRAIN than the 5% nearest HOLDOUT rows (0.05 expected for fresh rows).
+    """
 
     metric: str
     closer_to_train_share: Estimate
+    nearer_than_holdout: Estimate
+    near_copy_share: Estimate
     to_train: np.ndarray = field(repr=False)
     to_holdout: np.ndarray = field(repr=False)
+    holdout_to_train: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
             "closer_to_train_share": self.closer_to_train_share.to_dict(),
+            "nearer_than_holdout": self.nearer_than_holdout.to_dict(),
+            "near_copy_share": self.near_copy_share.to_dict(),
+            "near_copy_quantile": NEAR_COPY_QUANTILE,
             "to_train_quantiles": _quantiles(self.to_train),
             "to_holdout_quantiles": _quantiles(self.to_holdout),
-            "histogram": _shared_histogram(self.to_train, self.to_holdout),
+            "holdout_to_train_quantiles": _quantiles(self.holdout_to_train),
+            "histogram": _shared_histogram(self.to_train, self.to_holdout, self.holdout_to_train),
         }
 
 
-def distance_to_closest_record(tables: EvaluationTables) -> DistanceToClosestRecord:
-    """Share of synthetic rows strictly closer to TRAIN than to HOLDOUT, ties half (0.5 ideal, 1.0 = copies).
+def distance_to_closest_record(tables: EvaluationTables, seed: int = 0) -> DistanceToClosestRecord:
+    """Distances from synthetic rows to their closest TRAIN and HOLDOUT rows, and from HOLDOUT rows to TRAIN.
 
     TRAIN and HOLDOUT have the same size, so a generator that learned only the population puts each synthetic
-    row nearer to either with equal chance; a share well above 0.5 means rows sit on training records.
+    row nearer to either with equal chance, and its rows lie as far from TRAIN as HOLDOUT's rows do.
     """
     weights = tables.distance_weights()
     to_train = nearest_distances(tables.train_matrix, tables.synthetic_matrix, weights)[:, 0]
     to_holdout = nearest_distances(tables.holdout_matrix, tables.synthetic_matrix, weights)[:, 0]
+    holdout_to_train = nearest_distances(tables.train_matrix, tables.holdout_matrix, weights)[:, 0]
     ties = np.isclose(to_train, to_holdout, rtol=0.0, atol=TIE_TOLERANCE)
     closer = float(np.sum((to_train < to_holdout) & ~ties) + 0.5 * np.sum(ties))
+    # synthetic rows are the positives; a smaller distance ranks higher, ties count half
+    labels = np.concatenate([np.ones(len(to_train)), np.zeros(len(holdout_to_train))])
+    nearness = -np.round(np.concatenate([to_train, holdout_to_train]), 12)
+    near_copy = np.quantile(holdout_to_train, NEAR_COPY_QUANTILE) if len(holdout_to_train) else 0.0
     return DistanceToClosestRecord(
         metric="hamming" if tables.is_binary else "gower",
         closer_to_train_share=_share_estimate(closer, len(to_train)),
+        nearer_than_holdout=bootstrap(rank_auc, labels, nearness, seed=seed),
+        near_copy_share=_share_estimate(float(np.sum(to_train < near_copy - TIE_TOLERANCE)), len(to_train)),
         to_train=to_train,
         to_holdout=to_holdout,
+        holdout_to_train=holdout_to_train,
     )
 
 

@@ -260,9 +260,26 @@ def _privacy(area: Mapping[str, Any]) -> str:
     if distances:
         parts.append("<h3>Distance to closest record</h3>")
         parts.append(
-            f"<p>Share of synthetic rows closer to a training row than to any holdout row: "
-            f"{_estimate(distances.get('closer_to_train_share'), _percent)} (about 50% expected when the "
-            "generator does not memorise).</p>"
+            _table(
+                ("Figure", "Synthetic", "Fresh real rows"),
+                [
+                    (
+                        "Chance a row lies nearer a training row than a holdout row lies",
+                        _estimate(distances.get("nearer_than_holdout"), _percent),
+                        "50%",
+                    ),
+                    (
+                        "Rows nearer a training row than the 5% nearest holdout rows",
+                        _estimate(distances.get("near_copy_share"), _percent),
+                        "5%",
+                    ),
+                    (
+                        "Rows closer to a training row than to any holdout row",
+                        _estimate(distances.get("closer_to_train_share"), _percent),
+                        "50%",
+                    ),
+                ],
+            )
         )
         parts.append(
             _figure(

@@ -237,9 +237,10 @@ def confusion_matrices_plot(utility: Mapping[str, Any] | None, model: str | None
 
 
 def distance_to_closest_record_plot(distances: Mapping[str, Any] | None) -> str | None:
-    """Histograms of each synthetic row's distance to its closest TRAIN and closest HOLDOUT row, overlaid.
+    """Histograms of each synthetic row's distance to its closest TRAIN and closest HOLDOUT row, and of each HOLDOUT
+    row's distance to its closest TRAIN row, overlaid (as shares, the samples differ in size).
 
-    Mass piled near zero for TRAIN but not for HOLDOUT is what memorisation looks like.
+    Synthetic mass piled nearer TRAIN than HOLDOUT's own rows lie is what memorisation looks like.
     """
     histogram = (distances or {}).get("histogram") or {}
     edges = histogram.get("edges") or []
@@ -249,14 +250,17 @@ def distance_to_closest_record_plot(distances: Mapping[str, Any] | None) -> str 
     axes = figure.add_subplot()
     widths = [b - a for a, b in itertools.pairwise(edges)]
     for key, label, colour in (
-        ("to_train", "to training rows", SYNTHETIC_COLOUR),
-        ("to_holdout", "to holdout rows (reference)", REAL_COLOUR),
+        ("to_train", "synthetic to training rows", SYNTHETIC_COLOUR),
+        ("to_holdout", "synthetic to holdout rows", REAL_COLOUR),
+        ("holdout_to_train", "holdout to training rows (fresh real rows)", "0.45"),
     ):
-        counts = histogram.get(key) or []
-        if len(counts) == len(widths):
-            axes.bar(edges[:-1], counts, width=widths, align="edge", alpha=0.55, color=colour, label=label)
+        counts = np.asarray(histogram.get(key) or [], dtype=float)
+        if len(counts) == len(widths) and counts.sum() > 0:
+            axes.bar(
+                edges[:-1], counts / counts.sum(), width=widths, align="edge", alpha=0.45, color=colour, label=label
+            )
     axes.set_xlabel(f"distance to closest record ({distances.get('metric', 'distance')})")
-    axes.set_ylabel("synthetic rows")
+    axes.set_ylabel("share of rows")
     axes.legend(fontsize=8)
     axes.set_title("Distance to closest record: mass near 0 for training rows suggests memorisation", fontsize=9)
     return _to_uri(figure)

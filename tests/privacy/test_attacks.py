@@ -76,19 +76,35 @@ def test_dcr_copies_are_all_closer_to_train() -> None:
     result = distance_to_closest_record(prepare_tables(train, holdout, train))
     assert result.closer_to_train_share.value == 1.0
     assert np.all(result.to_train == 0) and np.all(result.to_holdout > 0)
+    assert result.nearer_than_holdout.value > 0.99  # every copy lies nearer TRAIN than any fresh row does
+    assert result.near_copy_share.value == 1.0
     assert result.metric == "gower"
     assert set(result.to_dict()["to_train_quantiles"]) == {"q00", "q05", "q25", "q50", "q75"}
     histogram = result.to_dict()["histogram"]
     assert sum(histogram["to_train"]) == sum(histogram["to_holdout"]) == 200  # every synthetic row, once each
+    assert sum(histogram["holdout_to_train"]) == 200  # every holdout row, once each
     assert histogram["to_train"][0] == 200  # copies: all at distance 0
     assert len(histogram["edges"]) == len(histogram["to_train"]) + 1
 
 
 def test_dcr_same_generator_is_half() -> None:
     tables = prepare_tables(population(300, 1), population(300, 2), population(600, 3))
-    share = distance_to_closest_record(tables).closer_to_train_share
+    result = distance_to_closest_record(tables)
+    share = result.closer_to_train_share
     assert 0.42 < share.value < 0.58
     assert share.low < 0.5 < share.high
+    # both figures vary with the TRAIN draw itself, which their intervals (over rows) do not cover
+    assert 0.42 < result.nearer_than_holdout.value < 0.58
+    assert 0.02 < result.near_copy_share.value < 0.12
+
+
+def test_dcr_rows_far_from_everything_are_not_nearer_than_holdout() -> None:
+    train, holdout = population(200, 1), population(200, 2)
+    far = population(200, 3)
+    far[far.select_dtypes("number").columns] *= 3  # outside the population: far from TRAIN and HOLDOUT alike
+    result = distance_to_closest_record(prepare_tables(train, holdout, far))
+    assert result.nearer_than_holdout.value < 0.2
+    assert result.near_copy_share.value < 0.01
 
 
 def test_dcr_on_codes_is_hamming() -> None:
@@ -229,8 +245,9 @@ def test_heart_fresh_sample_is_not(heart_thirds: tuple[pd.DataFrame, pd.DataFram
     tables = prepare_tables(train, holdout, fresh)
     copies = exact_copies(tables)
     assert copies.synthetic_in_train.value <= copies.holdout_in_train.high
-    share = distance_to_closest_record(tables).closer_to_train_share
-    assert share.low < 0.5 < share.high
+    result = distance_to_closest_record(tables)
+    assert result.closer_to_train_share.low < 0.5 < result.closer_to_train_share.high
+    assert result.nearer_than_holdout.low < 0.5 < result.nearer_than_holdout.high
     for attack in membership_inference(tables):
         assert attack.auc.low < 0.5 < attack.auc.high or attack.auc.value < 0.6, attack.name
 
