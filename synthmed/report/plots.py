@@ -33,13 +33,13 @@ SCENARIO_LABELS = {
 MAX_LABELLED_COLUMNS = 25
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
 
-def _to_uri(figure: Figure) -> str:
+def figure_uri(figure: Figure) -> str:
     buffer = BytesIO()
     # No "Software" text chunk: the page carries nothing but the figure (no version, no URL).
     figure.savefig(buffer, format="png", bbox_inches="tight", metadata={"Software": None})
@@ -64,7 +64,7 @@ def worst_columns_plot(column_shapes: Mapping[str, Any] | None, limit: int = 10)
         return None
     names = [_short(name) for name, _ in scored]
     values = [value for _, value in scored]
-    figure = _new_figure(6.5, 0.35 * len(scored) + 1.2)
+    figure = new_figure(6.5, 0.35 * len(scored) + 1.2)
     axes = figure.add_subplot()
     positions = np.arange(len(scored))
     axes.barh(positions, values, color=SYNTHETIC_COLOUR)
@@ -77,7 +77,7 @@ def worst_columns_plot(column_shapes: Mapping[str, Any] | None, limit: int = 10)
         axes.axvline(holdout_mean, color="grey", linestyle="--", label=f"real holdout mean {holdout_mean:.3f}")
         axes.legend(loc="lower left", fontsize=8)
     axes.set_title(f"Least similar columns (lowest {len(scored)})")
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def correlation_plot(matrices: Mapping[str, Any] | None) -> str | None:
@@ -91,7 +91,7 @@ def correlation_plot(matrices: Mapping[str, Any] | None) -> str | None:
         ("difference", "Synthetic - real", "PuOr"),
     ]
     size = min(4.0, 1.2 + 0.25 * len(columns))
-    figure = _new_figure(3 * size + 3.0, size + 0.6)
+    figure = new_figure(3 * size + 3.0, size + 0.6)
     for index, (key, title, colour_map) in enumerate(panels, start=1):
         values = np.array([[np.nan if v is None else v for v in row] for row in matrices.get(key) or []], dtype=float)
         axes = figure.add_subplot(1, 3, index)
@@ -108,7 +108,7 @@ def correlation_plot(matrices: Mapping[str, Any] | None) -> str | None:
             axes.set_yticks([])
         axes.set_title(title, fontsize=10)
         figure.colorbar(image, ax=axes, shrink=0.8)
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def _scatter_with_diagonal(
@@ -117,7 +117,7 @@ def _scatter_with_diagonal(
     pairs = [(x, y, n) for x, y, n in zip(real, synthetic, names, strict=False) if _finite(x) and _finite(y)]
     if not pairs:
         return None
-    figure = _new_figure(4.5, 4.5)
+    figure = new_figure(4.5, 4.5)
     axes = figure.add_subplot()
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
     axes.scatter([p[0] for p in pairs], [p[1] for p in pairs], color=SYNTHETIC_COLOUR, edgecolor="black", zorder=3)
@@ -130,7 +130,7 @@ def _scatter_with_diagonal(
     axes.set_xlabel(f"real {label}")
     axes.set_ylabel(f"synthetic {label}")
     axes.set_title(title, fontsize=10)
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def dimension_wise_probability_plot(probability: Mapping[str, Any] | None) -> str | None:
@@ -180,7 +180,7 @@ def utility_plot(utility: Mapping[str, Any] | None) -> str | None:
     if not models or not scenarios:
         return None
     values = {(r.get("model"), r.get("scenario")): primary_value(r, metric) for r in results}
-    figure = _new_figure(max(5.0, 1.6 * len(models) + 2.5), 3.8)
+    figure = new_figure(max(5.0, 1.6 * len(models) + 2.5), 3.8)
     axes = figure.add_subplot()
     width = 0.8 / len(scenarios)
     positions = np.arange(len(models))
@@ -200,7 +200,7 @@ def utility_plot(utility: Mapping[str, Any] | None) -> str | None:
         axes.axhline(0.5, color="grey", linestyle=":", linewidth=1)
     axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     axes.set_title("Model performance by training and test data", fontsize=10)
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def confusion_matrices_plot(utility: Mapping[str, Any] | None, model: str | None) -> str | None:
@@ -215,7 +215,7 @@ def confusion_matrices_plot(utility: Mapping[str, Any] | None, model: str | None
     if not panels:
         return None
     size = min(4.0, 1.8 + 0.35 * len(panels[0][1]["confusion_matrix"]))
-    figure = _new_figure(size * len(panels) + 0.5, size)
+    figure = new_figure(size * len(panels) + 0.5, size)
     for index, (scenario, figures) in enumerate(panels, start=1):
         counts = np.array(figures["confusion_matrix"], dtype=float)
         labels = [_short(label, 10) for label in figures.get("labels") or range(len(counts))]
@@ -233,7 +233,7 @@ def confusion_matrices_plot(utility: Mapping[str, Any] | None, model: str | None
                 colour = "white" if count > middle else "black"
                 axes.text(column, row, f"{count:.0f}", ha="center", va="center", fontsize=8, color=colour)
     figure.suptitle(f"Confusion matrices: {_short(model, 30)}", fontsize=10)
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def distance_to_closest_record_plot(distances: Mapping[str, Any] | None) -> str | None:
@@ -246,7 +246,7 @@ def distance_to_closest_record_plot(distances: Mapping[str, Any] | None) -> str 
     edges = histogram.get("edges") or []
     if len(edges) < 2:
         return None
-    figure = _new_figure(5.5, 3.6)
+    figure = new_figure(5.5, 3.6)
     axes = figure.add_subplot()
     widths = [b - a for a, b in itertools.pairwise(edges)]
     for key, label, colour in (
@@ -263,7 +263,7 @@ def distance_to_closest_record_plot(distances: Mapping[str, Any] | None) -> str 
     axes.set_ylabel("share of rows")
     axes.legend(fontsize=8)
     axes.set_title("Distance to closest record: mass near 0 for training rows suggests memorisation", fontsize=9)
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def membership_roc_plot(attacks: Sequence[Mapping[str, Any]] | None) -> str | None:
@@ -278,7 +278,7 @@ def membership_roc_plot(attacks: Sequence[Mapping[str, Any]] | None) -> str | No
             curves.append((label + (f" (AUC {auc:.3f})" if _finite(auc) else ""), fpr, tpr))
     if not curves:
         return None
-    figure = _new_figure(4.8, 4.5)
+    figure = new_figure(4.8, 4.5)
     axes = figure.add_subplot()
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance (AUC 0.5)")
     for label, fpr, tpr in curves:
@@ -289,7 +289,7 @@ def membership_roc_plot(attacks: Sequence[Mapping[str, Any]] | None) -> str | No
     axes.set_ylabel("true positive rate (train found)")
     axes.legend(fontsize=7, loc="lower right")
     axes.set_title("Membership inference ROC", fontsize=10)
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def monitor_curve_plot(monitor: Mapping[str, Any] | None) -> str | None:
@@ -298,7 +298,7 @@ def monitor_curve_plot(monitor: Mapping[str, Any] | None) -> str | None:
     if not curve:
         return None
     epochs = [r["epoch"] for r in curve]
-    figure = _new_figure(6.0, 3.6)
+    figure = new_figure(6.0, 3.6)
     axes = figure.add_subplot()
     for key, label, colour in (
         ("column_fidelity", "column fidelity (1 = same marginals)", REAL_COLOUR),
@@ -313,4 +313,4 @@ def monitor_curve_plot(monitor: Mapping[str, Any] | None) -> str | None:
     axes.set_xlabel("epoch")
     axes.legend(fontsize=8)
     axes.set_title("Training monitor: generated rows against the training data", fontsize=10)
-    return _to_uri(figure)
+    return figure_uri(figure)

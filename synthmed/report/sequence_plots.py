@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from synthmed.report.plots import REAL_COLOUR, SYNTHETIC_COLOUR, _new_figure, _short, _to_uri
+from synthmed.report.plots import REAL_COLOUR, SYNTHETIC_COLOUR, _short, figure_uri, new_figure
 
 # More channels than this are cut from the per-channel panels: a taller figure is no longer readable.
 MAX_CHANNEL_PANELS = 8
@@ -31,7 +31,7 @@ def sample_windows_plot(examples: Mapping[str, Any] | None, channels: Sequence[s
     if real.ndim != 3 or synthetic.ndim != 3 or not channels:
         return None
     shown = list(channels)[:MAX_CHANNEL_PANELS]
-    figure = _new_figure(7.5, 1.4 * len(shown) + 0.6)
+    figure = new_figure(7.5, 1.4 * len(shown) + 0.6)
     axes_list = figure.subplots(len(shown), 1, sharex=True, squeeze=False)[:, 0]
     for index, (axes, channel) in enumerate(zip(axes_list, shown, strict=True)):
         for windows, colour, label in ((real, REAL_COLOUR, "real (train)"), (synthetic, SYNTHETIC_COLOUR, "synthetic")):
@@ -45,7 +45,7 @@ def sample_windows_plot(examples: Mapping[str, Any] | None, channels: Sequence[s
     if len(channels) > len(shown):
         title += f" (first {len(shown)} of {len(channels)} channels)"
     figure.suptitle(title, fontsize=10)
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def autocorrelation_plot(autocorrelation: Mapping[str, Any] | None) -> str | None:
@@ -57,7 +57,7 @@ def autocorrelation_plot(autocorrelation: Mapping[str, Any] | None) -> str | Non
         return None
     columns = min(PANEL_COLUMNS, len(channels))
     rows = math.ceil(len(channels) / columns)
-    figure = _new_figure(3.0 * columns + 0.5, 2.4 * rows + 0.5)
+    figure = new_figure(3.0 * columns + 0.5, 2.4 * rows + 0.5)
     grid = figure.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
     lines = (
         ("train", "real (train)", REAL_COLOUR, "-"),
@@ -78,7 +78,7 @@ def autocorrelation_plot(autocorrelation: Mapping[str, Any] | None) -> str | Non
     grid[0].legend(fontsize=7)
     figure.supxlabel("lag (steps)", fontsize=9)
     figure.supylabel("mean autocorrelation", fontsize=9)
-    return _to_uri(figure)
+    return figure_uri(figure)
 
 
 def channel_pairs_plot(examples: Mapping[str, Any] | None) -> str | None:
@@ -86,7 +86,7 @@ def channel_pairs_plot(examples: Mapping[str, Any] | None) -> str | None:
     pairs = [pair for pair in (examples or {}).get("pairs") or [] if len(pair.get("channels") or []) == 2]
     if not pairs:
         return None
-    figure = _new_figure(3.3 * len(pairs) + 0.4, 3.4)
+    figure = new_figure(3.3 * len(pairs) + 0.4, 3.4)
     grid = figure.subplots(1, len(pairs), squeeze=False)[0]
     for axes, pair in zip(grid, pairs, strict=True):
         first, second = pair["channels"]
@@ -99,4 +99,4 @@ def channel_pairs_plot(examples: Mapping[str, Any] | None) -> str | None:
         axes.tick_params(labelsize=7)
     grid[0].legend(fontsize=7, markerscale=2)
     figure.suptitle("Channel against channel at the same step", fontsize=10)
-    return _to_uri(figure)
+    return figure_uri(figure)
