@@ -52,6 +52,11 @@ BAR_CORRELATION = 0.017
 BAR_AUC = 0.870
 BAR_SECONDS = 180.0
 FOREST_TREES = 100
+# Leaves of at least 20 records, so that each leaf estimates a ~1% rate from enough records. Fully grown trees rank
+# rare positives poorly: trained on 10,000 real records they reach ROC AUC 0.70, where the issue's reference is 0.88
+# (this forest: 0.885). The fully grown forest's figures are printed beside; it gives the paper's confusion matrices
+# (at 0.5, a forest with 20-record leaves predicts hardly any of a 1% class).
+FOREST_LEAF = 20
 
 
 def nineteen_variables(folder: Path) -> pd.DataFrame:
@@ -89,12 +94,12 @@ def impossible_ages(table: pd.DataFrame) -> tuple[int, int]:
     return int((under & over).sum()), int((under | over).sum())
 
 
-def opioid_forest(trained_on: pd.DataFrame, tested_on: pd.DataFrame) -> dict[str, object]:
+def opioid_forest(trained_on: pd.DataFrame, tested_on: pd.DataFrame, leaf: int = FOREST_LEAF) -> dict[str, object]:
     """ROC AUC and confusion matrix (threshold 0.5) of a forest predicting opioid use from the other 18."""
     features = [c for c in trained_on.columns if c != TARGET]
     if trained_on[TARGET].nunique() < 2:
         return {"auc": float("nan"), "confusion": np.zeros((2, 2), dtype=int), "false_discovery": float("nan")}
-    forest = RandomForestClassifier(n_estimators=FOREST_TREES, random_state=0, n_jobs=-1)
+    forest = RandomForestClassifier(n_estimators=FOREST_TREES, min_samples_leaf=leaf, random_state=0, n_jobs=-1)
     forest.fit(trained_on[features], trained_on[TARGET])
     scores = forest.predict_proba(tested_on[features])[:, 1]
     confusion = confusion_matrix(tested_on[TARGET], scores >= 0.5, labels=[0, 1])
@@ -146,17 +151,23 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="medGAN's GAN epochs (default: the paper's 1,000)")
     parser.add_argument("--pretrain-epochs", type=int, default=None, help="medGAN's autoencoder epochs (paper: 100)")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--generator", type=Path, default=None, help="score a generator saved by an earlier run instead of training"
+    )
     args = parser.parse_args()
     folder = output_folder(f"nhds_{args.model}", args.output)
 
     table = nineteen_variables(folder)
     train, holdout = halves(table, SPLIT_SEED)
-    options = {k: v for k, v in (("epochs", args.epochs), ("pretrain_epochs", args.pretrain_epochs)) if v}
-    model = MODELS[args.model](seed=0, **options)
-    with stopwatch() as fit_seconds:
-        model.fit(train)
+    if args.generator is None:
+        options = {k: v for k, v in (("epochs", args.epochs), ("pretrain_epochs", args.pretrain_epochs)) if v}
+        model = MODELS[args.model](seed=0, **options)
+        with stopwatch() as fit_seconds:
+            model.fit(train)
+        model.save(folder / f"{args.model}.smg")
+    else:
+        model, fit_seconds = MODELS[args.model].load(args.generator), [float("nan")]
     generated = model.sample(GENERATED, seed=1)
-    model.save(folder / f"{args.model}.smg")
     independent = independent_sampling(train, GENERATED, seed=1)
     real_sample = train.sample(GENERATED, random_state=1)
 
@@ -172,8 +183,10 @@ def main() -> None:
     forests = {
         "generated -> real": opioid_forest(generated, holdout),
         "10,000 real -> real": opioid_forest(real_sample, holdout),
-        "real -> generated": opioid_forest(real_sample, generated),
         "independent -> real": opioid_forest(independent, holdout),
+        "generated -> real, fully grown": opioid_forest(generated, holdout, leaf=1),
+        "10,000 real -> real, fully grown": opioid_forest(real_sample, holdout, leaf=1),
+        "10,000 real -> generated, fully grown": opioid_forest(real_sample, generated, leaf=1),
     }
     both, either = impossible_ages(generated)
     r2, correlation = r_squared(train, generated), correlation_difference(train, generated)
@@ -191,13 +204,19 @@ def main() -> None:
         Comparison("opioid ROC AUC, RF trained on generated", "-", f"> {BAR_AUC}", f"{auc:.3f}", auc > BAR_AUC),
         Comparison("under 18 and over 65 (of either)", "33 of 4,630", "0", f"{both} of {either:,}", both == 0),
         Comparison(
-            "false discovery of opioid use, generated / real-trained",
+            "fully grown forest: false discovery of opioid use, generated / real-trained",
             "38% / 22%",
             "-",
-            f"{forests['generated -> real']['false_discovery']:.0%} / "
-            f"{forests['10,000 real -> real']['false_discovery']:.0%}",
+            f"{forests['generated -> real, fully grown']['false_discovery']:.0%} / "
+            f"{forests['10,000 real -> real, fully grown']['false_discovery']:.0%}",
         ),
-        Comparison("fit seconds (2 CPU cores)", "-", f"< {BAR_SECONDS:.0f}", f"{seconds:.0f}", seconds < BAR_SECONDS),
+        Comparison(
+            "fit seconds (2 CPU cores)",
+            "-",
+            f"< {BAR_SECONDS:.0f}",
+            f"{seconds:.0f}",
+            seconds < BAR_SECONDS if seconds == seconds else None,
+        ),
         Comparison(
             "reference: real other half R^2 / corr. diff",
             "-",
@@ -214,6 +233,13 @@ def main() -> None:
         Comparison(
             "reference: opioid AUC trained on 10,000 real", "-", "0.88", f"{forests['10,000 real -> real']['auc']:.3f}"
         ),
+        Comparison(
+            "fully grown forest: opioid AUC trained on generated / 10,000 real",
+            "-",
+            "-",
+            f"{forests['generated -> real, fully grown']['auc']:.3f} / "
+            f"{forests['10,000 real -> real, fully grown']['auc']:.3f}",
+        ),
     ]
     title = f"NHDS 2010, 19 binary variables: {args.model} on {len(train):,} discharges, {GENERATED:,} generated"
     print_table(title, rows)
@@ -227,8 +253,11 @@ def main() -> None:
             (plots.dimension_wise_probability_plot(shares), "Per-variable probability, real vs generated"),
             (correlation_pair_plot(train, generated), "Pearson correlation matrices, real and generated"),
             (
-                confusion_plot({name: result["confusion"] for name, result in list(forests.items())[:3]}),
-                "Random forest predicting opioid use: trained on generated or real, tested on real or generated",
+                confusion_plot(
+                    {name: result["confusion"] for name, result in forests.items() if name.endswith("fully grown")}
+                ),
+                "Fully grown random forests predicting opioid use (the paper's confusion matrices): trained on "
+                "generated or real, tested on real or generated",
             ),
         ],
         reports=["report.html"],
