@@ -786,10 +786,13 @@ def test_ehr_matrix_makes_code_group_indicators_from_wide_and_event_tables(tmp_p
         "hepatitis": [0, 1],
     }
     events = tmp_path / "events.csv"
-    events.write_text("subject_id,icd9_code\n1,30400\n1,0701\n2,4019\n")
-    result = invoke("ehr-matrix", events, "--groups", groups, "-o", tmp_path / "e.csv")
+    events.write_text("subject_id,icd9_code,age\n1,30400,70\n1,0701,70\n2,4019,9\n")
+    result = invoke("ehr-matrix", events, "--groups", flagged, "-o", tmp_path / "e.csv")
     assert result.exit_code == 0, result.output
-    assert pd.read_csv(tmp_path / "e.csv")[["opioid_use", "hepatitis"]].to_numpy().tolist() == [[1, 1], [0, 0]]
+    assert pd.read_csv(tmp_path / "e.csv")[["child", "opioid_use", "hepatitis"]].to_numpy().tolist() == [
+        [0, 1, 1],
+        [1, 0, 0],
+    ]  # the CSV is read as text; the flag still compares ages as numbers
     codes = invoke("ehr-matrix", wide, "--code-columns", "dx_*", "--granularity", "full", "-o", tmp_path / "c.csv")
     assert codes.exit_code == 0, codes.output
     assert "2 records x 3 codes" in codes.stdout  # without --groups, one column per code

@@ -15,7 +15,7 @@ written as pandas query expressions, true for a record when any of its rows meet
       age_under_18: "age_unit != 1 or age < 18"
       female: "sex == 2"
 
- Codes are compared without quotes, spaces, the decimal point or NHDS's padding dash, in upper case, so
+Codes are compared without quotes, spaces, the decimal point or NHDS's padding dash, in upper case, so
 "304.00", "30400" and "3040-" all start with "3040". Records come from an event table (one code per row, several
 rows per record) or from a wide table (one row per record, one column per code slot, as NHDS's 15 diagnoses).
 """
@@ -56,6 +56,7 @@ def load_flags(path: str | Path) -> dict[str, str]:
 def flag_matrix(records: pd.Series, table: pd.DataFrame, flags: dict[str, str]) -> pd.DataFrame:
     """One row per distinct record of `records` (aligned with `table`'s rows), one 0/1 column per flag."""
     labels, rows = _in_order(records)
+    table = _numbers_as_numbers(table)
     values = np.zeros((len(labels), len(flags)), dtype=np.uint8)
     for j, (name, condition) in enumerate(flags.items()):
         try:
@@ -70,6 +71,18 @@ def flag_matrix(records: pd.Series, table: pd.DataFrame, flags: dict[str, str]) 
             raise SchemaError(f"the flag's condition {condition!r} is not true/false per row", column=name)
         values[rows[met.fillna(False).to_numpy(dtype=bool)], j] = 1
     return pd.DataFrame(values, index=pd.Index(labels, name=records.name), columns=list(flags))
+
+
+def _numbers_as_numbers(table: pd.DataFrame) -> pd.DataFrame:
+    """Text columns whose every value is a number, as numbers: event CSVs are read as text so that codes keep their
+    leading zeros, but a flag such as `age < 18` compares numbers."""
+    converted = {}
+    for column in table.columns:
+        if pd.api.types.is_object_dtype(table[column]) or pd.api.types.is_string_dtype(table[column]):
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            if numbers.notna().sum() == table[column].notna().sum():
+                converted[column] = numbers
+    return table.assign(**converted) if converted else table
 
 
 def clean_codes(codes: pd.Series) -> pd.Series:
