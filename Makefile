@@ -20,7 +20,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q --durations=10
 
 # The published studies reproduced (benchmarks/studies/README.md); they need ../shared/data.
-STUDIES := nhds_medgan cleveland_classification sensor_series
+STUDIES := nhds_medgan code_matrices seizure_corgan sensor_series cleveland_classification
 studies: $(STAMP)
 	for study in $(STUDIES); do $(BIN)/python benchmarks/studies/$$study.py || exit 1; done
 

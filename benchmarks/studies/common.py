@@ -51,6 +51,17 @@ def synthmed_cli(*arguments: object) -> str:
     return done.stdout.strip()
 
 
+def nhds_discharges(folder: Path) -> Path:
+    """NHDS 2010 read through the shipped layout with `synthmed convert`, cached in the study's folder."""
+    discharges = folder / "discharges.parquet"
+    if not discharges.exists():
+        layout = ROOT / "examples" / "nhds-2010.layout.yaml"
+        print(
+            synthmed_cli("convert", shared_data("nhds-2010", "NHDS10.PU.txt.bz2"), "--layout", layout, "-o", discharges)
+        )
+    return discharges
+
+
 def halves(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """TRAIN and HOLDOUT: a random half of the rows each (seeded), as every bar in the studies is measured."""
     order = np.random.default_rng(seed).permutation(len(table))
@@ -87,12 +98,19 @@ class Comparison:
 HEADERS = ("figure", "published", "bar", "synthmed", "met")
 
 
-def print_table(title: str, rows: Sequence[Comparison]) -> None:
+Row = Comparison | Sequence[str]
+
+
+def _cells(row: Row) -> Sequence[str]:
+    return row.cells() if isinstance(row, Comparison) else row
+
+
+def print_table(title: str, rows: Sequence[Row], headers: Sequence[str] = HEADERS) -> None:
     table = Table(title=title)
-    for header in HEADERS:
-        table.add_column(header, justify="left" if header == "figure" else "right")
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="left" if index == 0 else "right")
     for row in rows:
-        table.add_row(*row.cells())
+        table.add_row(*_cells(row))
     Console(width=160).print(table)
 
 
@@ -100,13 +118,14 @@ def write_study_page(
     path: Path,
     title: str,
     intro: str,
-    rows: Sequence[Comparison],
+    rows: Sequence[Row],
     figures: Sequence[tuple[str | None, str]] = (),
     reports: Sequence[str] = (),
+    headers: Sequence[str] = HEADERS,
 ) -> Path:
     """The study's own page: the comparison table, its figures (PNG data URIs) and the evaluation reports' names."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row.cells()) + "</tr>" for row in rows)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in _cells(row)) + "</tr>" for row in rows)
     images = "".join(
         f'<figure><img src="{uri}" alt="{escape(caption)}"><figcaption>{escape(caption)}</figcaption></figure>'
         for uri, caption in figures

@@ -28,9 +28,9 @@ from common import (
     ROOT,
     Comparison,
     halves,
+    nhds_discharges,
     output_folder,
     print_table,
-    shared_data,
     stopwatch,
     synthmed_cli,
     write_study_page,
@@ -63,11 +63,8 @@ def nineteen_variables(folder: Path) -> pd.DataFrame:
     """The 19-variable table, built once with the CLI and cached in the output folder."""
     variables = folder / "nhds-19.parquet"
     if not variables.exists():
-        discharges = folder / "discharges.parquet"
-        layout, groups = ROOT / "examples" / "nhds-2010.layout.yaml", ROOT / "examples" / "nhds-2010.groups.yaml"
-        print(
-            synthmed_cli("convert", shared_data("nhds-2010", "NHDS10.PU.txt.bz2"), "--layout", layout, "-o", discharges)
-        )
+        groups = ROOT / "examples" / "nhds-2010.groups.yaml"
+        discharges = nhds_discharges(folder)
         print(
             synthmed_cli("ehr-matrix", discharges, "--code-columns", "diagnosis_*", "--groups", groups, "-o", variables)
         )
