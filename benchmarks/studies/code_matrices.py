@@ -26,6 +26,7 @@ Writes study.html to studies-output/code_matrices/.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import warnings
 from pathlib import Path
@@ -179,6 +180,7 @@ def main() -> None:
     folder = output_folder("code_matrices", args.output)
     rows: list[tuple[str, ...]] = []
     figures: list[tuple[str | None, str]] = []
+    summaries: dict[str, dict[str, Any]] = {}
     for dataset in args.datasets.split(","):
         train, holdout = halves(code_matrix(dataset, folder), SPLIT_SEED)
         real_codes = float(train.sum(axis=1).mean())
@@ -187,6 +189,7 @@ def main() -> None:
         for model in args.models.split(","):
             results[model] = score(model, train, holdout)
             rows.append(table_row(dataset, model, real_codes, results[model]))
+            summaries[f"{dataset}/{model}"] = {**results[model], "curves": results[model]["curves"].to_dict()}
             print(" | ".join(rows[-1]), "|", results[model]["settings"], flush=True)
         for model, result in results.items():
             figures.append(
@@ -218,7 +221,8 @@ def main() -> None:
         figures=figures,
         headers=HEADERS,
     )
-    print(f"wrote {folder / 'study.html'}")
+    (folder / "results.json").write_text(json.dumps(summaries, indent=1), encoding="utf-8")
+    print(f"wrote {folder / 'study.html'} and {folder / 'results.json'}")
 
 
 if __name__ == "__main__":

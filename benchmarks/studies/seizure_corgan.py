@@ -48,8 +48,8 @@ def seizure_table() -> tuple[pd.DataFrame, pd.Series]:
     """The 178 samples and the seizure flag, and each chunk's recording (the id's part before '_c')."""
     table = pd.read_csv(shared_data("epileptic-seizure", "epileptic_seizure_11500x179.csv"))
     recording = table.pop("id").str.split("_").str[0]
-    table[TARGET] = (table.pop("y") == 1).astype(int)
-    return table, recording
+    flag = (table.pop("y") == 1).astype(int).rename(TARGET)
+    return pd.concat([table, flag], axis=1), recording
 
 
 def recording_halves(table: pd.DataFrame, recording: pd.Series, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
