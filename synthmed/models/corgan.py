@@ -32,7 +32,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.corgan_private import train_privately
-from synthmed.models.layers import SpanHead, clip_weights, wasserstein_generator_step
+from synthmed.models.layers import SpanHead, clip_weights, warn_if_autoencoder_untrained, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 
 # Reference autoencoder: channels double from 4 to 128 (the embedding); (kernel, stride) per strided layer.
@@ -325,6 +325,7 @@ class CorGAN(Synthesizer):
         n = len(data)
         batch = min(self.batch_size, n)
         state = {**self.networks_, "optimizer_autoencoder": optimizer}
+        reconstruction: float | None = None
         for _ in run.epochs("pretrain", self.pretrain_epochs, n, state):
             losses = []
             for _ in range(n // batch):  # the reference draws batches with replacement, dropping the last
@@ -334,7 +335,10 @@ class CorGAN(Synthesizer):
                 loss.backward()
                 optimizer.step()
                 losses.append(loss.item())
-            run.log(reconstruction=sum(losses) / len(losses))
+            reconstruction = sum(losses) / len(losses)
+            run.log(reconstruction=reconstruction)
+        if reconstruction is not None:  # None: every epoch was restored from a checkpoint
+            warn_if_autoencoder_untrained(reconstruction, self.head_.frequency_loss(data), self.pretrain_epochs)
 
     def _train_gan(self, data: torch.Tensor, run: TrainingRun) -> None:
         generator, critic = self.networks_["generator"].train(), self.networks_["critic"].train()

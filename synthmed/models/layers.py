@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from synthmed.data.layout import ColumnLayout
+from synthmed.errors import SynthmedWarning
+
+# pretraining must beat the column frequencies by this share of their loss to count as having learnt records
+UNTRAINED_AUTOENCODER_MARGIN = 0.05
 
 
 class SpanHead(nn.Module):
@@ -52,6 +58,38 @@ class SpanHead(nn.Module):
             log_probabilities = torch.log_softmax(logits[:, start:stop], dim=1)
             per_row = per_row - (target[:, start:stop] * log_probabilities).sum(dim=1)
         return per_row.mean()
+
+    def frequency_loss(self, records: torch.Tensor) -> float:
+        """`loss` of reconstructing every record as the column means, in closed form.
+
+        An autoencoder scoring no better has learnt the columns' frequencies and nothing about records: its
+        decoder turns any embedding into an average record.
+        """
+        mean = records.mean(dim=0)
+        share = mean[self.bce_index].clamp(1e-7, 1 - 1e-7)
+        total = -(share * share.log() + (1 - share) * (1 - share).log()).sum()
+        if len(self.mse_index):
+            total = total + records[:, self.mse_index].var(dim=0, unbiased=False).sum()
+        for start, stop in self.softmax_spans:
+            frequencies = mean[start:stop]
+            total = total - (frequencies * frequencies.clamp_min(1e-12).log()).sum()
+        return float(total)
+
+
+def warn_if_autoencoder_untrained(reconstruction: float, frequencies: float, pretrain_epochs: int) -> None:
+    """Say so when pretraining ended no better than the column frequencies (a budget far below the paper's).
+
+    The GAN can then only produce average records; with 0.5 rounding on a sparse code matrix, empty ones.
+    """
+    if reconstruction > (1 - UNTRAINED_AUTOENCODER_MARGIN) * frequencies:
+        warnings.warn(
+            f"after {pretrain_epochs} pretraining epochs the autoencoder reconstructs records no better than the "
+            f"column frequencies alone (loss {reconstruction:.4g} per record against {frequencies:.4g}), so the "
+            "generator can only produce near-average records (on a sparse code matrix rounded at 0.5, empty ones). "
+            "Remedy: pretrain longer (pretrain_epochs; the paper's default is 100).",
+            SynthmedWarning,
+            stacklevel=3,
+        )
 
 
 def wasserstein_generator_step(critic: nn.Module, fake: torch.Tensor, optimizer: torch.optim.Optimizer) -> float:

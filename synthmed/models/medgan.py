@@ -22,7 +22,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import ColumnKind, Schema
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
-from synthmed.models.layers import SpanHead
+from synthmed.models.layers import SpanHead, warn_if_autoencoder_untrained
 from synthmed.models.training import TrainingRun
 from synthmed.privacy.dp import Phase
 
@@ -286,6 +286,7 @@ class MedGAN(Synthesizer):
         n = len(data)
         batch = min(self.pretrain_batch_size, n)
         state = {**self.networks_, "optimizer": optimizer}
+        reconstruction: float | None = None
         for _ in run.epochs("pretrain", self.pretrain_epochs, n, state):
             order = torch.as_tensor(run.rng.permutation(n), device=data.device)
             losses = []
@@ -296,7 +297,10 @@ class MedGAN(Synthesizer):
                 loss.backward()
                 optimizer.step()
                 losses.append(loss.item())
-            run.log(reconstruction=sum(losses) / len(losses))
+            reconstruction = sum(losses) / len(losses)
+            run.log(reconstruction=reconstruction)
+        if reconstruction is not None:  # None: every epoch was restored from a checkpoint
+            warn_if_autoencoder_untrained(reconstruction, self.head_.frequency_loss(data), self.pretrain_epochs)
 
     def _train_gan(self, data: torch.Tensor, run: TrainingRun) -> None:
         generator, discriminator = self.networks_["generator"], self.networks_["discriminator"]
