@@ -11,7 +11,8 @@ and a random forest predicting each channel from the others at each step, traine
 its MAE on real held-out steps on the -1..1 scale (paper: 0.31 vs 0.18).
 
 PhysioNet's grid, the data steward's choices written down: heart rate, systolic, diastolic and mean arterial
-pressure (the invasive reading where the stay has one, else the cuff's) and temperature; hourly means; gaps carried
+pressure (the invasive reading where the stay has one, else the cuff's) and temperature; readings outside wide
+physiological limits (PLAUSIBLE) treated as not measured; hourly means; gaps carried
 forward, leading gaps carried back; stays without any reading of a channel are left out. tsgan trains for its
 minimum of 2,000 updates there (its 200 default epochs over 1,900 stays would be 12,000 updates, an hour on 2 cores).
 """
@@ -41,6 +42,15 @@ VITALS = {  # channel: (invasive parameter, cuff parameter)
     "mean_pressure": ("MAP", "NIMAP"),
     "temperature": ("Temp", "Temp"),
 }
+# Readings outside these ranges are recording artefacts (a temperature of 2.4 °C, a diastolic pressure of 6), not
+# patients: they are treated as not measured. Wide physiological limits, the same for invasive and cuff readings.
+PLAUSIBLE = {
+    "heart_rate": (20.0, 250.0),
+    "systolic": (40.0, 300.0),
+    "diastolic": (15.0, 200.0),
+    "mean_pressure": (20.0, 250.0),
+    "temperature": (30.0, 43.0),
+}
 SPLIT_SEED = 0
 KEYS = {"sequence_column": "sequence", "time_column": "step"}
 
@@ -69,7 +79,14 @@ def _stay_events(archive: Path) -> pd.DataFrame:
 
 def physionet_vitals() -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:
     events = _stay_events(shared_data("physionet2012-icu", "set-a.tar.gz"))
+    stays = events["stay"].nunique()
     events = events[(events["minute"] < HOURS * 60) & (events["Value"] > 0)]  # PhysioNet writes -1 for "not measured"
+    limits = pd.DataFrame(
+        [(parameter, *PLAUSIBLE[name]) for name, pair in VITALS.items() for parameter in set(pair)],
+        columns=["Parameter", "low", "high"],
+    )
+    events = events.merge(limits, on="Parameter", how="inner")
+    events = events[events["Value"].between(events["low"], events["high"])]
     events["hour"] = events["minute"] // 60
     hourly = events.pivot_table(index=["stay", "hour"], columns="Parameter", values="Value", aggfunc="mean")
     grid = pd.MultiIndex.from_product([hourly.index.levels[0], range(HOURS)], names=["stay", "hour"])
@@ -83,7 +100,7 @@ def physionet_vitals() -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:
     values = kept.to_numpy().reshape(-1, HOURS, len(VITALS))
     order = np.random.default_rng(SPLIT_SEED).permutation(len(values))
     half = len(values) // 2
-    about = {"stays": int(complete.size), "kept": int(complete.sum())}
+    about = {"stays": int(stays), "kept": int(complete.sum())}
     # 2,000 updates of batch 32, tsgan's minimum (see the module docstring)
     return values[order[:half]], values[order[half:]], tuple(VITALS), {"about": about, "epochs": 2000 * 32 // half + 1}
 
