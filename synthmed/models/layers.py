@@ -46,6 +46,20 @@ class SpanHead(nn.Module):
             out[:, start:stop] = torch.softmax(logits[:, start:stop], dim=1)
         return out
 
+    def draw_binary(self, activated: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Binary columns drawn as 0/1 from their probabilities, with the straight-through gradient.
+
+        A discriminator shown probabilities tells generated records from real 0/1 ones by their softness, so
+        the generator learns to output near-certain values and can only vary records by switching between a few
+        modes. Shown drawn values, it must judge the distribution; the gradient passes through the draw as if
+        it were the probability (Bengio et al. 2013's straight-through estimator).
+        """
+        drawn = activated.clone()
+        probabilities = activated[:, self.sigmoid_index]
+        draws = torch.bernoulli(probabilities.detach().cpu(), generator=generator).to(activated.device)
+        drawn[:, self.sigmoid_index] = probabilities + (draws - probabilities).detach()
+        return drawn
+
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Reconstruction loss summed over dimensions, averaged over rows (medGAN's autoencoder loss)."""
         per_row = F.binary_cross_entropy_with_logits(

@@ -22,6 +22,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import ColumnKind, Schema
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
+from synthmed.models.cooccurrence import CooccurrenceMatch
 from synthmed.models.layers import SpanHead, warn_if_autoencoder_untrained
 from synthmed.models.training import TrainingRun
 from synthmed.privacy.dp import Phase
@@ -131,7 +132,12 @@ class MedGAN(Synthesizer):
         data_type: "binary" or "count" matrices (reference code's --data_type); "auto" picks "count" when every
             column is a count or a 0/1 indicator (a count matrix where some codes never occur twice), "binary"
             when every column is binary, and otherwise trains on the mixed table through the data layer.
-        binary_rounding: "threshold" rounds generated probabilities at 0.5 (paper); "bernoulli" draws them.
+        binary_rounding: "threshold" rounds generated probabilities at 0.5 (paper); "bernoulli" draws them;
+            "straight_through" draws them in training too, so the discriminator sees 0/1 records like the real
+            ones (synthmed's extension against mode collapse, see SpanHead.draw_binary).
+        cooccurrence_weight: weight of the co-occurrence matching term in the generator's loss (synthmed's
+            extension, see synthmed.models.cooccurrence; 0, the paper's, leaves it out). Off under DP: its real
+            rates are read outside the privacy accounting.
         seed: seed for weights, batches and noise; None picks one and records it.
         device: "auto" (CUDA when available), "cpu" or "cuda".
 
@@ -166,7 +172,8 @@ class MedGAN(Synthesizer):
         learning_rate: float = 1e-3,
         l2_weight: float = 1e-3,
         data_type: Literal["auto", "binary", "count"] = "auto",
-        binary_rounding: Literal["threshold", "bernoulli"] = "threshold",
+        binary_rounding: Literal["threshold", "bernoulli", "straight_through"] = "threshold",
+        cooccurrence_weight: float = 0.0,
         seed: int | None = None,
         device: str = "auto",
     ) -> None:
@@ -184,6 +191,7 @@ class MedGAN(Synthesizer):
         self.l2_weight = l2_weight
         self.data_type = data_type
         self.binary_rounding = binary_rounding
+        self.cooccurrence_weight = cooccurrence_weight
         self.seed = seed
         self.device = device
 
@@ -236,6 +244,12 @@ class MedGAN(Synthesizer):
     def _build(self, layout: ColumnLayout) -> dict[str, nn.Module]:
         self.mode_ = self._mode(layout)
         self.head_ = SpanHead(layout).to(self._device())
+        if self.cooccurrence_weight > 0 and not len(self.head_.sigmoid_index):
+            raise ConfigError(
+                "cooccurrence_weight matches how often binary columns occur together, and this table has none",
+                values=[self.cooccurrence_weight],
+                remedy="set cooccurrence_weight=0 for count matrices and tables without binary columns",
+            )
         networks: dict[str, nn.Module] = {
             "autoencoder": Autoencoder(layout.width, self.embedding_dim, self._embedding_activation(layout)),
             "generator": Generator(
@@ -247,12 +261,22 @@ class MedGAN(Synthesizer):
             glorot_init(network)
         return networks
 
+    def _matches_cooccurrences(self) -> bool:
+        """Its target rates are read from every real record outside DP-SGD: off under DP."""
+        return self.cooccurrence_weight > 0 and getattr(self, "privacy_", None) is None
+
     def _averages_minibatches(self) -> bool:
         """Minibatch averaging mixes the records of a batch, so no per-record gradient exists: off under DP."""
         return self.minibatch_averaging and getattr(self, "privacy_", None) is None
 
     def _decode(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.head_(self.networks_["autoencoder"].decoder(embedding))
+
+    def _discriminated(self, decoded: torch.Tensor, run: TrainingRun) -> torch.Tensor:
+        """Generated records as the discriminator sees them: probabilities, or 0/1 draws (straight_through)."""
+        if self.binary_rounding == "straight_through":
+            return self.head_.draw_binary(decoded, run.noise)
+        return decoded
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
         if run.privacy is not None:
@@ -311,6 +335,7 @@ class MedGAN(Synthesizer):
         n = len(data)
         batch = min(self.batch_size, n)
         state = {**self.networks_, "optimizer_d": optimizer_d, "optimizer_g": optimizer_g}
+        cooccurrences = CooccurrenceMatch(data, self.head_.sigmoid_index) if self._matches_cooccurrences() else None
         for _ in run.epochs("gan", self.epochs, n, state, monitor=True):
             d_losses, g_losses = [], []
             for _ in range(math.ceil(n / batch)):
@@ -319,13 +344,13 @@ class MedGAN(Synthesizer):
                 for _ in range(self.discriminator_steps):
                     real = data[torch.as_tensor(run.rng.choice(n, batch, replace=False), device=data.device)]
                     with torch.no_grad():
-                        fake = self._decode(generator(run.normal(batch, self.noise_dim)))
+                        fake = self._discriminated(self._decode(generator(run.normal(batch, self.noise_dim))), run)
                     loss_d = self._discriminator_loss(discriminator, real, fake)
                     optimizer_d.zero_grad(set_to_none=True)
                     loss_d.backward()
                     optimizer_d.step()
                     d_losses.append(loss_d.item())
-                g_losses.append(self._generator_step(discriminator, batch, optimizer_g, run))
+                g_losses.append(self._generator_step(discriminator, batch, optimizer_g, run, cooccurrences))
             run.log(d_loss=sum(d_losses) / len(d_losses), g_loss=sum(g_losses) / len(g_losses))
 
     def _discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -335,13 +360,21 @@ class MedGAN(Synthesizer):
         ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
     def _generator_step(
-        self, discriminator: nn.Module, batch: int, optimizer: torch.optim.Optimizer, run: TrainingRun
+        self,
+        discriminator: nn.Module,
+        batch: int,
+        optimizer: torch.optim.Optimizer,
+        run: TrainingRun,
+        cooccurrences: CooccurrenceMatch | None = None,
     ) -> float:
-        """One generator (and decoder) update with the non-saturating loss -log D(G(z))."""
+        """One generator (and decoder) update with the non-saturating loss -log D(G(z)) (and co-occurrences)."""
         generator = self.networks_["generator"].train()
         discriminator.requires_grad_(False)  # the generator step needs no discriminator gradients
-        fake_logits = discriminator(self._decode(generator(run.normal(batch, self.noise_dim))))
+        decoded = self._decode(generator(run.normal(batch, self.noise_dim)))
+        fake_logits = discriminator(self._discriminated(decoded, run))
         loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        if cooccurrences is not None:
+            loss = loss + self.cooccurrence_weight * cooccurrences.loss(decoded, run.rng)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -366,6 +399,8 @@ class MedGAN(Synthesizer):
         )
         if self.minibatch_averaging:
             private.adaptations["minibatch_averaging"] = "off: it mixes the records of a batch"
+        if self.cooccurrence_weight > 0:
+            private.adaptations["cooccurrence_weight"] = "off: its real rates would be read outside the accounting"
         autoencoder = private.wrap(self.networks_["autoencoder"].train())
         optimizer = private.optimizer("pretrain", self._adam(list(autoencoder.parameters())))
         state = {**self.networks_, "optimizer": optimizer}
@@ -389,7 +424,9 @@ class MedGAN(Synthesizer):
 
         def discriminator_loss(real: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
-                fake = self._decode(generator(run.normal(private.expected_batch("gan"), self.noise_dim)))
+                fake = self._discriminated(
+                    self._decode(generator(run.normal(private.expected_batch("gan"), self.noise_dim))), run
+                )
             labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(data.device)
             return F.binary_cross_entropy_with_logits(discriminator(torch.cat([real, fake])), labels)
 
@@ -421,4 +458,4 @@ class MedGAN(Synthesizer):
         return torch.cat(chunks)
 
     def _decode_stochastically(self) -> bool:
-        return self.binary_rounding == "bernoulli"
+        return self.binary_rounding in ("bernoulli", "straight_through")

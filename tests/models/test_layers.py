@@ -50,3 +50,22 @@ def test_a_trained_autoencoder_is_not_reported():
     with warnings.catch_warnings():
         warnings.simplefilter("error", SynthmedWarning)
         MedGAN(pretrain_epochs=20, epochs=1, batch_size=100, seed=0).fit(table, progress=False)
+
+
+def test_draw_binary_draws_0_1_and_passes_the_gradient_straight_through():
+    table = pd.DataFrame({"code": [0, 1, 1, 0], "kind": list("abca"), "value": [1.0, 2.0, 3.0, 4.0]})
+    head = SpanHead(TableTransformer(infer_schema(table)).fit(table).layout_)
+    logits = torch.randn(2000, head.width, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    activated = head(logits)
+    drawn = head.draw_binary(activated, torch.Generator().manual_seed(1))
+    binary = drawn[:, head.sigmoid_index]
+    assert set(binary.unique().tolist()) <= {0.0, 1.0}
+    assert binary.mean().item() == pytest.approx(activated[:, head.sigmoid_index].mean().item(), abs=0.03)
+    others = [d for d in range(head.width) if d not in set(head.sigmoid_index.tolist())]
+    assert torch.equal(drawn[:, others], activated[:, others])
+    weights = torch.randn(head.width)
+    straight = torch.autograd.grad((drawn * weights).sum(), logits, retain_graph=True)[0]
+    direct = torch.autograd.grad((activated * weights).sum(), logits)[0]
+    torch.testing.assert_close(straight, direct)  # the draw's gradient is the probability's
+    again = head.draw_binary(activated.detach(), torch.Generator().manual_seed(1))
+    assert torch.equal(again, drawn.detach())

@@ -132,3 +132,24 @@ def test_medgan_on_the_mimic_demo_code_matrix() -> None:
     assert list(synthetic.columns) == list(matrix.columns)
     assert synthetic.shape == (500, matrix.shape[1]) and set(np.unique(synthetic)) <= {0, 1}
     assert model.parameter_counts()["discriminator"] == (2 * matrix.shape[1] * 256 + 256) + (256 * 128 + 128) + 129
+
+
+def test_straight_through_training_and_cooccurrence_matching_learn_code_pairs() -> None:
+    real = correlated_codes(1000)
+    options = {"epochs": 60, "batch_size": 100, "pretrain_epochs": 10, "seed": 0}
+    model = MedGAN(binary_rounding="straight_through", cooccurrence_weight=10.0, **options).fit(real, progress=False)
+    synthetic = model.sample(2000, seed=1)
+    assert set(np.unique(synthetic)) <= {0, 1}
+    np.testing.assert_array_equal(synthetic, model.sample(2000, seed=1))
+
+    def cooccurrence_error(sample: np.ndarray) -> float:
+        return float(np.abs(sample.T @ sample / len(sample) - real.T @ real / len(real)).mean())
+
+    paper = MedGAN(**options).fit(real, progress=False).sample(2000, seed=1)
+    assert cooccurrence_error(synthetic) < 0.5 * cooccurrence_error(paper)
+
+
+def test_cooccurrence_matching_needs_binary_columns() -> None:
+    counts = np.random.default_rng(0).poisson(1.5, (60, 8))
+    with pytest.raises(ConfigError, match="cooccurrence_weight"):
+        MedGAN(epochs=1, pretrain_epochs=1, cooccurrence_weight=1.0, seed=0).fit(counts, progress=False)

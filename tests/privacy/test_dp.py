@@ -169,6 +169,14 @@ def test_private_medgan_pretrains_and_discriminates_privately(codes: np.ndarray,
     assert MedGAN(**options).fit(codes, progress=False).networks_["discriminator"].minibatch_averaging
 
 
+def test_private_medgan_leaves_out_cooccurrence_matching_and_draws_records(codes: np.ndarray) -> None:
+    options = {"epochs": 1, "pretrain_epochs": 1, "batch_size": 100, "pretrain_batch_size": 50, "seed": 0}
+    model = MedGAN(binary_rounding="straight_through", cooccurrence_weight=10.0, **options)
+    model.fit(codes, progress=False, dp_epsilon=4.0)
+    assert model.privacy_["adaptations"]["cooccurrence_weight"].startswith("off")
+    assert set(np.unique(model.sample(50, seed=0))) <= {0, 1}
+
+
 def test_private_wgan_clips_critic_weights_instead_of_a_gradient_penalty(codes: np.ndarray) -> None:
     model = WGANGP(epochs=2, batch_size=50, critic_steps=2, seed=0).fit(codes, progress=False, dp_epsilon=3.0)
     privacy = model.privacy_
