@@ -261,10 +261,6 @@ class MedGAN(Synthesizer):
             glorot_init(network)
         return networks
 
-    def _matches_cooccurrences(self) -> bool:
-        """Its target rates are read from every real record outside DP-SGD: off under DP."""
-        return self.cooccurrence_weight > 0 and getattr(self, "privacy_", None) is None
-
     def _averages_minibatches(self) -> bool:
         """Minibatch averaging mixes the records of a batch, so no per-record gradient exists: off under DP."""
         return self.minibatch_averaging and getattr(self, "privacy_", None) is None
@@ -335,7 +331,8 @@ class MedGAN(Synthesizer):
         n = len(data)
         batch = min(self.batch_size, n)
         state = {**self.networks_, "optimizer_d": optimizer_d, "optimizer_g": optimizer_g}
-        cooccurrences = CooccurrenceMatch(data, self.head_.sigmoid_index) if self._matches_cooccurrences() else None
+        # not in _train_privately: the real rates would be read from every record outside DP-SGD's accounting
+        cooccurrences = CooccurrenceMatch(data, self.head_.sigmoid_index) if self.cooccurrence_weight > 0 else None
         for _ in run.epochs("gan", self.epochs, n, state, monitor=True):
             d_losses, g_losses = [], []
             for _ in range(math.ceil(n / batch)):
