@@ -75,7 +75,7 @@ def code_matrix(dataset: str, folder: Path) -> pd.DataFrame:
     matrix = folder / f"{dataset}-codes.parquet"
     if not matrix.exists():
         if dataset == "nhds":
-            arguments: tuple[object, ...] = (nhds_discharges(folder), "--code-columns", "diagnosis_*")
+            arguments: tuple[object, ...] = (nhds_discharges(), "--code-columns", "diagnosis_*")
         elif dataset == "diabetes":
             source = shared_data("diabetes-130-us-hospitals", "diabetic_data.csv")
             arguments = (source, "--code-columns", "diag_1,diag_2,diag_3", "--patient-column", "patient_nbr")

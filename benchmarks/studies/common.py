@@ -56,9 +56,10 @@ def synthmed_cli(*arguments: object) -> str:
     return done.stdout.strip()
 
 
-def nhds_discharges(folder: Path) -> Path:
-    """NHDS 2010 read through the shipped layout with `synthmed convert`, cached in the study's folder."""
-    discharges = folder / "discharges.parquet"
+def nhds_discharges() -> Path:
+    """NHDS 2010 read through the shipped layout with `synthmed convert`, once for every study that reads it (cached
+    in studies-output/nhds-2010/, whatever --output a study was given)."""
+    discharges = output_folder("nhds-2010") / "discharges.parquet"
     if not discharges.exists():
         layout = ROOT / "examples" / "nhds-2010.layout.yaml"
         print(

@@ -64,12 +64,12 @@ FOREST_LEAF = 20
 EXTENDED_BUDGET = {"epochs": 100, "pretrain_epochs": 10}
 
 
-def nineteen_variables(folder: Path) -> pd.DataFrame:
-    """The 19-variable table, built once with the CLI and cached in the output folder."""
-    variables = folder / "nhds-19.parquet"
+def nineteen_variables() -> pd.DataFrame:
+    """The 19-variable table, built once with the CLI and cached beside the discharges for every run of this study."""
+    discharges = nhds_discharges()
+    variables = discharges.parent / "nhds-19.parquet"
     if not variables.exists():
         groups = ROOT / "examples" / "nhds-2010.groups.yaml"
-        discharges = nhds_discharges(folder)
         print(
             synthmed_cli("ehr-matrix", discharges, "--code-columns", "diagnosis_*", "--groups", groups, "-o", variables)
         )
@@ -165,7 +165,7 @@ def main() -> None:
     label = f"{args.model}-extended" if args.extended else args.model
     folder = output_folder(f"nhds_{label}", args.output)
 
-    table = nineteen_variables(folder)
+    table = nineteen_variables()
     train, holdout = halves(table, SPLIT_SEED)
     if args.generator is None:
         options = {**MEDGAN_EXTENSIONS, **EXTENDED_BUDGET} if args.extended else {}

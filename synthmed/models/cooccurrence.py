@@ -29,8 +29,8 @@ class CooccurrenceMatch:
     """The real co-occurrence rates of the binary columns, computed once, and the loss against them."""
 
     def __init__(self, records: torch.Tensor, binary_columns: torch.Tensor) -> None:
-        rates = records[:, binary_columns].mean(dim=0)
         if len(binary_columns) > MAX_MATCHED_COLUMNS:
+            rates = records[:, binary_columns].mean(dim=0)
             binary_columns = binary_columns[rates.argsort(descending=True)[:MAX_MATCHED_COLUMNS].sort().values]
         self.columns = binary_columns
         target = torch.zeros(len(binary_columns), len(binary_columns), device=records.device)
@@ -47,14 +47,14 @@ class CooccurrenceMatch:
         Drawn independently, two columns of a generated record co-occur with probability p_i * p_j and a column
         occurs with p_i, so the expectation is exact and has none of the noise of drawing the records.
         """
-        picked = torch.arange(len(self.columns), device=probabilities.device)
-        if len(picked) > COLUMNS_PER_STEP:
-            picked = torch.as_tensor(np.sort(rng.choice(len(picked), COLUMNS_PER_STEP, replace=False)))
+        columns, target = self.columns, self.target
+        if len(columns) > COLUMNS_PER_STEP:
+            picked = torch.as_tensor(np.sort(rng.choice(len(columns), COLUMNS_PER_STEP, replace=False)))
             picked = picked.to(probabilities.device)
-        p = probabilities[:, self.columns[picked]]
+            columns, target = columns[picked], target[picked][:, picked]
+        p = probabilities[:, columns]
         expected = (p.T @ p) / len(p)
         expected = expected - torch.diag(expected.diagonal()) + torch.diag(p.mean(dim=0))
-        target = self.target[picked][:, picked]
         return _bernoulli_hellinger(expected, target, self.smoothing).sum() / target.sum().clamp_min(self.smoothing)
 
 
