@@ -35,6 +35,8 @@ def train_privately(model: CorGAN, data: torch.Tensor, run: TrainingRun) -> None
         critic=Phase(batch, sum(model._critic_steps(step) for step in range(generator_steps))),
     )
     private.adaptations["norms"] = "group norm instead of batch norm in the autoencoder and the critic"
+    if model.start_at_frequencies:
+        private.adaptations["start_at_frequencies"] = "the column bias starts at 0: the exact frequencies are not read"
     autoencoder = private.wrap(model.networks_["autoencoder"].train())
     optimizer = private.optimizer("pretrain", model._adam([{"params": list(autoencoder.parameters())}]))
     state = {**model.networks_, "optimizer_autoencoder": optimizer}

@@ -14,6 +14,8 @@ from synthmed.errors import SynthmedWarning
 
 # pretraining must beat the column frequencies by this share of their loss to count as having learnt records
 UNTRAINED_AUTOENCODER_MARGIN = 0.05
+# column frequencies are kept this far from 0 and 1 before taking their log-odds (a code absent from training)
+FREQUENCY_FLOOR = 1e-5
 
 
 class SpanHead(nn.Module):
@@ -73,6 +75,17 @@ class SpanHead(nn.Module):
             per_row = per_row - (target[:, start:stop] * log_probabilities).sum(dim=1)
         return per_row.mean()
 
+    def logits_for(self, values: torch.Tensor) -> torch.Tensor:
+        """Raw outputs that the activations turn into `values` (one row): a decoder bias set to `logits_for(the
+        column means)` starts from the average record instead of spending its first updates learning it."""
+        raw = values.clone()
+        share = values[self.sigmoid_index].clamp(FREQUENCY_FLOOR, 1 - FREQUENCY_FLOOR)
+        raw[self.sigmoid_index] = share.log() - (-share).log1p()
+        raw[self.tanh_index] = values[self.tanh_index].clamp(-1 + FREQUENCY_FLOOR, 1 - FREQUENCY_FLOOR).atanh()
+        for start, stop in self.softmax_spans:
+            raw[start:stop] = values[start:stop].clamp_min(FREQUENCY_FLOOR).log()
+        return raw  # relu columns: a non-negative mean is its own raw output
+
     def frequency_loss(self, records: torch.Tensor) -> float:
         """`loss` of reconstructing every record as the column means, in closed form.
 
@@ -90,6 +103,12 @@ class SpanHead(nn.Module):
         return float(total)
 
 
+def start_at_frequencies(bias: nn.Parameter, head: SpanHead, data: torch.Tensor) -> None:
+    """Set a decoder's output bias so that a zero input decodes to the average training record."""
+    with torch.no_grad():
+        bias.copy_(head.logits_for(data.mean(dim=0)))
+
+
 def warn_if_autoencoder_untrained(reconstruction: float, frequencies: float, pretrain_epochs: int) -> None:
     """Say so when pretraining ended no better than the column frequencies (a budget far below the paper's).
 
@@ -100,7 +119,8 @@ def warn_if_autoencoder_untrained(reconstruction: float, frequencies: float, pre
             f"after {pretrain_epochs} pretraining epochs the autoencoder reconstructs records no better than the "
             f"column frequencies alone (loss {reconstruction:.4g} per record against {frequencies:.4g}), so the "
             "generator can only produce near-average records (on a sparse code matrix rounded at 0.5, empty ones). "
-            "Remedy: pretrain longer (pretrain_epochs; the paper's default is 100).",
+            "Remedy: pretrain longer (pretrain_epochs; the paper's default is 100), or start the decoder at the column "
+            "frequencies (start_at_frequencies=True), which spares it the updates spent learning them.",
             SynthmedWarning,
             stacklevel=3,
         )

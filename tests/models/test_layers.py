@@ -69,3 +69,20 @@ def test_draw_binary_draws_0_1_and_passes_the_gradient_straight_through():
     torch.testing.assert_close(straight, direct)  # the draw's gradient is the probability's
     again = head.draw_binary(activated.detach(), torch.Generator().manual_seed(1))
     assert torch.equal(again, drawn.detach())
+
+
+def test_logits_for_decodes_to_the_given_means():
+    table = pd.DataFrame({"code": [0, 1, 1, 0, 1, 0], "kind": list("aabbbc"), "value": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    transformer = TableTransformer(infer_schema(table)).fit(table)
+    head = SpanHead(transformer.layout_)
+    mean = torch.as_tensor(transformer.transform(table), dtype=torch.float32).mean(dim=0)
+    torch.testing.assert_close(head(head.logits_for(mean).unsqueeze(0))[0], mean, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("model", [MedGAN, CorGAN])
+def test_starting_at_frequencies_spares_pretraining_the_frequencies(model):
+    codes = _sparse_codes()
+    settings = {"pretrain_epochs": 1, "epochs": 0, "seed": 0}
+    fitted = [model(**settings, start_at_frequencies=start).fit(codes, progress=False) for start in (False, True)]
+    losses = [m.history_["pretrain"][0]["reconstruction"] for m in fitted]
+    assert losses[1] < 0.5 * losses[0]
