@@ -237,7 +237,7 @@ class CorGAN(Synthesizer):
         binary_rounding: "threshold" rounds generated probabilities at 0.5 (reference); "bernoulli" draws them.
         start_at_frequencies: add a learnable per-column bias to the decoder's output, started at the training
             columns' log-odds (synthmed's extension; see Autoencoder). 1,000 pretraining updates on the NHDS
-            2010 code matrix (1,116 codes) then reconstruct 2.8 nats per record, against 30.7 without, worse
+            2010 code matrix (1,116 codes) then reconstruct 2.8 nats per record; without it, 30.7, worse
             than the frequencies alone (29.9). Under DP the bias starts at 0 (the exact frequencies would be
             read outside the accounting).
         seed: seed for weights, batches and noise; None picks one and records it.

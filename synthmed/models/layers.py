@@ -104,7 +104,7 @@ class SpanHead(nn.Module):
 
 
 def start_at_frequencies(bias: nn.Parameter, head: SpanHead, data: torch.Tensor) -> None:
-    """Set a decoder's output bias so that a zero input decodes to the average training record."""
+    """Set a decoder's output bias to the raw outputs of the average training record (`logits_for`)."""
     with torch.no_grad():
         bias.copy_(head.logits_for(data.mean(dim=0)))
 
