@@ -37,7 +37,7 @@ from synthmed.models.monitor import (
     check_monitor_options,
     monitor_rows,
 )
-from synthmed.models.training import TrainingRun
+from synthmed.models.training import TrainingRun, flushing_denormals
 from synthmed.privacy.dp import PrivacyBudget, check_declared_domains
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
@@ -268,7 +268,8 @@ class Synthesizer(ABC):
         self.networks_ = self._seeded_build()
         monitor = self._monitor(matrix, monitor_every, keep_best) if monitor_every is not None else None
         run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor, budget)
-        self._train(torch.as_tensor(matrix, device=run.device), run)
+        with flushing_denormals():
+            self._train(torch.as_tensor(matrix, device=run.device), run)
         self.privacy_ = run.private.summary() if run.private is not None else None
         self.monitor_ = monitor.summary(run.history) if monitor is not None else None
         self.history_ = run.history
