@@ -150,9 +150,15 @@ class ColumnSchema:
 
 @dataclass(frozen=True)
 class Schema:
-    """The columns of a table in order, each with its kind."""
+    """The columns of a table in order, each with its kind, and the rules every generated row must obey.
+
+    `exclusive` holds groups of binary columns of which at most one is positive in any row (age bands, one-hot
+    flags). They are declared knowledge, never learnt from the data: a generator learns such a structural zero
+    only approximately (one record in a few thousand), so `sample` redraws rows that break a rule.
+    """
 
     columns: tuple[ColumnSchema, ...] = field(default_factory=tuple)
+    exclusive: tuple[tuple[str, ...], ...] = ()
 
     def __getitem__(self, name: str) -> ColumnSchema:
         for column in self.columns:
@@ -177,7 +183,10 @@ class Schema:
         return [c for c in self.columns if c.kind is not ColumnKind.IDENTIFIER]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": {c.name: c.to_dict() for c in self.columns}}
+        spec: dict[str, Any] = {"columns": {c.name: c.to_dict() for c in self.columns}}
+        if self.exclusive:
+            spec["exclusive"] = [list(group) for group in self.exclusive]
+        return spec
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any], *, declared: bool = True) -> Schema:
@@ -187,7 +196,13 @@ class Schema:
                 "a schema is a mapping with a 'columns' mapping of column name to spec",
                 remedy='write e.g. {"columns": {"age": {"kind": "continuous"}}}',
             )
-        return cls(tuple(ColumnSchema.from_dict(str(n), s, declared=declared) for n, s in columns.items()))
+        unknown = set(spec) - {"columns", "exclusive"}
+        if unknown:
+            raise SchemaError("unknown schema keys", values=sorted(unknown), remedy="use only columns and exclusive")
+        return cls(
+            tuple(ColumnSchema.from_dict(str(n), s, declared=declared) for n, s in columns.items()),
+            _exclusive_groups(spec.get("exclusive", [])),
+        )
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
@@ -214,6 +229,19 @@ class Schema:
                 remedy="fix the file (synthmed schema DATA -o schema.yaml writes a valid one to start from)",
             ) from None
         return cls.from_dict(spec)
+
+
+def _exclusive_groups(spec: Any) -> tuple[tuple[str, ...], ...]:
+    groups = spec if isinstance(spec, list) else [spec]
+    for group in groups:
+        names = group if isinstance(group, list) else []
+        if len(names) < 2 or not all(isinstance(n, str) for n in names) or len(set(names)) < len(names):
+            raise SchemaError(
+                "each exclusive group must be a list of two or more distinct column names",
+                values=[group],
+                remedy="write e.g. `exclusive: [[age_under_18, age_over_65]]`",
+            )
+    return tuple(tuple(group) for group in groups)
 
 
 def _name_tokens(name: str) -> set[str]:
@@ -290,7 +318,8 @@ def infer_schema(
 
         table = validate_table(read_table(table, na_values=na_values, encoding=encoding), declared)
     declared = declared or Schema()
-    missing = [name for name in declared.names if name not in table.columns]
+    ruled = [name for group in declared.exclusive for name in group]
+    missing = [name for name in (*declared.names, *ruled) if name not in table.columns]
     if missing:
         raise SchemaError(
             "the schema names columns that are not in the data",
@@ -315,4 +344,4 @@ def infer_schema(
             columns.append(ColumnSchema(str(name), ColumnKind.IDENTIFIER))
         else:
             columns.append(ColumnSchema(str(name), infer_kind(series)))
-    return Schema(tuple(columns))
+    return Schema(tuple(columns), declared.exclusive)

@@ -23,6 +23,7 @@ from torch import nn
 
 from synthmed.data.io import read_table
 from synthmed.data.layout import ColumnLayout
+from synthmed.data.rules import check_training_rows
 from synthmed.data.schema import Schema, infer_schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
@@ -150,6 +151,7 @@ class Synthesizer(ABC):
             )
         private = bool(getattr(self, "privacy_", None))
         self.transformer_ = self._transformer(self.schema_).fit(table, public_missingness=private)
+        check_training_rows(table, self.transformer_)
         if private:
             check_declared_domains(self.transformer_.to_dict())
         return self.transformer_.transform(table, dtype=np.float32)

@@ -2,9 +2,10 @@
 
 `sample(n, conditions={"sex": "F"})` returns only rows whose decoded values match; `sample(n, proportions=
 {"sex": {"F": 0.5, "M": 0.5}})` splits n into per-value quotas (largest remainder) and fills each by
-conditioned sampling. Any model gets this by rejection: rows are generated in growing batches and those
-that match are kept, within a bounded number of draws. A model with a conditional generator overrides
-`Synthesizer._generate_given` to condition exactly; rows are still checked, so a condition always holds.
+conditioned sampling. Rows must also obey the schema's rules (data/rules.py). Any model gets this by
+rejection: rows are generated in growing batches and those that match are kept, within a bounded number of
+draws. A model with a conditional generator overrides `Synthesizer._generate_given` to condition exactly; rows
+are still checked, so a condition always holds.
 
 Only binary and categorical columns can be conditioned (and a categorical's missing value, which is one of
 its categories). Everything is checked before any row is generated.
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.encoders import CategoricalEncoder, ColumnEncoder
+from synthmed.data.rules import obeying_rows
 from synthmed.data.schema import ColumnKind
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError, format_values
@@ -76,6 +78,7 @@ class ConditionResolver:
     def __init__(self, transformer: Any) -> None:
         if not isinstance(transformer, TableTransformer):
             raise ConfigError("conditions and proportions need a model of a flat table")
+        self.transformer = transformer
         self.encoders: dict[str, ColumnEncoder] = {encoder.name: encoder for encoder in transformer.encoders_}
 
     def encoder(self, column: Any) -> CategoricalEncoder:
@@ -156,8 +159,9 @@ class SamplingPlan:
         conditions: Mapping[str, Any] | None,
         proportions: Mapping[str, Mapping[Any, float]] | None,
     ) -> SamplingPlan | None:
-        """None when there is nothing to condition on (plain sampling)."""
-        if not conditions and not proportions:
+        """None when there is nothing to condition on and no rule to obey (plain sampling)."""
+        ruled = isinstance(transformer, TableTransformer) and bool(transformer.schema.exclusive)
+        if not conditions and not proportions and not ruled:
             return None
         resolver = ConditionResolver(transformer)
         if conditions is not None and not isinstance(conditions, Mapping):
@@ -201,7 +205,10 @@ class SamplingPlan:
         return str(column), tuple(shares.items())
 
     def describe(self, given: Given) -> str:
-        return ", ".join(f"{column} = {self.resolver.category(column, i)!r}" for column, i in given.items())
+        parts = [f"{column} = {self.resolver.category(column, i)!r}" for column, i in given.items()]
+        groups = self.resolver.transformer.schema.exclusive
+        parts += [f"at most one of {list(group)} positive" for group in groups]
+        return ", ".join(parts)
 
     def sample(self, n: int, draw: DrawTable, rng: np.random.Generator) -> pd.DataFrame:
         """`n` rows meeting the conditions (and proportions, shuffled with `rng`)."""
@@ -226,7 +233,7 @@ class SamplingPlan:
             wanted = math.ceil(1.2 * (n - accepted) / rate) if rate > 0 else 2 * drawn
             batch = min(MAX_BATCH, limit - drawn, max(wanted, 64))
             table = draw(batch, given)
-            matches = self.resolver.matching(table, given)
+            matches = self.resolver.matching(table, given) & obeying_rows(table, self.resolver.transformer)
             kept.append(table[matches])
             drawn += batch
             accepted += int(matches.sum())

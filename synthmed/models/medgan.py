@@ -227,8 +227,11 @@ class MedGAN(Synthesizer):
                     remedy="use data_type='auto' for mixed tables",
                 )
             count_names = {c.name for c in indicators}
-            return Schema(
-                tuple(replace(c, kind=ColumnKind.COUNT) if c.name in count_names else c for c in schema.columns)
+            return replace(
+                schema,
+                columns=tuple(
+                    replace(c, kind=ColumnKind.COUNT) if c.name in count_names else c for c in schema.columns
+                ),
             )
         if self.data_type == "binary" and any(c.kind is not ColumnKind.BINARY for c in columns):
             raise ConfigError(

@@ -305,11 +305,12 @@ class TabGAN(Synthesizer):
             numbers = values.to_numpy(dtype=float)
             return bool(np.all(numbers == np.round(numbers))) and len(np.unique(numbers)) <= self.category_levels
 
-        return Schema(
-            tuple(
+        return replace(
+            schema,
+            columns=tuple(
                 replace(c, kind=ColumnKind.CATEGORICAL) if as_category(c.kind, c.name, c.declared) else c
                 for c in schema.columns
-            )
+            ),
         )
 
     def _transformer(self, schema: Schema) -> TableTransformer:
