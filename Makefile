@@ -23,7 +23,7 @@ test: $(STAMP) lint
 STUDY := $(BIN)/python benchmarks/studies
 studies: $(STAMP)
 	$(STUDY)/nhds_medgan.py
-	$(STUDY)/nhds_medgan.py --extended
+	$(STUDY)/nhds_medgan.py --extended --schema examples/nhds-2010.schema.yaml
 	$(STUDY)/code_matrices.py
 	$(STUDY)/seizure_corgan.py
 	$(STUDY)/sensor_series.py

@@ -16,10 +16,10 @@ Training budget. The papers' defaults (1,000 GAN epochs, 100 autoencoder epochs)
 per matrix on this 2-core CPU, so every model gets the same number of optimiser updates on every dataset, not
 epochs tuned per model or per dataset: 1,000 GAN generator updates, 1,000 autoencoder updates (medGAN, corGAN) and
 10,000 VAE updates (a VAE update costs a fiftieth of a corGAN one), never more epochs than the paper's defaults
-(the 50-patient demo gets those). medgan-extended is medGAN with synthmed's extensions (common.MEDGAN_EXTENSIONS)
-on medGAN's budget. corGAN uses the reference code's dense generator and critic around its convolutional
-autoencoder ("architecture='mlp'"): the convolutional critic costs 150 ms a step on a 1,116-wide
-record here against 35 ms, and its 1,000 updates would take 20 minutes per matrix.
+(the 50-patient demo gets those). corgan-extended and medgan-extended are the models with synthmed's extensions
+(common.CORGAN_EXTENSIONS, common.MEDGAN_EXTENSIONS) on their budgets. corGAN uses the reference code's dense
+generator and critic around its convolutional autoencoder ("architecture='mlp'"): the convolutional critic costs
+150 ms a step on a 1,116-wide record here against 35 ms, and its 1,000 updates would take 20 minutes per matrix.
 Scores use at most 10,000 records of each half and 10,000 generated (the attack curves use every real record).
 Writes study.html to studies-output/code_matrices/.
 """
@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 from common import (
+    CORGAN_EXTENSIONS,
     MEDGAN_EXTENSIONS,
     halves,
     nhds_discharges,
@@ -58,7 +59,7 @@ GAN_UPDATES = 1_000
 AUTOENCODER_UPDATES = 1_000
 VAE_UPDATES = 10_000
 TOP_CODES = 20
-MODEL_NAMES = ("corgan", "medgan", "medgan-extended", "vae")
+MODEL_NAMES = ("corgan", "corgan-extended", "medgan", "medgan-extended", "vae")
 HEADERS = (
     "dataset / model",
     "fit s",
@@ -98,6 +99,8 @@ def hyperparameters(model: str, rows: int) -> dict[str, Any]:
             "epochs": _epochs(GAN_UPDATES, rows, 512, 1000),
             "pretrain_epochs": _epochs(AUTOENCODER_UPDATES, rows, 512, 100),
         }
+    if model == "corgan-extended":
+        return {**CORGAN_EXTENSIONS, **hyperparameters("corgan", rows)}
     if model == "medgan-extended":
         return {**MEDGAN_EXTENSIONS, **hyperparameters("medgan", rows)}
     if model == "medgan":

@@ -26,10 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 OUTPUT = ROOT / "studies-output"
 # synthmed's extensions to medGAN against mode collapse (README, "synthmed's extensions to medGAN"): the
-# discriminator sees drawn 0/1 records, and the generator also matches the real co-occurrence rates. The weight was
-# chosen on the NHDS 19 variables (100 and 300 tried with this loss), then used unchanged on the code matrices of
-# study 2.
-MEDGAN_EXTENSIONS = {"binary_rounding": "straight_through", "cooccurrence_weight": 300.0}
+# discriminator sees drawn 0/1 records, the generator also matches the real co-occurrence rates, and the decoder
+# starts at the column frequencies (a short pretraining then learns records, not rates). The weight was chosen on
+# the NHDS 19 variables (100 and 300 tried with this loss), then used unchanged on the code matrices of study 2.
+MEDGAN_EXTENSIONS = {"binary_rounding": "straight_through", "cooccurrence_weight": 300.0, "start_at_frequencies": True}
+# corGAN's: its decoder gains a per-column output bias started at the column frequencies (models/corgan.py).
+CORGAN_EXTENSIONS = {"start_at_frequencies": True}
 
 
 def shared_data(*parts: str) -> Path:

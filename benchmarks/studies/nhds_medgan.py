@@ -1,12 +1,13 @@
 """Study 1: medGAN on 19 binary variables of 151,551 US hospital discharges (the white paper's NHDS experiment).
 
-    .venv/bin/python benchmarks/studies/nhds_medgan.py [--extended] [--epochs N] [--model M] [--output DIR]
+    .venv/bin/python benchmarks/studies/nhds_medgan.py [--extended] [--schema F] [--epochs N] [--model M] [--output DIR]
 
 End to end with synthmed's CLI and API, as a data team would run it:
 1. `synthmed convert` reads the fixed-width NHDS 2010 file through the shipped layout (examples/);
 2. `synthmed ehr-matrix --groups` turns the 15 diagnosis fields, age and sex into the 19 variables;
 3. medGAN (the paper's defaults unless --epochs; with --extended, synthmed's extensions against mode collapse on a
-   tenth of the paper's budget) trains on a random half of the records (seed 0);
+   tenth of the paper's budget) trains on a random half of the records (seed 0); with --schema
+   examples/nhds-2010.schema.yaml, generated records obey its declared rule (no record in both age bands);
 4. 10,000 generated records are compared with what the paper reports, on the whole halves: per-variable
    probabilities (R^2), the correlation matrices, records both under 18 and over 65, and a random forest predicting
    opioid use from the other 18 variables, trained on generated or on 10,000 real records, tested on the real
@@ -155,6 +156,12 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=None, help="medGAN's GAN epochs (default: the paper's 1,000)")
     parser.add_argument("--pretrain-epochs", type=int, default=None, help="medGAN's autoencoder epochs (paper: 100)")
+    parser.add_argument(
+        "--schema",
+        type=Path,
+        default=None,
+        help="a schema for the 19 variables; examples/nhds-2010.schema.yaml declares the age bands exclusive",
+    )
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument(
         "--generator", type=Path, default=None, help="score a generator saved by an earlier run instead of training"
@@ -172,7 +179,7 @@ def main() -> None:
         options |= {k: v for k, v in (("epochs", args.epochs), ("pretrain_epochs", args.pretrain_epochs)) if v}
         model = MODELS[args.model](seed=0, **options)
         with stopwatch() as fit_seconds:
-            model.fit(train)
+            model.fit(train, schema=args.schema)
         model.save(folder / f"{args.model}.smg")
     else:
         model, fit_seconds = MODELS[args.model].load(args.generator), [float("nan")]
