@@ -26,6 +26,7 @@ studies: $(STAMP)
 	$(STUDY)/nhds_medgan.py --extended --schema examples/nhds-2010.schema.yaml
 	$(STUDY)/code_matrices.py
 	$(STUDY)/seizure_corgan.py
+	$(STUDY)/seizure_corgan.py --extended
 	$(STUDY)/sensor_series.py
 	$(STUDY)/cleveland_classification.py
 

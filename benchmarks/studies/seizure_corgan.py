@@ -1,6 +1,6 @@
 """Study 2b: corGAN on continuous records, the epileptic-seizure EEG table (the corGAN paper's continuous benchmark).
 
-    .venv/bin/python benchmarks/studies/seizure_corgan.py [--updates N] [--output DIR]
+    .venv/bin/python benchmarks/studies/seizure_corgan.py [--extended] [--updates N] [--output DIR]
 
 11,500 one-second EEG chunks x 178 samples from 500 recordings; the task is seizure activity (y == 1, 2,300 chunks)
 against the rest. The halves are split by recording (seed 0): the 23 chunks of a recording are one patient's
@@ -10,8 +10,10 @@ forests and logistic regressions trained on generated chunks (TSTR) or on the re
 on the other half, as the paper's fidelity check does. synthmed's evaluation report is written beside.
 
 Training budget: 1,000 generator and 1,000 autoencoder updates (as in code_matrices.py), about 90 epochs here
-against the reference's 1,000, which would take 45 minutes on this 2-core CPU.
-Writes study.html and report.html to studies-output/seizure_corgan/.
+against the reference's 1,000, which would take 45 minutes on this 2-core CPU. --extended adds synthmed's
+extensions (common.CORGAN_EXTENSIONS: the decoder starts at the column means, and generated samples are calibrated
+to the data's quantiles).
+Writes study.html and report.html to studies-output/seizure_corgan/ (seizure_corgan-extended/ with --extended).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import Comparison, output_folder, print_table, shared_data, stopwatch, write_study_page
+from common import CORGAN_EXTENSIONS, Comparison, output_folder, print_table, shared_data, stopwatch, write_study_page
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -91,13 +93,16 @@ def traces_plot(real: pd.DataFrame, generated: pd.DataFrame) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=UPDATES, help="generator and autoencoder updates")
+    parser.add_argument("--extended", action="store_true", help="corGAN with synthmed's extensions")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
-    folder = output_folder("seizure_corgan", args.output)
+    label = "corgan-extended" if args.extended else "corgan"
+    folder = output_folder(f"seizure_{label}", args.output)
     table, recording = seizure_table()
     train, holdout = recording_halves(table, recording, SPLIT_SEED)
     epochs = math.ceil(args.updates / (len(train) // BATCH))
-    model = CorGAN(epochs=epochs, pretrain_epochs=epochs, batch_size=BATCH, seed=0)
+    extensions = CORGAN_EXTENSIONS if args.extended else {}
+    model = CorGAN(epochs=epochs, pretrain_epochs=epochs, batch_size=BATCH, seed=0, **extensions)
     with stopwatch() as seconds:
         model.fit(train)
     model.save(folder / "corgan.smg")
@@ -106,7 +111,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         evaluation = evaluate(train, holdout, generated, target=TARGET, seed=0).to_dict()
-    write_report(evaluation, folder / "report.html", title="Epileptic seizure EEG chunks: corGAN")
+    write_report(evaluation, folder / "report.html", title=f"Epileptic seizure EEG chunks: {label}")
 
     rows = []
     for name in classifiers():
@@ -126,7 +131,7 @@ def main() -> None:
         Comparison("seizure share, generated (real half)", "-", "-", f"{share:.3f} ({train[TARGET].mean():.3f})"),
         Comparison("fit seconds (2 CPU cores)", "-", "-", f"{seconds[0]:.0f} ({epochs} epochs)"),
     ]
-    title = f"Epileptic seizure EEG: corGAN on {len(train):,} chunks of {recording.nunique() // 2} recordings"
+    title = f"Epileptic seizure EEG: {label} on {len(train):,} chunks of {recording.nunique() // 2} recordings"
     print_table(title, rows)
     write_study_page(
         folder / "study.html",

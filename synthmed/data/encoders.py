@@ -264,8 +264,9 @@ class NumericEncoder(ColumnEncoder):
 
     kinds = (ColumnKind.COUNT, ColumnKind.CONTINUOUS, ColumnKind.DATETIME)
 
-    def __init__(self, column: ColumnSchema) -> None:
+    def __init__(self, column: ColumnSchema, quantile_knots: int = 0) -> None:
         super().__init__(column)
+        self.quantile_knots = quantile_knots  # > 1: keep the data's quantiles at this many levels to calibrate
         self.minimum_: float = 0.0
         self.maximum_: float = 0.0
         # marginal calibration (data/calibration.py), on the [0, 1] scale: the target's quantiles at evenly
@@ -319,6 +320,12 @@ class NumericEncoder(ColumnEncoder):
                 values=values[outside],
                 remedy="widen the range in the schema",
             )
+        if self.quantile_knots > 1:
+            self.quantiles_ = np.quantile(self._scaled(values), np.linspace(0.0, 1.0, self.quantile_knots))
+
+    def _scaled(self, series: pd.Series) -> np.ndarray:
+        span = self.maximum_ - self.minimum_
+        return (self._numbers(series) - self.minimum_) / span if span > 0 else np.zeros(len(series))
 
     def calibrate_to(self, quantiles: np.ndarray, source: str) -> None:
         """Calibrate decoded values to the distribution with these quantiles (evenly spaced levels, [0, 1] scale)."""

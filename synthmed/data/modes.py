@@ -59,10 +59,9 @@ class ModeEncoder(NumericEncoder):
     encoding = "modes"
 
     def __init__(self, column: Any, max_modes: int = 10, seed: int = 0, quantile_knots: int = 0) -> None:
-        super().__init__(column)
+        super().__init__(column, quantile_knots)
         self.max_modes = max_modes
         self.seed = seed
-        self.quantile_knots = quantile_knots
         self.means_ = np.zeros(0)
         self.stds_ = np.zeros(0)
         self.weights_ = np.zeros(0)
@@ -89,8 +88,6 @@ class ModeEncoder(NumericEncoder):
         super()._fit_domain(values)
         self.decimals_ = None if self._is_datetime else decimal_places(self._numbers(values))
         numbers = self._scaled(values)
-        if self.quantile_knots > 1:
-            self.quantiles_ = np.quantile(numbers, np.linspace(0.0, 1.0, self.quantile_knots))
         if len(numbers) > MAX_FIT_VALUES:
             numbers = np.random.default_rng(self.seed).choice(numbers, MAX_FIT_VALUES, replace=False)
         distinct = len(np.unique(numbers))
@@ -111,10 +108,6 @@ class ModeEncoder(NumericEncoder):
         self.means_ = mixture.means_[keep, 0]
         self.stds_ = np.sqrt(mixture.covariances_[keep, 0, 0])
         self.weights_ = mixture.weights_[keep] / mixture.weights_[keep].sum()
-
-    def _scaled(self, series: pd.Series) -> np.ndarray:
-        span = self.maximum_ - self.minimum_
-        return (self._numbers(series) - self.minimum_) / span if span > 0 else np.zeros(len(series))
 
     def _modes(self, numbers: np.ndarray) -> np.ndarray:
         """The most likely component of each value (vectorised Gaussian log-densities)."""

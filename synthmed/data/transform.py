@@ -60,12 +60,14 @@ class TableTransformer:
         self.schema = schema
         self.numeric = numeric  # "modes": continuous columns by mode-specific normalisation (see data/modes.py)
         self.seed = seed
-        self.quantile_knots = quantile_knots  # "modes" only: > 1 keeps the data's quantiles for calibration
+        self.quantile_knots = quantile_knots  # > 1 keeps numeric columns' quantiles for calibration
         self.max_modes = max_modes  # "modes" only: mixture components per column, at most
 
     def _encoder(self, column: ColumnSchema) -> ColumnEncoder:
         if self.numeric == "modes" and column.kind in (ColumnKind.COUNT, ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
             return ModeEncoder(column, self.max_modes, seed=self.seed, quantile_knots=self.quantile_knots)
+        if column.kind in NumericEncoder.kinds:
+            return NumericEncoder(column, self.quantile_knots)
         return ENCODERS[column.kind](column)
 
     def fit(self, table: pd.DataFrame, public_missingness: bool = False) -> TableTransformer:
@@ -101,6 +103,11 @@ class TableTransformer:
             encoder.encode(table[encoder.name].reset_index(drop=True), matrix[:, start : start + encoder.width])
             start += encoder.width
         return matrix
+
+    @property
+    def calibrating(self) -> bool:
+        """Whether any numeric column kept quantiles to calibrate generated values to."""
+        return any(getattr(encoder, "quantiles_", None) is not None for encoder in self.encoders_)
 
     def calibrate(self, generated: np.ndarray) -> None:
         """Show every calibrating column a large generated matrix (see data/modes.py: marginal calibration)."""

@@ -42,6 +42,8 @@ from synthmed.models.training import TrainingRun, flushing_denormals
 from synthmed.privacy.dp import PrivacyBudget, check_declared_domains
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
+# Generated rows that estimate the generator's numeric marginals for calibration (`_calibrate_numbers`).
+CALIBRATION_ROWS = 20_000
 _SEE_HELP = "see the model's docstring (help(synthmed.MedGAN)) for each hyperparameter's type and default"
 
 
@@ -419,6 +421,12 @@ class Synthesizer(ABC):
     def _generated_table(self, n: int, run: TrainingRun, given: Given) -> pd.DataFrame:
         matrix = self._generate_in_eval(n, run, given).cpu().numpy().astype(np.float64)
         return self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
+
+    def _calibrate_numbers(self, device: torch.device) -> None:
+        """Show the numeric encoders a large generated sample: their calibration maps it onto the target
+        quantiles (the data's, or under DP the released histograms'; see data/calibration.py)."""
+        calibration = self._generate_in_eval(CALIBRATION_ROWS, TrainingRun(self.seed_, device, False))
+        self.transformer_.calibrate(calibration.cpu().numpy())
 
     def _generate_in_eval(self, n: int, run: TrainingRun, given: Given | None = None) -> torch.Tensor:
         """`_generate` (or `_generate_given`) in eval mode without gradients, then every module back in its mode.

@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthmed.data.layout import ColumnLayout
+from synthmed.data.schema import Schema
+from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.corgan_private import train_privately
@@ -235,6 +237,12 @@ class CorGAN(Synthesizer):
             the decoder).
         l2_weight: Adam weight decay on every network (1e-4).
         binary_rounding: "threshold" rounds generated probabilities at 0.5 (reference); "bernoulli" draws them.
+        quantile_knots: numeric columns' quantiles (at this many even levels) kept to calibrate generated
+            marginals after training, as tabgan does (data/calibration.py); they ship in the artifact. 0, the
+            default, keeps none (ours; the reference has no calibration). Min-max scaling squeezes a heavy-tailed
+            column's usual values into a narrow band the GAN barely resolves: on the epileptic-seizure EEG
+            chunks (study 2b) calibration with 51 knots lifted a forest trained on generated chunks from ROC AUC
+            0.40 to 0.60 on real ones. Off under DP (the quantiles would be read outside the accounting).
         start_at_frequencies: add a learnable per-column bias to the decoder's output, started at the training
             columns' log-odds (synthmed's extension; see Autoencoder). 1,000 pretraining updates on the NHDS
             2010 code matrix (1,116 codes) then reconstruct 2.8 nats per record; without it, 30.7, worse
@@ -273,6 +281,7 @@ class CorGAN(Synthesizer):
         decoder_learning_rate: float = 1e-4,
         l2_weight: float = 1e-4,
         binary_rounding: Literal["threshold", "bernoulli"] = "threshold",
+        quantile_knots: int = 0,
         start_at_frequencies: bool = False,
         seed: int | None = None,
         device: str = "auto",
@@ -289,6 +298,7 @@ class CorGAN(Synthesizer):
         self.decoder_learning_rate = decoder_learning_rate
         self.l2_weight = l2_weight
         self.binary_rounding = binary_rounding
+        self.quantile_knots = quantile_knots
         self.start_at_frequencies = start_at_frequencies
         self.seed = seed
         self.device = device
@@ -302,6 +312,10 @@ class CorGAN(Synthesizer):
                 values=[self.latent_dim],
                 remedy=f"use latent_dim={EMBEDDING_DIM}, or architecture='conv' for another noise size",
             )
+
+    def _transformer(self, schema: Schema) -> TableTransformer:
+        private = bool(getattr(self, "privacy_", None))
+        return TableTransformer(schema, quantile_knots=0 if private else self.quantile_knots)
 
     def _build(self, layout: ColumnLayout) -> dict[str, nn.Module]:
         self.width_ = layout.width
@@ -333,6 +347,8 @@ class CorGAN(Synthesizer):
             self._pretrain_autoencoder(data, run)
             self._train_gan(data, run)
         self._burn_in(min(self.batch_size, len(data)), run)
+        if self.transformer_.calibrating:
+            self._calibrate_numbers(run.device)
 
     def _critic_steps(self, step: int) -> int:
         """Critic updates before generator update `step` (the WGAN warm-up schedule)."""

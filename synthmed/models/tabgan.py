@@ -46,8 +46,6 @@ from synthmed.models.training import TrainingRun
 
 # The gradient penalty is applied every this many critic steps (lazy regularisation).
 PENALTY_EVERY = 4
-# Generated rows that estimate the generator's numeric marginals for calibration.
-CALIBRATION_ROWS = 20_000
 
 
 class Residual(nn.Module):
@@ -391,12 +389,6 @@ class TabGAN(Synthesizer):
         del self.sampler_, self.head_  # training-only: the sampler indexes training rows, none stay on the model
         if self.quantile_knots > 1:
             self._calibrate_numbers(run.device)
-
-    def _calibrate_numbers(self, device: torch.device) -> None:
-        """Show the numeric encoders a large generated sample: their calibration maps it onto the target
-        quantiles (the data's, or under DP the released histograms'; see data/calibration.py)."""
-        calibration = self._generate_in_eval(CALIBRATION_ROWS, TrainingRun(self.seed_, device, False))
-        self.transformer_.calibrate(calibration.cpu().numpy())
 
     def _distribution_gap(self, fake: torch.Tensor, real: torch.Tensor, run: TrainingRun) -> torch.Tensor:
         """How far the generated batch's distribution is from the real batch's, per dimension and jointly.
