@@ -242,7 +242,7 @@ class CorGAN(Synthesizer):
             default, keeps none (ours; the reference has no calibration). Min-max scaling squeezes a heavy-tailed
             column's usual values into a narrow band the GAN barely resolves: on the epileptic-seizure EEG
             chunks (study 2b) calibration with 51 knots lifted a forest trained on generated chunks from ROC AUC
-            0.40 to 0.60 on real ones. Off under DP (the quantiles would be read outside the accounting).
+            0.40 to 0.58 on real ones. Off under DP (the quantiles would be read outside the accounting).
         start_at_frequencies: add a learnable per-column bias to the decoder's output, started at the training
             columns' log-odds (synthmed's extension; see Autoencoder). 1,000 pretraining updates on the NHDS
             2010 code matrix (1,116 codes) then reconstruct 2.8 nats per record; without it, 30.7, worse
