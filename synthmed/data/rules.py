@@ -54,7 +54,8 @@ def check_training_rows(table: pd.DataFrame, transformer: TableTransformer) -> N
         breaking = np.flatnonzero(_positives(table, transformer, group).sum(axis=1) > 1)
         if len(breaking):
             raise DataError(
-                f"{len(breaking):,} rows have more than one of the exclusive columns {list(group)} positive "
+                f"{len(breaking):,} {'row has' if len(breaking) == 1 else 'rows have'} more than one of the "
+                f"exclusive columns {list(group)} positive "
                 "(the values are their row numbers, from 0)",
                 column=group[0],
                 values=breaking[:SHOWN_ROWS].tolist(),
