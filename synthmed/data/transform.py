@@ -31,7 +31,7 @@ import pandas as pd
 from synthmed.data.encoders import ENCODERS, ColumnEncoder, NumericEncoder
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.modes import ModeEncoder
-from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
+from synthmed.data.schema import ColumnSchema, Schema
 from synthmed.data.validate import require_columns
 from synthmed.errors import DataError
 
@@ -64,9 +64,9 @@ class TableTransformer:
         self.max_modes = max_modes  # "modes" only: mixture components per column, at most
 
     def _encoder(self, column: ColumnSchema) -> ColumnEncoder:
-        if self.numeric == "modes" and column.kind in (ColumnKind.COUNT, ColumnKind.CONTINUOUS, ColumnKind.DATETIME):
-            return ModeEncoder(column, self.max_modes, seed=self.seed, quantile_knots=self.quantile_knots)
         if column.kind in NumericEncoder.kinds:
+            if self.numeric == "modes":
+                return ModeEncoder(column, self.max_modes, seed=self.seed, quantile_knots=self.quantile_knots)
             return NumericEncoder(column, self.quantile_knots)
         return ENCODERS[column.kind](column)
 

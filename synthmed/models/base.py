@@ -274,6 +274,8 @@ class Synthesizer(ABC):
         run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor, budget)
         with flushing_denormals():
             self._train(torch.as_tensor(matrix, device=run.device), run)
+            if isinstance(self.transformer_, TableTransformer) and self.transformer_.calibrating:
+                self._calibrate_numbers(run.device)
         self.privacy_ = run.private.summary() if run.private is not None else None
         self.monitor_ = monitor.summary(run.history) if monitor is not None else None
         self.history_ = run.history
@@ -424,7 +426,8 @@ class Synthesizer(ABC):
 
     def _calibrate_numbers(self, device: torch.device) -> None:
         """Show the numeric encoders a large generated sample: their calibration maps it onto the target
-        quantiles (the data's, or under DP the released histograms'; see data/calibration.py)."""
+        quantiles (the data's, or under DP the released histograms'; see data/calibration.py). `fit` calls it
+        after training whenever a numeric column holds target quantiles (tabgan, corGAN with quantile_knots)."""
         calibration = self._generate_in_eval(CALIBRATION_ROWS, TrainingRun(self.seed_, device, False))
         self.transformer_.calibrate(calibration.cpu().numpy())
 

@@ -347,8 +347,6 @@ class CorGAN(Synthesizer):
             self._pretrain_autoencoder(data, run)
             self._train_gan(data, run)
         self._burn_in(min(self.batch_size, len(data)), run)
-        if self.transformer_.calibrating:
-            self._calibrate_numbers(run.device)
 
     def _critic_steps(self, step: int) -> int:
         """Critic updates before generator update `step` (the WGAN warm-up schedule)."""

@@ -387,8 +387,6 @@ class TabGAN(Synthesizer):
             critic_total, generator_total, distribution_total = totals / steps
             run.log(critic=critic_total, generator=generator_total, distribution=distribution_total)
         del self.sampler_, self.head_  # training-only: the sampler indexes training rows, none stay on the model
-        if self.quantile_knots > 1:
-            self._calibrate_numbers(run.device)
 
     def _distribution_gap(self, fake: torch.Tensor, real: torch.Tensor, run: TrainingRun) -> torch.Tensor:
         """How far the generated batch's distribution is from the real batch's, per dimension and jointly.

@@ -162,4 +162,3 @@ def train_privately(model: TabGAN, data: torch.Tensor, run: TrainingRun) -> None
     encoders = {encoder.name: encoder for encoder in model.transformer_.encoders_}
     for column, counts in histograms.items():
         encoders[column].calibrate_to(histogram_quantiles(counts, CALIBRATION_KNOTS), source="dp-histogram")
-    model._calibrate_numbers(run.device)
