@@ -163,6 +163,12 @@ def category_codes(block: np.ndarray, rng: np.random.Generator | None) -> np.nda
     return (cumulative < rng.random((len(block), 1))).sum(axis=1).clip(max=block.shape[1] - 1)
 
 
+def holding(values: pd.Series, category: Any) -> np.ndarray:
+    """Which decoded values are this category (a missing value never is), compared as objects so that a
+    category 1 matches the decoded 1 whatever the column's restored dtype."""
+    return (values.notna() & (values.astype(object) == category)).to_numpy(dtype=bool)
+
+
 class CategoricalEncoder(ColumnEncoder):
     """One-hot over the category list; a missing value is one more category."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthmed.data.encoders import BinaryEncoder
+from synthmed.data.encoders import BinaryEncoder, holding
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import DataError, SchemaError
 
@@ -34,9 +34,8 @@ def _positives(table: pd.DataFrame, transformer: TableTransformer, group: tuple[
             )
         if len(encoder.categories_) < 2:  # a column seen with one value only is never positive
             continue
-        positive = encoder.categories_[1]  # a binary encoder's dimension is the second category's probability
-        values = table[name]
-        flags[:, i] = (values.notna() & (values.astype(object) == positive)).to_numpy(dtype=bool)
+        # a binary encoder's dimension is the second category's probability
+        flags[:, i] = holding(table[name], encoder.categories_[1])
     return flags
 
 

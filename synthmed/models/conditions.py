@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthmed.data.encoders import CategoricalEncoder, ColumnEncoder
+from synthmed.data.encoders import CategoricalEncoder, ColumnEncoder, holding
 from synthmed.data.rules import obeying_rows
 from synthmed.data.schema import ColumnKind
 from synthmed.data.transform import TableTransformer
@@ -138,8 +138,7 @@ class ConditionResolver:
             if index == len(self.encoder(column).categories_):
                 keep &= values.isna().to_numpy()
             else:
-                target = self.category(column, index)
-                keep &= (values.notna() & (values.astype(object) == target)).to_numpy(dtype=bool)
+                keep &= holding(values, self.category(column, index))
         return keep
 
 
