@@ -326,12 +326,21 @@ class NumericEncoder(ColumnEncoder):
                 values=values[outside],
                 remedy="widen the range in the schema",
             )
+        self._fit_scale(values)
         if self.quantile_knots > 1:
             self.quantiles_ = np.quantile(self._scaled(values), np.linspace(0.0, 1.0, self.quantile_knots))
 
+    def _fit_scale(self, values: pd.Series) -> None:
+        """Learn what `_scaled` needs beyond the range (nothing for min-max scaling)."""
+
     def _scaled(self, series: pd.Series) -> np.ndarray:
+        """Values -> the [0, 1] scale the model sees (missing values give NaN)."""
         span = self.maximum_ - self.minimum_
         return (self._numbers(series) - self.minimum_) / span if span > 0 else np.zeros(len(series))
+
+    def _unscaled(self, scaled: np.ndarray) -> np.ndarray:
+        """The inverse of `_scaled` on [0, 1]."""
+        return scaled * (self.maximum_ - self.minimum_) + self.minimum_
 
     def calibrate_to(self, quantiles: np.ndarray, source: str) -> None:
         """Calibrate decoded values to the distribution with these quantiles (evenly spaced levels, [0, 1] scale)."""
@@ -366,13 +375,10 @@ class NumericEncoder(ColumnEncoder):
         return state
 
     def _encode_values(self, series: pd.Series, missing: np.ndarray, out: np.ndarray) -> None:
-        numbers = self._numbers(series)
-        span = self.maximum_ - self.minimum_
-        scaled = (numbers - self.minimum_) / span if span > 0 else np.zeros(len(numbers))
-        out[:, 0] = np.where(missing, 0.0, scaled)
+        out[:, 0] = np.where(missing, 0.0, self._scaled(series))
 
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
-        numbers = np.clip(self._calibrated(block[:, 0]), 0.0, 1.0) * (self.maximum_ - self.minimum_) + self.minimum_
+        numbers = self._unscaled(np.clip(self._calibrated(block[:, 0]), 0.0, 1.0))
         dtype = pd.api.types.pandas_dtype(self.dtype_) if self.dtype_ != "category" else None
         if self._is_datetime:
             unit = _datetime_unit(self.dtype_)

@@ -17,7 +17,8 @@ missing values is exactly one dimension, so a patient x code matrix keeps its wi
 
 What a fitted transformer keeps from the data, and therefore ships inside a saved generator: each column's
 dtype, whether it had missing values, its category list (binary, categorical) and its min/max (count,
-continuous, datetime). Declaring `categories` or `min`/`max` in the schema replaces the data-derived value
+continuous, datetime), plus what mode-specific normalisation or quantile scaling keeps (data/modes.py,
+data/quantile_scaling.py). Declaring `categories` or `min`/`max` in the schema replaces the data-derived value
 with the declared one (`domain: "schema"` in the saved state).
 """
 
@@ -31,9 +32,16 @@ import pandas as pd
 from synthmed.data.encoders import ENCODERS, ColumnEncoder, NumericEncoder
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.modes import ModeEncoder
+from synthmed.data.quantile_scaling import QuantileEncoder
 from synthmed.data.schema import ColumnSchema, Schema
 from synthmed.data.validate import require_columns
 from synthmed.errors import DataError
+
+# Saved numeric encoders other than min-max scaling, by their "encoding" entry.
+NUMERIC_ENCODINGS: dict[str, type[ColumnEncoder]] = {
+    ModeEncoder.encoding: ModeEncoder,
+    QuantileEncoder.encoding: QuantileEncoder,
+}
 
 
 class TableTransformer:
@@ -52,13 +60,15 @@ class TableTransformer:
     def __init__(
         self,
         schema: Schema,
-        numeric: Literal["minmax", "modes"] = "minmax",
+        numeric: Literal["minmax", "modes", "quantiles"] = "minmax",
         seed: int = 0,
         quantile_knots: int = 0,
         max_modes: int = 10,
     ) -> None:
         self.schema = schema
-        self.numeric = numeric  # "modes": continuous columns by mode-specific normalisation (see data/modes.py)
+        # "modes": continuous columns by mode-specific normalisation (data/modes.py); "quantiles": numeric columns
+        # by their levels in the data's distribution (data/quantile_scaling.py)
+        self.numeric = numeric
         self.seed = seed
         self.quantile_knots = quantile_knots  # > 1 keeps numeric columns' quantiles for calibration
         self.max_modes = max_modes  # "modes" only: mixture components per column, at most
@@ -67,6 +77,8 @@ class TableTransformer:
         if column.kind in NumericEncoder.kinds:
             if self.numeric == "modes":
                 return ModeEncoder(column, self.max_modes, seed=self.seed, quantile_knots=self.quantile_knots)
+            if self.numeric == "quantiles":
+                return QuantileEncoder(column, self.quantile_knots)
             return NumericEncoder(column, self.quantile_knots)
         return ENCODERS[column.kind](column)
 
@@ -139,7 +151,7 @@ class TableTransformer:
     def from_dict(cls, state: dict[str, Any], schema: Schema) -> TableTransformer:
         transformer = cls(schema)
         transformer.encoders_ = [
-            (ModeEncoder if column.get("encoding") == ModeEncoder.encoding else ColumnEncoder).from_dict(column)
+            NUMERIC_ENCODINGS.get(column.get("encoding"), ColumnEncoder).from_dict(column)
             for column in state["columns"]
         ]
         transformer._build_layout()

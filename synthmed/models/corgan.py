@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,7 @@ from synthmed.models.layers import (
     wasserstein_generator_step,
 )
 from synthmed.models.training import TrainingRun
+from synthmed.privacy.dp import PrivacyBudget
 
 # Reference autoencoder: channels double from 4 to 128 (the embedding); (kernel, stride) per strided layer.
 BASE_CHANNELS = 4
@@ -243,6 +244,10 @@ class CorGAN(Synthesizer):
             column's usual values into a narrow band the GAN barely resolves: on the epileptic-seizure EEG
             chunks (study 2b) calibration with 51 knots lifted a forest trained on generated chunks from ROC AUC
             0.40 to 0.58 on real ones. Off under DP (the quantiles would be read outside the accounting).
+        numeric_scaling: "minmax" (reference) scales numeric columns to [0, 1] by their range; "quantiles" by
+            their levels in the data's distribution (ours; data/quantile_scaling.py), so a heavy-tailed column's
+            usual values span the scale instead of a narrow band. On the EEG chunks a forest trained on generated
+            chunks then reached ROC AUC 0.77 on real ones (0.40 with min-max scaling). Refused under DP.
         start_at_frequencies: add a learnable per-column bias to the decoder's output, started at the training
             columns' log-odds (synthmed's extension; see Autoencoder). 1,000 pretraining updates on the NHDS
             2010 code matrix (1,116 codes) then reconstruct 2.8 nats per record; without it, 30.7, worse
@@ -282,6 +287,7 @@ class CorGAN(Synthesizer):
         l2_weight: float = 1e-4,
         binary_rounding: Literal["threshold", "bernoulli"] = "threshold",
         quantile_knots: int = 0,
+        numeric_scaling: Literal["minmax", "quantiles"] = "minmax",
         start_at_frequencies: bool = False,
         seed: int | None = None,
         device: str = "auto",
@@ -299,6 +305,7 @@ class CorGAN(Synthesizer):
         self.l2_weight = l2_weight
         self.binary_rounding = binary_rounding
         self.quantile_knots = quantile_knots
+        self.numeric_scaling = numeric_scaling
         self.start_at_frequencies = start_at_frequencies
         self.seed = seed
         self.device = device
@@ -315,7 +322,16 @@ class CorGAN(Synthesizer):
 
     def _transformer(self, schema: Schema) -> TableTransformer:
         private = bool(getattr(self, "privacy_", None))
-        return TableTransformer(schema, quantile_knots=0 if private else self.quantile_knots)
+        return TableTransformer(schema, self.numeric_scaling, quantile_knots=0 if private else self.quantile_knots)
+
+    def _check_private_options(self, budget: PrivacyBudget, monitor_every: int | None, checkpoint: Any) -> None:
+        super()._check_private_options(budget, monitor_every, checkpoint)
+        if self.numeric_scaling == "quantiles":
+            raise ConfigError(
+                "quantile scaling reads every numeric column's quantiles outside the privacy budget",
+                values=[self.numeric_scaling],
+                remedy="use numeric_scaling='minmax' with differential privacy",
+            )
 
     def _build(self, layout: ColumnLayout) -> dict[str, nn.Module]:
         self.width_ = layout.width

@@ -101,3 +101,23 @@ def test_quantile_calibration_restores_a_heavy_tailed_marginal(tmp_path: Path) -
     assert distances[51] < 0.1 < distances[0]
     loaded = CorGAN.load(model.save(tmp_path / "calibrated.smg"))  # the quantiles ship with the generator
     pd.testing.assert_frame_equal(loaded.sample(2_000, seed=1), generated)
+
+
+def test_quantile_scaling_spreads_a_heavy_tailed_column_and_ships_with_the_generator(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    eeg = np.where(rng.random(600) < 0.2, rng.normal(0, 300, 600), rng.normal(0, 20, 600))
+    table = pd.DataFrame({"eeg": eeg, "echo": eeg * 0.5 + rng.normal(0, 5, 600)})
+    model = CorGAN(**QUICK, numeric_scaling="quantiles").fit(table, progress=False)
+    seen = model.transformer_.transform(table)[:, 0]  # what the networks trained on: the column's levels
+    assert np.allclose(np.quantile(seen, [0.1, 0.5, 0.9]), [0.1, 0.5, 0.9], atol=0.01)
+    generated = model.sample(500, seed=1)
+    assert generated["eeg"].between(eeg.min(), eeg.max()).all()
+    pd.testing.assert_frame_equal(CorGAN.load(model.save(tmp_path / "ranks.smg")).sample(500, seed=1), generated)
+
+
+def test_quantile_scaling_is_refused_under_differential_privacy() -> None:
+    table = pd.DataFrame({"x": np.arange(100.0)})
+    with pytest.raises(ConfigError, match="numeric_scaling='minmax'"):
+        CorGAN(**QUICK, numeric_scaling="quantiles").fit(table, dp_epsilon=1.0, progress=False)
+    with pytest.raises(ConfigError, match="numeric_scaling"):
+        CorGAN(**QUICK, numeric_scaling="ranks").fit(table, progress=False)  # type: ignore[arg-type]
