@@ -31,8 +31,9 @@ OUTPUT = ROOT / "studies-output"
 # the NHDS 19 variables (100 and 300 tried with this loss), then used unchanged on the code matrices of study 2.
 MEDGAN_EXTENSIONS = {"binary_rounding": "straight_through", "cooccurrence_weight": 300.0, "start_at_frequencies": True}
 # corGAN's: its decoder gains a per-column output bias started at the column frequencies, and numeric columns are
-# calibrated to the data's quantiles after training (models/corgan.py; binary code matrices have none).
-CORGAN_EXTENSIONS = {"start_at_frequencies": True, "quantile_knots": 51}
+# seen as their levels in the data's distribution and calibrated to its quantiles after training (models/corgan.py;
+# binary code matrices have none).
+CORGAN_EXTENSIONS = {"start_at_frequencies": True, "quantile_knots": 51, "numeric_scaling": "quantiles"}
 
 
 def shared_data(*parts: str) -> Path:
