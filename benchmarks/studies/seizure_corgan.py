@@ -11,8 +11,8 @@ on the other half, as the paper's fidelity check does. synthmed's evaluation rep
 
 Training budget: 1,000 generator and 1,000 autoencoder updates (as in code_matrices.py), about 90 epochs here
 against the reference's 1,000, which would take 45 minutes on this 2-core CPU. --extended adds synthmed's
-extensions (common.CORGAN_EXTENSIONS: the decoder starts at the column means, and generated samples are calibrated
-to the data's quantiles).
+extensions (common.CORGAN_EXTENSIONS: the decoder starts at the column means, the networks see each sample as its
+level in the data's distribution, and generated samples are calibrated to the data's quantiles).
 Writes study.html and report.html to studies-output/seizure_corgan/ (seizure_corgan-extended/ with --extended).
 """
 
