@@ -119,7 +119,7 @@ class TableTransformer:
     @property
     def calibrating(self) -> bool:
         """Whether any numeric column kept quantiles to calibrate generated values to."""
-        return any(getattr(encoder, "quantiles_", None) is not None for encoder in self.encoders_)
+        return any(isinstance(encoder, NumericEncoder) and encoder.quantiles_ is not None for encoder in self.encoders_)
 
     def calibrate(self, generated: np.ndarray) -> None:
         """Show every calibrating column a large generated matrix (see data/modes.py: marginal calibration)."""
