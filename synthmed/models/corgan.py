@@ -243,7 +243,8 @@ class CorGAN(Synthesizer):
             default, keeps none (ours; the reference has no calibration). Min-max scaling squeezes a heavy-tailed
             column's usual values into a narrow band the GAN barely resolves: on the epileptic-seizure EEG
             chunks (study 2b) calibration with 51 knots lifted a forest trained on generated chunks from ROC AUC
-            0.40 to 0.58 on real ones. Off under DP (the quantiles would be read outside the accounting).
+            0.40 to 0.58 on real ones. Under DP the targets are histograms of the declared ranges, released
+            with part of the budget (models/corgan_private.py), since the data's quantiles are not accounted.
         numeric_scaling: "minmax" (reference) scales numeric columns to [0, 1] by their range; "quantiles" by
             their levels in the data's distribution (ours; data/quantile_scaling.py), so a heavy-tailed column's
             usual values span the scale instead of a narrow band. On the EEG chunks a forest trained on generated

@@ -7,17 +7,22 @@ clipping, and its WGAN warm-up schedule; every one of its steps is accounted. Ea
 batch of real records and as many generated ones in one pass, each row with its own term of the Wasserstein
 loss. The generator and the decoder's fine-tuning learn only from the private critic: post-processing.
 Transposed convolutions have no per-record gradient rule in Opacus; it derives one with functorch.
+With `quantile_knots`, numbers are calibrated to histograms of their declared ranges released by the Gaussian
+mechanism (`MARGINALS_SHARE` of epsilon, before training; privacy/histograms.py), not to the data's quantiles.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from synthmed.models.layers import clip_weights, wasserstein_critic_terms, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 from synthmed.privacy.dp import Phase
+from synthmed.privacy.histograms import HISTOGRAM_BINS, MARGINALS_SHARE, calibrate_to_histograms, numeric_histograms
 
 if TYPE_CHECKING:
     from synthmed.models.corgan import CorGAN
@@ -29,12 +34,24 @@ def train_privately(model: CorGAN, data: torch.Tensor, run: TrainingRun) -> None
     batch = min(model.batch_size, n)
     steps_per_epoch = max(1, n // batch)
     generator_steps = model.epochs * steps_per_epoch
+    histograms = numeric_histograms(data.cpu().numpy(), model.transformer_) if model.quantile_knots else {}
+    marginals = {"marginals": Phase(n, 1, share=MARGINALS_SHARE)} if histograms else {}
     private = run.private_training(
         n,
+        **marginals,
         pretrain=Phase(batch, model.pretrain_epochs * steps_per_epoch),
         critic=Phase(batch, sum(model._critic_steps(step) for step in range(generator_steps))),
     )
     private.adaptations["norms"] = "group norm instead of batch norm in the autoencoder and the critic"
+    if histograms:
+        private.adaptations["quantile_knots"] = (
+            f"numbers calibrated to {HISTOGRAM_BINS}-bin histograms of their declared ranges, released by the "
+            f"Gaussian mechanism ({MARGINALS_SHARE:.0%} of epsilon), instead of to the data's quantiles"
+        )
+        counts = private.noisy_counts(
+            "marginals", np.concatenate(list(histograms.values())), math.sqrt(len(histograms))
+        )
+        released = dict(zip(histograms, counts.reshape(len(histograms), HISTOGRAM_BINS), strict=True))
     if model.start_at_frequencies:
         private.adaptations["start_at_frequencies"] = "the column bias starts at 0: the exact frequencies are not read"
     autoencoder = private.wrap(model.networks_["autoencoder"].train())
@@ -50,6 +67,8 @@ def train_privately(model: CorGAN, data: torch.Tensor, run: TrainingRun) -> None
         run.log(epsilon=private.logged_epsilon)
     autoencoder._close()
     _train_gan(model, data, run, steps_per_epoch)
+    if histograms:
+        calibrate_to_histograms(model.transformer_, released, model.quantile_knots)
 
 
 def _train_gan(model: CorGAN, data: torch.Tensor, run: TrainingRun, steps_per_epoch: int) -> None:

@@ -33,22 +33,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from synthmed.data.calibration import histogram_quantiles
-from synthmed.data.layout import ColumnLayout
+from synthmed.data.transform import TableTransformer
 from synthmed.models.condition_vectors import ConditionSampler, category_codes
 from synthmed.models.training import TrainingRun
 from synthmed.privacy.dp import Phase, PrivateTraining
+from synthmed.privacy.histograms import HISTOGRAM_BINS, MARGINALS_SHARE, calibrate_to_histograms, numeric_histograms
 
 if TYPE_CHECKING:
     from synthmed.models.tabgan import TabGAN
 
-# Share of epsilon spent on the marginals: category counts behind the conditions, numbers' histograms behind
-# calibration (the rest trains the critic). On the two heart tables at epsilon 1 and 3 (3 split seeds), 30% and
-# 50% gave column shapes 0.73-0.86 against 0.63-0.84 at 10%, where at epsilon 1 the 151-row table's noisy target
-# counts left one class in every synthetic table; TSTR AUC moved within its seed-to-seed spread.
-MARGINALS_SHARE = 0.3
-# Equal bins of a numeric column's declared range in its released histogram.
-HISTOGRAM_BINS = 20
 # Quantile levels taken from each released histogram for calibration (every 2%, as tabgan's quantile_knots).
 CALIBRATION_KNOTS = 51
 # Critic steps of a private run, and each Poisson batch's expected share of the rows.
@@ -57,30 +50,29 @@ PRIVATE_SAMPLE_RATE = 0.05
 
 
 def release_marginals(
-    private: PrivateTraining, data: np.ndarray, codes: np.ndarray, layout: ColumnLayout, sampler: ConditionSampler
+    private: PrivateTraining,
+    data: np.ndarray,
+    codes: np.ndarray,
+    transformer: TableTransformer,
+    sampler: ConditionSampler,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Each category's share of its column, and each number's histogram, released by one Gaussian mechanism.
 
     A record adds one count to each discrete column's histogram and at most one to each numeric column's
-    (`HISTOGRAM_BINS` equal bins of its declared range; a missing value adds none), so the k histograms
-    together move by at most sqrt(k) in L2 norm. Negative noisy counts become 0; a column whose counts all
-    vanish gets uniform shares. `codes` holds each row's category (global number) in each discrete column.
+    (privacy/histograms.py), so the k histograms together move by at most sqrt(k) in L2 norm. Negative noisy
+    counts become 0; a column whose counts all vanish gets uniform shares. `codes` holds each row's category
+    (global number) in each discrete column.
     """
-    missing = {s.column: data[:, s.start] > 0.5 for s in layout.spans if s.role == "missing"}
-    numeric = [s for s in layout.spans if s.role == "value" and s.activation in ("sigmoid", "relu")]
-    histograms = []
-    for span in numeric:
-        present = data[:, span.start][~missing.get(span.column, np.zeros(len(data), dtype=bool))]
-        bins = np.minimum((np.clip(present, 0, 1) * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
-        histograms.append(np.bincount(bins, minlength=HISTOGRAM_BINS))
-    counts = np.concatenate([np.bincount(codes.ravel(), minlength=sampler.width), *histograms]).astype(float)
-    noisy = np.clip(private.noisy_counts("marginals", counts, math.sqrt(codes.shape[1] + len(numeric))), 0, None)
+    histograms = numeric_histograms(data, transformer)
+    counts = np.concatenate([np.bincount(codes.ravel(), minlength=sampler.width), *histograms.values()])
+    sensitivity = math.sqrt(codes.shape[1] + len(histograms))
+    noisy = np.clip(private.noisy_counts("marginals", counts.astype(float), sensitivity), 0, None)
     shares = np.empty(sampler.width)
     for offset, span in zip(sampler.offsets, sampler.spans, strict=True):
         block = noisy[offset : offset + span.width]
         shares[offset : offset + span.width] = block / block.sum() if block.sum() > 0 else 1 / span.width
-    bins = noisy[sampler.width :].reshape(len(numeric), HISTOGRAM_BINS)
-    return shares, {span.column: row for span, row in zip(numeric, bins, strict=True)}
+    bins = noisy[sampler.width :].reshape(len(histograms), HISTOGRAM_BINS)
+    return shares, dict(zip(histograms, bins, strict=True))
 
 
 def train_privately(model: TabGAN, data: torch.Tensor, run: TrainingRun) -> None:
@@ -110,7 +102,7 @@ def train_privately(model: TabGAN, data: torch.Tensor, run: TrainingRun) -> None
     )
     head = model.head_ = OutputHead(layout, run.device)
     ordered = data[:, head.order]
-    shares, histograms = release_marginals(private, matrix, codes, layout, probe)
+    shares, histograms = release_marginals(private, matrix, codes, model.transformer_, probe)
     average.condition_shares.copy_(torch.as_tensor(shares, dtype=torch.float32))
     model.sampler_ = ConditionSampler(layout, shares)
     real_codes = torch.as_tensor(codes, device=data.device) if probe.spans else None
@@ -159,6 +151,4 @@ def train_privately(model: TabGAN, data: torch.Tensor, run: TrainingRun) -> None
         run.log(generator=sum(losses) / len(losses), epsilon=private.logged_epsilon)
     wrapped._close()
     del model.sampler_, model.head_
-    encoders = {encoder.name: encoder for encoder in model.transformer_.encoders_}
-    for column, counts in histograms.items():
-        encoders[column].calibrate_to(histogram_quantiles(counts, CALIBRATION_KNOTS), source="dp-histogram")
+    calibrate_to_histograms(model.transformer_, histograms, CALIBRATION_KNOTS)

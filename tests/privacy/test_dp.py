@@ -254,6 +254,29 @@ def test_private_corgan_swaps_batch_norm_for_group_norm_and_accounts_every_criti
     assert "BatchNorm1d" in {type(m).__name__ for m in plain.networks_["autoencoder"].modules()}
 
 
+def test_private_corgan_calibrates_numbers_to_released_histograms(tmp_path: Path) -> None:
+    """quantile_knots under DP: a histogram of the declared range is released with part of the budget and the
+    generated ages are mapped onto it; the data's own quantiles never ship."""
+    rng = np.random.default_rng(2)
+    table = pd.DataFrame({"age": rng.normal(70, 4, 400).round(1), "diabetic": rng.integers(0, 2, 400)})
+    schema = synthmed.Schema.from_dict(
+        {"columns": {"age": {"kind": "continuous", "min": 0, "max": 120}, "diabetic": {"kind": "binary"}}}
+    )
+    options = {"epochs": 2, "pretrain_epochs": 2, "batch_size": 50, "warmup_critic_steps": 3, "seed": 0}
+    model = CorGAN(**options, quantile_knots=11).fit(table, schema=schema, progress=False, dp_epsilon=50.0)
+    privacy = model.privacy_
+    assert privacy["phases"]["marginals"]["steps"] == 1 and privacy["phases"]["marginals"]["sample_rate"] == 1
+    assert privacy["epsilon"] <= 50.0 and "quantile_knots" in privacy["adaptations"]
+    age = next(c for c in model.transformer_.to_dict()["columns"] if c["column"] == "age")
+    assert age["calibration"]["source"] == "dp-histogram" and len(age["calibration"]["quantiles"]) == 11
+    assert abs(model.sample(2_000, seed=0)["age"].median() - 70) < 6  # one 6-year bin of the released histogram
+    uncalibrated = CorGAN(**options).fit(table, schema=schema, progress=False, dp_epsilon=50.0)
+    assert "marginals" not in uncalibrated.privacy_["phases"]
+    assert abs(uncalibrated.sample(2_000, seed=0)["age"].median() - 70) > 6  # two epochs alone do not get there
+    loaded = synthmed.load(model.save(tmp_path / "corgan.smg"))
+    pd.testing.assert_frame_equal(loaded.sample(30, seed=2), model.sample(30, seed=2))
+
+
 def test_whether_a_column_may_be_missing_comes_from_the_schema_under_dp(tmp_path: Path) -> None:
     table = patients().astype({"age": float})
     table.loc[::20, "age"] = np.nan
