@@ -28,6 +28,7 @@ studies: $(STAMP)
 	$(STUDY)/seizure_corgan.py
 	$(STUDY)/seizure_corgan.py --extended
 	$(STUDY)/sensor_series.py
+	$(STUDY)/sensor_series.py --extended
 	$(STUDY)/cleveland_classification.py
 
 lint: $(STAMP)

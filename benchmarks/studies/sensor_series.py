@@ -1,8 +1,9 @@
 """Study 3: the white paper's 1-D convolutional GAN for multivariate sensor series, on two open stand-ins.
 
-    .venv/bin/python benchmarks/studies/sensor_series.py [--datasets basicmotions,physionet] [--output DIR]
+    .venv/bin/python benchmarks/studies/sensor_series.py [--datasets basicmotions,physionet] [--extended] [--output DIR]
 
-The haul-truck data is proprietary. Its checks are reproduced with synthmed's tsgan (its defaults) on:
+The haul-truck data is proprietary. Its checks are reproduced with synthmed's tsgan (its defaults, the paper's
+settings; --extended uses DCGAN's Adam instead of the paper's SGD, common.TSGAN_EXTENSIONS) on:
 - BasicMotions: 6 motion-sensor channels x 100 steps, 40 training and 40 test series (UEA archive);
 - PhysioNet 2012 set A: 4,000 ICU stays' vital signs, the first 48 hours on an hourly grid (below).
 Each run trains on one half, generates twice as many windows as there are holdout windows and writes synthmed's
@@ -26,7 +27,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import Comparison, output_folder, print_table, shared_data, stopwatch, write_study_page
+from common import (
+    TSGAN_EXTENSIONS,
+    Comparison,
+    output_folder,
+    print_table,
+    shared_data,
+    stopwatch,
+    write_study_page,
+)
 
 from synthmed.data.timeseries import read_ts, to_long
 from synthmed.evaluate.timeseries import evaluate_sequences
@@ -108,10 +117,10 @@ def physionet_vitals() -> tuple[np.ndarray, np.ndarray, tuple[str, ...], dict]:
 DATASETS = {"basicmotions": basic_motions, "physionet": physionet_vitals}
 
 
-def run(name: str, folder: Path) -> list[Comparison]:
+def run(name: str, folder: Path, extended: bool) -> list[Comparison]:
     train, holdout, channels, extra = DATASETS[name]()
     options = {"epochs": extra["epochs"]} if "epochs" in extra else {}
-    model = TimeSeriesGAN(seed=0, **options)
+    model = TimeSeriesGAN(seed=0, **options, **(TSGAN_EXTENSIONS if extended else {}))
     with stopwatch() as seconds:
         model.fit(to_long(train, channels), sequence_id="sequence", time="step")
     synthetic = model.sample(2 * len(holdout), seed=1)
@@ -121,7 +130,7 @@ def run(name: str, folder: Path) -> list[Comparison]:
             to_long(train, channels), to_long(holdout, channels), synthetic, seed=0, **KEYS
         ).to_dict()
     report = f"report-{name}.html"
-    write_report(evaluation, folder / report, title=f"{name}: synthmed tsgan")
+    write_report(evaluation, folder / report, title=f"{name}: synthmed tsgan{' (extended)' if extended else ''}")
     prediction = evaluation["utility"]["channel_prediction"]
     generated, real = prediction["mean_scaled_mae_trained_on_synthetic"], prediction["mean_scaled_mae_trained_on_real"]
     shapes = evaluation["fidelity"]["channel_shapes"]
@@ -149,12 +158,14 @@ def run(name: str, folder: Path) -> list[Comparison]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="basicmotions,physionet")
+    parser.add_argument("--extended", action="store_true", help="tsgan with DCGAN's Adam instead of the paper's SGD")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
-    folder = output_folder("sensor_series", args.output)
+    label = "tsgan-extended" if args.extended else "tsgan"
+    folder = output_folder("sensor_series-extended" if args.extended else "sensor_series", args.output)
     names = args.datasets.split(",")
-    rows = [row for name in names for row in run(name, folder)]
-    title = "Multivariate sensor series: the white paper's 1-D convolutional GAN (synthmed tsgan)"
+    rows = [row for name in names for row in run(name, folder, args.extended)]
+    title = f"Multivariate sensor series: the white paper's 1-D convolutional GAN (synthmed {label})"
     print_table(title, rows)
     write_study_page(
         folder / "study.html",
