@@ -14,7 +14,8 @@ against the reference's 1,000. --paper-budget trains corGAN's defaults in full i
 pretraining epochs: 56 minutes on this 2-core CPU; not part of `make studies`). --extended adds synthmed's
 extensions (common.CORGAN_EXTENSIONS: the decoder starts at the column means, the networks see each sample as its
 level in the data's distribution, and generated samples are calibrated to the data's quantiles).
-Writes study.html and report.html to studies-output/seizure_corgan/ (seizure_corgan-extended/ with --extended).
+Writes study.html and report.html to studies-output/seizure_corgan/ (seizure_corgan-extended/ with --extended; a
+-paper-budget suffix with --paper-budget).
 """
 
 from __future__ import annotations

@@ -13,16 +13,20 @@ mechanism (`MARGINALS_SHARE` of epsilon, before training; privacy/histograms.py)
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 from synthmed.models.layers import clip_weights, wasserstein_critic_terms, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 from synthmed.privacy.dp import Phase
-from synthmed.privacy.histograms import HISTOGRAM_BINS, MARGINALS_SHARE, calibrate_to_histograms, numeric_histograms
+from synthmed.privacy.histograms import (
+    HISTOGRAM_BINS,
+    MARGINALS_SHARE,
+    calibrate_to_histograms,
+    numeric_histograms,
+    release_histograms,
+)
 
 if TYPE_CHECKING:
     from synthmed.models.corgan import CorGAN
@@ -43,15 +47,12 @@ def train_privately(model: CorGAN, data: torch.Tensor, run: TrainingRun) -> None
         critic=Phase(batch, sum(model._critic_steps(step) for step in range(generator_steps))),
     )
     private.adaptations["norms"] = "group norm instead of batch norm in the autoencoder and the critic"
-    if histograms:
+    released = release_histograms(private, histograms) if histograms else {}
+    if released:
         private.adaptations["quantile_knots"] = (
             f"numbers calibrated to {HISTOGRAM_BINS}-bin histograms of their declared ranges, released by the "
             f"Gaussian mechanism ({MARGINALS_SHARE:.0%} of epsilon), instead of to the data's quantiles"
         )
-        counts = private.noisy_counts(
-            "marginals", np.concatenate(list(histograms.values())), math.sqrt(len(histograms))
-        )
-        released = dict(zip(histograms, counts.reshape(len(histograms), HISTOGRAM_BINS), strict=True))
     if model.start_at_frequencies:
         private.adaptations["start_at_frequencies"] = "the column bias starts at 0: the exact frequencies are not read"
     autoencoder = private.wrap(model.networks_["autoencoder"].train())
@@ -67,7 +68,7 @@ def train_privately(model: CorGAN, data: torch.Tensor, run: TrainingRun) -> None
         run.log(epsilon=private.logged_epsilon)
     autoencoder._close()
     _train_gan(model, data, run, steps_per_epoch)
-    if histograms:
+    if released:
         calibrate_to_histograms(model.transformer_, released, model.quantile_knots)
 
 

@@ -9,11 +9,14 @@ histograms move by at most sqrt(k) in L2 norm.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from synthmed.data.calibration import histogram_quantiles
 from synthmed.data.encoders import NumericEncoder
 from synthmed.data.transform import TableTransformer
+from synthmed.privacy.dp import PrivateTraining
 
 # Share of epsilon a private run spends on its released marginals (the rest trains the networks). Chosen for
 # tabgan, which releases category counts there too: on the two heart tables at epsilon 1 and 3 (3 split seeds),
@@ -39,6 +42,12 @@ def numeric_histograms(data: np.ndarray, transformer: TableTransformer) -> dict[
         bins = np.minimum((np.clip(present, 0, 1) * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
         histograms[span.column] = np.bincount(bins, minlength=HISTOGRAM_BINS)
     return histograms
+
+
+def release_histograms(private: PrivateTraining, histograms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The histograms plus Gaussian noise, one mechanism for all of them (the "marginals" phase, one step)."""
+    noisy = private.noisy_counts("marginals", np.concatenate(list(histograms.values())), math.sqrt(len(histograms)))
+    return dict(zip(histograms, noisy.reshape(len(histograms), HISTOGRAM_BINS), strict=True))
 
 
 def calibrate_to_histograms(transformer: TableTransformer, histograms: dict[str, np.ndarray], knots: int) -> None:
