@@ -44,7 +44,6 @@ from synthmed.privacy.dp import PrivacyBudget, check_declared_domains
 DataLike = pd.DataFrame | np.ndarray | str | Path
 # Generated rows that estimate the generator's numeric marginals for calibration (`_calibrate_numbers`).
 CALIBRATION_ROWS = 20_000
-_SEE_HELP = "see the model's docstring (help(synthmed.MedGAN)) for each hyperparameter's type and default"
 
 
 def _versions() -> dict[str, str]:
@@ -59,22 +58,22 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _check_type(name: str, value: Any, annotation: Any) -> Any:
+def _check_type(name: str, value: Any, annotation: Any, remedy: str) -> Any:
     """Check one hyperparameter against its annotation; return it normalised (lists -> tuples)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         (annotation,) = [a for a in args if a is not type(None)]
-        return _check_type(name, value, annotation)
+        return _check_type(name, value, annotation, remedy)
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"hyperparameter {name!r} must be one of {list(args)}", values=[value], remedy=_SEE_HELP)
+            raise ConfigError(f"hyperparameter {name!r} must be one of {list(args)}", values=[value], remedy=remedy)
         return value
     if origin is tuple:
         if not isinstance(value, list | tuple) or not value:
-            raise ConfigError(f"hyperparameter {name!r} must be a non-empty list", values=[value], remedy=_SEE_HELP)
-        return tuple(_check_type(name, item, args[0]) for item in value)
+            raise ConfigError(f"hyperparameter {name!r} must be a non-empty list", values=[value], remedy=remedy)
+        return tuple(_check_type(name, item, args[0], remedy) for item in value)
     valid = {
         int: isinstance(value, int | np.integer) and not isinstance(value, bool),
         float: isinstance(value, int | float | np.number) and not isinstance(value, bool),
@@ -82,7 +81,7 @@ def _check_type(name: str, value: Any, annotation: Any) -> Any:
         str: isinstance(value, str),
     }[annotation]
     if not valid:
-        raise ConfigError(f"hyperparameter {name!r} must be {annotation.__name__}", values=[value], remedy=_SEE_HELP)
+        raise ConfigError(f"hyperparameter {name!r} must be {annotation.__name__}", values=[value], remedy=remedy)
     return annotation(value)
 
 
@@ -191,12 +190,13 @@ class Synthesizer(ABC):
 
     def _check_params(self) -> None:
         hints = typing.get_type_hints(type(self).__init__)
+        remedy = f"see help(synthmed.models.{type(self).__name__}) for each hyperparameter's type and default"
         for name, value in self.get_params().items():
-            value = _check_type(name, value, hints[name])
+            value = _check_type(name, value, hints[name], remedy)
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
             if is_number and (value <= 0 if name in self.positive else value < 0):
                 bound = "> 0" if name in self.positive else ">= 0"
-                raise ConfigError(f"hyperparameter {name!r} must be {bound}", values=[value], remedy=_SEE_HELP)
+                raise ConfigError(f"hyperparameter {name!r} must be {bound}", values=[value], remedy=remedy)
             setattr(self, name, value)
         self._device()
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import synthmed
+import synthmed.models
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from synthmed.models import MODELS, Synthesizer
 from synthmed.models.training import TrainingRun
@@ -195,6 +196,14 @@ def test_bad_hyperparameters_fail_before_training(
     with pytest.raises(ConfigError, match=message):
         model.fit(mixed_table, progress=False)
     assert not hasattr(model, "networks_")
+
+
+def test_a_bad_hyperparameter_points_to_its_own_models_help(model_name: str, mixed_table: pd.DataFrame) -> None:
+    model = make_model(model_name, epochs=-1)
+    name = type(model).__name__
+    assert getattr(synthmed.models, name) is type(model)  # the help the remedy names exists
+    with pytest.raises(ConfigError, match=rf"Remedy: see help\(synthmed\.models\.{name}\)"):
+        model.fit(mixed_table, progress=False)
 
 
 def test_unknown_hyperparameter_lists_the_valid_names(model_name: str) -> None:
