@@ -7,6 +7,10 @@ untouched, and it is fixed once fitted, so conditional sampling goes through the
 
 The target quantiles come from the data (tabgan's `quantile_knots`) or, under differential privacy, from a
 histogram released with noise (`histogram_quantiles`).
+
+A binary column is calibrated through its rounding: instead of 0.5, the threshold at which the generated sample
+has the data's share of ones (`share_threshold`; corGAN's `binary_rounding="calibrated"`). The likeliest rows
+get the value, so its dependence on other columns is kept.
 """
 
 from __future__ import annotations
@@ -52,3 +56,26 @@ def histogram_quantiles(counts: np.ndarray, knots: int) -> np.ndarray:
     bins = np.where(levels >= ends[last], last, bins)
     within = np.clip((levels - (ends[bins] - shares[bins])) / shares[bins], 0.0, 1.0)
     return (bins + within) / len(shares)
+
+
+# A rounding threshold above every probability: the column is never 1.
+NEVER = 2.0
+
+
+def share_threshold(probabilities: np.ndarray, share: float) -> float:
+    """The threshold t for which the fraction of `probabilities` >= t comes closest to `share`.
+
+    Rounding at t instead of 0.5 gives a binary column the target share of ones while keeping which rows are
+    the likeliest ones. Tied probabilities (a saturated sigmoid) stay together: t either takes in or leaves out
+    all of a tie, whichever lands nearer the share.
+    """
+    values = np.sort(np.asarray(probabilities, dtype=np.float64))[::-1]
+    wanted = round(share * len(values))
+    if wanted == 0 or not len(values):
+        return NEVER
+    threshold = values[wanted - 1]
+    with_ties = int(np.count_nonzero(values >= threshold))
+    above = values[values > threshold]
+    if abs(len(above) - wanted) < abs(with_ties - wanted):
+        return float(above.min()) if len(above) else NEVER
+    return float(threshold)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from synthmed.data.calibration import GENERATED_KNOTS, quantile_levels
+from synthmed.data.calibration import GENERATED_KNOTS, quantile_levels, share_threshold
 from synthmed.data.layout import Activation, Loss, Span
 from synthmed.data.schema import ColumnKind, ColumnSchema, json_scalar
 from synthmed.errors import DataError, SchemaError, UnseenCategoryError
@@ -228,9 +228,22 @@ class CategoricalEncoder(ColumnEncoder):
 
 
 class BinaryEncoder(CategoricalEncoder):
-    """One dimension: the probability of the second category (a code present, sex = M...)."""
+    """One dimension: the probability of the second category (a code present, sex = M...).
+
+    With `keep_share`, the column's share of the second category among present values is kept (it ships in the
+    artifact; a share declared in the schema replaces the data's) and `calibrate` sets the rounding threshold at
+    which a generated sample gets that share (data/calibration.py: `share_threshold`); decoding without `rng`
+    then rounds there instead of at 0.5.
+    """
 
     kinds = (ColumnKind.BINARY,)
+
+    def __init__(self, column: ColumnSchema, keep_share: bool = False) -> None:
+        super().__init__(column)
+        self.keep_share = keep_share
+        self.share_: float | None = None
+        self.share_source_ = "data"
+        self.threshold_ = 0.5
 
     @property
     def value_width(self) -> int:
@@ -240,29 +253,53 @@ class BinaryEncoder(CategoricalEncoder):
         return "sigmoid", "bce"
 
     def _fit_domain(self, values: pd.Series) -> None:
-        if self.column.categories is None:
-            observed = set(pd.unique(values).tolist())
-            if observed <= {0, 1} and pd.api.types.is_numeric_dtype(values):
-                # a 0/1 column seen with one value only is still 0/1 (a rare code absent from this sample)
-                self.categories_ = [0, 1]
-                self._codes(values)
-                return
-        super()._fit_domain(values)
-        if len(self.categories_) > 2:
-            raise SchemaError(
-                f"a binary column has {len(self.categories_)} distinct values",
-                column=self.name,
-                values=self.categories_,
-                remedy="declare it categorical in the schema",
-            )
+        observed = set(pd.unique(values).tolist())
+        if self.column.categories is None and observed <= {0, 1} and pd.api.types.is_numeric_dtype(values):
+            # a 0/1 column seen with one value only is still 0/1 (a rare code absent from this sample)
+            self.categories_ = [0, 1]
+        else:
+            super()._fit_domain(values)
+            if len(self.categories_) > 2:
+                raise SchemaError(
+                    f"a binary column has {len(self.categories_)} distinct values",
+                    column=self.name,
+                    values=self.categories_,
+                    remedy="declare it categorical in the schema",
+                )
+        if self.keep_share and self.column.share is not None:
+            self.share_, self.share_source_ = self.column.share, "schema"
+        elif self.keep_share:
+            self.share_ = float(np.mean(self._codes(values) == 1)) if len(values) else 0.0
 
     def _encode_values(self, series: pd.Series, missing: np.ndarray, out: np.ndarray) -> None:
         out[:, 0] = self._codes(series) == 1
 
+    def calibrate(self, block: np.ndarray) -> None:
+        """Set the rounding threshold from a generated sample of this column's spans (missing rows ignored)."""
+        if self.share_ is None:
+            return
+        present = block[:, -1] <= 0.5 if self.has_missing_ else np.ones(len(block), dtype=bool)
+        self.threshold_ = share_threshold(block[present, 0], self.share_)
+
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
-        positive = _bernoulli(block[:, 0], rng)
+        probabilities = block[:, 0]
+        calibrated = rng is None and self.share_ is not None
+        positive = probabilities >= self.threshold_ if calibrated else _bernoulli(probabilities, rng)
         lookup = np.array(self.categories_ + self.categories_[-1:], dtype=object)
         return _restore_dtype(pd.Series(lookup[positive.astype(int)]), self.dtype_, self.categories_)
+
+    def _domain_dict(self) -> dict[str, Any]:
+        state = super()._domain_dict()
+        if self.share_ is not None:
+            state["rounding"] = {"share": self.share_, "threshold": self.threshold_, "source": self.share_source_}
+        return state
+
+    def _load_domain(self, state: dict[str, Any]) -> None:
+        super()._load_domain(state)
+        rounding = state.get("rounding")
+        if rounding is not None:
+            self.share_, self.threshold_ = float(rounding["share"]), float(rounding["threshold"])
+            self.share_source_ = rounding["source"]
 
 
 class NumericEncoder(ColumnEncoder):

@@ -87,6 +87,7 @@ class ColumnSchema:
     maximum: float | str | None = None
     quasi_identifier: bool = False  # age, sex, zip3...: judged by k-anonymity in the evaluation
     missing: bool | None = None  # declared: whether values may be missing (public; DP reads it, not the data)
+    share: float | None = None  # binary: the public share of the second category (calibrated rounding's target)
     declared: bool = False  # True when the user's schema named this column
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +102,8 @@ class ColumnSchema:
             spec["quasi_identifier"] = True
         if self.missing is not None:
             spec["missing"] = self.missing
+        if self.share is not None:
+            spec["share"] = self.share
         return spec
 
     @classmethod
@@ -114,13 +117,13 @@ class ColumnSchema:
                 values=[spec],
                 remedy=f"write e.g. `{name}: {{kind: categorical}}`; kinds: {', '.join(ColumnKind)}",
             )
-        unknown = set(spec) - {"kind", "categories", "min", "max", "quasi_identifier", "missing"}
+        unknown = set(spec) - {"kind", "categories", "min", "max", "quasi_identifier", "missing", "share"}
         if unknown:
             raise SchemaError(
                 "unknown schema keys",
                 column=name,
                 values=sorted(unknown),
-                remedy="use only kind, categories, min, max, quasi_identifier and missing",
+                remedy="use only kind, categories, min, max, quasi_identifier, missing and share",
             )
         if not isinstance(spec.get("missing", False), bool):
             raise SchemaError("missing must be true or false", column=name, values=[spec["missing"]])
@@ -136,6 +139,19 @@ class ColumnSchema:
         categories = spec.get("categories")
         if categories is not None and (not isinstance(categories, list) or not categories):
             raise SchemaError("categories must be a non-empty list", column=name, values=[categories])
+        share = spec.get("share")
+        if share is not None and (
+            kind is not ColumnKind.BINARY
+            or isinstance(share, bool)
+            or not isinstance(share, int | float)
+            or not 0 <= share <= 1
+        ):
+            raise SchemaError(
+                "share is the share of a binary column's second category, a number from 0 to 1",
+                column=name,
+                values=[share],
+                remedy=f"write e.g. `{name}: {{kind: binary, share: 0.22}}`, or leave share out",
+            )
         return cls(
             name=name,
             kind=kind,
@@ -144,6 +160,7 @@ class ColumnSchema:
             maximum=spec.get("max"),
             quasi_identifier=bool(spec.get("quasi_identifier", False)),
             missing=spec.get("missing"),
+            share=None if share is None else float(share),
             declared=declared,
         )
 

@@ -18,8 +18,9 @@ missing values is exactly one dimension, so a patient x code matrix keeps its wi
 What a fitted transformer keeps from the data, and therefore ships inside a saved generator: each column's
 dtype, whether it had missing values, its category list (binary, categorical) and its min/max (count,
 continuous, datetime), plus what mode-specific normalisation or quantile scaling keeps (data/modes.py,
-data/quantile_scaling.py). Declaring `categories` or `min`/`max` in the schema replaces the data-derived value
-with the declared one (`domain: "schema"` in the saved state).
+data/quantile_scaling.py) and, with `binary_shares`, each binary column's share of its second category.
+Declaring `categories`, `min`/`max` or `share` in the schema replaces the data-derived value with the declared
+one (`domain: "schema"`, or the share's `source: "schema"`, in the saved state).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from synthmed.data.encoders import ENCODERS, ColumnEncoder, NumericEncoder
+from synthmed.data.encoders import ENCODERS, BinaryEncoder, ColumnEncoder, NumericEncoder
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.modes import ModeEncoder
 from synthmed.data.quantile_scaling import QuantileEncoder
@@ -64,6 +65,7 @@ class TableTransformer:
         seed: int = 0,
         quantile_knots: int = 0,
         max_modes: int = 10,
+        binary_shares: bool = False,
     ) -> None:
         self.schema = schema
         # "modes": continuous columns by mode-specific normalisation (data/modes.py); "quantiles": numeric columns
@@ -72,6 +74,7 @@ class TableTransformer:
         self.seed = seed
         self.quantile_knots = quantile_knots  # > 1 keeps numeric columns' quantiles for calibration
         self.max_modes = max_modes  # "modes" only: mixture components per column, at most
+        self.binary_shares = binary_shares  # keep binary columns' shares to calibrate their rounding
 
     def _encoder(self, column: ColumnSchema) -> ColumnEncoder:
         if column.kind in NumericEncoder.kinds:
@@ -80,6 +83,8 @@ class TableTransformer:
             if self.numeric == "quantiles":
                 return QuantileEncoder(column, self.quantile_knots)
             return NumericEncoder(column, self.quantile_knots)
+        if column.kind in BinaryEncoder.kinds:
+            return BinaryEncoder(column, keep_share=self.binary_shares)
         return ENCODERS[column.kind](column)
 
     def fit(self, table: pd.DataFrame, public_missingness: bool = False) -> TableTransformer:
@@ -118,14 +123,18 @@ class TableTransformer:
 
     @property
     def calibrating(self) -> bool:
-        """Whether any numeric column kept quantiles to calibrate generated values to."""
-        return any(isinstance(encoder, NumericEncoder) and encoder.quantiles_ is not None for encoder in self.encoders_)
+        """Whether any column kept a target to calibrate generated values to: numeric quantiles, binary shares."""
+        return any(
+            (isinstance(encoder, NumericEncoder) and encoder.quantiles_ is not None)
+            or (isinstance(encoder, BinaryEncoder) and encoder.share_ is not None)
+            for encoder in self.encoders_
+        )
 
     def calibrate(self, generated: np.ndarray) -> None:
-        """Show every calibrating column a large generated matrix (see data/modes.py: marginal calibration)."""
+        """Show every calibrating column a large generated matrix (data/calibration.py: marginal calibration)."""
         start = 0
         for encoder in self.encoders_:
-            if isinstance(encoder, NumericEncoder):
+            if isinstance(encoder, NumericEncoder | BinaryEncoder):
                 encoder.calibrate(np.asarray(generated[:, start : start + encoder.width], dtype=np.float64))
             start += encoder.width
 

@@ -42,7 +42,7 @@ from synthmed.models.training import TrainingRun, flushing_denormals
 from synthmed.privacy.dp import PrivacyBudget, check_declared_domains
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
-# Generated rows that estimate the generator's numeric marginals for calibration (`_calibrate_numbers`).
+# Generated rows that estimate the generator's marginals for calibration (`_calibrate_marginals`).
 CALIBRATION_ROWS = 20_000
 
 
@@ -275,7 +275,7 @@ class Synthesizer(ABC):
         with flushing_denormals():
             self._train(torch.as_tensor(matrix, device=run.device), run)
             if isinstance(self.transformer_, TableTransformer) and self.transformer_.calibrating:
-                self._calibrate_numbers(run.device)
+                self._calibrate_marginals(run.device)
         self.privacy_ = run.private.summary() if run.private is not None else None
         self.monitor_ = monitor.summary(run.history) if monitor is not None else None
         self.history_ = run.history
@@ -424,10 +424,11 @@ class Synthesizer(ABC):
         matrix = self._generate_in_eval(n, run, given).cpu().numpy().astype(np.float64)
         return self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
 
-    def _calibrate_numbers(self, device: torch.device) -> None:
-        """Show the numeric encoders a large generated sample: their calibration maps it onto the target
-        quantiles (the data's, or under DP the released histograms'; see data/calibration.py). `fit` calls it
-        after training whenever a numeric column holds target quantiles (tabgan, corGAN with quantile_knots)."""
+    def _calibrate_marginals(self, device: torch.device) -> None:
+        """Show the encoders a large generated sample: numeric calibration maps it onto the target quantiles
+        (the data's, or under DP the released histograms'), and calibrated rounding finds each binary column's
+        threshold (see data/calibration.py). `fit` calls it after training whenever a column holds a target
+        (tabgan; corGAN with quantile_knots or binary_rounding="calibrated")."""
         calibration = self._generate_in_eval(CALIBRATION_ROWS, TrainingRun(self.seed_, device, False))
         self.transformer_.calibrate(calibration.cpu().numpy())
 

@@ -397,14 +397,17 @@ class PrivateTraining:
 
 
 def _is_public(column: dict[str, Any]) -> bool:
-    """A column whose shipped domain says nothing about the data: declared, or binary 0/1 by definition."""
+    """A column whose shipped domain says nothing about the data: declared, or binary 0/1 by definition, and
+    without a share read from the data (calibrated rounding's target)."""
+    if column.get("rounding", {}).get("source") == "data":
+        return False
     if column.get("domain") != "data":
         return True
     return column.get("kind") == "binary" and set(column.get("categories", [])) <= {0, 1}
 
 
 def check_declared_domains(transformer_state: dict[str, Any]) -> None:
-    """Refuse DP training while a category list or min/max that ships with the generator comes from the data.
+    """Refuse DP training while a category list, min/max or share that ships with the generator comes from the data.
 
     Those values would be released outside the privacy budget (a rare category names a patient's value).
     """
@@ -412,8 +415,9 @@ def check_declared_domains(transformer_state: dict[str, Any]) -> None:
     if undeclared:
         raise SchemaError(
             "with differential privacy every column's domain must come from public metadata; these columns would "
-            "ship a category list or min/max taken from the data",
+            "ship a category list, min/max or share taken from the data",
             values=undeclared[:5],
             remedy="declare each column's categories (or min and max) in the schema (--schema), "
-            "e.g. `age: {kind: continuous, min: 0, max: 110}`",
+            "e.g. `age: {kind: continuous, min: 0, max: 110}`, and with calibrated rounding each binary column's "
+            "share (`flag: {kind: binary, share: 0.2}`)",
         )

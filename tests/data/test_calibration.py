@@ -1,4 +1,5 @@
-"""Marginal calibration's building blocks: levels within a quantile function, quantiles of a histogram."""
+"""Marginal calibration's building blocks: levels within a quantile function, quantiles of a histogram, and
+the rounding threshold that gives a binary column its share."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data import Schema
-from synthmed.data.calibration import histogram_quantiles, quantile_levels
+from synthmed.data.calibration import NEVER, histogram_quantiles, quantile_levels, share_threshold
 from synthmed.data.transform import TableTransformer
 
 
@@ -37,3 +38,34 @@ def test_a_min_max_column_calibrates_to_given_quantiles_and_keeps_them_through_s
     assert state["columns"][0]["calibration"]["source"] == "dp-histogram"
     again = TableTransformer.from_dict(state, schema).inverse_transform(np.array([[0.0], [0.5], [1.0]]))["hr"]
     np.testing.assert_allclose(again, transformer.inverse_transform(np.array([[0.0], [0.5], [1.0]]))["hr"])
+
+
+def test_share_threshold_gives_the_share_and_keeps_ties_together() -> None:
+    probabilities = np.linspace(0.0, 0.99, 100)
+    assert np.mean(probabilities >= share_threshold(probabilities, 0.3)) == 0.3
+    assert share_threshold(probabilities, 0.0) == NEVER  # above every probability: never 1
+    assert np.all(probabilities >= share_threshold(probabilities, 1.0))
+    saturated = np.r_[np.full(40, 1.0), np.linspace(0.0, 0.5, 60)]  # 40% tied at a saturated 1.0
+    assert share_threshold(saturated, 0.35) == 1.0  # 0.40 with the tie is nearer 0.35 than 0.00 without it
+    assert share_threshold(saturated, 0.1) == NEVER  # nearer to leave the whole tie out
+    assert 0.5 > share_threshold(saturated, 0.6) > 0.3  # the tie plus the next 20%
+
+
+def test_a_binary_column_rounds_at_the_threshold_that_gives_its_share_and_keeps_it_through_save() -> None:
+    table = pd.DataFrame({"sex": ["F"] * 70 + ["M"] * 25 + [None] * 5})
+    schema = Schema.from_dict({"columns": {"sex": {"kind": "binary"}}})
+    transformer = TableTransformer(schema, binary_shares=True).fit(table)
+    (encoder,) = transformer.encoders_
+    assert encoder.share_ == 25 / 95  # among present values
+    rng = np.random.default_rng(0)
+    generated = np.c_[rng.random(10_000) * 0.4, rng.random(10_000) < 0.05]  # probability of M, missing flag
+    assert transformer.inverse_transform(generated)["sex"].eq("M").sum() == 0  # at 0.5: no M at all
+    transformer.calibrate(generated)
+    decoded = transformer.inverse_transform(generated)["sex"]
+    assert abs(decoded.eq("M").sum() / decoded.notna().sum() - 25 / 95) < 0.005
+    assert decoded.dropna().eq("M").equals(pd.Series(generated[:, 0] >= encoder.threshold_)[decoded.notna()])
+    state = transformer.to_dict()
+    assert state["columns"][0]["rounding"] == {"share": 25 / 95, "threshold": encoder.threshold_, "source": "data"}
+    loaded = TableTransformer.from_dict(state, schema)
+    pd.testing.assert_frame_equal(loaded.inverse_transform(generated), decoded.to_frame())
+    assert "rounding" not in TableTransformer(schema).fit(table).to_dict()["columns"][0]  # kept only when asked

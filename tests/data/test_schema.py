@@ -97,7 +97,7 @@ def test_schema_file_round_trip(tmp_path, suffix: str) -> None:
     schema = Schema.from_dict(
         {
             "columns": {
-                "sex": {"kind": "binary", "categories": ["F", "M"]},
+                "sex": {"kind": "binary", "categories": ["F", "M"], "share": 0.48},
                 "age": {"kind": "continuous", "min": 0, "max": 120},
                 "mrn": "identifier",
             }
@@ -109,6 +109,7 @@ def test_schema_file_round_trip(tmp_path, suffix: str) -> None:
     assert loaded.to_dict() == schema.to_dict()
     assert loaded["sex"].categories == ("F", "M")
     assert loaded["age"].maximum == 120
+    assert loaded["sex"].share == 0.48
 
 
 @pytest.mark.parametrize(
@@ -119,6 +120,9 @@ def test_schema_file_round_trip(tmp_path, suffix: str) -> None:
         ({"columns": {"age": {"categories": ["a"]}}}, "needs a mapping with a 'kind'"),
         ({"columns": {"sex": {"kind": "binary", "categories": []}}}, "non-empty list"),
         ({"age": "count"}, "'columns' mapping"),
+        ({"columns": {"flag": {"kind": "binary", "share": 1.5}}}, "a number from 0 to 1"),
+        ({"columns": {"flag": {"kind": "binary", "share": "20%"}}}, "a number from 0 to 1"),
+        ({"columns": {"ward": {"kind": "categorical", "share": 0.2}}}, "binary column's second category"),
     ],
 )
 def test_malformed_schemas_are_refused(spec: dict, message: str) -> None:

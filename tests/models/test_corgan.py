@@ -87,6 +87,22 @@ def test_corgan_learns_code_prevalence() -> None:
     assert after < 0.08 and before > 0.1  # measured: 0.062 after 80 generator steps, 0.118 untrained
 
 
+@pytest.mark.filterwarnings("ignore:after 3 pretraining epochs")  # an untrained autoencoder is the point
+def test_calibrated_rounding_gives_each_code_its_training_share(tmp_path: Path) -> None:
+    real = toy_codes()
+    settings = {**QUICK, "batch_size": 64, "pretrain_epochs": 3, "epochs": 3}
+    rounded = CorGAN(**settings).fit(real, progress=False).sample(4_000, seed=1)
+    model = CorGAN(**settings, binary_rounding="calibrated").fit(real, progress=False)
+    calibrated = model.sample(4_000, seed=1)
+
+    def prevalence_error(sample: np.ndarray) -> float:
+        return float(np.abs(sample.mean(0) - real.mean(0)).mean())
+
+    assert prevalence_error(calibrated) < 0.02 < 0.1 < prevalence_error(rounded)
+    loaded = CorGAN.load(model.save(tmp_path / "calibrated-rounding.smg"))  # the thresholds ship with it
+    np.testing.assert_array_equal(loaded.sample(4_000, seed=1), calibrated)
+
+
 def test_quantile_calibration_restores_a_heavy_tailed_marginal(tmp_path: Path) -> None:
     """Min-max scaling squeezes the usual values of a heavy-tailed column; calibration maps them back."""
     rng = np.random.default_rng(0)

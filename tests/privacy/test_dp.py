@@ -277,6 +277,22 @@ def test_private_corgan_calibrates_numbers_to_released_histograms(tmp_path: Path
     pd.testing.assert_frame_equal(loaded.sample(30, seed=2), model.sample(30, seed=2))
 
 
+def test_private_corgan_rounds_to_declared_shares_and_refuses_the_datas() -> None:
+    rng = np.random.default_rng(2)
+    table = pd.DataFrame({"diabetic": rng.random(400) < 0.3, "smoker": rng.random(400) < 0.1}).astype(int)
+    options = {"epochs": 2, "pretrain_epochs": 2, "batch_size": 50, "warmup_critic_steps": 3, "seed": 0}
+    model = CorGAN(**options, binary_rounding="calibrated")
+    with pytest.raises(SchemaError, match="share") as refused:
+        model.fit(table, progress=False, dp_epsilon=5.0)
+    assert "diabetic" in str(refused.value) and "smoker" in str(refused.value)
+    public = {"columns": {"diabetic": {"kind": "binary", "share": 0.25}, "smoker": {"kind": "binary", "share": 0.1}}}
+    model.fit(table, schema=synthmed.Schema.from_dict(public), progress=False, dp_epsilon=5.0)
+    assert model.privacy_["epsilon"] <= 5.0
+    rounding = {c["column"]: c["rounding"] for c in model.transformer_.to_dict()["columns"]}
+    assert rounding["diabetic"]["share"] == 0.25 and rounding["diabetic"]["source"] == "schema"
+    np.testing.assert_allclose(model.sample(4_000, seed=1).mean(), [0.25, 0.1], atol=0.02)  # not the data's 0.3
+
+
 def test_whether_a_column_may_be_missing_comes_from_the_schema_under_dp(tmp_path: Path) -> None:
     table = patients().astype({"age": float})
     table.loc[::20, "age"] = np.nan
