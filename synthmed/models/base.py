@@ -121,7 +121,13 @@ class Synthesizer(ABC):
 
     def _transformer(self, schema: Schema) -> TableTransformer:
         """How this model's matrix encodes the table (min-max numbers unless a model needs otherwise)."""
-        return TableTransformer(schema)
+        return TableTransformer(schema, binary_shares=self._calibrated_rounding)
+
+    @property
+    def _calibrated_rounding(self) -> bool:
+        """Whether binary columns round at thresholds that give them their shares (medGAN's and corGAN's
+        `binary_rounding="calibrated"`), which the transformer then keeps."""
+        return getattr(self, "binary_rounding", None) == "calibrated"
 
     def _decode_stochastically(self) -> bool:
         """Whether binary/categorical outputs are drawn (True) or rounded (False) when decoding."""

@@ -333,7 +333,7 @@ class CorGAN(Synthesizer):
             schema,
             self.numeric_scaling,
             quantile_knots=0 if private else self.quantile_knots,
-            binary_shares=self.binary_rounding == "calibrated",
+            binary_shares=self._calibrated_rounding,
         )
 
     def _check_private_options(self, budget: PrivacyBudget, monitor_every: int | None, checkpoint: Any) -> None:

@@ -134,7 +134,9 @@ class MedGAN(Synthesizer):
             when every column is binary, and otherwise trains on the mixed table through the data layer.
         binary_rounding: "threshold" rounds generated probabilities at 0.5 (paper); "bernoulli" draws them;
             "straight_through" draws them in training too, so the discriminator sees 0/1 records like the real
-            ones (synthmed's extension against mode collapse, see SpanHead.draw_binary).
+            ones (synthmed's extension against mode collapse, see SpanHead.draw_binary); "calibrated" rounds each
+            binary column where a generated sample gets the column's share of ones (the data's, or `share` declared
+            in the schema, required under DP; see CorGAN and data/calibration.py).
         cooccurrence_weight: weight of the co-occurrence matching term in the generator's loss (synthmed's
             extension, see synthmed.models.cooccurrence; 0, the paper's, leaves it out). Off under DP: its real
             rates are read outside the privacy accounting.
@@ -178,7 +180,7 @@ class MedGAN(Synthesizer):
         learning_rate: float = 1e-3,
         l2_weight: float = 1e-3,
         data_type: Literal["auto", "binary", "count"] = "auto",
-        binary_rounding: Literal["threshold", "bernoulli", "straight_through"] = "threshold",
+        binary_rounding: Literal["threshold", "bernoulli", "straight_through", "calibrated"] = "threshold",
         cooccurrence_weight: float = 0.0,
         start_at_frequencies: bool = False,
         seed: int | None = None,

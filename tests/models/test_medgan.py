@@ -12,6 +12,7 @@ from synthmed.data.ehr import code_matrix, read_events
 from synthmed.errors import ConfigError
 from synthmed.models import MedGAN
 from synthmed.models.medgan import Discriminator, Generator
+from synthmed.models.training import TrainingRun
 from tests.conftest import shared_file
 
 
@@ -104,6 +105,21 @@ def test_binary_rounding_threshold_or_bernoulli() -> None:
     bernoulli = drawn.sample(300, seed=1)
     assert set(np.unique(threshold)) <= {0, 1} and set(np.unique(bernoulli)) <= {0, 1}
     assert not np.array_equal(threshold, bernoulli)
+
+
+@pytest.mark.filterwarnings("ignore:after 2 pretraining epochs")  # an untrained autoencoder is the point
+def test_calibrated_rounding_gives_each_code_its_share_and_keeps_the_likeliest_records() -> None:
+    codes = correlated_codes(400)
+    settings = {"epochs": 2, "pretrain_epochs": 2, "seed": 0}
+    rounded = MedGAN(**settings).fit(codes, progress=False)
+    calibrated = MedGAN(**settings, binary_rounding="calibrated").fit(codes, progress=False)
+    assert np.abs(calibrated.sample(4_000, seed=1).mean(0) - codes.mean(0)).max() < 0.02
+    assert np.abs(rounded.sample(4_000, seed=1).mean(0) - codes.mean(0)).max() > 0.1
+    # the same generator (same seed, same training): calibration only moves each code's threshold
+    probabilities = calibrated._generate_in_eval(4_000, TrainingRun(7, torch.device("cpu"), False)).numpy()
+    decoded = calibrated.transformer_.inverse_transform(probabilities).to_numpy()
+    thresholds = np.array([encoder.threshold_ for encoder in calibrated.transformer_.encoders_])
+    np.testing.assert_array_equal(decoded, (probabilities >= thresholds).astype(int))
 
 
 def test_medgan_learns_code_prevalence_and_co_occurrence() -> None:
