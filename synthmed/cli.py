@@ -36,6 +36,10 @@ app = typer.Typer(
 )
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary lines.")]
+Threads = Annotated[
+    int | None,
+    typer.Option(help="CPU threads for torch (default: one per core); outputs reproduce only with the same count."),
+]
 Encoding = Annotated[str | None, typer.Option(help="Text encoding of a CSV input, e.g. latin-1.")]
 NaValues = Annotated[
     list[str] | None,
@@ -184,11 +188,13 @@ def fit(
     window: Annotated[
         int | None, typer.Option(help="Sequence models: cut a recording into windows of this many steps.")
     ] = None,
+    threads: Threads = None,
     quiet: Quiet = False,
 ) -> None:
     """Train a generator on a table (or on sequences, for tsgan) and save it."""
     from synthmed.models import get_model_class
     from synthmed.models.artifact import check_output_path
+    from synthmed.models.training import cpu_threads
 
     check_output_path(output)
     model_class = get_model_class(model)
@@ -201,20 +207,21 @@ def fit(
             remedy="use --model tsgan for time series",
         )
     started = time.perf_counter()
-    synthesizer.fit(
-        data,
-        schema=schema,
-        na_values=na_values,
-        encoding=encoding,
-        progress=not quiet,
-        checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every,
-        monitor_every=monitor_every,
-        keep_best=keep_best,
-        dp_epsilon=dp_epsilon,
-        dp_delta=dp_delta,
-        **sequence_options,
-    )
+    with cpu_threads(threads):
+        synthesizer.fit(
+            data,
+            schema=schema,
+            na_values=na_values,
+            encoding=encoding,
+            progress=not quiet,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            monitor_every=monitor_every,
+            keep_best=keep_best,
+            dp_epsilon=dp_epsilon,
+            dp_delta=dp_delta,
+            **sequence_options,
+        )
     seconds = time.perf_counter() - started
     path = synthesizer.save(output)
     transformer = synthesizer.transformer_
@@ -224,7 +231,11 @@ def fit(
         if steps is not None
         else f"{synthesizer.n_rows_} rows x {width} columns ({transformer.layout_.width} dimensions)"
     )
-    _say(f"{model} trained on {shape} in {seconds:.1f} s; seed {synthesizer.seed_}; saved to {path}", quiet)
+    _say(
+        f"{model} trained on {shape} in {seconds:.1f} s; seed {synthesizer.seed_}, {synthesizer.threads_} CPU "
+        f"threads; saved to {path}",
+        quiet,
+    )
     if synthesizer.privacy_ is not None:
         spent = synthesizer.privacy_
         steps = ", ".join(f"{phase['steps']} {name} steps" for name, phase in spent["phases"].items())
@@ -249,6 +260,7 @@ def sample(
     proportions: Annotated[
         str | None, typer.Option(help="One column's mix, COLUMN=VALUE:SHARE,VALUE:SHARE (shares sum to 1).")
     ] = None,
+    threads: Threads = None,
     quiet: Quiet = False,
 ) -> None:
     """Generate synthetic rows from a saved generator (sequences in long format: sequence, step, channels)."""
@@ -258,11 +270,13 @@ def sample(
     from synthmed.data.io import write_table
     from synthmed.data.timeseries import to_long
     from synthmed.models.base import Synthesizer
+    from synthmed.models.training import cpu_threads
 
     synthesizer = Synthesizer.load(model)
-    table = synthesizer.sample(
-        rows, seed=seed, conditions=_parse_conditions(condition or []), proportions=_parse_proportions(proportions)
-    )
+    with cpu_threads(threads):
+        table = synthesizer.sample(
+            rows, seed=seed, conditions=_parse_conditions(condition or []), proportions=_parse_proportions(proportions)
+        )
     if isinstance(table, np.ndarray) and table.ndim == 3:  # sequences of a model fitted on an (n, T, C) array
         table = to_long(table, synthesizer.transformer_.columns)
     elif not isinstance(table, pd.DataFrame):

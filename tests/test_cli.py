@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,6 +243,19 @@ def test_same_seeds_give_byte_identical_samples(tmp_path: Path) -> None:
     other = tmp_path / "other.csv"
     assert invoke("sample", tmp_path / "a.smg", "-n", "40", "-o", other, "--seed", "8").exit_code == 0
     assert other.read_bytes() != outputs[0]
+
+
+def test_threads_are_set_for_the_command_and_recorded_in_the_generator(tmp_path: Path) -> None:
+    import torch
+
+    csv, before = write_mixed_csv(tmp_path / "mixed.csv"), torch.get_num_threads()
+    result = invoke("fit", csv, "-o", tmp_path / "one.smg", *TINY, "--seed", "5", "--threads", "1")
+    assert result.exit_code == 0, result.output
+    assert "1 CPU threads" in result.stdout and torch.get_num_threads() == before  # restored afterwards
+    with zipfile.ZipFile(tmp_path / "one.smg") as archive:
+        assert json.loads(archive.read("model.json"))["threads"] == 1
+    assert invoke("sample", tmp_path / "one.smg", "-n", "5", "-o", tmp_path / "s.csv", "--threads", "1").exit_code == 0
+    assert_user_error(invoke("fit", csv, "-o", tmp_path / "zero.smg", *TINY, "--threads", "0"), "CPU threads", "0")
 
 
 def test_quiet_suppresses_progress_and_summary(fitted: Fitted, tmp_path: Path) -> None:

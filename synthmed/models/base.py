@@ -275,6 +275,7 @@ class Synthesizer(ABC):
             self.seed_ = int(resume[0]["seed"])
         else:
             self.seed_ = int(self.seed if self.seed is not None else np.random.SeedSequence().entropy % 2**31)
+        self.threads_ = torch.get_num_threads()  # outputs depend on it (models/training.py: cpu_threads)
         self.networks_ = self._seeded_build()
         monitor = self._monitor(matrix, monitor_every, keep_best) if monitor_every is not None else None
         run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor, budget)
@@ -332,6 +333,7 @@ class Synthesizer(ABC):
             "model": self.name,
             "hyperparameters": self._json_params(),
             "seed": self.seed_,
+            "threads": self.threads_,
             "versions": _versions(),
             "data": {
                 "fingerprint": self.fingerprint_,
@@ -368,6 +370,7 @@ class Synthesizer(ABC):
         model._check_params()
         model._load_transform(meta)
         model.seed_ = meta["seed"]
+        model.threads_ = meta.get("threads")  # None in generators saved before it was recorded
         model.fingerprint_ = meta["data"]["fingerprint"]
         model.n_rows_ = meta["data"]["rows"]
         model.input_format_ = meta["data"]["input_format"]

@@ -12,9 +12,31 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from synthmed.errors import ConfigError
 from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
 from synthmed.models.monitor import CURVE_KEY, BestWeights, TrainingMonitor
 from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run with `count` torch CPU threads (None leaves torch's count, one per core), then restore the previous one.
+
+    A matrix product split over another number of threads adds its terms in another order, and training amplifies
+    the difference: medGAN and corGAN fitted with 1 and with 2 threads on the same data and seed generate different
+    records. So a result reproduces only with the same count, which `fit` records (`threads` in model.json).
+    """
+    if count is None:
+        yield
+        return
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigError("the number of CPU threads must be a positive integer", values=[count], remedy="e.g. 2")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @contextmanager
