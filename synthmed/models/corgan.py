@@ -14,7 +14,8 @@ length that stack produces, 192 * k + 111 (k >= 1). The first decoder kernel (k)
 is exactly the reference network. Generated padding is cut off before the output activations, so the critic
 and the sampled table see only the real columns.
 
-Under differential privacy the autoencoder and critic use group norm and train with DP-SGD: see corgan_private.py.
+Under differential privacy the autoencoder uses group norm too (the critic always does), and both train with
+DP-SGD: see corgan_private.py.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ WARMUP_PERIOD = 500
 # Batch-norm statistics are re-estimated on the trained generator and decoder before sampling (as for medGAN):
 # an exact average over 20 batches (10,240 rows at the default batch size).
 BURN_IN_BATCHES = 20
-# Under DP the autoencoder's and the critic's batch norms become group norms of at most this many groups.
-PRIVATE_NORM_GROUPS = 4
+# Per-record normalisation (the convolutional critic; under DP the autoencoder too): group norm, at most this
+# many groups.
+NORM_GROUPS = 4
 
 
 def _decoded_length(first_kernel: int) -> int:
@@ -98,18 +100,19 @@ def _init_weights(network: nn.Module) -> None:
             nn.init.constant_(module.bias, 0.01)
 
 
-def _norm(channels: int, affine: bool, private: bool) -> nn.Module:
-    """Batch norm, or under DP group norm (batch norm mixes a batch's records; see privacy/dp.py)."""
-    if private:
-        return nn.GroupNorm(min(PRIVATE_NORM_GROUPS, channels), channels, affine=affine)
+def _norm(channels: int, affine: bool, per_record: bool) -> nn.Module:
+    """Batch norm, or group norm, which normalises each record on its own (see ConvCritic; under DP batch norm
+    would mix a batch's records, see privacy/dp.py)."""
+    if per_record:
+        return nn.GroupNorm(min(NORM_GROUPS, channels), channels, affine=affine)
     return nn.BatchNorm1d(channels, affine=affine)
 
 
-def _strided_stack(channels: tuple[int, ...], learnable_norm: bool, private: bool) -> list[nn.Module]:
-    """The encoder's strided convolutions, each but the first followed by batch norm, with leaky ReLU."""
+def _strided_stack(channels: tuple[int, ...], learnable_norm: bool, per_record: bool) -> list[nn.Module]:
+    """The encoder's strided convolutions, each but the first followed by a norm, with leaky ReLU."""
     layers: list[nn.Module] = []
     for i, ((kernel, stride), (a, b)) in enumerate(zip(ENCODER_LAYERS, itertools.pairwise(channels), strict=True)):
-        norm = [_norm(b, learnable_norm, private)] if i else []
+        norm = [_norm(b, learnable_norm, per_record)] if i else []
         layers += [nn.Conv1d(a, b, kernel, stride), *norm, nn.LeakyReLU(0.2)]
     return layers
 
@@ -128,7 +131,7 @@ class Autoencoder(nn.Module):
         channels = tuple(BASE_CHANNELS * 2**i for i in range(6))  # 1 input channel, then 4 ... 128
         self.padded = padded
         self.encoder = nn.Sequential(
-            *_strided_stack((1, *channels[:5]), learnable_norm=True, private=private),
+            *_strided_stack((1, *channels[:5]), learnable_norm=True, per_record=private),
             nn.Conv1d(channels[4], EMBEDDING_DIM, _strided_length(padded)),
             nn.Tanh(),
         )
@@ -137,7 +140,7 @@ class Autoencoder(nn.Module):
         for (kernel, stride), (a, b) in zip(DECODER_LAYERS, itertools.pairwise(widths), strict=True):
             decoder += [nn.ConvTranspose1d(a, b, kernel, stride)]
             if b != 1:
-                decoder += [_norm(b, affine=True, private=private), nn.ReLU()]
+                decoder += [_norm(b, affine=True, per_record=private), nn.ReLU()]
         self.decoder = nn.Sequential(*decoder)
 
     def encode(self, records: torch.Tensor) -> torch.Tensor:
@@ -183,13 +186,20 @@ class MLPGenerator(nn.Module):
 
 
 class ConvCritic(nn.Module):
-    """The encoder's strided stack (wider channels) on the zero-padded record, down to one score."""
+    """The encoder's strided stack (wider channels) on the zero-padded record, down to one score.
 
-    def __init__(self, padded: int, private: bool = False) -> None:
+    Its norms are per-record group norms without learnable scale. Batch norm, which the critic had first, scores
+    real and generated batches each by its own statistics, so a batch of identical records normalises to zeros:
+    every collapsed batch gets the same score and no gradient, and the generator cannot leave a collapse. With
+    batch norm, corGAN's defaults at the reference's full budget on the epileptic-seizure chunks generated one
+    waveform repeated (benchmarks/studies/README.md, study 2b).
+    """
+
+    def __init__(self, padded: int) -> None:
         super().__init__()
         self.padded = padded
         self.body = nn.Sequential(
-            *_strided_stack((1, *CRITIC_CHANNELS), learnable_norm=False, private=private),
+            *_strided_stack((1, *CRITIC_CHANNELS), learnable_norm=False, per_record=True),
             nn.Conv1d(CRITIC_CHANNELS[-1], 1, _strided_length(padded)),
         )
 
@@ -353,7 +363,7 @@ class CorGAN(Synthesizer):
         networks: dict[str, nn.Module] = {
             "autoencoder": Autoencoder(padded, first_kernel, private, layout.width if self.start_at_frequencies else 0),
             "generator": ConvGenerator(self.latent_dim) if conv else MLPGenerator(self.latent_dim),
-            "critic": ConvCritic(padded, private) if conv else MLPCritic(layout.width),
+            "critic": ConvCritic(padded) if conv else MLPCritic(layout.width),
         }
         for network in networks.values():
             _init_weights(network)

@@ -1,9 +1,10 @@
 """corGAN under differential privacy: what changes from `corgan.py` (DP-SGD itself: privacy/dp.py).
 
 Two networks read real records: the autoencoder while it is pretrained (encoder and decoder), and the critic.
-Both train with DP-SGD on Poisson batches, accounted together. Their batch norms are group norms (built so in
-`corgan.py`), since batch norm mixes a batch's records. The critic keeps corGAN's own Lipschitz device, weight
-clipping, and its WGAN warm-up schedule; every one of its steps is accounted. Each critic step scores a Poisson
+Both train with DP-SGD on Poisson batches, accounted together. Their norms are group norms (built so in
+`corgan.py`; the convolutional critic's always are), since batch norm mixes a batch's records. The critic keeps
+corGAN's own Lipschitz device, weight clipping, and its WGAN warm-up schedule; every one of its steps is
+accounted. Each critic step scores a Poisson
 batch of real records and as many generated ones in one pass, each row with its own term of the Wasserstein
 loss. The generator and the decoder's fine-tuning learn only from the private critic: post-processing.
 Transposed convolutions have no per-record gradient rule in Opacus; it derives one with functorch.
@@ -46,7 +47,7 @@ def train_privately(model: CorGAN, data: torch.Tensor, run: TrainingRun) -> None
         pretrain=Phase(batch, model.pretrain_epochs * steps_per_epoch),
         critic=Phase(batch, sum(model._critic_steps(step) for step in range(generator_steps))),
     )
-    private.adaptations["norms"] = "group norm instead of batch norm in the autoencoder and the critic"
+    private.adaptations["norms"] = "group norm instead of batch norm in the autoencoder (the critic always has it)"
     released = release_histograms(private, histograms) if histograms else {}
     if released:
         private.adaptations["quantile_knots"] = (
