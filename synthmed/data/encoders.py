@@ -253,8 +253,8 @@ class BinaryEncoder(CategoricalEncoder):
         return "sigmoid", "bce"
 
     def _fit_domain(self, values: pd.Series) -> None:
-        observed = set(pd.unique(values).tolist())
-        if self.column.categories is None and observed <= {0, 1} and pd.api.types.is_numeric_dtype(values):
+        zero_one = pd.api.types.is_numeric_dtype(values) and set(pd.unique(values).tolist()) <= {0, 1}
+        if self.column.categories is None and zero_one:
             # a 0/1 column seen with one value only is still 0/1 (a rare code absent from this sample)
             self.categories_ = [0, 1]
         else:

@@ -251,7 +251,8 @@ class CorGAN(Synthesizer):
             "calibrated" (ours) rounds each binary column at the threshold that gives a generated sample the
             training data's share of ones (data/calibration.py), so the likeliest rows get each code. The shares
             ship in the artifact. Rounding at 0.5 drops every code the decoder gives below even odds: on the NHDS
-            2010 code matrix corGAN with its extensions wrote 4.0 codes per record where the data has 6.9.
+            2010 code matrix corGAN with its extensions wrote 4.0 codes per record where the data has 6.9, and
+            calibrated, 6.9 (per-code probability R² 0.997 against 0.869; study 2a).
             A share declared in the schema (`share`, e.g. a published prevalence) replaces the data's; under DP
             every binary column must declare one.
         quantile_knots: numeric columns' quantiles (at this many even levels) kept to calibrate generated
