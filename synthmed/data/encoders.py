@@ -110,6 +110,21 @@ class ColumnEncoder(ABC):
             values = values.mask(pd.Series(missing, index=values.index))
         return values
 
+    @property
+    def calibrating(self) -> bool:
+        """Whether the column kept a target (quantiles, a share) that generated values are calibrated to."""
+        return False
+
+    def calibrate(self, block: np.ndarray) -> None:
+        """Learn from a large generated sample of this column's spans how to meet its target."""
+        raise NotImplementedError(f"a {self.column.kind} column keeps no calibration target")
+
+    def _present(self, block: np.ndarray) -> np.ndarray:
+        """Rows of a generated block that decoding without `rng` gives a value (their missing flag rounds to 0)."""
+        if self.has_missing_ and self.column.kind is not ColumnKind.CATEGORICAL:
+            return ~_bernoulli(block[:, -1], None)
+        return np.ones(len(block), dtype=bool)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "column": self.name,
@@ -253,8 +268,11 @@ class BinaryEncoder(CategoricalEncoder):
         return "sigmoid", "bce"
 
     def _fit_domain(self, values: pd.Series) -> None:
-        zero_one = pd.api.types.is_numeric_dtype(values) and set(pd.unique(values).tolist()) <= {0, 1}
-        if self.column.categories is None and zero_one:
+        if (
+            self.column.categories is None
+            and pd.api.types.is_numeric_dtype(values)
+            and set(pd.unique(values).tolist()) <= {0, 1}
+        ):
             # a 0/1 column seen with one value only is still 0/1 (a rare code absent from this sample)
             self.categories_ = [0, 1]
         else:
@@ -274,12 +292,14 @@ class BinaryEncoder(CategoricalEncoder):
     def _encode_values(self, series: pd.Series, missing: np.ndarray, out: np.ndarray) -> None:
         out[:, 0] = self._codes(series) == 1
 
+    @property
+    def calibrating(self) -> bool:
+        return self.share_ is not None
+
     def calibrate(self, block: np.ndarray) -> None:
         """Set the rounding threshold from a generated sample of this column's spans (missing rows ignored)."""
-        if self.share_ is None:
-            return
-        present = block[:, -1] <= 0.5 if self.has_missing_ else np.ones(len(block), dtype=bool)
-        self.threshold_ = share_threshold(block[present, 0], self.share_)
+        if self.share_ is not None:
+            self.threshold_ = share_threshold(block[self._present(block), 0], self.share_)
 
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
         probabilities = block[:, 0]
@@ -387,12 +407,15 @@ class NumericEncoder(ColumnEncoder):
         """Generated value dimensions -> value on the [0, 1] scale, before calibration and clipping."""
         return block[:, 0]
 
+    @property
+    def calibrating(self) -> bool:
+        return self.quantiles_ is not None
+
     def calibrate(self, block: np.ndarray) -> None:
         """Learn the generator's marginal from a generated sample of this column's spans (missing rows ignored)."""
         if self.quantiles_ is None:
             return
-        present = block[:, -1] < 0.5 if self.has_missing_ else np.ones(len(block), dtype=bool)
-        generated = self._raw_scaled(block[present, : self.value_width])
+        generated = self._raw_scaled(block[self._present(block), : self.value_width])
         if len(generated):
             self.generated_quantiles_ = np.quantile(generated, np.linspace(0.0, 1.0, GENERATED_KNOTS))
 

@@ -124,17 +124,13 @@ class TableTransformer:
     @property
     def calibrating(self) -> bool:
         """Whether any column kept a target to calibrate generated values to: numeric quantiles, binary shares."""
-        return any(
-            (isinstance(encoder, NumericEncoder) and encoder.quantiles_ is not None)
-            or (isinstance(encoder, BinaryEncoder) and encoder.share_ is not None)
-            for encoder in self.encoders_
-        )
+        return any(encoder.calibrating for encoder in self.encoders_)
 
     def calibrate(self, generated: np.ndarray) -> None:
         """Show every calibrating column a large generated matrix (data/calibration.py: marginal calibration)."""
         start = 0
         for encoder in self.encoders_:
-            if isinstance(encoder, NumericEncoder | BinaryEncoder):
+            if encoder.calibrating:
                 encoder.calibrate(np.asarray(generated[:, start : start + encoder.width], dtype=np.float64))
             start += encoder.width
 

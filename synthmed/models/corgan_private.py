@@ -4,10 +4,10 @@ Two networks read real records: the autoencoder while it is pretrained (encoder 
 Both train with DP-SGD on Poisson batches, accounted together. Their norms are group norms (built so in
 `corgan.py`; the convolutional critic's always are), since batch norm mixes a batch's records. The critic keeps
 corGAN's own Lipschitz device, weight clipping, and its WGAN warm-up schedule; every one of its steps is
-accounted. Each critic step scores a Poisson
-batch of real records and as many generated ones in one pass, each row with its own term of the Wasserstein
-loss. The generator and the decoder's fine-tuning learn only from the private critic: post-processing.
-Transposed convolutions have no per-record gradient rule in Opacus; it derives one with functorch.
+accounted. Each critic step scores a Poisson batch of real records and as many generated ones in one pass, each
+row with its own term of the Wasserstein loss. The generator and the decoder's fine-tuning learn only from the
+private critic: post-processing. Transposed convolutions have no per-record gradient rule in Opacus; it derives
+one with functorch.
 With `quantile_knots`, numbers are calibrated to histograms of their declared ranges released by the Gaussian
 mechanism (`MARGINALS_SHARE` of epsilon, before training; privacy/histograms.py), not to the data's quantiles.
 """
