@@ -82,9 +82,14 @@ class ColumnEncoder(ABC):
 
     def spans(self, start: int) -> list[Span]:
         value = Span(self.name, "value", self.column.kind, start, self.value_width, *self._activation_loss())
-        if not self.has_missing_ or self.column.kind is ColumnKind.CATEGORICAL:
+        if not self._flags_missing:
             return [value]
         return [value, Span(self.name, "missing", self.column.kind, value.stop, 1, "sigmoid", "bce")]
+
+    @property
+    def _flags_missing(self) -> bool:
+        """Whether the column has a missing-value flag span (a categorical column keeps missing as a category)."""
+        return self.has_missing_ and self.column.kind is not ColumnKind.CATEGORICAL
 
     @property
     def width(self) -> int:
@@ -100,12 +105,12 @@ class ColumnEncoder(ABC):
                 remedy="refit on data that includes missing values for this column",
             )
         self._encode_values(series, missing, out[:, : self.value_width])
-        if self.has_missing_ and self.column.kind is not ColumnKind.CATEGORICAL:
+        if self._flags_missing:
             out[:, -1] = missing
 
     def decode(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
         values = self._decode_values(block[:, : self.value_width], rng)
-        if self.has_missing_ and self.column.kind is not ColumnKind.CATEGORICAL:
+        if self._flags_missing:
             missing = _bernoulli(block[:, -1], rng)
             values = values.mask(pd.Series(missing, index=values.index))
         return values
@@ -121,7 +126,7 @@ class ColumnEncoder(ABC):
 
     def _present(self, block: np.ndarray) -> np.ndarray:
         """Rows of a generated block that decoding without `rng` gives a value (their missing flag rounds to 0)."""
-        if self.has_missing_ and self.column.kind is not ColumnKind.CATEGORICAL:
+        if self._flags_missing:
             return ~_bernoulli(block[:, -1], None)
         return np.ones(len(block), dtype=bool)
 
