@@ -1,13 +1,23 @@
 """Command line: `synthmed fit | sample | ehr-matrix | schema | models | demo`.
 
 The CLI only parses arguments, calls the Python API and turns synthmed errors into a one-paragraph
-message with exit status 2; it never shows a traceback for a user mistake.
+message; it never shows a traceback for a user mistake. Exit statuses:
+
+| status | meaning |
+|---|---|
+| 0 | done |
+| 1 | internal error: a bug in synthmed (SYNTHMED_DEBUG=1 shows the traceback) |
+| 2 | user error: bad input, options or paths; the message names the remedy |
+| 3 | `release` refused: the privacy verdict is not PASS (only the report was written) |
+| 4 | `audit` found the generator leaking more than its privacy accounting allows |
+| 130 | interrupted (Ctrl-C); nothing partial is left behind |
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 import time
 import typing
@@ -40,7 +50,18 @@ Threads = Annotated[
     int | None,
     typer.Option(help="CPU threads for torch (default: one per core); outputs reproduce only with the same count."),
 ]
+EXIT_INTERNAL_ERROR = 1
+EXIT_USER_ERROR = 2
+EXIT_RELEASE_REFUSED = 3
+EXIT_AUDIT_INCONSISTENT = 4
+EXIT_INTERRUPTED = 130
+
 Encoding = Annotated[str | None, typer.Option(help="Text encoding of a CSV input, e.g. latin-1.")]
+Decimal = Annotated[
+    str | None,
+    typer.Option(help='Decimal mark of a CSV input\'s numbers when the file leaves it unclear: "," or ".".'),
+]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace output files that exist already.")]
 NaValues = Annotated[
     list[str] | None,
     typer.Option("--na-values", help='Extra missing-value marker, e.g. "?" (repeatable).'),
@@ -58,7 +79,8 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__
 
 
 def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """Report synthmed errors as a message and exit status 2 (the library raises; only the CLI prints)."""
+    """Report synthmed errors as a message and exit status 2, anything else as an internal error (status 1)
+    without a traceback unless SYNTHMED_DEBUG is set (the library raises; only the CLI prints)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
@@ -68,7 +90,28 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
                 command(*args, **kwargs)
             except SynthmedError as error:
                 typer.echo(f"error: {error}", err=True)
-                raise typer.Exit(2) from None
+                raise typer.Exit(EXIT_USER_ERROR) from None
+            except KeyboardInterrupt:
+                typer.echo("interrupted", err=True)
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            except MemoryError:
+                typer.echo(
+                    "error: out of memory. Remedy: use fewer rows (--rows), a smaller --batch-size, or a machine with "
+                    "more memory.",
+                    err=True,
+                )
+                raise typer.Exit(EXIT_INTERNAL_ERROR) from None
+            except (typer.Exit, typer.Abort, SystemExit):
+                raise
+            except Exception as error:
+                if os.environ.get("SYNTHMED_DEBUG"):
+                    raise
+                typer.echo(
+                    f"internal error: {type(error).__name__}: {error}\nThis is a bug in synthmed, not in your input: "
+                    "please report it with the command you ran (set SYNTHMED_DEBUG=1 to see the traceback).",
+                    err=True,
+                )
+                raise typer.Exit(EXIT_INTERNAL_ERROR) from None
 
     return wrapper
 
@@ -189,14 +232,19 @@ def fit(
         int | None, typer.Option(help="Sequence models: cut a recording into windows of this many steps.")
     ] = None,
     threads: Threads = None,
+    decimal: Decimal = None,
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a generator on a table (or on sequences, for tsgan) and save it."""
+    from synthmed.data.files import check_folder
     from synthmed.models import get_model_class
     from synthmed.models.artifact import check_output_path
     from synthmed.models.training import cpu_threads
 
-    check_output_path(output)
+    check_output_path(output, overwrite=overwrite)
+    if checkpoint is not None:
+        check_folder(checkpoint)
     model_class = get_model_class(model)
     synthesizer = _configured(model, settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device)
     described = {"sequence_id": sequence_id, "time": time_column, "window": window}
@@ -213,6 +261,7 @@ def fit(
             schema=schema,
             na_values=na_values,
             encoding=encoding,
+            decimal=decimal,
             progress=not quiet,
             checkpoint=checkpoint,
             checkpoint_every=checkpoint_every,
@@ -223,7 +272,7 @@ def fit(
             **sequence_options,
         )
     seconds = time.perf_counter() - started
-    path = synthesizer.save(output)
+    path = synthesizer.save(output, overwrite=overwrite)
     transformer = synthesizer.transformer_
     steps, width = getattr(transformer, "steps_", None), len(transformer.columns)
     shape = (
@@ -261,17 +310,19 @@ def sample(
         str | None, typer.Option(help="One column's mix, COLUMN=VALUE:SHARE,VALUE:SHARE (shares sum to 1).")
     ] = None,
     threads: Threads = None,
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Generate synthetic rows from a saved generator (sequences in long format: sequence, step, channels)."""
     import numpy as np
     import pandas as pd
 
-    from synthmed.data.io import write_table
+    from synthmed.data.io import check_table_output, write_table
     from synthmed.data.timeseries import to_long
     from synthmed.models.base import Synthesizer
     from synthmed.models.training import cpu_threads
 
+    check_table_output(output, overwrite=overwrite)
     synthesizer = Synthesizer.load(model)
     with cpu_threads(threads):
         table = synthesizer.sample(
@@ -281,7 +332,7 @@ def sample(
         table = to_long(table, synthesizer.transformer_.columns)
     elif not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table, columns=synthesizer.transformer_.columns)
-    path = write_table(table, output)
+    path = write_table(table, output, overwrite=overwrite)
     _say(f"wrote {len(table)} synthetic rows x {table.shape[1]} columns to {path}", quiet)
 
 
@@ -292,13 +343,15 @@ def convert(
     layout: Annotated[Path, typer.Option(help="YAML/JSON layout: fields with name, start (1-based), width, type.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .parquet or .csv table.")],
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "latin-1",
+    overwrite: Overwrite = False,
 ) -> None:
     """Turn a fixed-width file (public-use micro-data such as NHDS) into a table, driven by a layout file."""
     from synthmed.data.fixed_width import load_layout, read_fixed_width
-    from synthmed.data.io import write_table
+    from synthmed.data.io import check_table_output, write_table
 
+    check_table_output(output, overwrite=overwrite)
     table = read_fixed_width(data, load_layout(layout), encoding=encoding)
-    path = write_table(table, output)
+    path = write_table(table, output, overwrite=overwrite)
     typer.echo(f"{len(table):,} records x {table.shape[1]} fields written to {path}")
 
 
@@ -320,6 +373,7 @@ def ehr_matrix(
         typer.Option(help="A wide table's code columns, comma-separated ('diagnosis_*' matches many)."),
     ] = None,
     encoding: Encoding = None,
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
     """Build a patient x diagnosis-code matrix (binary or counts) from an event table, or x code groups."""
@@ -336,8 +390,9 @@ def ehr_matrix(
         matrix_summary,
         read_events,
     )
-    from synthmed.data.io import PARQUET_SUFFIXES, read_table, write_table
+    from synthmed.data.io import PARQUET_SUFFIXES, check_table_output, read_table, write_table
 
+    check_table_output(output, overwrite=overwrite)
     # codes must stay text: a CSV is read as such; Parquet keeps the types it was written with
     parquet = events.name.endswith(PARQUET_SUFFIXES)
     table = read_table(events) if parquet else read_events(events, encoding=encoding)
@@ -357,7 +412,7 @@ def ehr_matrix(
         matrix = group_matrix(table[ids], table[codes_at], load_groups(groups))
         if flags:  # a wide table's i-th row is its long form's i-th (the first code slot)
             matrix = flag_matrix(table[ids].iloc[: len(fields)], fields, flags).join(matrix)
-        path = write_table(matrix.reset_index(), output)
+        path = write_table(matrix.reset_index(), output, overwrite=overwrite)
         shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())
         _say(f"wrote {len(matrix):,} records x {matrix.shape[1]} variables to {path}; shares: {shares}", quiet)
         return
@@ -369,7 +424,7 @@ def ehr_matrix(
         counts=counts,
         unit=unit,
     )
-    path = write_table(matrix.reset_index(), output)
+    path = write_table(matrix.reset_index(), output, overwrite=overwrite)
     stats = matrix_summary(matrix)
     rows = "record" if code_columns is not None else unit
     _say(
@@ -386,11 +441,16 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write YAML/JSON here.")] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
+    decimal: Decimal = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Infer a table's schema, to review and edit before `fit --schema`."""
+    from synthmed.data.files import check_output
     from synthmed.data.schema import infer_schema
 
-    inferred = infer_schema(data, na_values=na_values, encoding=encoding)
+    if output is not None:
+        check_output(output, overwrite=overwrite, example="schema.yaml")
+    inferred = infer_schema(data, na_values=na_values, encoding=encoding, decimal=decimal)
     if output is None:
         typer.echo(yaml.safe_dump(inferred.to_dict(), sort_keys=False), nl=False)
     else:
@@ -475,21 +535,30 @@ def evaluate(
     ] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
+    decimal: Decimal = None,
+    overwrite: Overwrite = False,
 ) -> None:
     """Judge a synthetic table, or synthetic sequences (--sequence-id, --time): fidelity, utility and privacy."""
     import json
 
+    from synthmed.data.files import check_output, write_text
     from synthmed.data.io import read_table
     from synthmed.report import write_report
 
     if output is None and json_output is None:
         raise ConfigError("nothing to write", remedy="give -o report.html and/or --json metrics.json")
+    for path, example in ((output, "report.html"), (json_output, "metrics.json")):
+        if path is not None:
+            check_output(path, overwrite=overwrite, example=example)
     from synthmed.data.schema import Schema
     from synthmed.evaluate.evaluation import evaluate as run_evaluation
     from synthmed.evaluate.policy import Policy
 
     monitor = _training_monitor(generator) if generator is not None else None
-    tables = [read_table(path, na_values=na_values, encoding=encoding) for path in (train, holdout, synthetic)]
+    tables = [
+        read_table(path, na_values=na_values, encoding=encoding, decimal=decimal)
+        for path in (train, holdout, synthetic)
+    ]
     if sequence_id is None and time_column is None and window is None:
         result = run_evaluation(
             *tables,
@@ -515,8 +584,7 @@ def evaluate(
     if monitor is not None:
         document["training_monitor"] = monitor
     if json_output is not None:
-        json_output.parent.mkdir(parents=True, exist_ok=True)
-        json_output.write_text(json.dumps(document, indent=2, allow_nan=False))
+        write_text(json_output, json.dumps(document, indent=2, allow_nan=False))
     if output is not None:
         write_report(document, output)
     for name in ("fidelity", "utility", "privacy"):
@@ -550,10 +618,14 @@ def release(
     quasi_identifiers: Annotated[str | None, typer.Option(help="Comma-separated columns for --k-anonymity.")] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
+    decimal: Decimal = None,
 ) -> None:
-    """Write synthetic data (and a model card) only when its privacy verdict passes; otherwise only the report."""
+    """Write synthetic data (and a model card) only when its privacy verdict passes; otherwise only the report.
+
+    Exit status 3 when the release is refused."""
     import pandas as pd
 
+    from synthmed.data.files import check_new_folder
     from synthmed.data.io import read_table
     from synthmed.data.schema import Schema
     from synthmed.evaluate.policy import Policy
@@ -567,7 +639,8 @@ def release(
         )
     if (k_anonymity is None) != (quasi_identifiers is None):
         raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
-    real = [read_table(path, na_values=na_values, encoding=encoding) for path in (train, holdout)]
+    check_new_folder(output)
+    real = [read_table(path, na_values=na_values, encoding=encoding, decimal=decimal) for path in (train, holdout)]
     generate = None
     if generator is not None:
         loaded = Synthesizer.load(generator)
@@ -582,7 +655,7 @@ def release(
 
         table = generate(rows or len(real[0]), -1)
     else:
-        table = read_table(synthetic, na_values=na_values, encoding=encoding)
+        table = read_table(synthetic, na_values=na_values, encoding=encoding, decimal=decimal)
     outcome = run_release(
         table,
         *real,
@@ -599,7 +672,7 @@ def release(
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)
     if not outcome.released:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_RELEASE_REFUSED)
 
 
 @app.command()
@@ -621,18 +694,25 @@ def audit(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result as JSON here.")] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
+    decimal: Decimal = None,
+    overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Plant canary records in a copy of the data, train, and measure how the generator reproduces them."""
+    """Plant canary records in a copy of the data, train, and measure how the generator reproduces them.
+
+    Exit status 4 when the generator leaks more than its privacy accounting allows."""
     import json
 
+    from synthmed.data.files import check_output, write_text
     from synthmed.data.io import read_table
     from synthmed.data.schema import Schema
     from synthmed.privacy.audit import audit as run_audit
     from synthmed.privacy.audit import describe_audit
 
+    if output is not None:
+        check_output(output, overwrite=overwrite, example="audit.json")
     result = run_audit(
-        read_table(data, na_values=na_values, encoding=encoding),
+        read_table(data, na_values=na_values, encoding=encoding, decimal=decimal),
         _configured(model, settings, seed=seed),
         schema=Schema.load(schema) if schema else None,
         once=once,
@@ -647,9 +727,9 @@ def audit(
     for line in describe_audit(result):
         typer.echo(line)
     if output is not None:
-        output.write_text(json.dumps(result.to_dict(), indent=2))
+        write_text(output, json.dumps(result.to_dict(), indent=2))
     if not result.consistent:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_AUDIT_INCONSISTENT)
 
 
 @app.command()

@@ -71,6 +71,10 @@ class ArtifactError(SynthmedError):
     """A saved generator cannot be read (missing file, wrong format, incompatible version)."""
 
 
+class OutputError(SynthmedError):
+    """An output cannot be written: the path is unusable, the file exists, or the disk refused the write."""
+
+
 class NotFittedError(SynthmedError):
     """A model was asked to sample or save before `fit`."""
 

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner, Result
 
 import synthmed
-from synthmed.cli import _training_monitor, app
+from synthmed.cli import EXIT_RELEASE_REFUSED, _training_monitor, app
 from synthmed.data.schema import ColumnKind
 from synthmed.data.timeseries import to_long
 from synthmed.errors import SynthmedWarning
@@ -125,7 +125,7 @@ def test_tabgan_conditions_from_the_command_line_are_exact(tmp_path: Path) -> No
     assert invoke("sample", model, "-n", "40", "-o", output, "--condition", "stage=III", "-q").exit_code == 0
     assert set(pd.read_csv(output)["stage"]) == {"III"}
     shares = ["--proportions", "sex=F:0.25,M:0.75"]
-    assert invoke("sample", model, "-n", "40", "-o", output, *shares, "-q").exit_code == 0
+    assert invoke("sample", model, "-n", "40", "-o", output, *shares, "-q", "--overwrite").exit_code == 0
     assert pd.read_csv(output)["sex"].value_counts().to_dict() == {"M": 30, "F": 10}
 
 
@@ -736,7 +736,7 @@ def test_release_writes_data_only_when_privacy_passes(tmp_path: Path) -> None:
     copies = tmp_path / "copies.csv"
     patients(0).to_csv(copies, index=False)
     refused = invoke("release", "--synthetic", copies, *real, "-o", tmp_path / "no")
-    assert refused.exit_code == 1 and "release refused: privacy verdict FAIL" in refused.stderr
+    assert refused.exit_code == EXIT_RELEASE_REFUSED and "release refused: privacy verdict FAIL" in refused.stderr
     assert sorted(p.name for p in (tmp_path / "no").iterdir()) == ["evaluation.json", "report.html"]
     assert_user_error(invoke("release", *real, "-o", tmp_path / "x"), "--synthetic")
     alone = invoke("release", "--synthetic", paths["fresh"], *real, "--k-anonymity", "5", "-o", tmp_path / "x")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthmed.data.io import read_table
 from synthmed.errors import ConfigError, DataError
 
 ICD9_GRANULARITIES = ("3digit", "full")
@@ -71,21 +72,8 @@ def normalise_icd9(codes: pd.Series, granularity: str = "3digit") -> pd.Series:
 
 
 def read_events(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
-    """Read an event CSV (plain or gzipped) with every column as text, so codes keep leading zeros."""
-    path = Path(path)
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=True, encoding=encoding)
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"{path} is not valid {encoding or 'UTF-8'} text ({error.reason} at byte {error.start})",
-            remedy="pass --encoding latin-1 (or the file's real encoding)",
-        ) from error
-    except FileNotFoundError as error:
-        raise DataError(f"event file {path} does not exist", remedy="check the path") from error
-    except IsADirectoryError as error:
-        raise DataError(f"{path} is a directory, not an event CSV", remedy="pass the CSV file") from error
-    except pd.errors.EmptyDataError as error:
-        raise DataError(f"event file {path} has no header and no rows", remedy="check the export") from error
+    """Read an event CSV (plain or compressed) with every column as text, so codes keep leading zeros."""
+    return read_table(path, encoding=encoding, as_text=True)
 
 
 def find_column(frame: pd.DataFrame, candidates: Sequence[str], role: str) -> str:

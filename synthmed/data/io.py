@@ -1,20 +1,42 @@
-"""Reading and writing tables (CSV, Parquet) with errors a user can act on."""
+"""Reading and writing tables (CSV, Parquet) with errors a user can act on.
+
+A file is read by what it holds, not only by its name: a gzip, bz2, xz, zstd or zip file named `.csv` is
+decompressed, a Parquet file is read as Parquet, and an Excel workbook is refused with the remedy. Whatever
+goes wrong while parsing is a `DataError` naming the file.
+"""
 
 from __future__ import annotations
 
+import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
 
+from synthmed.data.files import atomic_output, check_output
 from synthmed.data.validate import refuse_duplicated_names
 from synthmed.errors import DataError, SchemaError
 
-CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-COMPRESSION = {".csv.gz": "gzip", ".csv.bz2": "bz2", ".csv.zip": "zip", ".csv.xz": "xz"}
+COMPRESSION = {".csv.gz": "gzip", ".csv.bz2": "bz2", ".csv.zip": "zip", ".csv.xz": "xz", ".csv.zst": "zstd"}
+# A file's first bytes say what it is, whatever its name.
+MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PAR1", "parquet"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"PK\x03\x04", "zip"),
+    (b"\xd0\xcf\x11\xe0", "ole2"),  # a legacy Excel (.xls) workbook
+)
+SEPARATORS = (",", ";", "\t", "|")
+# pandas' options for numbers written with a decimal comma ("1.234,5") or a decimal point ("1,234.5")
+DECIMAL_MARKS: dict[str, dict[str, str]] = {",": {"decimal": ",", "thousands": "."}, ".": {"thousands": ","}}
+Decimal = Literal[",", "."]
 
 
 def _suffix(path: Path) -> str:
@@ -25,81 +47,143 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-SEPARATORS = (",", ";", "\t", "|")
+def _content(path: Path) -> str | None:
+    """What the file's first bytes say it is ("parquet", a compression, "excel"), None for plain text."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    kind = next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
+    if kind == "ole2":
+        return "excel"
+    if kind == "zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if any(name.startswith("xl/") for name in archive.namelist()):
+                    return "excel"
+        except zipfile.BadZipFile:
+            pass
+    return kind
 
 
-def _separator(path: Path, encoding: str | None) -> str:
+def _separator(path: Path, encoding: str | None, compression: str | None) -> str:
     """The separator the header line uses most: many hospital exports are ';'- or tab-separated."""
-    line = pd.read_csv(path, nrows=1, header=None, encoding=encoding, sep="\x1f", dtype=str, quoting=3).iloc[0, 0]
+    line = pd.read_csv(
+        path, nrows=1, header=None, encoding=encoding, sep="\x1f", dtype=str, quoting=3, compression=compression
+    ).iloc[0, 0]
     return max(SEPARATORS, key=lambda sep: str(line).count(sep))
 
 
-def _check_header(path: Path, encoding: str | None, sep: str) -> None:
-    """Refuse duplicated column names before pandas silently renames them to `name.1`."""
-    header = pd.read_csv(path, nrows=1, header=None, encoding=encoding, sep=sep, dtype=str).iloc[0]
-    refuse_duplicated_names(pd.Index(header))
+def _read_csv(
+    path: Path,
+    compression: str | None,
+    na_values: Sequence[str] | None,
+    encoding: str | None,
+    decimal: Decimal | None,
+    as_text: bool,
+) -> pd.DataFrame:
+    sep = _separator(path, encoding, compression)
+    header = pd.read_csv(
+        path, nrows=1, header=None, encoding=encoding, sep=sep, dtype=str, compression=compression
+    ).iloc[0]
+    refuse_duplicated_names(pd.Index(header))  # before pandas silently renames them to `name.1`
+    options: dict[str, Any] = DECIMAL_MARKS[decimal] if decimal is not None else {}
+    return pd.read_csv(
+        path,
+        na_values=list(na_values or []),
+        encoding=encoding,
+        sep=sep,
+        compression=compression,
+        dtype=str if as_text else None,
+        **options,
+    )
+
+
+def _parse_failure(path: Path, error: Exception) -> DataError:
+    if isinstance(error, UnicodeDecodeError):
+        return DataError(
+            f"{str(path)!r} is not valid {error.encoding.upper()} text (byte {error.start}: "
+            f"{error.object[error.start : error.start + 1]!r})",
+            remedy="pass the file's encoding, e.g. --encoding latin-1 (Python: encoding='latin-1')",
+        )
+    if isinstance(error, pd.errors.EmptyDataError):
+        return DataError(f"{str(path)!r} is empty", remedy="check the file")
+    if isinstance(error, LookupError):  # an unknown --encoding name
+        return DataError(f"cannot read {str(path)!r}: {error}", remedy="pass a known encoding, e.g. utf-8 or latin-1")
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+    return DataError(
+        f"{str(path)!r} is not a readable table ({detail})",
+        remedy="check that the file is complete, and its separator and quoting",
+    )
 
 
 def read_table(
-    path: str | Path,
+    path: str | os.PathLike[str],
     *,
     na_values: Sequence[str] | None = None,
     encoding: str | None = None,
+    decimal: Decimal | None = None,
+    as_text: bool = False,
 ) -> pd.DataFrame:
     """Read a CSV (optionally compressed) or Parquet file.
 
     pandas' usual missing markers (empty, NA, N/A, NaN, null...) always count as missing; `na_values` adds
-    the data set's own markers, such as "?" in the UCI heart files.
+    the data set's own markers, such as "?" in the UCI heart files. `decimal` (CSV only) says how numbers are
+    written when the file does not make it clear: "," for "1.234,5", "." for "1,234.5"; without it, columns
+    of decimal-comma numbers are recognised during validation (data/numbers.py). `as_text` reads every CSV
+    column as text, so codes keep their leading zeros.
     """
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{str(path)!r} is a folder, not a table", remedy="pass a CSV or Parquet file")
     if not path.is_file():
         raise DataError(f"input file {str(path)!r} does not exist", remedy="check the path")
+    if decimal is not None and decimal not in DECIMAL_MARKS:
+        raise DataError("the decimal mark must be ',' or '.'", values=[decimal], remedy="e.g. --decimal ,")
     suffix = _suffix(path)
     if suffix not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
         raise DataError(
             f"cannot read {str(path)!r}: synthmed reads CSV (.csv, .tsv, .txt, optionally compressed) and Parquet",
             remedy="export the table as CSV or Parquet",
         )
-    if suffix in PARQUET_SUFFIXES:
-        try:
-            table = pd.read_parquet(path)
-        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
-            raise DataError(f"{str(path)!r} is not a readable Parquet file: {error}") from None
-        if na_values:
-            table = table.replace(list(na_values), pd.NA)
-        return table
     try:
-        sep = _separator(path, encoding)
-        _check_header(path, encoding, sep)
-        return pd.read_csv(path, na_values=list(na_values or []), encoding=encoding, sep=sep)
-    except UnicodeDecodeError as error:
+        content = _content(path)
+    except OSError as error:
+        raise DataError(f"cannot read {str(path)!r}: {error.strerror or error}", remedy="check the file") from None
+    if content == "excel":
+        raise DataError(f"{str(path)!r} is an Excel workbook, not CSV", remedy="save the sheet as CSV (UTF-8)")
+    if suffix in PARQUET_SUFFIXES and content != "parquet":
         raise DataError(
-            f"{str(path)!r} is not valid {encoding or 'UTF-8'} text (byte {error.start}: "
-            f"{error.object[error.start : error.start + 1]!r})",
-            remedy="pass the file's encoding, e.g. --encoding latin-1 (Python: encoding='latin-1')",
-        ) from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{str(path)!r} is empty", remedy="check the file") from None
-    except pd.errors.ParserError as error:
-        raise DataError(f"{str(path)!r} is not a readable CSV file: {error}") from None
+            f"{str(path)!r} is not a readable Parquet file (it lacks Parquet's header)",
+            remedy="check that the file is complete; if it holds CSV text, name it .csv",
+        )
+    try:
+        if content == "parquet":
+            table = pd.read_parquet(path)
+            return table.replace(list(na_values), pd.NA) if na_values else table
+        return _read_csv(path, content, na_values, encoding, decimal, as_text)
+    except DataError:
+        raise
+    except Exception as error:  # any parser's failure (pandas, pyarrow, gzip, zlib, lzma): one message, no trace
+        raise _parse_failure(path, error) from None
 
 
-def write_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write CSV or Parquet by suffix; the file appears complete or not at all."""
+def check_table_output(path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Refuse a table output synthmed cannot write (unknown format, unusable path) before any work."""
     path = Path(path)
-    suffix = _suffix(path)
-    if suffix not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
+    if _suffix(path) not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
         raise DataError(f"cannot tell the output format of {str(path)!r}", remedy="use a .csv or .parquet file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    if suffix in PARQUET_SUFFIXES:
-        table.to_parquet(partial, index=False)
-    else:
-        sep = "\t" if suffix == ".tsv" else ","
-        table.to_csv(partial, index=False, sep=sep, compression=COMPRESSION.get(suffix))
-    partial.replace(path)
+    return check_output(path, overwrite=overwrite, example="synthetic.csv")
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    """Write CSV or Parquet by suffix; the file appears complete or not at all."""
+    path = check_table_output(path, overwrite=overwrite)
+    suffix = _suffix(path)
+    with atomic_output(path) as temporary:
+        if suffix in PARQUET_SUFFIXES:
+            table.to_parquet(temporary, index=False)
+        else:
+            sep = "\t" if suffix == ".tsv" else ","
+            table.to_csv(temporary, index=False, sep=sep, compression=COMPRESSION.get(suffix))
     return path
 
 
@@ -108,7 +192,7 @@ def read_spec_section(path: str | Path, key: str, kind: type, what: str, require
     None when the entry is absent and not `required`."""
     try:
         spec = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise SchemaError(f"cannot read the {what} {str(path)!r}: {error}") from None
     section = spec.get(key) if isinstance(spec, dict) else None
     if section is None and not required:

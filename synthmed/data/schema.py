@@ -13,12 +13,13 @@ import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from synthmed.data.files import write_text
 from synthmed.errors import SchemaError, SynthmedWarning
 
 
@@ -222,11 +223,12 @@ class Schema:
         )
 
     def save(self, path: str | Path) -> None:
+        """Write YAML (.yaml, .yml) or JSON (any other name), whole or not at all."""
         path = Path(path)
         if path.suffix.lower() in {".yaml", ".yml"}:
-            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+            write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
         else:
-            path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False))
+            write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | Path) -> Schema:
@@ -323,6 +325,7 @@ def infer_schema(
     *,
     na_values: list[str] | None = None,
     encoding: str | None = None,
+    decimal: Literal[",", "."] | None = None,
 ) -> Schema:
     """Infer every column's kind; columns named in `declared` keep the user's spec unchanged.
 
@@ -333,7 +336,7 @@ def infer_schema(
         from synthmed.data.io import read_table
         from synthmed.data.validate import validate_table
 
-        table = validate_table(read_table(table, na_values=na_values, encoding=encoding), declared)
+        table = validate_table(read_table(table, na_values=na_values, encoding=encoding, decimal=decimal), declared)
     declared = declared or Schema()
     ruled = [name for group in declared.exclusive for name in group]
     missing = [name for name in (*declared.names, *ruled) if name not in table.columns]

@@ -25,7 +25,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from synthmed.data.io import read_table
+from synthmed.data.io import Decimal, read_table
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.schema import ColumnKind, json_scalar
 from synthmed.data.validate import MIN_ROWS, refuse_duplicated_names
@@ -262,6 +262,7 @@ def to_sequences(
     window: int | None = None,
     na_values: Sequence[str] | None = None,
     encoding: str | None = None,
+    decimal: Decimal | None = None,
 ) -> Sequences:
     """Any accepted input -> validated sequences (see the module docstring for the formats)."""
     if time is not None and sequence_id is None:
@@ -279,7 +280,7 @@ def to_sequences(
             )
         return check_sequences(read_ts(data))
     if isinstance(data, str | Path):
-        data = read_table(data, na_values=na_values, encoding=encoding)
+        data = read_table(data, na_values=na_values, encoding=encoding, decimal=decimal)
     elif isinstance(data, pd.DataFrame) and na_values:
         data = data.replace(list(na_values), np.nan)
     if isinstance(data, np.ndarray) and window is None:

@@ -21,14 +21,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from synthmed.data.io import read_table
+from synthmed.data.io import Decimal, read_table
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.rules import check_training_rows
 from synthmed.data.schema import Schema, infer_schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
-from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from synthmed.models.artifact import read_artifact, write_artifact
+from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError, SynthmedError
+from synthmed.models.artifact import DAMAGED_REMEDY, META_NAME, read_artifact, write_artifact
 from synthmed.models.checkpoint import Checkpointer
 from synthmed.models.conditions import Given, SamplingPlan
 from synthmed.models.monitor import (
@@ -83,6 +83,37 @@ def _check_type(name: str, value: Any, annotation: Any, remedy: str) -> Any:
     if not valid:
         raise ConfigError(f"hyperparameter {name!r} must be {annotation.__name__}", values=[value], remedy=remedy)
     return annotation(value)
+
+
+def _without_timings(history: dict[str, Any]) -> dict[str, Any]:
+    """The training history as saved: every record but its wall-clock seconds, which differ run to run."""
+    return {
+        phase: [{k: v for k, v in record.items() if k != "seconds"} for record in records]
+        if isinstance(records, list)
+        else records
+        for phase, records in history.items()
+    }
+
+
+def _load_weights(path: str | Path, name: str, network: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load one network's saved weights, naming the first tensor that does not fit instead of torch's dump."""
+    expected = network.state_dict()
+    absent = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    misfit = [key for key in expected if key in state and tuple(state[key].shape) != tuple(expected[key].shape)]
+    if absent or extra or misfit:
+        if misfit:
+            key = misfit[0]
+            detail = (
+                f"{name}.{key} has shape {tuple(state[key].shape)} where the network {META_NAME} describes needs "
+                f"{tuple(expected[key].shape)}"
+            )
+        else:
+            detail = f"{name}.{(absent or extra)[0]} is {'missing' if absent else 'unexpected'}"
+        raise ArtifactError(
+            f"{str(path)!r} is damaged: its weights do not fit its {META_NAME} ({detail})", remedy=DAMAGED_REMEDY
+        )
+    network.load_state_dict(state, strict=True)
 
 
 class Synthesizer(ABC):
@@ -144,10 +175,15 @@ class Synthesizer(ABC):
 
     # ---- data handling: a table by default; a model whose data is not a flat table overrides these ----
     def _prepare(
-        self, data: Any, schema: Schema | str | Path | None, na_values: list[str] | None, encoding: str | None
+        self,
+        data: Any,
+        schema: Schema | str | Path | None,
+        na_values: list[str] | None,
+        encoding: str | None,
+        decimal: Decimal | None,
     ) -> np.ndarray:
         """Validate the data, learn `schema_` and `transformer_`; return the float32 training matrix."""
-        table, self.input_format_ = self._as_table(data, na_values, encoding)
+        table, self.input_format_ = self._as_table(data, na_values, encoding, decimal)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
         table = validate_table(table, declared)
         self.schema_ = self._model_schema(infer_schema(table, declared), table)
@@ -227,6 +263,7 @@ class Synthesizer(ABC):
         schema: Schema | str | Path | None = None,
         na_values: list[str] | None = None,
         encoding: str | None = None,
+        decimal: Decimal | None = None,
         progress: bool = True,
         checkpoint: str | Path | None = None,
         checkpoint_every: int = 10,
@@ -257,7 +294,7 @@ class Synthesizer(ABC):
         self.__dict__.pop("history_", None)  # a failed refit must not leave a half-trained model usable
         # models that train differently under DP (their transform, their networks) read this; the summary replaces it
         self.privacy_ = None if budget is None else {"target_epsilon": budget.epsilon}
-        matrix = self._prepare(data, schema, na_values, encoding)
+        matrix = self._prepare(data, schema, na_values, encoding, decimal)
         self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
         self.n_rows_ = len(matrix)
         checkpointer, resume = None, None
@@ -326,8 +363,11 @@ class Synthesizer(ABC):
         self._check_fitted()
         return {name: sum(p.numel() for p in net.parameters()) for name, net in self.networks_.items()}
 
-    def save(self, path: str | Path) -> Path:
-        """Write the generator as `model.json` + `weights.safetensors` (zip). It holds no training rows."""
+    def save(self, path: str | Path, *, overwrite: bool = True) -> Path:
+        """Write the generator as `model.json` + `weights.safetensors` (zip). It holds no training rows.
+
+        The bytes depend only on what was learned: per-epoch timings stay in `history_` and are not saved, so
+        the same data, seed, version and thread count give an identical file."""
         self._check_fitted()
         meta = {
             "model": self.name,
@@ -343,7 +383,7 @@ class Synthesizer(ABC):
             "schema": self.schema_.to_dict(),
             "transformer": self.transformer_.to_dict(),
             "layout": self.transformer_.layout_.to_list(),
-            "history": self.history_,
+            "history": _without_timings(self.history_),
             "monitor": self.monitor_,
             "privacy": self.privacy_,
         }
@@ -352,24 +392,47 @@ class Synthesizer(ABC):
             for name, network in self.networks_.items()
             for key, value in network.state_dict().items()
         }
-        return write_artifact(path, meta, tensors)
+        return write_artifact(path, meta, tensors, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | Path) -> Synthesizer:
-        """Read a saved generator. Loading never executes code from the file."""
+        """Read a saved generator. Loading never executes code from the file; a damaged or edited file is an
+        `ArtifactError`, whatever part of it is wrong."""
         from synthmed.models import get_model_class
 
         meta, tensors = read_artifact(path)
-        model_class = get_model_class(meta.get("model", ""))
+        try:
+            model_class = get_model_class(meta["model"])
+        except ConfigError:
+            raise ArtifactError(
+                f"{str(path)!r} holds a model this synthmed does not know ({meta['model']!r})",
+                remedy="upgrade synthmed, or check that the file came from synthmed",
+            ) from None
         if cls is not Synthesizer and not issubclass(model_class, cls):
             raise ArtifactError(
                 f"{str(path)!r} holds a {model_class.name} model, not {cls.name}",
                 remedy=f"use synthmed.load or {model_class.__name__}.load",
             )
-        model = model_class.from_params(meta["hyperparameters"])
+        try:
+            model = model_class._from_meta(meta)
+        except (SynthmedError, KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+            detail = error.problem if isinstance(error, SynthmedError) else f"{type(error).__name__}: {error}"
+            raise ArtifactError(
+                f"{str(path)!r} is damaged: {META_NAME} does not describe a usable generator ({detail})",
+                remedy=DAMAGED_REMEDY,
+            ) from None
+        for name, network in model.networks_.items():
+            state = {key[len(name) + 1 :]: value for key, value in tensors.items() if key.startswith(name + ".")}
+            _load_weights(path, name, network, state)
+        return model
+
+    @classmethod
+    def _from_meta(cls, meta: dict[str, Any]) -> Self:
+        """The model described by a generator's metadata, networks built but not yet loaded."""
+        model = cls.from_params(meta["hyperparameters"])
         model._check_params()
         model._load_transform(meta)
-        model.seed_ = meta["seed"]
+        model.seed_ = int(meta["seed"])
         model.threads_ = meta.get("threads")  # None in generators saved before it was recorded
         model.fingerprint_ = meta["data"]["fingerprint"]
         model.n_rows_ = meta["data"]["rows"]
@@ -379,12 +442,6 @@ class Synthesizer(ABC):
         model.privacy_ = meta.get("privacy")
         model.samples_drawn_ = 0
         model.networks_ = model._seeded_build()
-        for name, network in model.networks_.items():
-            state = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
-            try:
-                network.load_state_dict(state, strict=True)
-            except RuntimeError as error:
-                raise ArtifactError(f"the weights of {name!r} do not fit the network: {error}") from None
         return model
 
     # ---- helpers -----------------------------------------------------------------------------------
@@ -472,9 +529,11 @@ class Synthesizer(ABC):
             )
 
     @staticmethod
-    def _as_table(data: DataLike, na_values: list[str] | None, encoding: str | None) -> tuple[pd.DataFrame, str]:
+    def _as_table(
+        data: DataLike, na_values: list[str] | None, encoding: str | None, decimal: Decimal | None
+    ) -> tuple[pd.DataFrame, str]:
         if isinstance(data, str | Path):
-            return read_table(data, na_values=na_values, encoding=encoding), "frame"
+            return read_table(data, na_values=na_values, encoding=encoding, decimal=decimal), "frame"
         if isinstance(data, np.ndarray):
             if data.ndim != 2:
                 raise DataError(f"expected a 2-D array (rows x columns), got shape {data.shape}")

@@ -18,7 +18,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from synthmed.errors import ConfigError
+from synthmed.data.files import atomic_output
+from synthmed.errors import ArtifactError, ConfigError
 
 FILE_NAME = "checkpoint.safetensors"
 
@@ -101,20 +102,25 @@ class Checkpointer:
             "rng": rng.bit_generator.state,
             "optimizers": optimizer_meta,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
         payload = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
-        save_file(payload, partial, metadata={"checkpoint": json.dumps(bookkeeping)})
-        partial.replace(self.path)
+        with atomic_output(self.path) as temporary:
+            save_file(payload, temporary, metadata={"checkpoint": json.dumps(bookkeeping)})
 
     def load(self) -> Resume | None:
         """The saved (bookkeeping, tensors) of this same run, None if there is none; refuses another run's."""
         if not self.path.is_file():
             return None
-        with safe_open(self.path, framework="pt") as handle:
-            bookkeeping = json.loads(handle.metadata()["checkpoint"])
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (not a dict)
-        if bookkeeping["identity"] != self.identity:
+        try:
+            with safe_open(self.path, framework="pt") as handle:
+                bookkeeping = json.loads(handle.metadata()["checkpoint"])
+                tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (not a dict)
+            identity = bookkeeping["identity"]
+        except Exception as error:  # whatever the damage (header, JSON, tensors), one message and remedy
+            raise ArtifactError(
+                f"the checkpoint {str(self.path)!r} is damaged ({type(error).__name__})",
+                remedy="delete it to train from the start, or use another checkpoint folder",
+            ) from None
+        if identity != self.identity:
             raise ConfigError(
                 f"the checkpoint in {str(self.path.parent)!r} belongs to another run (different data, model, "
                 "hyperparameters, monitor settings or seed)",

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from synthmed.data.files import check_new_folder
 from synthmed.data.schema import Schema
-from synthmed.errors import ConfigError
+from synthmed.errors import ConfigError, OutputError
 from synthmed.evaluate.evaluation import evaluate
 from synthmed.evaluate.policy import Check, Policy, Verdict
 from synthmed.report.card import card_markdown, model_card
@@ -103,11 +104,7 @@ def release(
     from synthmed.models.artifact import read_artifact
     from synthmed.report import write_report
 
-    folder = Path(output)
-    if folder.exists():
-        raise ConfigError(
-            "the release folder already exists", values=[str(folder)], remedy="choose a new folder, or remove it"
-        )
+    folder = check_new_folder(output)
     if include_generator and generator is None:
         raise ConfigError("there is no generator to include", remedy="release from a generator (.smg) file")
     replaced = dropped = 0
@@ -117,9 +114,10 @@ def release(
     document = evaluation.to_dict()
     verdict = evaluation.privacy.verdict
     released = verdict is Verdict.PASS
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    staging = None
     try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
         write_report(document, staging / REPORT_FILE, title="synthmed release")
         (staging / EVALUATION_FILE).write_text(json.dumps(document, indent=2, allow_nan=False))
         if released:
@@ -135,8 +133,16 @@ def release(
             if include_generator:
                 shutil.copyfile(generator, staging / GENERATOR_FILE)
         os.rename(staging, folder)  # one step: the folder appears whole or not at all
+    except OSError as error:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(
+            f"could not write the release {str(folder)!r}: {error.strerror or error}",
+            remedy="free disk space or choose a writable location, then run the release again",
+        ) from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     blocking = tuple(check for check in evaluation.privacy.checks if check.verdict is not Verdict.PASS)
     return ReleaseOutcome(released, folder, verdict, () if released else blocking, replaced, dropped)

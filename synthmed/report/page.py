@@ -8,12 +8,12 @@ so it opens offline and can be shared as one file. Every piece of text from the 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from synthmed.data.files import write_text
 from synthmed.report import plots
 
 VERDICTS = ("pass", "warn", "fail", "inconclusive")
@@ -432,15 +432,4 @@ def write_report(
     evaluation: Mapping[str, Any], path: str | os.PathLike[str], title: str = "synthmed evaluation"
 ) -> Path:
     """Render `evaluation` and write it to `path` atomically (a temporary file beside it, then a rename)."""
-    path = Path(path)
-    page = render_report(evaluation, title=title)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, render_report(evaluation, title=title))

@@ -112,7 +112,7 @@ def test_cli_evaluates_cleveland_and_the_mimic_code_matrix(
     for name, part in (("train", matrix.iloc[:50]), ("holdout", matrix.iloc[50:]), ("synthetic", matrix.iloc[:50])):
         part.to_parquet(tmp_path / f"{name}.parquet")
     arguments = [f"--{name}={tmp_path / f'{name}.parquet'}" for name in ("train", "holdout", "synthetic")]
-    result = runner.invoke(app, ["evaluate", *arguments, "--json", str(out)])
+    result = runner.invoke(app, ["evaluate", *arguments, "--json", str(out), "--overwrite"])
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text())
     assert document["privacy"]["verdict"] == "fail"  # the "synthetic" data is TRAIN itself

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from synthmed.data.schema import Schema
-from synthmed.errors import ConfigError
+from synthmed.errors import ConfigError, OutputError
 from synthmed.evaluate.policy import Verdict
 from synthmed.models import VAE
 from synthmed.privacy import release as gate
@@ -76,7 +76,7 @@ def test_a_crash_leaves_no_partial_release(
         raise OSError("disk full")
 
     monkeypatch.setattr(gate, "card_markdown", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full"):
         release(patients(2), train, holdout, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
 
@@ -104,7 +104,7 @@ def test_a_generator_release_carries_its_model_and_privacy_budget(
     assert card["generator"]["model"] == "vae" and card["generator"]["seed"] == 0
     assert 4.9 < card["differential_privacy"]["epsilon"] <= 5.0
     assert (tmp_path / "out" / "generator.smg").read_bytes() == path.read_bytes()
-    with pytest.raises(ConfigError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         release(patients(2), train, holdout, tmp_path / "out")
     with pytest.raises(ConfigError, match="no generator to include"):
         release(patients(2), train, holdout, tmp_path / "other", include_generator=True)
