@@ -201,7 +201,7 @@ def test_ehr_matrix_unknown_granularity_is_a_user_error(events_csv: Path, tmp_pa
 def test_fit_writes_model_and_reports_identifier(fitted: Fitted) -> None:
     assert fitted.model.is_file()
     assert "medgan trained on 60 rows x 4 columns" in fitted.result.stdout
-    assert "note: Column 'id' excluded as an identifier" in fitted.result.stderr
+    assert "note: Column 'id' left out as an identifier" in fitted.result.stderr
     model = synthmed.load(fitted.model)
     assert model.transformer_.columns == MODELLED
     assert model.seed_ == 1

@@ -37,6 +37,22 @@ def _datetime_unit(dtype: str) -> str:
     return parsed.unit if isinstance(parsed, pd.DatetimeTZDtype) else np.datetime_data(parsed)[0]
 
 
+# A datetime column's resolution: the coarsest of these that divides every training value (days stay days).
+_SECONDS = {"day": 86_400, "hour": 3_600, "minute": 60, "second": 1}
+_TICKS_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def datetime_resolution(ticks: np.ndarray, unit: str) -> int:
+    """The coarsest step (in `unit` ticks) among a day, an hour, a minute, a second or one tick that divides
+    every value of `ticks` (integer timestamps)."""
+    per_second = _TICKS_PER_SECOND.get(unit, 1)
+    for seconds in _SECONDS.values():
+        step = seconds * per_second
+        if not np.any(ticks % step):
+            return step
+    return 1
+
+
 class ColumnEncoder(ABC):
     """Encodes one column into its spans and decodes it back."""
 
@@ -342,6 +358,7 @@ class NumericEncoder(ColumnEncoder):
         self.quantiles_: np.ndarray | None = None
         self.generated_quantiles_: np.ndarray | None = None
         self.quantiles_source_ = "data"
+        self.resolution_ = 1  # datetime: generated values are rounded to this many ticks (a day, an hour...)
 
     @property
     def _is_datetime(self) -> bool:
@@ -388,6 +405,8 @@ class NumericEncoder(ColumnEncoder):
                 values=values[outside],
                 remedy="widen the range in the schema",
             )
+        if self._is_datetime:
+            self.resolution_ = datetime_resolution(values.array.asi8, _datetime_unit(self.dtype_))
         self._fit_scale(values)
         if self.quantile_knots > 1:
             self.quantiles_ = np.quantile(self._scaled(values), np.linspace(0.0, 1.0, self.quantile_knots))
@@ -447,7 +466,8 @@ class NumericEncoder(ColumnEncoder):
         dtype = pd.api.types.pandas_dtype(self.dtype_) if self.dtype_ != "category" else None
         if self._is_datetime:
             unit = _datetime_unit(self.dtype_)
-            stamps = pd.Series(np.round(numbers).astype(np.int64).view(f"datetime64[{unit}]"))
+            ticks = np.round(numbers / self.resolution_).astype(np.int64) * np.int64(self.resolution_)
+            stamps = pd.Series(ticks.view(f"datetime64[{unit}]"))
             tz = getattr(dtype, "tz", None)
             return stamps.dt.tz_localize("UTC").dt.tz_convert(tz) if tz is not None else stamps
         if self.column.kind is ColumnKind.COUNT or pd.api.types.is_integer_dtype(dtype):
@@ -457,10 +477,13 @@ class NumericEncoder(ColumnEncoder):
     def _domain_dict(self) -> dict[str, Any]:
         declared = self.column.minimum is not None and self.column.maximum is not None
         state = {"min": self.minimum_, "max": self.maximum_, "domain": "schema" if declared else "data"}
+        if self._is_datetime:
+            state["resolution"] = self.resolution_
         return state | ({"calibration": self._calibration_dict()} if self.quantiles_ is not None else {})
 
     def _load_domain(self, state: dict[str, Any]) -> None:
         self.minimum_, self.maximum_ = float(state["min"]), float(state["max"])
+        self.resolution_ = int(state.get("resolution", 1))
         calibration = state.get("calibration") or {}
         self.quantiles_source_ = calibration.get("source", "data")
         for name in ("quantiles", "generated_quantiles"):

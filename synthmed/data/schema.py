@@ -8,7 +8,6 @@ data steward keeps data-derived values out of a shared generator (see `TableTran
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,6 +19,7 @@ import pandas as pd
 import yaml
 
 from synthmed.data.files import write_text
+from synthmed.data.sensitive import excluded_note, identifier_reason, refuse_learned_text, text_reason
 from synthmed.errors import SchemaError, SynthmedWarning
 
 
@@ -30,44 +30,29 @@ class ColumnKind(StrEnum):
     CONTINUOUS = "continuous"
     DATETIME = "datetime"
     IDENTIFIER = "identifier"
+    TEXT = "text"
 
 
-# Above this many levels a text column is free text or a key, not a category worth one-hot encoding.
-MAX_CATEGORY_LEVELS = 1000
-# Below this many rows "every value is unique" happens by chance and says nothing about identifiers.
-MIN_ROWS_FOR_UNIQUENESS = 50
-# Name tokens that mark direct identifiers (HIPAA-style: record numbers, names, contact details).
-IDENTIFIER_TOKENS = frozenset(
-    [
-        "id",
-        "ids",
-        "mrn",
-        "ssn",
-        "name",
-        "firstname",
-        "lastname",
-        "surname",
-        "fullname",
-        "email",
-        "mail",
-        "phone",
-        "telephone",
-        "mobile",
-        "fax",
-        "uuid",
-        "guid",
-        "nhs",
-        "nin",
-        "passport",
-        "address",
-    ]
+# Never modelled: an identifier or free text learned as categories would be copied verbatim into the generator
+# and its samples (see data/sensitive.py).
+EXCLUDED_KINDS = frozenset({ColumnKind.IDENTIFIER, ColumnKind.TEXT})
+# What a declared `rare:` does to categories held by fewer than `min_count` training records (data/rare.py).
+RARE_ACTIONS = ("merge", "suppress")
+# Statistical disclosure control's most common minimum cell size: fewer records than this make a category rare.
+RARE_MIN_COUNT = 5
+COLUMN_KEYS = (
+    "kind",
+    "categories",
+    "min",
+    "max",
+    "quasi_identifier",
+    "missing",
+    "share",
+    "format",
+    "public",
+    "rare",
+    "min_count",
 )
-# "admission_type_id", "discharge_disposition_id": keys into a lookup table of codes, not people.
-LOOKUP_CODE_TOKENS = frozenset({"type", "source", "disposition", "class", "category", "group", "status", "kind"})
-# Integer keys (patient numbers) repeat across a patient's rows, so they are not unique per row; what gives
-# them away is many levels, most of them distinct. Counts and measurements rarely have both.
-MIN_DISTINCT_SHARE_OF_INTEGER_KEYS = 0.5
-_TOKEN_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
 
 
 def json_scalar(value: Any) -> Any:
@@ -89,7 +74,18 @@ class ColumnSchema:
     quasi_identifier: bool = False  # age, sex, zip3...: judged by k-anonymity in the evaluation
     missing: bool | None = None  # declared: whether values may be missing (public; DP reads it, not the data)
     share: float | None = None  # binary: the public share of the second category (calibrated rounding's target)
+    format: str | None = None  # datetime: how its text is written ("%d/%m/%Y"; "ISO8601"), when not inferable
+    public: bool = False  # binary/categorical: the values are public (a national code list), so they may be learned
+    rare: str | None = None  # categorical: "merge" or "suppress" categories held by fewer than min_count records
+    min_count: int | None = None  # with rare: the smallest count a category keeps (default RARE_MIN_COUNT)
     declared: bool = False  # True when the user's schema named this column
+
+    @property
+    def learns_values(self) -> bool:
+        """Whether the column's values (its categories) would be read from the data and ship in a generator
+        without the user having said they are public."""
+        discrete = self.kind in (ColumnKind.BINARY, ColumnKind.CATEGORICAL)
+        return discrete and self.categories is None and not self.public
 
     def to_dict(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"kind": self.kind.value}
@@ -105,6 +101,14 @@ class ColumnSchema:
             spec["missing"] = self.missing
         if self.share is not None:
             spec["share"] = self.share
+        if self.format is not None:
+            spec["format"] = self.format
+        if self.public:
+            spec["public"] = True
+        if self.rare is not None:
+            spec["rare"] = self.rare
+        if self.min_count is not None:
+            spec["min_count"] = self.min_count
         return spec
 
     @classmethod
@@ -118,16 +122,14 @@ class ColumnSchema:
                 values=[spec],
                 remedy=f"write e.g. `{name}: {{kind: categorical}}`; kinds: {', '.join(ColumnKind)}",
             )
-        unknown = set(spec) - {"kind", "categories", "min", "max", "quasi_identifier", "missing", "share"}
+        unknown = set(spec) - set(COLUMN_KEYS)
         if unknown:
             raise SchemaError(
-                "unknown schema keys",
-                column=name,
-                values=sorted(unknown),
-                remedy="use only kind, categories, min, max, quasi_identifier, missing and share",
+                "unknown schema keys", column=name, values=sorted(unknown), remedy=f"use only {', '.join(COLUMN_KEYS)}"
             )
-        if not isinstance(spec.get("missing", False), bool):
-            raise SchemaError("missing must be true or false", column=name, values=[spec["missing"]])
+        for key in ("missing", "public", "quasi_identifier"):
+            if not isinstance(spec.get(key, False), bool):
+                raise SchemaError(f"{key} must be true or false", column=name, values=[spec[key]])
         try:
             kind = ColumnKind(spec["kind"])
         except ValueError:
@@ -153,6 +155,7 @@ class ColumnSchema:
                 values=[share],
                 remedy=f"write e.g. `{name}: {{kind: binary, share: 0.22}}`, or leave share out",
             )
+        _check_kind_keys(name, kind, spec)
         return cls(
             name=name,
             kind=kind,
@@ -162,7 +165,42 @@ class ColumnSchema:
             quasi_identifier=bool(spec.get("quasi_identifier", False)),
             missing=spec.get("missing"),
             share=None if share is None else float(share),
+            format=spec.get("format"),
+            public=bool(spec.get("public", False)),
+            rare=spec.get("rare"),
+            min_count=spec.get("min_count"),
             declared=declared,
+        )
+
+
+def _check_kind_keys(name: str, kind: ColumnKind, spec: dict[str, Any]) -> None:
+    """Refuse keys that mean nothing for the column's kind, or values of the wrong type."""
+    form = spec.get("format")
+    if form is not None and (kind is not ColumnKind.DATETIME or not isinstance(form, str) or not form):
+        raise SchemaError(
+            'format is how a datetime column\'s text is written, e.g. "%d/%m/%Y"',
+            column=name,
+            values=[form],
+            remedy=f'write e.g. `{name}: {{kind: datetime, format: "%d/%m/%Y"}}`',
+        )
+    if spec.get("public") and kind not in (ColumnKind.BINARY, ColumnKind.CATEGORICAL):
+        raise SchemaError("public applies to binary and categorical columns", column=name, values=[kind.value])
+    rare, min_count = spec.get("rare"), spec.get("min_count")
+    if rare is not None and (kind is not ColumnKind.CATEGORICAL or rare not in RARE_ACTIONS):
+        raise SchemaError(
+            "rare says what becomes of a categorical column's rare categories: merge or suppress",
+            column=name,
+            values=[rare],
+            remedy=f"write e.g. `{name}: {{kind: categorical, rare: merge, min_count: {RARE_MIN_COUNT}}}`",
+        )
+    if min_count is not None and (
+        rare is None or isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 2
+    ):
+        raise SchemaError(
+            "min_count is the smallest count a category keeps under rare: merge or suppress, an integer of 2 or more",
+            column=name,
+            values=[min_count],
+            remedy=f"write e.g. `{name}: {{kind: categorical, rare: merge, min_count: {RARE_MIN_COUNT}}}`",
         )
 
 
@@ -187,6 +225,10 @@ class Schema:
     def __contains__(self, name: object) -> bool:
         return any(column.name == name for column in self.columns)
 
+    def get(self, name: str) -> ColumnSchema | None:
+        """The column called `name`, None when the schema does not name it."""
+        return next((column for column in self.columns if column.name == name), None)
+
     @property
     def names(self) -> list[str]:
         return [column.name for column in self.columns]
@@ -197,8 +239,8 @@ class Schema:
 
     @property
     def modelled(self) -> list[ColumnSchema]:
-        """Columns a generator learns: everything but identifiers."""
-        return [c for c in self.columns if c.kind is not ColumnKind.IDENTIFIER]
+        """Columns a generator learns: everything but identifiers and free text."""
+        return [c for c in self.columns if c.kind not in EXCLUDED_KINDS]
 
     def to_dict(self) -> dict[str, Any]:
         spec: dict[str, Any] = {"columns": {c.name: c.to_dict() for c in self.columns}}
@@ -263,37 +305,6 @@ def _exclusive_groups(spec: Any) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(group) for group in groups)
 
 
-def _name_tokens(name: str) -> set[str]:
-    return {token.lower() for token in _TOKEN_SPLIT.split(name) if token}
-
-
-def identifier_reason(name: str, series: pd.Series) -> str | None:
-    """Why a column looks like a direct identifier, or None.
-
-    Unique floats with fractional parts are measurements, not keys, so only integer and text columns can
-    be identifiers by uniqueness. Datetimes are quasi-identifiers, judged by the privacy checks instead.
-    """
-    tokens = _name_tokens(name)
-    id_tokens = tokens & IDENTIFIER_TOKENS
-    is_lookup_code = id_tokens <= {"id", "ids"} and bool(tokens & LOOKUP_CODE_TOKENS)
-    if id_tokens and not is_lookup_code:
-        return f"its name looks like an identifier ({name!r})"
-    values = series.dropna()
-    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_bool_dtype(series) or values.empty:
-        return None
-    is_text = not pd.api.types.is_numeric_dtype(series)
-    is_integer = pd.api.types.is_integer_dtype(series) or (
-        pd.api.types.is_float_dtype(series) and bool(np.all(np.mod(values.to_numpy(), 1) == 0))
-    )
-    n_unique = values.nunique()
-    if (is_text or is_integer) and len(values) >= MIN_ROWS_FOR_UNIQUENESS and n_unique == len(values):
-        return "every value is unique"
-    many_levels = n_unique > MAX_CATEGORY_LEVELS
-    if many_levels and (is_text or (is_integer and n_unique >= MIN_DISTINCT_SHARE_OF_INTEGER_KEYS * len(values))):
-        return f"it has {n_unique} distinct values (more than {MAX_CATEGORY_LEVELS})"
-    return None
-
-
 def infer_kind(series: pd.Series) -> ColumnKind:
     """Kind of a non-identifier column from its dtype and values.
 
@@ -330,13 +341,17 @@ def infer_schema(
     """Infer every column's kind; columns named in `declared` keep the user's spec unchanged.
 
     `table` is a DataFrame or a CSV/Parquet path (read and validated first). Identifier-like columns get
-    kind `identifier` (excluded from modelling) with a warning that says why and how to keep them.
+    kind `identifier` and free text kind `text` (both excluded from modelling: data/sensitive.py), each with a
+    note that says why and what the user can do instead. A column declared categorical without public
+    categories whose values are free text or keys is refused.
     """
     if isinstance(table, str | Path):
         from synthmed.data.io import read_table
         from synthmed.data.validate import validate_table
 
-        table = validate_table(read_table(table, na_values=na_values, encoding=encoding, decimal=decimal), declared)
+        table = validate_table(
+            read_table(table, na_values=na_values, encoding=encoding, decimal=decimal), declared, decimal
+        )
     declared = declared or Schema()
     ruled = [name for group in declared.exclusive for name in group]
     missing = [name for name in (*declared.names, *ruled) if name not in table.columns]
@@ -349,19 +364,21 @@ def infer_schema(
         )
     columns = []
     for name in table.columns:
-        if name in declared:
-            columns.append(declared[name])
-            continue
         series = table[name]
-        reason = identifier_reason(str(name), series)
-        if reason is not None:
-            warnings.warn(
-                f"Column {name!r} excluded as an identifier: {reason}. To model it, declare its kind in a "
-                f"schema (e.g. `{name}: {{kind: categorical}}`).",
-                SynthmedWarning,
-                stacklevel=2,
-            )
-            columns.append(ColumnSchema(str(name), ColumnKind.IDENTIFIER))
+        if name in declared:
+            column = declared[name]
+            if column.learns_values and column.kind is ColumnKind.CATEGORICAL:
+                refuse_learned_text(str(name), series)
+            columns.append(column)
+            continue
+        for kind, reason in (
+            (ColumnKind.IDENTIFIER, identifier_reason(str(name), series)),
+            (ColumnKind.TEXT, text_reason(series)),
+        ):
+            if reason is not None:
+                warnings.warn(excluded_note(str(name), reason, kind.value), SynthmedWarning, stacklevel=2)
+                columns.append(ColumnSchema(str(name), kind))
+                break
         else:
             columns.append(ColumnSchema(str(name), infer_kind(series)))
     return Schema(tuple(columns), declared.exclusive)

@@ -185,7 +185,7 @@ class Synthesizer(ABC):
         """Validate the data, learn `schema_` and `transformer_`; return the float32 training matrix."""
         table, self.input_format_ = self._as_table(data, na_values, encoding, decimal)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
-        table = validate_table(table, declared)
+        table = validate_table(table, declared, decimal)
         self.schema_ = self._model_schema(infer_schema(table, declared), table)
         if not self.schema_.modelled:
             raise DataError(

@@ -1,15 +1,13 @@
-"""Schema inference, identifier detection and user overrides."""
+"""Schema inference, schema files and user overrides (identifiers and free text: test_sensitive.py)."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from synthmed.data.schema import ColumnKind, Schema, identifier_reason, infer_kind, infer_schema
-from synthmed.errors import SchemaError, SynthmedWarning
+from synthmed.data.schema import ColumnKind, Schema, infer_kind, infer_schema
+from synthmed.errors import SchemaError
 
 RNG = np.random.default_rng(0)
 
@@ -33,63 +31,6 @@ RNG = np.random.default_rng(0)
 )
 def test_infer_kind(values: pd.Series, kind: ColumnKind) -> None:
     assert infer_kind(values) is kind
-
-
-@pytest.mark.parametrize(
-    ("name", "values"),
-    [
-        ("id", pd.Series(range(40))),
-        ("MRN", pd.Series([5] * 40)),
-        ("patient_ssn", pd.Series(["x"] * 40)),
-        ("SUBJECT_ID", pd.Series([1, 2] * 20)),
-        ("firstName", pd.Series(["a"] * 40)),
-        ("email", pd.Series(["a@b"] * 40)),
-        ("phone number", pd.Series(["1"] * 40)),
-        ("record", pd.Series([f"r{i}" for i in range(60)])),  # unique text
-        ("visit", pd.Series(RNG.permutation(60))),  # unique integers
-        ("free_text", pd.Series([f"note {i % 1500}" for i in range(3000)])),  # > 1,000 levels
-        ("patient_nbr", pd.Series(np.arange(3000) // 2 * 7 + 100_000)),  # a key repeated per encounter
-    ],
-)
-def test_identifier_like_columns_are_detected(name: str, values: pd.Series) -> None:
-    assert identifier_reason(name, values) is not None
-
-
-@pytest.mark.parametrize(
-    ("name", "values"),
-    [
-        ("dataset", pd.Series(["a", "b"] * 20)),
-        ("paid", pd.Series([1, 2] * 20)),
-        ("mean radius", pd.Series(RNG.normal(size=40))),  # unique measurements are not keys
-        ("admit_time", pd.Series(pd.date_range("2020-01-01", periods=40, freq="h"))),
-        ("age", pd.Series(RNG.permutation(12))),  # unique by chance in a tiny table
-        ("admission_type_id", pd.Series([1, 2, 3, 5] * 30)),  # a lookup code
-        ("discharge_disposition_id", pd.Series([1, 6, 25] * 30)),
-        ("charges", pd.Series(RNG.integers(0, 2000, 5000))),  # many levels, but mostly repeated values
-    ],
-)
-def test_ordinary_columns_are_not_identifiers(name: str, values: pd.Series) -> None:
-    assert identifier_reason(name, values) is None
-
-
-def test_identifiers_are_excluded_with_a_message_saying_how_to_keep_them() -> None:
-    table = pd.DataFrame({"patient_id": range(40), "age": RNG.normal(60, 10, 40)})
-    with pytest.warns(SynthmedWarning, match=r"'patient_id' excluded as an identifier.*declare its kind"):
-        schema = infer_schema(table)
-    assert schema["patient_id"].kind is ColumnKind.IDENTIFIER
-    assert [c.name for c in schema.modelled] == ["age"]
-
-
-def test_declared_schema_overrides_inference_and_opts_identifiers_in() -> None:
-    table = pd.DataFrame({"id": range(40), "cp": [1, 2, 3, 4] * 10})
-    declared = Schema.from_dict({"columns": {"id": "categorical", "cp": {"kind": "categorical"}}})
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no identifier warning for a declared column
-        schema = infer_schema(table, declared)
-    assert [(c.name, c.kind) for c in schema.columns] == [
-        ("id", ColumnKind.CATEGORICAL),
-        ("cp", ColumnKind.CATEGORICAL),
-    ]
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])

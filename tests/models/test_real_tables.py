@@ -18,7 +18,7 @@ QUICK = {"epochs": 3, "pretrain_epochs": 3, "batch_size": 200, "seed": 0}
 def test_uci_heart_920_with_text_categories_missing_values_and_an_id() -> None:
     path = shared_file("heart-uci-920", "heart_disease_uci.csv")
     real = read_table(path)
-    with pytest.warns(UserWarning, match="'id' excluded as an identifier"):
+    with pytest.warns(UserWarning, match="'id' left out as an identifier"):
         model = MedGAN(**QUICK).fit(path, progress=False)
     synthetic = model.sample(500)
     expected = real.drop(columns="id")
@@ -49,7 +49,7 @@ def test_diabetes_130_keys_are_excluded_and_lookup_codes_kept() -> None:
         model = MedGAN(**QUICK).fit(sample, progress=False)
     excluded = {c.name for c in model.schema_.columns if c.kind.value == "identifier"}
     assert excluded == {"encounter_id", "patient_nbr"}
-    assert all("excluded as an identifier" in str(w.message) for w in caught if "excluded" in str(w.message))
+    assert all("left out as an identifier" in str(w.message) for w in caught if "left out" in str(w.message))
     synthetic = model.sample(200)
     assert "admission_type_id" in synthetic.columns
     assert set(synthetic["readmitted"]) <= {"<30", ">30", "NO"}
