@@ -160,3 +160,14 @@ def test_csv_separator_is_detected_from_the_header(tmp_path: Path, sep: str) -> 
     table = read_table(path)
     assert list(table.columns) == ["age", "sex", "bmi"]
     assert table["bmi"].iloc[3] == 23.5
+
+
+def test_stray_markers_of_any_number_of_kinds_are_refused_with_the_list() -> None:
+    values = [str(v) for v in range(26)] + ["?", "unknown", "-", "n.a."]
+    with pytest.raises(DataError, match=r"'ca'.*stray non-numeric markers \(4 kinds\).*--na-values \"n\.a\.\""):
+        validate_table(table(ca=values))
+    words = [str(v) for v in range(18)] + ["high", "low", "normal", "borderline"] * 3
+    with pytest.raises(DataError, match="'chol'.*stray non-numeric markers"):
+        validate_table(table(chol=words))
+    with pytest.warns(SynthmedWarning, match="'stage': 20% of its values are numbers.*modelled as categories"):
+        validate_table(table(stage=["I", "II", "III", "IV", "1"] * 6))
