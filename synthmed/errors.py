@@ -40,10 +40,21 @@ class SynthmedError(ValueError):
         self.column = column
         self.values = format_values(values) if values is not None else None
         self.remedy = remedy
+        self.where: str | None = None
         super().__init__(self._message())
 
+    def located(self, where: str) -> SynthmedError:
+        """This error, saying which of several inputs it is about ("the holdout table")."""
+        self.where = where
+        self.args = (self._message(),)
+        return self
+
     def _message(self) -> str:
-        parts = [f"Column {self.column!r}: {self.problem}" if self.column is not None else self.problem]
+        if self.column is not None:
+            first = f"Column {self.column!r}{f' of {self.where}' if self.where else ''}: {self.problem}"
+        else:
+            first = f"{self.where[0].upper()}{self.where[1:]}: {self.problem}" if self.where else self.problem
+        parts = [first]
         if self.values:
             parts.append(f"Offending values: {self.values}.")
         if self.remedy:

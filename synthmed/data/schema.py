@@ -76,7 +76,7 @@ class ColumnSchema:
     share: float | None = None  # binary: the public share of the second category (calibrated rounding's target)
     format: str | None = None  # datetime: how its text is written ("%d/%m/%Y"; "ISO8601"), when not inferable
     public: bool = False  # binary/categorical: the values are public (a national code list), so they may be learned
-    rare: str | None = None  # categorical: "merge" or "suppress" categories held by fewer than min_count records
+    rare: str | None = None  # binary/categorical: "merge" or "suppress" categories of fewer than min_count records
     min_count: int | None = None  # with rare: the smallest count a category keeps (default RARE_MIN_COUNT)
     declared: bool = False  # True when the user's schema named this column
 
@@ -186,9 +186,9 @@ def _check_kind_keys(name: str, kind: ColumnKind, spec: dict[str, Any]) -> None:
     if spec.get("public") and kind not in (ColumnKind.BINARY, ColumnKind.CATEGORICAL):
         raise SchemaError("public applies to binary and categorical columns", column=name, values=[kind.value])
     rare, min_count = spec.get("rare"), spec.get("min_count")
-    if rare is not None and (kind is not ColumnKind.CATEGORICAL or rare not in RARE_ACTIONS):
+    if rare is not None and (kind not in (ColumnKind.BINARY, ColumnKind.CATEGORICAL) or rare not in RARE_ACTIONS):
         raise SchemaError(
-            "rare says what becomes of a categorical column's rare categories: merge or suppress",
+            "rare says what becomes of a categorical or binary column's rare categories: merge or suppress",
             column=name,
             values=[rare],
             remedy=f"write e.g. `{name}: {{kind: categorical, rare: merge, min_count: {RARE_MIN_COUNT}}}`",
@@ -278,10 +278,10 @@ class Schema:
         path = Path(path)
         if not path.is_file():
             raise SchemaError(f"schema file {str(path)!r} does not exist", remedy="check the --schema path")
-        text = path.read_text(encoding="utf-8")
         try:
+            text = path.read_text(encoding="utf-8")
             spec = yaml.safe_load(text) if path.suffix.lower() in {".yaml", ".yml"} else json.loads(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as error:
+        except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as error:
             mark = getattr(error, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
             detail = getattr(error, "problem", None) or str(error)

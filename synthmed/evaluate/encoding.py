@@ -7,15 +7,19 @@ cut to the same size: a comparison between them is only fair on equal samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from synthmed.data.layout import ColumnLayout
-from synthmed.data.schema import ColumnKind, Schema, infer_schema
+from synthmed.data.rare import apply_rare_policy, judged_for_rarity, rare_values
+from synthmed.data.schema import RARE_MIN_COUNT, ColumnKind, Schema, infer_schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import require_columns, validate_table
+from synthmed.errors import DataError, SynthmedError, SynthmedWarning
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class EvaluationTables:
     train_matrix: np.ndarray
     holdout_matrix: np.ndarray
     synthetic_matrix: np.ndarray
+    # per column whose categories come from the data: its values held by fewer than k rows of the whole TRAIN
+    # table (data/rare.py), which the privacy checks look for in the synthetic data
+    rare_in_train: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def is_binary(self) -> bool:
@@ -67,16 +74,66 @@ def _widen_binaries(schema: Schema, tables: list[pd.DataFrame]) -> Schema:
     return Schema(tuple(widened))
 
 
+def _validated(table: pd.DataFrame, role: str, schema: Schema | None, quiet: bool = True) -> pd.DataFrame:
+    """`validate_table`, its errors naming the table; notes about HOLDOUT and SYNTHETIC are TRAIN's business."""
+    try:
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore", SynthmedWarning)
+            return validate_table(table, schema)
+    except SynthmedError as error:
+        raise error.located(f"the {role} table") from None
+
+
+def _refuse_unknown_columns(synthetic: pd.DataFrame, train: pd.DataFrame, schema: Schema) -> None:
+    """Anything in SYNTHETIC that TRAIN's modelled columns do not hold is refused: a column the generator never
+    learned can only have come from somewhere else, real identifiers and notes included."""
+    modelled = {column.name for column in schema.modelled}
+    unknown = [name for name in synthetic.columns if name not in modelled]
+    if not unknown:
+        return
+    excluded = [name for name in unknown if name in train.columns]
+    why = (
+        f"{len(excluded)} of them are identifier or free-text columns of TRAIN, which are never modelled or released"
+        if excluded
+        else "TRAIN has none of them"
+    )
+    raise DataError(
+        f"the synthetic table holds {len(unknown)} column{'s' * (len(unknown) > 1)} that no generator trained on "
+        f"TRAIN makes ({why})",
+        column=str(unknown[0]),
+        values=unknown,
+        remedy="drop them from the synthetic table: only TRAIN's modelled columns may be released",
+    )
+
+
+def _rare_in_train(train: pd.DataFrame, schema: Schema, min_count: int) -> dict[str, list[Any]]:
+    found = {}
+    for column in schema.modelled:
+        if judged_for_rarity(column, train[column.name]):
+            rare = rare_values(train[column.name], min_count)
+            if len(rare):
+                found[column.name] = rare.tolist()
+    return found
+
+
 def prepare_tables(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
     synthetic: pd.DataFrame,
     schema: Schema | None = None,
     seed: int = 0,
+    rare_min_count: int = RARE_MIN_COUNT,
 ) -> EvaluationTables:
-    """Validate, align columns, equalise TRAIN and HOLDOUT sizes and encode all three tables."""
-    train = validate_table(train, schema)
+    """Validate, align columns, equalise TRAIN and HOLDOUT sizes and encode all three tables.
+
+    A declared `rare:` policy is applied to all three (data/rare.py), and the categories held by fewer than
+    `rare_min_count` TRAIN rows are kept for the privacy checks; SYNTHETIC may hold no column that TRAIN's
+    modelled columns do not."""
+    train = _validated(train, "training", schema, quiet=False)
+    holdout, synthetic = _validated(holdout, "holdout", schema), _validated(synthetic, "synthetic", schema)
     full_schema = infer_schema(train, schema)
+    train, holdout, synthetic = (apply_rare_policy(table, full_schema) for table in (train, holdout, synthetic))
     names = [column.name for column in full_schema.modelled]
     for role, table in (("holdout", holdout), ("synthetic", synthetic)):
         require_columns(
@@ -85,6 +142,8 @@ def prepare_tables(
             f"the {role} table lacks columns of the training table",
             remedy=f"give the {role} table the same columns as TRAIN",
         )
+    _refuse_unknown_columns(synthetic, train, full_schema)
+    rare_in_train = _rare_in_train(train, full_schema, rare_min_count)
     full_schema = _widen_binaries(full_schema, [train, holdout, synthetic])
     rng = np.random.default_rng(seed)
     size = min(len(train), len(holdout))
@@ -104,4 +163,5 @@ def prepare_tables(
         train_matrix=transformer.transform(train),
         holdout_matrix=transformer.transform(holdout),
         synthetic_matrix=transformer.transform(synthetic),
+        rare_in_train=rare_in_train,
     )

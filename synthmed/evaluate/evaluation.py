@@ -176,11 +176,37 @@ def privacy_checks(copies: ExactCopies, attacks: list[MembershipAttack], rules: 
     ]
 
 
+def rare_category_check(tables: EvaluationTables, min_count: int) -> tuple[Check, dict[str, dict[str, int]]]:
+    """Whether any synthetic row holds a category that fewer than `min_count` TRAIN records hold, and the counts
+    per column (never the values: the report is shared)."""
+    per_column = {}
+    for name, rare in tables.rare_in_train.items():
+        held = tables.synthetic[name].isin(rare)
+        per_column[name] = {
+            "rare_categories": len(rare),
+            "appearing": int(tables.synthetic.loc[held, name].nunique()),
+            "synthetic_rows": int(held.sum()),
+        }
+    rows = sum(figures["synthetic_rows"] for figures in per_column.values())
+    if rows:
+        columns = [name for name, figures in per_column.items() if figures["synthetic_rows"]]
+        reason = (
+            f"{rows} synthetic rows hold a category of fewer than {min_count} training records (columns "
+            f"{', '.join(map(repr, columns))}): declare `rare: merge` or `rare: suppress` for them in the schema"
+        )
+        return Check("rare categories", Verdict.FAIL, reason), per_column
+    where = "no synthetic row holds" if per_column else "no column learned from the data has"
+    reason = f"{where} a category of fewer than {min_count} training records"
+    return Check("rare categories", Verdict.PASS, reason), per_column
+
+
 def _privacy(tables: EvaluationTables, quasi_identifiers: list[str] | None, k: int, policy: Policy, seed: int) -> Area:
     copies = exact_copies(tables)
     attacks = membership_inference(tables, seed=seed)
-    checks = privacy_checks(copies, attacks, policy.privacy)
+    rare_check, rare_figures = rare_category_check(tables, int(policy.privacy.rare_category_min_count))
+    checks = [*privacy_checks(copies, attacks, policy.privacy), rare_check]
     figures: dict[str, Any] = {
+        "rare_categories": rare_figures,
         "exact_copies": copies.to_dict(),
         "distance_to_closest_record": distance_to_closest_record(tables, seed=seed).to_dict(),
         "membership_inference": [attack.to_dict() for attack in attacks],
@@ -212,7 +238,9 @@ def evaluate(
     """
     started = time.perf_counter()
     policy = policy or Policy()
-    tables = prepare_tables(train, holdout, synthetic, schema, seed=seed)
+    tables = prepare_tables(
+        train, holdout, synthetic, schema, seed=seed, rare_min_count=int(policy.privacy.rare_category_min_count)
+    )
     fidelity = _fidelity(tables, policy, seed)
     usefulness = _utility(tables, target, policy, seed)
     privacy = _privacy(tables, quasi_identifiers or tables.schema.quasi_identifiers, k, policy, seed)

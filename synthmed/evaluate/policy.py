@@ -52,6 +52,7 @@ class PrivacyPolicy:
     membership_tpr_at_1pct_fpr: float = 0.02  # members found at 1% false positives
     exact_copy_margin: float = 0.001  # synthetic copy rate may exceed TRAIN-in-HOLDOUT by 0.1 point
     unique_exact_match: float = 0.0  # rows unique in TRAIN reproduced in the synthetic data
+    rare_category_min_count: float = 5  # a category of fewer TRAIN records than this may not appear (data/rare.py)
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,20 @@ class Policy:
         for name, default in sections.items():
             overrides = spec.get(name) or {}
             valid = {f.name for f in fields(default)}
+            if not isinstance(overrides, dict):
+                raise ConfigError(f"the {name} policy must map settings to numbers", values=[overrides])
             bad = sorted(set(overrides) - valid)
             if bad:
                 raise ConfigError(
                     f"unknown {name} policy setting", values=bad, remedy=f"use {', '.join(sorted(valid))}"
                 )
-            chosen[name] = type(default)(**{**asdict(default), **{k: float(v) for k, v in overrides.items()}})
+            numbers = {k: v for k, v in overrides.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+            if len(numbers) < len(overrides):
+                wrong = [k for k in overrides if k not in numbers]
+                raise ConfigError(
+                    f"{name} policy settings must be numbers", values=wrong, remedy=f"e.g. {wrong[0]}: 0.5"
+                )
+            chosen[name] = type(default)(**{**asdict(default), **{k: float(v) for k, v in numbers.items()}})
         return cls(**chosen)
 
     @classmethod
@@ -105,7 +114,7 @@ class Policy:
             raise ConfigError(f"policy file {str(path)!r} does not exist", remedy="check the --policy path")
         try:
             spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise ConfigError(f"policy file {str(path)!r} is not valid YAML: {error}") from None
         if not isinstance(spec, dict):
             raise ConfigError(f"policy file {str(path)!r} must map sections to settings")

@@ -23,6 +23,7 @@ from torch import nn
 
 from synthmed.data.io import Decimal, read_table
 from synthmed.data.layout import ColumnLayout
+from synthmed.data.rare import apply_rare_policy, note_rare_categories
 from synthmed.data.rules import check_training_rows
 from synthmed.data.schema import Schema, infer_schema
 from synthmed.data.transform import TableTransformer
@@ -186,7 +187,10 @@ class Synthesizer(ABC):
         table, self.input_format_ = self._as_table(data, na_values, encoding, decimal)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
         table = validate_table(table, declared, decimal)
-        self.schema_ = self._model_schema(infer_schema(table, declared), table)
+        inferred = infer_schema(table, declared)
+        table = apply_rare_policy(table, inferred)
+        self.schema_ = self._model_schema(inferred, table)
+        note_rare_categories(table, self.schema_)
         if not self.schema_.modelled:
             raise DataError(
                 "no column is left to model: every column is an identifier",

@@ -15,14 +15,16 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from synthmed.data.files import check_new_folder
-from synthmed.data.schema import Schema
+from synthmed.data.rare import judged_for_rarity, rare_values
+from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
 from synthmed.errors import ConfigError, OutputError
 from synthmed.evaluate.evaluation import evaluate
-from synthmed.evaluate.policy import Check, Policy, Verdict
+from synthmed.evaluate.policy import Check, Policy, Verdict, worst
 from synthmed.report.card import card_markdown, model_card
 
 SYNTHETIC_FILE = "synthetic.csv"
@@ -112,7 +114,13 @@ def release(
         synthetic, replaced, dropped = make_k_anonymous(synthetic, *k_anonymity, generate)
     evaluation = evaluate(train, holdout, synthetic, target=target, schema=schema, policy=policy, seed=seed)
     document = evaluation.to_dict()
-    verdict = evaluation.privacy.verdict
+    checks = list(evaluation.privacy.checks)
+    if include_generator and generator is not None:
+        min_count = int((policy or Policy()).privacy.rare_category_min_count)
+        checks.append(generator_rare_check(read_artifact(generator)[0], train, min_count))
+        document["privacy"]["checks"].append(checks[-1].to_dict())
+    verdict = worst([check.verdict for check in checks])
+    document["privacy"]["verdict"] = verdict.value
     released = verdict is Verdict.PASS
     staging = None
     try:
@@ -144,8 +152,35 @@ def release(
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    blocking = tuple(check for check in evaluation.privacy.checks if check.verdict is not Verdict.PASS)
+    blocking = tuple(check for check in checks if check.verdict is not Verdict.PASS)
     return ReleaseOutcome(released, folder, verdict, () if released else blocking, replaced, dropped)
+
+
+def generator_rare_check(meta: dict[str, Any], train: pd.DataFrame, min_count: int) -> Check:
+    """Whether a generator to be released carries, among the categories it learned from the data, one held by
+    fewer than `min_count` TRAIN records (its file would publish it even if no sample shows it)."""
+    carried = []
+    for column in meta["transformer"]["columns"]:
+        name = column["column"]
+        if column.get("domain") != "data" or "categories" not in column or name not in train.columns:
+            continue
+        if judged_for_rarity(ColumnSchema(name, ColumnKind(column["kind"])), train[name]):
+            rare = {json_scalar(value) for value in rare_values(train[name], min_count)}
+            if any(category in rare for category in column["categories"]):
+                carried.append(name)
+    if carried:
+        return Check(
+            "rare categories in the generator",
+            Verdict.FAIL,
+            f"the generator's file lists categories of fewer than {min_count} training records (columns "
+            f"{', '.join(map(repr, carried))}): release without --include-generator, or refit with `rare: merge` "
+            "or `rare: suppress` declared for them",
+        )
+    return Check(
+        "rare categories in the generator",
+        Verdict.PASS,
+        f"the generator lists no category of fewer than {min_count} training records",
+    )
 
 
 def describe(outcome: ReleaseOutcome) -> list[str]:

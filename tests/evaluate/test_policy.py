@@ -66,7 +66,22 @@ def test_policy_defaults_are_the_documented_ones() -> None:
         "membership_tpr_at_1pct_fpr": 0.02,
         "exact_copy_margin": 0.001,
         "unique_exact_match": 0.0,
+        "rare_category_min_count": 5,
     }
+
+
+def test_policy_settings_must_be_numbers(tmp_path: Path) -> None:
+    for text, fragment in (
+        ("privacy:\n  membership_auc_upper: high\n", "must be numbers"),
+        ("privacy: [0.5]\n", "must map settings"),
+    ):
+        path = tmp_path / "policy.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=fragment):
+            Policy.load(path)
+    path.write_bytes(b"privacy:\n  \xff\xfe: 1\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        Policy.load(path)
 
 
 def test_policy_yaml_overrides_only_what_it_names(tmp_path: Path) -> None:
