@@ -66,7 +66,7 @@ def test_a_write_that_fails_part_way_leaves_nothing(fitted: tuple[Path, Path], t
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
     for output in (tmp_path / "big.csv", tmp_path / "big.parquet"):
-        command = [sys.executable, "-m", "synthmed", "sample", str(model), "-n", "20000", "-o", str(output)]
+        command = [sys.executable, "-m", "synthmed", "sample", str(model), "-n", "5000", "-o", str(output)]
         result = subprocess.run(command, capture_output=True, text=True, preexec_fn=small_files, check=False)
         assert result.returncode == EXIT_USER_ERROR, result.stderr
         assert "could not write" in result.stderr and "Remedy:" in result.stderr

@@ -45,7 +45,7 @@ def check_magnitudes(name: str, numbers: np.ndarray, column: ColumnSchema | None
     if _declared_range(column):
         return  # the declared range is checked against the data when the model is fitted
     magnitudes = np.abs(numbers[np.isfinite(numbers)])
-    if magnitudes.size == 0:
+    if magnitudes.size == 0 or magnitudes.max() <= MAGNITUDE_FACTOR:  # the typical magnitude is at least 1
         return
     nonzero = magnitudes[magnitudes > 0]
     typical = max(float(np.quantile(nonzero, 0.9)), 1.0) if nonzero.size else 1.0

@@ -67,9 +67,10 @@ def _same(category: Any, value: Any) -> bool:
 
 
 def _listing(values: list[Any]) -> str:
-    if len(values) > MAX_LISTED:
-        return f"{len(values)} values (see the model's schema)"
-    return format_values(values, limit=MAX_LISTED)
+    """The first MAX_LISTED values, and how many more there are (all of them are in the model's schema)."""
+    shown = format_values(values, limit=MAX_LISTED)
+    more = len(values) - min(len(values), MAX_LISTED)
+    return f"{shown} and {more} more (see the model's schema)" if more else shown
 
 
 class ConditionResolver:

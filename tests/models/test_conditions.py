@@ -199,3 +199,11 @@ def test_a_model_fitted_on_an_array_is_conditioned_by_column_position() -> None:
     model = make_model("medgan").fit(codes, progress=False)
     rows = model.sample(15, seed=0, conditions={"x2": 1})
     assert isinstance(rows, np.ndarray) and (rows[:, 2] == 1).all()
+
+
+def test_an_unknown_column_names_the_columns_even_when_there_are_many() -> None:
+    codes = pd.DataFrame((np.random.default_rng(0).random((60, 14)) < 0.4).astype(np.int64))
+    codes.columns = [f"code_{i}" for i in range(14)]
+    model = make_model("medgan").fit(codes, progress=False)
+    with pytest.raises(ConfigError, match=r"'nosuchcol'.*'code_0', 'code_1'.*'code_11' and 2 more"):
+        model.sample(5, conditions={"nosuchcol": 1})
