@@ -189,8 +189,8 @@ class Synthesizer(ABC):
         table = validate_table(table, declared, decimal)
         inferred = infer_schema(table, declared)
         table = apply_rare_policy(table, inferred)
+        note_rare_categories(table, inferred)  # judged as `evaluate` judges them, before a model's own encodings
         self.schema_ = self._model_schema(inferred, table)
-        note_rare_categories(table, self.schema_)
         if not self.schema_.modelled:
             raise DataError(
                 "no column is left to model: every column is an identifier",
