@@ -88,3 +88,10 @@ def test_a_bug_is_an_internal_error_without_a_traceback(
     assert "internal error: RuntimeError: an invariant broke" in result.stderr
     assert "SYNTHMED_DEBUG=1" in result.stderr and "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_same_command_writes_the_same_generator_bytes(fitted: tuple[Path, Path], tmp_path: Path) -> None:
+    csv, model = fitted
+    again = tmp_path / "again.smg"
+    assert invoke("fit", csv, "-o", again, *TINY, "--seed", "1", "-q").exit_code == 0
+    assert again.read_bytes() == model.read_bytes()

@@ -276,6 +276,8 @@ class Schema:
     def load(cls, path: str | Path) -> Schema:
         """Read a JSON or YAML schema file (safe loaders only: a schema never runs code)."""
         path = Path(path)
+        if path.is_dir():
+            raise SchemaError(f"{str(path)!r} is a folder, not a schema file", remedy="pass a .yaml or .json file")
         if not path.is_file():
             raise SchemaError(f"schema file {str(path)!r} does not exist", remedy="check the --schema path")
         try:
