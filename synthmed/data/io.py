@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +38,21 @@ SEPARATORS = (",", ";", "\t", "|")
 # pandas' options for numbers written with a decimal comma ("1.234,5") or a decimal point ("1,234.5")
 DECIMAL_MARKS: dict[str, dict[str, str]] = {",": {"decimal": ",", "thousands": "."}, ".": {"thousands": ","}}
 Decimal = Literal[",", "."]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a table file, as `read_table` takes them: extra missing markers, encoding, decimal mark."""
+
+    na_values: Sequence[str] | None = None
+    encoding: str | None = None
+    decimal: Decimal | None = None
+
+    def read(self, path: str | os.PathLike[str]) -> pd.DataFrame:
+        return read_table(path, na_values=self.na_values, encoding=self.encoding, decimal=self.decimal)
+
+
+PLAIN_READING = ReadOptions()
 
 
 def _suffix(path: Path) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from synthmed.data.io import Decimal, read_table
+from synthmed.data.io import PLAIN_READING, ReadOptions
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.schema import ColumnKind, json_scalar
 from synthmed.data.validate import MIN_ROWS, refuse_duplicated_names
@@ -260,9 +260,7 @@ def to_sequences(
     sequence_id: str | None = None,
     time: str | None = None,
     window: int | None = None,
-    na_values: Sequence[str] | None = None,
-    encoding: str | None = None,
-    decimal: Decimal | None = None,
+    reading: ReadOptions = PLAIN_READING,
 ) -> Sequences:
     """Any accepted input -> validated sequences (see the module docstring for the formats)."""
     if time is not None and sequence_id is None:
@@ -280,9 +278,9 @@ def to_sequences(
             )
         return check_sequences(read_ts(data))
     if isinstance(data, str | Path):
-        data = read_table(data, na_values=na_values, encoding=encoding, decimal=decimal)
-    elif isinstance(data, pd.DataFrame) and na_values:
-        data = data.replace(list(na_values), np.nan)
+        data = reading.read(data)
+    elif isinstance(data, pd.DataFrame) and reading.na_values:
+        data = data.replace(list(reading.na_values), np.nan)
     if isinstance(data, np.ndarray) and window is None:
         return check_sequences(from_array(data))
     if not isinstance(data, pd.DataFrame | np.ndarray):

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from synthmed.data.io import Decimal, read_table
+from synthmed.data.io import Decimal, ReadOptions
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.rare import apply_rare_policy, note_rare_categories
 from synthmed.data.rules import check_training_rows
@@ -175,18 +175,11 @@ class Synthesizer(ABC):
         return None
 
     # ---- data handling: a table by default; a model whose data is not a flat table overrides these ----
-    def _prepare(
-        self,
-        data: Any,
-        schema: Schema | str | Path | None,
-        na_values: list[str] | None,
-        encoding: str | None,
-        decimal: Decimal | None,
-    ) -> np.ndarray:
+    def _prepare(self, data: Any, schema: Schema | str | Path | None, reading: ReadOptions) -> np.ndarray:
         """Validate the data, learn `schema_` and `transformer_`; return the float32 training matrix."""
-        table, self.input_format_ = self._as_table(data, na_values, encoding, decimal)
+        table, self.input_format_ = self._as_table(data, reading)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
-        table = validate_table(table, declared, decimal)
+        table = validate_table(table, declared, reading.decimal)
         inferred = infer_schema(table, declared)
         table = apply_rare_policy(table, inferred)
         note_rare_categories(table, inferred)  # judged as `evaluate` judges them, before a model's own encodings
@@ -298,7 +291,7 @@ class Synthesizer(ABC):
         self.__dict__.pop("history_", None)  # a failed refit must not leave a half-trained model usable
         # models that train differently under DP (their transform, their networks) read this; the summary replaces it
         self.privacy_ = None if budget is None else {"target_epsilon": budget.epsilon}
-        matrix = self._prepare(data, schema, na_values, encoding, decimal)
+        matrix = self._prepare(data, schema, ReadOptions(na_values, encoding, decimal))
         self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
         self.n_rows_ = len(matrix)
         checkpointer, resume = None, None
@@ -533,17 +526,15 @@ class Synthesizer(ABC):
             )
 
     @staticmethod
-    def _as_table(
-        data: DataLike, na_values: list[str] | None, encoding: str | None, decimal: Decimal | None
-    ) -> tuple[pd.DataFrame, str]:
+    def _as_table(data: DataLike, reading: ReadOptions) -> tuple[pd.DataFrame, str]:
         if isinstance(data, str | Path):
-            return read_table(data, na_values=na_values, encoding=encoding, decimal=decimal), "frame"
+            return reading.read(data), "frame"
         if isinstance(data, np.ndarray):
             if data.ndim != 2:
                 raise DataError(f"expected a 2-D array (rows x columns), got shape {data.shape}")
             return pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])]), "array"
         if isinstance(data, pd.DataFrame):
-            return (data.replace(list(na_values), np.nan) if na_values else data), "frame"
+            return (data.replace(list(reading.na_values), np.nan) if reading.na_values else data), "frame"
         raise DataError(
             f"cannot train on a {type(data).__name__}",
             remedy="pass a pandas DataFrame, a 2-D numpy array, or a CSV/Parquet path",

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthmed.data.io import Decimal
+from synthmed.data.io import ReadOptions
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
 from synthmed.data.timeseries import SequenceScaler, to_long, to_sequences
@@ -237,23 +237,14 @@ class TimeSeriesGAN(Synthesizer):
         """
         return super().fit(_SequenceInput(data, sequence_id, time, window), **options)
 
-    def _prepare(
-        self,
-        data: Any,
-        schema: Schema | str | Path | None,
-        na_values: list[str] | None,
-        encoding: str | None,
-        decimal: Decimal | None,
-    ) -> np.ndarray:
+    def _prepare(self, data: Any, schema: Schema | str | Path | None, reading: ReadOptions) -> np.ndarray:
         source = data if isinstance(data, _SequenceInput) else _SequenceInput(data, None, None, None)
         sequences = to_sequences(
             source.data,
             sequence_id=source.sequence_id,
             time=source.time,
             window=source.window,
-            na_values=na_values,
-            encoding=encoding,
-            decimal=decimal,
+            reading=reading,
         )
         declared = Schema.load(schema) if isinstance(schema, str | Path) else (schema or Schema())
         self.input_format_ = "array" if isinstance(source.data, np.ndarray) else "frame"

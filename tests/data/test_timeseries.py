@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synthmed.data.io import ReadOptions
 from synthmed.data.timeseries import (
     MIN_SEQUENCES,
     SequenceScaler,
@@ -179,7 +180,7 @@ def test_paths_and_missing_markers(tmp_path: Path) -> None:
         to_sequences(tmp_path / "series.ts", window=5)
     recording = pd.DataFrame({"x": ["1.0", "?"] * 50})
     with pytest.raises(DataError, match="missing values"):
-        to_sequences(recording, window=10, na_values=["?"])
+        to_sequences(recording, window=10, reading=ReadOptions(na_values=["?"]))
 
 
 @pytest.mark.e2e
