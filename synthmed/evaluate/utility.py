@@ -40,7 +40,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from synthmed.data.schema import ColumnKind, json_scalar
+from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, json_scalar
 from synthmed.errors import DataError
 from synthmed.evaluate.encoding import EvaluationTables
 from synthmed.evaluate.intervals import Estimate, bootstrap, rank_auc, wilson_interval
@@ -292,8 +292,8 @@ def _regression_figures(model: BaseEstimator, features: np.ndarray, target: np.n
 
 def _check_target(tables: EvaluationTables, target: str) -> ColumnKind:
     if target not in tables.train.columns:
-        if target in tables.schema and tables.schema[target].kind is ColumnKind.IDENTIFIER:
-            problem = "the target is an identifier column, which is not modelled"
+        if target in tables.schema and tables.schema[target].kind in EXCLUDED_KINDS:
+            problem = f"the target is left out of modelling (kind {tables.schema[target].kind.value})"
         else:
             problem = "the target is not a column of the tables"
         raise DataError(

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
-from synthmed.data.schema import ColumnKind, Schema, infer_schema
+from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, Schema, infer_schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ConfigError
@@ -97,13 +97,13 @@ def draw_canaries(table: pd.DataFrame, schema: Schema, count: int, rng: np.rando
     """`count` distinct out-of-distribution records: uniform draws from each column's domain, farthest from the data.
 
     A declared domain (categories, min/max) is used as declared; otherwise the data's categories and range.
-    Identifier columns stay empty (no model reads them).
+    Identifier and free-text columns stay empty (no model reads them).
     """
     pool = count * CANARY_POOL
     columns: dict[str, Any] = {}
     for column in schema.columns:
         values = table[column.name].dropna()
-        if column.kind is ColumnKind.IDENTIFIER:
+        if column.kind in EXCLUDED_KINDS:
             columns[column.name] = pd.Series([None] * pool, dtype=object)
         elif column.kind in (ColumnKind.BINARY, ColumnKind.CATEGORICAL):
             categories = list(column.categories) if column.categories is not None else list(pd.unique(values))

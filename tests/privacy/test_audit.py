@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from synthmed.data import Schema, infer_schema
-from synthmed.errors import ConfigError
+from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models import VAE
 from synthmed.privacy.audit import REPETITIONS, audit, draw_canaries, empirical_epsilon, exposure
 
@@ -59,6 +59,14 @@ def test_canaries_come_from_the_domain_and_lie_far_from_the_data() -> None:
     # the data sits at 45-75 in two wards; most canaries are elsewhere on at least one column
     outside = ~canaries["age"].between(45, 75) | canaries["ward"].isin(["surgery", "icu"])
     assert outside.mean() > 0.9
+
+
+def test_canaries_leave_identifier_and_free_text_columns_empty() -> None:
+    table = patients().assign(mrn=[f"MRN{i:05d}" for i in range(300)], note=[f"seen on day {i}" for i in range(300)])
+    with pytest.warns(SynthmedWarning):
+        schema = infer_schema(table, SCHEMA)
+    canaries = draw_canaries(table, schema, 20, np.random.default_rng(0))
+    assert canaries["mrn"].isna().all() and canaries["note"].isna().all()
 
 
 def test_exposure_ranks_a_distance_among_the_reference() -> None:
