@@ -199,7 +199,10 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike[str], *, overwrite:
             table.to_parquet(temporary, index=False)
         else:
             sep = "\t" if suffix == ".tsv" else ","
-            table.to_csv(temporary, index=False, sep=sep, compression=COMPRESSION.get(suffix))
+            method = COMPRESSION.get(suffix)
+            # a zip names its member: the destination's name, not the temporary one's
+            compression = {"method": method, "archive_name": path.name[: -len(".zip")]} if method == "zip" else method
+            table.to_csv(temporary, index=False, sep=sep, compression=compression)
     return path
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import errno
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from synthmed.data.files import atomic_output, check_folder, check_new_folder, check_output, write_text
-from synthmed.data.io import check_table_output, write_table
+from synthmed.data.io import check_table_output, read_table, write_table
 from synthmed.errors import DataError, OutputError
 
 
@@ -54,10 +55,11 @@ def test_writes_replace_the_destination_in_one_step(tmp_path: Path) -> None:
     path = write_text(tmp_path / "notes.json", "{}")
     assert path.read_text() == "{}"
     table = pd.DataFrame({"a": [1, 2]})
-    for name in ("t.csv", "t.parquet", "t.csv.gz", "t.tsv"):
+    for name in ("t.csv", "t.parquet", "t.csv.gz", "t.tsv", "t.csv.zip"):
         written = write_table(table, tmp_path / name)
-        assert written.exists()
+        pd.testing.assert_frame_equal(read_table(written), table)
+    assert zipfile.ZipFile(tmp_path / "t.csv.zip").namelist() == ["t.csv"]  # named as the file, not its draft
     with pytest.raises(OutputError, match="already exists"):
         write_table(table, tmp_path / "t.csv", overwrite=False)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["notes.json", "t.csv", "t.csv.gz", "t.parquet", "t.tsv"]
+    assert names == ["notes.json", "t.csv", "t.csv.gz", "t.csv.zip", "t.parquet", "t.tsv"]
