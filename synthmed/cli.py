@@ -750,9 +750,11 @@ def demo(
     epochs: Annotated[int, typer.Option(help="GAN epochs.")] = 1000,
     quiet: Quiet = False,
 ) -> None:
-    """Train medGAN on scikit-learn's breast-cancer data and print a fidelity summary."""
+    """Train medGAN on scikit-learn's breast-cancer data and print a fidelity summary (its files are replaced)."""
+    from synthmed.data.files import check_folder
     from synthmed.demo import run_demo
 
+    check_folder(output)
     result = run_demo(output, epochs=epochs, progress=not quiet)
     typer.echo(
         f"medGAN trained on {result.train_rows} real patients in {result.seconds:.1f} s\n"

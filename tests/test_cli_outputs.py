@@ -43,6 +43,7 @@ def test_unwritable_outputs_are_refused_before_training(fitted: tuple[Path, Path
     assert_refused(invoke("fit", csv, "-o", "/proc/model.smg", *TINY), "refuses new files")
     assert_refused(invoke("fit", csv, "-o", csv / "model.smg", *TINY), "is a file, not a folder")
     assert_refused(invoke("fit", csv, "-o", tmp_path / "m.smg", "--checkpoint", csv, *TINY), "not a folder")
+    assert_refused(invoke("demo", "-o", csv), "not a folder")
     assert list(tmp_path.iterdir()) == []
 
 
