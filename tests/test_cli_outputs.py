@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -32,7 +33,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def assert_refused(result: Result, *fragments: str) -> None:
     assert result.exit_code == EXIT_USER_ERROR, result.output
-    assert result.stderr.startswith("error: ") and "Traceback" not in result.output
+    assert result.stderr.splitlines()[-1].startswith("error: ") and "Traceback" not in result.output
     assert "trained" not in result.stdout  # refused before any training
     for fragment in fragments:
         assert fragment in result.stderr, (fragment, result.stderr)
@@ -96,3 +97,13 @@ def test_the_same_command_writes_the_same_generator_bytes(fitted: tuple[Path, Pa
     again = tmp_path / "again.smg"
     assert invoke("fit", csv, "-o", again, *TINY, "--seed", "1", "-q").exit_code == 0
     assert again.read_bytes() == model.read_bytes()
+
+
+def test_a_release_of_columns_train_does_not_model_is_a_user_error(fitted: tuple[Path, Path], tmp_path: Path) -> None:
+    csv, _ = fitted
+    train = pd.read_csv(csv)
+    synthetic = tmp_path / "synthetic.csv"
+    train.assign(patient_name=[f"Name {i}" for i in range(len(train))]).to_csv(synthetic, index=False)
+    result = invoke("release", "--synthetic", synthetic, "--train", csv, "--holdout", csv, "-o", tmp_path / "out")
+    assert_refused(result, "'id'", "identifier or free-text columns of TRAIN")  # the real ids, beside the names
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic.csv"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +173,21 @@ def test_stray_markers_of_any_number_of_kinds_are_refused_with_the_list() -> Non
         validate_table(table(chol=words))
     with pytest.warns(SynthmedWarning, match="'stage': 20% of its values are numbers.*modelled as categories"):
         validate_table(table(stage=["I", "II", "III", "IV", "1"] * 6))
+
+
+def test_files_are_read_by_what_they_hold_not_their_name(tmp_path: Path) -> None:
+    frame = table()
+    gzipped, parquet = tmp_path / "export.csv", tmp_path / "other.csv"
+    gzipped.write_bytes(gzip.compress(frame.to_csv(index=False).encode()))
+    frame.to_parquet(parquet)
+    pd.testing.assert_frame_equal(read_table(gzipped), frame)
+    pd.testing.assert_frame_equal(read_table(parquet), frame)
+    workbook = tmp_path / "book.csv"
+    with zipfile.ZipFile(workbook, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError, match="Excel workbook.*save the sheet as CSV"):
+        read_table(workbook)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(gzip.compress(frame.to_csv(index=False).encode())[:60])
+    with pytest.raises(DataError, match="not a readable table.*complete"):
+        read_table(cut)
