@@ -10,6 +10,8 @@ control suppresses such small cells; synthmed reports them (a note at fit, a pri
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -50,20 +52,29 @@ def apply_rare_policy(table: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return table
 
 
+def rare_categories(
+    table: pd.DataFrame, columns: Iterable[ColumnSchema], min_count: int = RARE_MIN_COUNT
+) -> dict[str, list[Any]]:
+    """Per column judged for rarity, its values held by fewer than `min_count` rows of `table` (MERGED, which
+    names no one, excepted); columns without any are left out."""
+    found = {}
+    for column in columns:
+        if judged_for_rarity(column, table[column.name]):
+            rare = [value for value in rare_values(table[column.name], min_count) if value != MERGED]
+            if rare:
+                found[column.name] = rare
+    return found
+
+
 def note_rare_categories(table: pd.DataFrame, schema: Schema) -> None:
     """Note each modelled column whose data-derived categories include rare ones (they ship in the generator)."""
-    for column in schema.modelled:
-        series = table[column.name]
-        if column.rare is not None or not judged_for_rarity(column, series):
-            continue
-        rare = rare_values(series)
-        if len(rare):
-            warnings.warn(
-                f"Column {column.name!r}: {len(rare)} of its {series.nunique()} categories are held by fewer than "
-                f"{RARE_MIN_COUNT} training records. Learned from the data, they ship in the generator and can "
-                "appear in samples, where each points to a few real patients (`evaluate` and `release` fail on "
-                f"them). Declare `{column.name}: {{kind: {column.kind.value}, rare: merge}}` (or `rare: suppress`, "
-                "or public `categories`) in a schema.",
-                SynthmedWarning,
-                stacklevel=3,
-            )
+    for name, rare in rare_categories(table, schema.modelled).items():
+        warnings.warn(
+            f"Column {name!r}: {len(rare)} of its {table[name].nunique()} categories are held by fewer than "
+            f"{RARE_MIN_COUNT} training records. Learned from the data, they ship in the generator and can "
+            "appear in samples, where each points to a few real patients (`evaluate` and `release` fail on "
+            f"them). Declare `{name}: {{kind: {schema[name].kind.value}, rare: merge}}` (or `rare: suppress`, "
+            "or public `categories`) in a schema.",
+            SynthmedWarning,
+            stacklevel=3,
+        )

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.layout import ColumnLayout
-from synthmed.data.rare import apply_rare_policy, judged_for_rarity, rare_values
+from synthmed.data.rare import apply_rare_policy, rare_categories
 from synthmed.data.schema import RARE_MIN_COUNT, ColumnKind, Schema, infer_schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import require_columns, validate_table
@@ -107,16 +107,6 @@ def _refuse_unknown_columns(synthetic: pd.DataFrame, train: pd.DataFrame, schema
     )
 
 
-def _rare_in_train(train: pd.DataFrame, schema: Schema, min_count: int) -> dict[str, list[Any]]:
-    found = {}
-    for column in schema.modelled:
-        if judged_for_rarity(column, train[column.name]):
-            rare = rare_values(train[column.name], min_count)
-            if len(rare):
-                found[column.name] = rare.tolist()
-    return found
-
-
 def prepare_tables(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -143,7 +133,7 @@ def prepare_tables(
             remedy=f"give the {role} table the same columns as TRAIN",
         )
     _refuse_unknown_columns(synthetic, train, full_schema)
-    rare_in_train = _rare_in_train(train, full_schema, rare_min_count)
+    rare_in_train = rare_categories(train, full_schema.modelled, rare_min_count)
     full_schema = _widen_binaries(full_schema, [train, holdout, synthetic])
     rng = np.random.default_rng(seed)
     size = min(len(train), len(holdout))

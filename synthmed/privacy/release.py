@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from synthmed.data.files import check_new_folder
-from synthmed.data.rare import judged_for_rarity, rare_values
+from synthmed.data.rare import rare_categories
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
 from synthmed.errors import ConfigError, OutputError
 from synthmed.evaluate.evaluation import evaluate
@@ -159,15 +159,17 @@ def release(
 def generator_rare_check(meta: dict[str, Any], train: pd.DataFrame, min_count: int) -> Check:
     """Whether a generator to be released carries, among the categories it learned from the data, one held by
     fewer than `min_count` TRAIN records (its file would publish it even if no sample shows it)."""
-    carried = []
-    for column in meta["transformer"]["columns"]:
-        name = column["column"]
-        if column.get("domain") != "data" or "categories" not in column or name not in train.columns:
-            continue
-        if judged_for_rarity(ColumnSchema(name, ColumnKind(column["kind"])), train[name]):
-            rare = {json_scalar(value) for value in rare_values(train[name], min_count)}
-            if any(category in rare for category in column["categories"]):
-                carried.append(name)
+    learned = {
+        state["column"]: state
+        for state in meta["transformer"]["columns"]
+        if state.get("domain") == "data" and "categories" in state and state["column"] in train.columns
+    }
+    columns = [ColumnSchema(name, ColumnKind(state["kind"])) for name, state in learned.items()]
+    carried = [
+        name
+        for name, values in rare_categories(train, columns, min_count).items()
+        if {json_scalar(value) for value in values} & set(learned[name]["categories"])
+    ]
     if carried:
         return Check(
             "rare categories in the generator",

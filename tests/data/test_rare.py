@@ -10,8 +10,17 @@ import pandas as pd
 import pytest
 
 from synthmed.data import Schema, infer_schema
-from synthmed.data.rare import MERGED, apply_rare_policy, judged_for_rarity, note_rare_categories, rare_values
+from synthmed.data.rare import (
+    MERGED,
+    apply_rare_policy,
+    judged_for_rarity,
+    note_rare_categories,
+    rare_categories,
+    rare_values,
+)
 from synthmed.errors import SchemaError, SynthmedWarning
+from synthmed.evaluate.evaluation import evaluate
+from synthmed.evaluate.policy import Verdict
 from synthmed.models import VAE
 
 RNG = np.random.default_rng(0)
@@ -68,3 +77,14 @@ def test_a_generator_fitted_with_rare_merge_never_holds_the_rare_values(tmp_path
 def test_rare_and_related_keys_are_checked(spec: dict[str, object]) -> None:
     with pytest.raises(SchemaError, match="'ward'"):
         Schema.from_dict({"columns": {"ward": spec}})
+
+
+def test_the_merged_category_is_never_judged_rare() -> None:
+    merge = Schema.from_dict({"columns": {"ward": {"kind": "categorical", "rare": "merge"}}})
+    table = wards()
+    merged = apply_rare_policy(table, infer_schema(table, merge))
+    assert (merged["ward"] == MERGED).sum() == 4  # fewer than 5 records, but it names no one
+    result = evaluate(table, wards(), merged.assign(age=merged["age"] + 0.05), schema=merge)
+    (check,) = [c for c in result.privacy.checks if c.name == "rare categories"]
+    assert check.verdict is Verdict.PASS
+    assert rare_categories(table, infer_schema(table).modelled) == {"ward": ["transplant", "burns"]}
