@@ -9,12 +9,12 @@ A range declared in the schema (`min`/`max`) says the values are real and silenc
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
 
 from synthmed.data.schema import ColumnSchema
+from synthmed.data.sensitive import name_tokens
 from synthmed.errors import DataError, SynthmedWarning
 
 # A value this many times the column's typical magnitude (the 90th percentile of its non-zero |values|, at
@@ -32,7 +32,6 @@ NON_NEGATIVE_TOKENS = frozenset(
 )
 AGE_UNIT_TOKENS = frozenset({"days", "weeks", "months", "hours", "minutes", "day", "week", "month", "hour"})
 MAX_AGE_YEARS = 125
-_TOKEN_SPLIT = re.compile(r"[^0-9a-zA-Z]+|(?<=[a-z])(?=[A-Z])")
 SHOWN = 3
 
 
@@ -70,7 +69,7 @@ def note_out_of_domain(name: str, numbers: np.ndarray, column: ColumnSchema | No
     values = numbers[np.isfinite(numbers)]
     if values.size == 0:
         return
-    tokens = {token.lower() for token in _TOKEN_SPLIT.split(name) if token}
+    tokens = name_tokens(name)
     negative = values[values < 0]
     by_name = bool(tokens & NON_NEGATIVE_TOKENS)
     stray = values.size >= MIN_ROWS_FOR_SIGN and 0 < negative.size <= STRAY_NEGATIVE_SHARE * values.size

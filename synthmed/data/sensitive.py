@@ -65,7 +65,8 @@ MIN_PROSE_LEVELS = 20
 _WHITESPACE = re.compile(r"\s")
 
 
-def _name_tokens(name: str) -> set[str]:
+def name_tokens(name: str) -> set[str]:
+    """A column name's words, lower case: "patientId" and "patient_id" both give {"patient", "id"}."""
     return {token.lower() for token in _TOKEN_SPLIT.split(name) if token}
 
 
@@ -84,7 +85,7 @@ def identifier_reason(name: str, series: pd.Series) -> str | None:
     can be identifiers by uniqueness (text with spaces is free text: `text_reason`). Datetimes are
     quasi-identifiers, judged by the privacy checks instead.
     """
-    tokens = _name_tokens(name)
+    tokens = name_tokens(name)
     id_tokens = tokens & IDENTIFIER_TOKENS
     is_lookup_code = id_tokens <= {"id", "ids"} and bool(tokens & LOOKUP_CODE_TOKENS)
     if id_tokens and not is_lookup_code:
