@@ -390,12 +390,11 @@ def ehr_matrix(
         matrix_summary,
         read_events,
     )
-    from synthmed.data.io import PARQUET_SUFFIXES, check_table_output, read_table, write_table
+    from synthmed.data.io import check_table_output, write_table
 
     check_table_output(output, overwrite=overwrite)
     # codes must stay text: a CSV is read as such; Parquet keeps the types it was written with
-    parquet = events.name.endswith(PARQUET_SUFFIXES)
-    table = read_table(events) if parquet else read_events(events, encoding=encoding)
+    table = read_events(events, encoding=encoding)
     flags = load_flags(groups) if groups is not None else {}
     fields = table  # what flags read: one row per event, or per record of a wide table
     if code_columns is not None:  # a wide table: one row per record, its codes in several columns

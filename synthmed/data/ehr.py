@@ -72,7 +72,8 @@ def normalise_icd9(codes: pd.Series, granularity: str = "3digit") -> pd.Series:
 
 
 def read_events(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
-    """Read an event CSV (plain or compressed) with every column as text, so codes keep leading zeros."""
+    """Read an event table: a CSV (plain or compressed) with every column as text, so codes keep leading zeros,
+    or a Parquet file with the types it was written with."""
     return read_table(path, encoding=encoding, as_text=True)
 
 
