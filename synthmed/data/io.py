@@ -1,6 +1,6 @@
 """Reading and writing tables (CSV, Parquet) with errors a user can act on.
 
-A file is read by what it holds, not only by its name: a gzip, bz2, xz, zstd or zip file named `.csv` is
+A file is read by what it holds, not only by its name: a gzip, bz2, xz or zip file named `.csv` is
 decompressed, a Parquet file is read as Parquet, and an Excel workbook is refused with the remedy. Whatever
 goes wrong while parsing is a `DataError` naming the file.
 """
@@ -21,9 +21,9 @@ from synthmed.data.files import atomic_output, check_output
 from synthmed.data.validate import refuse_duplicated_names
 from synthmed.errors import DataError, SchemaError
 
-CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".csv.zst", ".txt", ".tsv")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-COMPRESSION = {".csv.gz": "gzip", ".csv.bz2": "bz2", ".csv.zip": "zip", ".csv.xz": "xz", ".csv.zst": "zstd"}
+COMPRESSION = {".csv.gz": "gzip", ".csv.bz2": "bz2", ".csv.zip": "zip", ".csv.xz": "xz"}
 # A file's first bytes say what it is, whatever its name.
 MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "parquet"),
