@@ -32,11 +32,21 @@ def _as_decimal_comma(texts: pd.Series) -> pd.Series:
     return texts.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
 
 
+def _comma_forms(texts: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Which texts only a decimal comma writes, which only thousands commas write, and which either could; the
+    patterns run on the texts holding a comma only (a notes column has hundreds of thousands without one)."""
+    forms = [pd.Series(False, index=texts.index) for _ in range(3)]
+    with_comma = texts[texts.str.contains(",", regex=False)]
+    for form, pattern in zip(forms, (_DECIMAL_COMMA, _THOUSANDS_COMMA, _EITHER), strict=True):
+        form[with_comma.index] = with_comma.str.match(pattern)
+    return forms[0], forms[1], forms[2]
+
+
 def looks_numeric(texts: pd.Series) -> np.ndarray:
     """Which texts are numbers in some convention (plain, or with commas), before deciding which."""
     plain = pd.to_numeric(texts, errors="coerce").notna().to_numpy()
-    commas = texts.str.match(_DECIMAL_COMMA) | texts.str.match(_THOUSANDS_COMMA) | texts.str.match(_EITHER)
-    return plain | commas.to_numpy(dtype=bool)
+    decimal, thousands, either = _comma_forms(texts)
+    return plain | (decimal | thousands | either).to_numpy(dtype=bool)
 
 
 def locale_numbers(name: str, texts: pd.Series, mark: str | None = None) -> tuple[pd.Series, str] | None:
@@ -44,17 +54,16 @@ def locale_numbers(name: str, texts: pd.Series, mark: str | None = None) -> tupl
     convention's name; NaN where a text is not a number. None when no value is a comma-written number.
 
     `mark` is the decimal mark the user declared ("," or "."), which settles values such as "1,234"."""
-    decimal = texts.str.match(_DECIMAL_COMMA)
-    thousands = texts.str.match(_THOUSANDS_COMMA)
-    either = texts.str.match(_EITHER)
+    decimal, thousands, either = _comma_forms(texts)
     if mark == ",":
         decimal = decimal | either
     elif mark == ".":
         thousands = thousands | either
     if not (decimal | thousands | either).any():
         return None
-    if decimal.any() and (thousands.any() or texts.str.match(_PLAIN_DECIMAL).any()):
-        mixed = pd.concat([texts[decimal].head(2), texts[thousands | texts.str.match(_PLAIN_DECIMAL)].head(2)])
+    plain_decimal = texts.str.match(_PLAIN_DECIMAL)
+    if decimal.any() and (thousands.any() or plain_decimal.any()):
+        mixed = pd.concat([texts[decimal].head(2), texts[thousands | plain_decimal].head(2)])
         raise DataError(
             "numbers are written in two conventions (a decimal comma in some values, a decimal point or "
             "thousands commas in others)",
@@ -67,7 +76,7 @@ def locale_numbers(name: str, texts: pd.Series, mark: str | None = None) -> tupl
         numbers = pd.to_numeric(_as_decimal_comma(texts.where(readable)), errors="coerce")
         return numbers, "decimal commas"
     if thousands.any():
-        readable = thousands | either | texts.str.match(_PLAIN) | texts.str.match(_PLAIN_DECIMAL)
+        readable = thousands | either | texts.str.match(_PLAIN) | plain_decimal
         numbers = pd.to_numeric(texts.where(readable).str.replace(",", "", regex=False), errors="coerce")
         return numbers, "thousands separated by commas"
     raise DataError(
