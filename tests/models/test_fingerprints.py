@@ -1,0 +1,154 @@
+"""Refactoring guard: every model, with and without DP, generates the same bytes as the recorded fingerprints.
+
+`fingerprints.json` beside this file was recorded with the torch, numpy and pandas versions it names, on the CPU
+with one thread. Training code may change shape freely, but a change that alters what a fixed seed generates (or
+what a private run spends) must be deliberate: rerun `python -m tests.models.test_fingerprints` and say why in
+the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import synthmed
+from synthmed.data.timeseries import to_long
+
+RECORD = Path(__file__).with_name("fingerprints.json")
+
+
+def _mixed() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    n = 80
+    bmi = rng.normal(27, 4, n).round(6)
+    bmi[::9] = np.nan
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, n),
+            "sex": rng.choice(["F", "M"], n),
+            "ward": rng.choice(["icu", "er", "gp"], n),
+            "bmi": bmi,
+            "admitted": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+            "smoker": rng.random(n) < 0.3,
+        }
+    )
+
+
+def _codes() -> np.ndarray:
+    return (np.random.default_rng(0).random((120, 15)) < 0.3).astype(np.int64)
+
+
+def _public() -> tuple[pd.DataFrame, synthmed.Schema]:
+    """A table whose every domain is declared, as differential privacy requires."""
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame(
+        {
+            "age": rng.normal(60, 10, 300).round(1),
+            "ward": rng.choice(["cardiology", "oncology", "surgery"], 300),
+            "diabetic": rng.integers(0, 2, 300),
+        }
+    )
+    schema = {
+        "age": {"kind": "continuous", "min": 0, "max": 120},
+        "ward": {"kind": "categorical", "categories": ["cardiology", "oncology", "surgery"]},
+        "diabetic": {"kind": "binary", "categories": [0, 1], "share": 0.3},
+    }
+    return table, synthmed.Schema.from_dict({"columns": schema})
+
+
+def _waves() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    phase = rng.uniform(0, 2 * np.pi, (24, 1))
+    signal = np.sin(2 * np.pi * np.arange(16) / 8 + phase)
+    return np.stack([signal, -2.0 * signal + 5.0], axis=2)
+
+
+FAST = {
+    "medgan": {"epochs": 3, "pretrain_epochs": 2, "batch_size": 32, "pretrain_batch_size": 32},
+    "vae": {"epochs": 3, "batch_size": 32},
+    "corgan": {"epochs": 2, "pretrain_epochs": 2, "batch_size": 32, "warmup_critic_steps": 5},
+    "wgangp": {"epochs": 3, "batch_size": 32},
+    "tabgan": {"epochs": 3, "batch_size": 40, "generator_dims": [32], "critic_dims": [32], "max_modes": 3},
+}
+SEQUENCES = {"epochs": 2, "min_steps": 0, "batch_size": 8, "generator_widths": [16, 8], "discriminator_widths": [8, 16]}
+EXTENDED = {
+    "medgan": {"cooccurrence_weight": 1.0, "binary_rounding": "calibrated", "start_at_frequencies": True},
+    "corgan": {"architecture": "mlp", "binary_rounding": "calibrated", "quantile_knots": 11},
+}
+
+
+def _case(name: str, data: Callable[[], Any], **options: Any) -> Callable[[], dict[str, Any]]:
+    def run() -> dict[str, Any]:
+        model_name, _, variant = name.partition("/")
+        params = {
+            **FAST.get(model_name, SEQUENCES),
+            **(EXTENDED[model_name] if variant == "extended" else {}),
+            "seed": 0,
+        }
+        fit_options = dict(options)
+        table = data()
+        if isinstance(table, tuple):
+            table, fit_options["schema"] = table
+        model = synthmed.MODELS[model_name](**params).fit(table, progress=False, **fit_options)
+        sample = model.sample(60, seed=5)
+        if isinstance(sample, np.ndarray) and sample.ndim == 3:
+            sample = to_long(sample, model.transformer_.columns)
+        text = sample.to_csv(index=False) if isinstance(sample, pd.DataFrame) else np.ascontiguousarray(sample)
+        digest = hashlib.sha256(text.encode() if isinstance(text, str) else text.tobytes()).hexdigest()
+        record: dict[str, Any] = {"sample": digest}
+        if model.privacy_ is not None:
+            spent = model.privacy_
+            record["privacy"] = {
+                "epsilon": round(spent["epsilon"], 6),
+                "noise_multiplier": round(spent["noise_multiplier"], 6),
+                "phases": spent["phases"],
+                "adaptations": sorted(spent["adaptations"]),
+            }
+        return record
+
+    return run
+
+
+CASES: dict[str, Callable[[], dict[str, Any]]] = {
+    **{f"{name}/table": _case(name, _mixed) for name in FAST},
+    **{f"{name}/codes": _case(name, _codes) for name in ("medgan", "corgan", "vae")},
+    "medgan/extended": _case("medgan/extended", _codes),
+    "corgan/extended": _case("corgan/extended", _public),
+    "tsgan/waves": _case("tsgan", _waves),
+    **{f"{name}/dp": _case(name, _public, dp_epsilon=3.0) for name in ("medgan", "vae", "wgangp", "corgan", "tabgan")},
+}
+
+
+def _environment() -> dict[str, str]:
+    return {"torch": torch.__version__, "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def _recorded() -> dict[str, Any]:
+    recorded = json.loads(RECORD.read_text())
+    if recorded["environment"] != _environment():
+        pytest.skip(f"fingerprints were recorded with {recorded['environment']}, this is {_environment()}")
+    return recorded["cases"]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_fixed_seed_generates_the_recorded_bytes(case: str) -> None:
+    torch.set_num_threads(1)
+    assert CASES[case]() == _recorded()[case]
+
+
+def _record() -> None:
+    torch.set_num_threads(1)
+    cases = {case: CASES[case]() for case in sorted(CASES)}
+    RECORD.write_text(json.dumps({"environment": _environment(), "cases": cases}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    _record()
