@@ -445,7 +445,7 @@ def schema(
 ) -> None:
     """Infer a table's schema, to review and edit before `fit --schema`."""
     from synthmed.data.files import check_output
-    from synthmed.data.schema import infer_schema
+    from synthmed.data.inference import infer_schema
 
     if output is not None:
         check_output(output, overwrite=overwrite, example="schema.yaml")
@@ -629,8 +629,8 @@ def release(
     from synthmed.data.schema import Schema
     from synthmed.evaluate.policy import Policy
     from synthmed.models.base import Synthesizer
-    from synthmed.privacy.release import describe
-    from synthmed.privacy.release import release as run_release
+    from synthmed.workflows.release import describe
+    from synthmed.workflows.release import release as run_release
 
     if (generator is None) == (synthetic is None):
         raise ConfigError(
@@ -705,8 +705,8 @@ def audit(
     from synthmed.data.files import check_output, write_text
     from synthmed.data.io import read_table
     from synthmed.data.schema import Schema
-    from synthmed.privacy.audit import audit as run_audit
-    from synthmed.privacy.audit import describe_audit
+    from synthmed.workflows.audit import audit as run_audit
+    from synthmed.workflows.audit import describe_audit
 
     if output is not None:
         check_output(output, overwrite=overwrite, example="audit.json")
@@ -751,7 +751,7 @@ def demo(
 ) -> None:
     """Train medGAN on scikit-learn's breast-cancer data and print a fidelity summary (its files are replaced)."""
     from synthmed.data.files import check_folder
-    from synthmed.demo import run_demo
+    from synthmed.workflows.demo import run_demo
 
     check_folder(output)
     result = run_demo(output, epochs=epochs, progress=not quiet)

@@ -18,7 +18,6 @@ import pandas as pd
 import yaml
 
 from synthmed.data.files import atomic_output, check_output
-from synthmed.data.validate import refuse_duplicated_names
 from synthmed.errors import DataError, SchemaError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
@@ -53,6 +52,17 @@ class ReadOptions:
 
 
 PLAIN_READING = ReadOptions()
+
+
+def refuse_duplicated_names(names: pd.Index) -> None:
+    duplicated = names[names.duplicated()].tolist()
+    if duplicated:
+        raise DataError(
+            "duplicated column names",
+            column=str(duplicated[0]),
+            values=duplicated,
+            remedy="rename the columns so that each name appears once",
+        )
 
 
 def _suffix(path: Path) -> str:

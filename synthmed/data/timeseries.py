@@ -25,10 +25,10 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from synthmed.data.io import PLAIN_READING, ReadOptions
+from synthmed.data.io import PLAIN_READING, ReadOptions, refuse_duplicated_names
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.schema import ColumnKind, json_scalar
-from synthmed.data.validate import MIN_ROWS, refuse_duplicated_names
+from synthmed.data.validate import MIN_ROWS
 from synthmed.errors import MAX_SHOWN_VALUES, ConfigError, DataError, SynthmedWarning
 
 SEQUENCE_COLUMN = "sequence"

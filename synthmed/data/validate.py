@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.dates import parse_dates
+from synthmed.data.io import refuse_duplicated_names
 from synthmed.data.numbers import locale_numbers, looks_numeric, numeric_share
 from synthmed.data.plausibility import check_magnitudes, note_out_of_domain
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
@@ -63,17 +64,6 @@ def require_columns(columns: pd.Index, names: list[str], problem: str, remedy: s
 
 def _is_text(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
-
-
-def refuse_duplicated_names(names: pd.Index) -> None:
-    duplicated = names[names.duplicated()].tolist()
-    if duplicated:
-        raise DataError(
-            "duplicated column names",
-            column=str(duplicated[0]),
-            values=duplicated,
-            remedy="rename the columns so that each name appears once",
-        )
 
 
 def _check_shape(table: pd.DataFrame) -> None:

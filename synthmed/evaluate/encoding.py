@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthmed.data.inference import infer_schema
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.rare import apply_rare_policy, rare_categories
-from synthmed.data.schema import RARE_MIN_COUNT, ColumnKind, Schema, infer_schema
+from synthmed.data.schema import RARE_MIN_COUNT, ColumnKind, Schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import require_columns, validate_table
 from synthmed.errors import DataError, SynthmedError, SynthmedWarning

@@ -13,6 +13,16 @@ from typing import Any
 import pandas as pd
 
 from synthmed.data.schema import Schema
+from synthmed.evaluate.attacks import (
+    ExactCopies,
+    MembershipAttack,
+    attribute_disclosure,
+    distance_to_closest_record,
+    exact_copies,
+    has_inferable_attributes,
+    k_anonymity,
+    membership_inference,
+)
 from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
 from synthmed.evaluate.fidelity import column_shape_similarity, missing_rate_difference
 from synthmed.evaluate.policy import (
@@ -33,16 +43,6 @@ from synthmed.evaluate.similarity import (
     dimension_wise_probability,
 )
 from synthmed.evaluate.utility import utility
-from synthmed.privacy.attacks import (
-    ExactCopies,
-    MembershipAttack,
-    attribute_disclosure,
-    distance_to_closest_record,
-    exact_copies,
-    has_inferable_attributes,
-    k_anonymity,
-    membership_inference,
-)
 
 # Correlation matrices are written out in full only for tables a reader can take in (and a JSON file can hold).
 MAX_MATRIX_COLUMNS = 60

@@ -22,18 +22,18 @@ from scipy.stats import ks_2samp
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
 
+from synthmed.data.dynamics import autocorrelation, default_lags
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
 from synthmed.data.timeseries import Sequences, check_sequences, from_long
 from synthmed.data.validate import require_columns
 from synthmed.errors import ConfigError, DataError
+from synthmed.evaluate.attacks import distance_to_closest_record, exact_copies, membership_inference
 from synthmed.evaluate.encoding import prepare_tables
 from synthmed.evaluate.evaluation import Area, Evaluation, privacy_checks
 from synthmed.evaluate.intervals import bootstrap, rank_auc
 from synthmed.evaluate.policy import Check, Policy, Verdict, correlation_check, limit_check, worst
 from synthmed.evaluate.similarity import DETECTION_FOLDS, DETECTION_TREES, CorrelationMatrices, Detection
-from synthmed.privacy.attacks import distance_to_closest_record, exact_copies, membership_inference
 
-MAX_LAGS = 10
 # Channel prediction: steps drawn per table and a small forest with leaves of 5 steps. On 5,000 noisy steps
 # this MAE is within 1% of a 50-tree, 4,000-step fully grown forest's, at a fifth of the cost.
 PREDICTION_TREES = 30
@@ -63,11 +63,6 @@ def windows_of(values: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]
     return windows, np.repeat(np.arange(count), per_sequence)
 
 
-def default_lags(window_length: int) -> int:
-    """Lags 1..L with L = 10, or a quarter of the window when shorter (later lags rest on few step pairs)."""
-    return max(1, min(MAX_LAGS, window_length // 4))
-
-
 # ---------------------------------------------------------------------------------------------- marginals
 
 
@@ -79,23 +74,6 @@ def channel_similarity(real: np.ndarray, synthetic: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- autocorrelation
-
-
-def autocorrelation(windows: np.ndarray, lags: int) -> np.ndarray:
-    """Mean autocorrelation function over windows, shape (lags, channels), lag 1 first; values in [-1, 1].
-
-    Each window is centred on its own mean (the ACF of one recording). Windows constant in a channel have no
-    ACF and are left out of its mean; a channel constant in every window gets NaN.
-    """
-    centred = windows - windows.mean(axis=1, keepdims=True)
-    energy = np.einsum("ntc,ntc->nc", centred, centred)
-    varying = energy > 0
-    lagged = np.stack(
-        [np.einsum("ntc,ntc->nc", centred[:, lag:], centred[:, :-lag]) for lag in range(1, lags + 1)], axis=1
-    )
-    ratios = np.where(varying[:, None, :], lagged / np.where(varying, energy, 1.0)[:, None, :], 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ratios.sum(axis=0) / varying.sum(axis=0)
 
 
 def autocorrelation_difference(real_acf: np.ndarray, synthetic_acf: np.ndarray) -> np.ndarray:

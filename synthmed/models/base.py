@@ -21,17 +21,19 @@ import pandas as pd
 import torch
 from torch import nn
 
+from synthmed.data.inference import infer_schema
 from synthmed.data.io import Decimal, ReadOptions
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.rare import apply_rare_policy, note_rare_categories
 from synthmed.data.rules import check_training_rows
-from synthmed.data.schema import Schema, infer_schema
+from synthmed.data.schema import Schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError, SynthmedError
 from synthmed.models.artifact import DAMAGED_REMEDY, META_NAME, read_artifact, write_artifact
 from synthmed.models.checkpoint import Checkpointer
 from synthmed.models.conditions import Given, SamplingPlan
+from synthmed.models.dp import PrivacyBudget, check_declared_domains
 from synthmed.models.monitor import (
     FidelityReference,
     Reference,
@@ -40,7 +42,6 @@ from synthmed.models.monitor import (
     monitor_rows,
 )
 from synthmed.models.training import TrainingRun, flushing_denormals
-from synthmed.privacy.dp import PrivacyBudget, check_declared_domains
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
 # Generated rows that estimate the generator's marginals for calibration (`_calibrate_marginals`).
@@ -279,7 +280,7 @@ class Synthesizer(ABC):
         correlation difference: see models/monitor.py) into `history_["monitor"]`; `keep_best` then keeps
         the weights of the best-scoring check. Off by default: the monitor reads the training data.
         With `dp_epsilon` (and optionally `dp_delta`), training is (epsilon, delta)-differentially private
-        (see privacy/dp.py); every column's domain must then come from `schema`, not from the data.
+        (see models/dp.py); every column's domain must then come from `schema`, not from the data.
         """
         self._check_params()
         check_monitor_options(monitor_every, keep_best)

@@ -35,6 +35,7 @@ from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.corgan_private import train_privately
+from synthmed.models.dp import PrivacyBudget
 from synthmed.models.layers import (
     SpanHead,
     clip_weights,
@@ -43,7 +44,6 @@ from synthmed.models.layers import (
     wasserstein_generator_step,
 )
 from synthmed.models.training import TrainingRun
-from synthmed.privacy.dp import PrivacyBudget
 
 # Reference autoencoder: channels double from 4 to 128 (the embedding); (kernel, stride) per strided layer.
 BASE_CHANNELS = 4
@@ -102,7 +102,7 @@ def _init_weights(network: nn.Module) -> None:
 
 def _norm(channels: int, affine: bool, per_record: bool) -> nn.Module:
     """Batch norm, or group norm, which normalises each record on its own (see ConvCritic; under DP batch norm
-    would mix a batch's records, see privacy/dp.py)."""
+    would mix a batch's records, see models/dp.py)."""
     if per_record:
         return nn.GroupNorm(min(NORM_GROUPS, channels), channels, affine=affine)
     return nn.BatchNorm1d(channels, affine=affine)

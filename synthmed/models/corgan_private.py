@@ -1,4 +1,4 @@
-"""corGAN under differential privacy: what changes from `corgan.py` (DP-SGD itself: privacy/dp.py).
+"""corGAN under differential privacy: what changes from `corgan.py` (DP-SGD itself: models/dp.py).
 
 Two networks read real records: the autoencoder while it is pretrained (encoder and decoder), and the critic.
 Both train with DP-SGD on Poisson batches, accounted together. Their norms are group norms (built so in
@@ -9,7 +9,7 @@ row with its own term of the Wasserstein loss. The generator and the decoder's f
 private critic: post-processing. Transposed convolutions have no per-record gradient rule in Opacus; it derives
 one with functorch.
 With `quantile_knots`, numbers are calibrated to histograms of their declared ranges released by the Gaussian
-mechanism (`MARGINALS_SHARE` of epsilon, before training; privacy/histograms.py), not to the data's quantiles.
+mechanism (`MARGINALS_SHARE` of epsilon, before training; models/dp_histograms.py), not to the data's quantiles.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from synthmed.models.layers import clip_weights, wasserstein_critic_terms, wasserstein_generator_step
-from synthmed.models.training import TrainingRun
-from synthmed.privacy.dp import Phase
-from synthmed.privacy.histograms import (
+from synthmed.models.dp import Phase
+from synthmed.models.dp_histograms import (
     HISTOGRAM_BINS,
     MARGINALS_SHARE,
     calibrate_to_histograms,
     numeric_histograms,
     release_histograms,
 )
+from synthmed.models.layers import clip_weights, wasserstein_critic_terms, wasserstein_generator_step
+from synthmed.models.training import TrainingRun
 
 if TYPE_CHECKING:
     from synthmed.models.corgan import CorGAN

@@ -23,9 +23,9 @@ from synthmed.data.schema import ColumnKind, Schema
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.cooccurrence import CooccurrenceMatch
+from synthmed.models.dp import Phase
 from synthmed.models.layers import SpanHead, start_at_frequencies, warn_if_autoencoder_untrained
 from synthmed.models.training import TrainingRun
-from synthmed.privacy.dp import Phase
 
 # TensorFlow's batch_norm(decay=0.99, epsilon=1e-3) in the reference code, in PyTorch terms.
 BATCH_NORM_MOMENTUM = 0.01

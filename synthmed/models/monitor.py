@@ -34,11 +34,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from synthmed.data.dynamics import autocorrelation, default_lags
 from synthmed.data.encoders import ColumnEncoder, NumericEncoder, category_codes
 from synthmed.data.schema import ColumnKind
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError, SynthmedWarning
-from synthmed.evaluate.timeseries import autocorrelation, default_lags
 
 # Rows generated per check: enough for marginals and correlations to within about 0.02, cheap to draw.
 MONITOR_ROWS = 2_000

@@ -1,4 +1,4 @@
-"""TabGAN under differential privacy: what changes from `tabgan.py`, and why (DP-SGD itself: privacy/dp.py).
+"""TabGAN under differential privacy: what changes from `tabgan.py`, and why (DP-SGD itself: models/dp.py).
 
 - The critic is the one network that reads real records, so it alone trains with DP-SGD, on Poisson batches.
   It scores single rows, not packs: with Poisson sampling one record would shift which rows share a pack, and
@@ -35,9 +35,9 @@ import torch.nn.functional as F
 
 from synthmed.data.transform import TableTransformer
 from synthmed.models.condition_vectors import ConditionSampler, category_codes
+from synthmed.models.dp import Phase, PrivateTraining
+from synthmed.models.dp_histograms import HISTOGRAM_BINS, MARGINALS_SHARE, calibrate_to_histograms, numeric_histograms
 from synthmed.models.training import TrainingRun
-from synthmed.privacy.dp import Phase, PrivateTraining
-from synthmed.privacy.histograms import HISTOGRAM_BINS, MARGINALS_SHARE, calibrate_to_histograms, numeric_histograms
 
 if TYPE_CHECKING:
     from synthmed.models.tabgan import TabGAN
@@ -59,7 +59,7 @@ def release_marginals(
     """Each category's share of its column, and each number's histogram, released by one Gaussian mechanism.
 
     A record adds one count to each discrete column's histogram and at most one to each numeric column's
-    (privacy/histograms.py), so the k histograms together move by at most sqrt(k) in L2 norm. Negative noisy
+    (models/dp_histograms.py), so the k histograms together move by at most sqrt(k) in L2 norm. Negative noisy
     counts become 0; a column whose counts all vanish gets uniform shares. `codes` holds each row's category
     (global number) in each discrete column.
     """

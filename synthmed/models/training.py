@@ -14,8 +14,8 @@ from torch import nn
 
 from synthmed.errors import ConfigError
 from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
+from synthmed.models.dp import Phase, PrivacyBudget, PrivateTraining
 from synthmed.models.monitor import CURVE_KEY, BestWeights, TrainingMonitor
-from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining
 
 
 @contextmanager

@@ -16,9 +16,9 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
+from synthmed.models.dp import Phase
 from synthmed.models.layers import SpanHead
 from synthmed.models.training import TrainingRun
-from synthmed.privacy.dp import Phase
 
 
 def _mlp(dims: tuple[int, ...]) -> nn.Sequential:

@@ -18,9 +18,9 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
+from synthmed.models.dp import Phase
 from synthmed.models.layers import SpanHead, clip_weights, wasserstein_critic_terms, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
-from synthmed.privacy.dp import Phase
 
 # Under DP the critic's Lipschitz bound comes from weight clipping (the original WGAN's value).
 PRIVATE_CLIP_VALUE = 0.01

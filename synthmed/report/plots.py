@@ -50,7 +50,7 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _short(name: Any, width: int = 24) -> str:
+def short(name: Any, width: int = 24) -> str:
     text = str(name)
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -62,7 +62,7 @@ def worst_columns_plot(column_shapes: Mapping[str, Any] | None, limit: int = 10)
     scored = scored[:limit]
     if not scored:
         return None
-    names = [_short(name) for name, _ in scored]
+    names = [short(name) for name, _ in scored]
     values = [value for _, value in scored]
     figure = new_figure(6.5, 0.35 * len(scored) + 1.2)
     axes = figure.add_subplot()
@@ -84,7 +84,7 @@ def correlation_plot(matrices: Mapping[str, Any] | None) -> str | None:
     """Real, synthetic and synthetic - real correlation heatmaps side by side; None without matrices."""
     if not matrices or not matrices.get("columns"):
         return None
-    columns = [_short(name, 16) for name in matrices["columns"]]
+    columns = [short(name, 16) for name in matrices["columns"]]
     panels = [
         ("real", "Real (train)", "coolwarm"),
         ("synthetic", "Synthetic", "coolwarm"),
@@ -123,7 +123,7 @@ def _scatter_with_diagonal(
     axes.scatter([p[0] for p in pairs], [p[1] for p in pairs], color=SYNTHETIC_COLOUR, edgecolor="black", zorder=3)
     if len(pairs) <= 15:
         for x, y, name in pairs:
-            axes.annotate(_short(name, 14), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            axes.annotate(short(name, 14), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     axes.set_xlim(-0.02, 1.02)
     axes.set_ylim(-0.02, 1.02)
     axes.set_aspect("equal")
@@ -193,7 +193,7 @@ def utility_plot(utility: Mapping[str, Any] | None) -> str | None:
             label=SCENARIO_LABELS.get(scenario, scenario),
             color=SCENARIO_COLOURS.get(scenario),
         )
-    axes.set_xticks(positions, [_short(str(m).replace("_", " "), 20) for m in models])
+    axes.set_xticks(positions, [short(str(m).replace("_", " "), 20) for m in models])
     axes.set_ylabel(metric.replace("_", " ").upper() if metric == "roc_auc" else metric)
     if metric == "roc_auc":
         axes.set_ylim(0, 1.05)
@@ -218,7 +218,7 @@ def confusion_matrices_plot(utility: Mapping[str, Any] | None, model: str | None
     figure = new_figure(size * len(panels) + 0.5, size)
     for index, (scenario, figures) in enumerate(panels, start=1):
         counts = np.array(figures["confusion_matrix"], dtype=float)
-        labels = [_short(label, 10) for label in figures.get("labels") or range(len(counts))]
+        labels = [short(label, 10) for label in figures.get("labels") or range(len(counts))]
         axes = figure.add_subplot(1, len(panels), index)
         axes.imshow(counts, cmap="Blues")
         ticks = np.arange(len(labels))
@@ -232,7 +232,7 @@ def confusion_matrices_plot(utility: Mapping[str, Any] | None, model: str | None
             for (row, column), count in np.ndenumerate(counts):
                 colour = "white" if count > middle else "black"
                 axes.text(column, row, f"{count:.0f}", ha="center", va="center", fontsize=8, color=colour)
-    figure.suptitle(f"Confusion matrices: {_short(model, 30)}", fontsize=10)
+    figure.suptitle(f"Confusion matrices: {short(model, 30)}", fontsize=10)
     return figure_uri(figure)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from synthmed.report.plots import REAL_COLOUR, SYNTHETIC_COLOUR, _short, figure_uri, new_figure
+from synthmed.report.plots import REAL_COLOUR, SYNTHETIC_COLOUR, figure_uri, new_figure, short
 
 # More channels than this are cut from the per-channel panels: a taller figure is no longer readable.
 MAX_CHANNEL_PANELS = 8
@@ -37,7 +37,7 @@ def sample_windows_plot(examples: Mapping[str, Any] | None, channels: Sequence[s
         for windows, colour, label in ((real, REAL_COLOUR, "real (train)"), (synthetic, SYNTHETIC_COLOUR, "synthetic")):
             for number, window in enumerate(windows):
                 axes.plot(window[:, index], color=colour, linewidth=1, alpha=0.8, label=label if number == 0 else None)
-        axes.set_ylabel(_short(channel, 14), fontsize=8)
+        axes.set_ylabel(short(channel, 14), fontsize=8)
         axes.tick_params(labelsize=7)
     axes_list[0].legend(fontsize=7, loc="upper right", ncols=2)
     axes_list[-1].set_xlabel("step within the window")
@@ -71,7 +71,7 @@ def autocorrelation_plot(autocorrelation: Mapping[str, Any] | None) -> str | Non
                 axes.plot(lags, values, color=colour, linestyle=style, marker=".", label=label)
         axes.axhline(0, color="lightgrey", linewidth=0.8)
         axes.set_ylim(-1.05, 1.05)
-        axes.set_title(_short(channel, 20), fontsize=9)
+        axes.set_title(short(channel, 20), fontsize=9)
         axes.tick_params(labelsize=7)
     for axes in grid[len(channels) :]:
         axes.set_axis_off()
@@ -94,8 +94,8 @@ def channel_pairs_plot(examples: Mapping[str, Any] | None) -> str | None:
             points = _array(pair.get(key))
             if points.ndim == 2 and len(points) == 2:
                 axes.scatter(points[0], points[1], s=5, alpha=0.4, color=colour, label=label, linewidths=0)
-        axes.set_xlabel(_short(first, 20), fontsize=8)
-        axes.set_ylabel(_short(second, 20), fontsize=8)
+        axes.set_xlabel(short(first, 20), fontsize=8)
+        axes.set_ylabel(short(second, 20), fontsize=8)
         axes.tick_params(labelsize=7)
     grid[0].legend(fontsize=7, markerscale=2)
     figure.suptitle("Channel against channel at the same step", fontsize=10)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from synthmed.report import plots, sequence_plots
-from synthmed.report.page import _estimate, _figure, _number, _privacy, _table, _text
+from synthmed.report import html, plots, sequence_plots
+from synthmed.report.privacy import privacy_section
 
 
 def _fidelity(area: Mapping[str, Any]) -> str:
@@ -21,41 +21,41 @@ def _fidelity(area: Mapping[str, Any]) -> str:
     rows = [
         (
             "Mean channel similarity, 1 - KS (1 = identical)",
-            _number(shapes.get("mean")),
-            _number(shapes.get("holdout_mean")),
+            html.number(shapes.get("mean")),
+            html.number(shapes.get("holdout_mean")),
         ),
         (
             f"Mean |autocorrelation difference|, lags 1-{len(lags)} (0 = identical)",
-            _number(autocorrelation.get("mean_absolute_difference")),
-            _number(autocorrelation.get("holdout_mean_absolute_difference")),
+            html.number(autocorrelation.get("mean_absolute_difference")),
+            html.number(autocorrelation.get("holdout_mean_absolute_difference")),
         ),
         (
             "Mean |cross-channel correlation difference| (0 = identical)",
-            _number(correlation.get("mean_absolute_difference")),
-            _number(correlation.get("holdout_mean_absolute_difference")),
+            html.number(correlation.get("mean_absolute_difference")),
+            html.number(correlation.get("holdout_mean_absolute_difference")),
         ),
         (
             "Window detection AUC, 95% CI (0.5 = indistinguishable)",
-            _estimate((area.get("detection") or {}).get("auc")),
-            _estimate((area.get("holdout_detection") or {}).get("auc")),
+            html.estimate((area.get("detection") or {}).get("auc")),
+            html.estimate((area.get("holdout_detection") or {}).get("auc")),
         ),
     ]
     per_channel = shapes.get("per_channel") or {}
     channel_rows = [
         (
-            _text(channel),
-            _number(value),
-            _number((shapes.get("holdout_per_channel") or {}).get(channel)),
-            _number((autocorrelation.get("per_channel") or {}).get(channel)),
-            _number((autocorrelation.get("holdout_per_channel") or {}).get(channel)),
+            html.text(channel),
+            html.number(value),
+            html.number((shapes.get("holdout_per_channel") or {}).get(channel)),
+            html.number((autocorrelation.get("per_channel") or {}).get(channel)),
+            html.number((autocorrelation.get("holdout_per_channel") or {}).get(channel)),
         )
         for channel, value in per_channel.items()
     ]
     examples = area.get("examples") or {}
     return "".join(
         [
-            _table(("Figure", "Synthetic", "Real holdout (reference)"), rows),
-            _table(
+            html.table(("Figure", "Synthetic", "Real holdout (reference)"), rows),
+            html.table(
                 (
                     "Channel",
                     "1 - KS, synthetic",
@@ -68,19 +68,19 @@ def _fidelity(area: Mapping[str, Any]) -> str:
             '<p class="muted">Figures compare windows with the real training windows; the real holdout scored the '
             "same way shows what a perfect generator would reach. The example windows and points below are real "
             "training data: keep this report where the training data may be.</p>",
-            _figure(
+            html.figure(
                 sequence_plots.sample_windows_plot(examples, list(per_channel)),
                 "Example windows, one panel per channel: real (blue) and synthetic (orange)",
             ),
-            _figure(
+            html.figure(
                 sequence_plots.autocorrelation_plot(autocorrelation),
                 "Mean autocorrelation per lag: curves that agree mean the same dynamics",
             ),
-            _figure(
+            html.figure(
                 plots.correlation_plot(correlation.get("matrices")),
                 "Cross-channel correlations over all steps: real, synthetic and their difference",
             ),
-            _figure(
+            html.figure(
                 sequence_plots.channel_pairs_plot(examples),
                 "Channel pairs whose correlation differs most, each point one step",
             ),
@@ -92,14 +92,14 @@ def _utility(area: Mapping[str, Any]) -> str:
     prediction = area.get("channel_prediction")
     if not prediction:
         reasons = "; ".join(str(c.get("reason", "")) for c in area.get("checks") or []) or "no figures"
-        return f'<p class="muted">Channel prediction was not measured: {_text(reasons)}.</p>'
+        return f'<p class="muted">Channel prediction was not measured: {html.text(reasons)}.</p>'
     rows = [
         (
-            _text(channel),
-            _number(figures.get("mae_trained_on_real")),
-            _number(figures.get("mae_trained_on_synthetic")),
-            _number(figures.get("scaled_mae_trained_on_real")),
-            _number(figures.get("scaled_mae_trained_on_synthetic")),
+            html.text(channel),
+            html.number(figures.get("mae_trained_on_real")),
+            html.number(figures.get("mae_trained_on_synthetic")),
+            html.number(figures.get("scaled_mae_trained_on_real")),
+            html.number(figures.get("scaled_mae_trained_on_synthetic")),
         )
         for channel, figures in (prediction.get("per_channel") or {}).items()
     ]
@@ -108,8 +108,8 @@ def _utility(area: Mapping[str, Any]) -> str:
             "<strong>mean</strong>",
             "",
             "",
-            _number(prediction.get("mean_scaled_mae_trained_on_real")),
-            _number(prediction.get("mean_scaled_mae_trained_on_synthetic")),
+            html.number(prediction.get("mean_scaled_mae_trained_on_real")),
+            html.number(prediction.get("mean_scaled_mae_trained_on_synthetic")),
         )
     )
     headers = (
@@ -119,11 +119,11 @@ def _utility(area: Mapping[str, Any]) -> str:
         "MAE -1..1, trained on real",
         "MAE -1..1, trained on synthetic",
     )
-    return _table(headers, rows) + (
+    return html.table(headers, rows) + (
         '<p class="muted">A random forest predicts each channel from the other channels at the same step, trained '
         "on real training steps or on synthetic steps, and is scored on real holdout steps (lower is better). "
         "The -1..1 columns scale each channel by the real training minimum and maximum.</p>"
     )
 
 
-SEQUENCE_SECTIONS = {"fidelity": _fidelity, "utility": _utility, "privacy": _privacy}
+SEQUENCE_SECTIONS = {"fidelity": _fidelity, "utility": _utility, "privacy": privacy_section}

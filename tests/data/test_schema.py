@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthmed.data.schema import ColumnKind, Schema, infer_kind, infer_schema
+from synthmed.data.inference import infer_kind, infer_schema
+from synthmed.data.schema import ColumnKind, Schema
 from synthmed.errors import SchemaError
 
 RNG = np.random.default_rng(0)

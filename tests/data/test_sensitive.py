@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthmed.data.schema import ColumnKind, Schema, infer_schema
+from synthmed.data.inference import infer_schema
+from synthmed.data.schema import ColumnKind, Schema
 from synthmed.data.sensitive import identifier_reason, text_reason
 from synthmed.errors import SchemaError, SynthmedWarning
 

@@ -13,7 +13,7 @@ from synthmed.errors import DataError
 from synthmed.evaluate.evaluation import evaluate
 from synthmed.evaluate.policy import Policy, PrivacyPolicy, Verdict
 from synthmed.models import VAE
-from synthmed.privacy.release import release
+from synthmed.workflows.release import release
 
 ROWS = 600
 

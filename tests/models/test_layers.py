@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from synthmed.data.schema import infer_schema
+from synthmed.data.inference import infer_schema
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import SynthmedWarning
 from synthmed.models import CorGAN, MedGAN

@@ -15,7 +15,7 @@ import torch
 from scipy.stats import ks_2samp
 
 import synthmed
-from synthmed.data.schema import infer_schema
+from synthmed.data.inference import infer_schema
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.evaluate.fidelity import column_shape_similarity, correlation_difference

@@ -15,9 +15,9 @@ import torch
 from scipy.stats import ks_2samp
 
 import synthmed
+from synthmed.data.dynamics import autocorrelation, default_lags
 from synthmed.data.timeseries import to_long
 from synthmed.errors import ConfigError, NotFittedError, SchemaError
-from synthmed.evaluate.timeseries import autocorrelation, default_lags
 from synthmed.models import TimeSeriesGAN
 from synthmed.models.monitor import SequenceReference
 from synthmed.models.training import TrainingRun

@@ -13,9 +13,8 @@ import torch
 
 import synthmed
 from synthmed.errors import ConfigError, SchemaError
-from synthmed.models import VAE, WGANGP, CorGAN, MedGAN, TimeSeriesGAN
-from synthmed.privacy import dp
-from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining, epsilon_of, stored_composition
+from synthmed.models import VAE, WGANGP, CorGAN, MedGAN, TimeSeriesGAN, dp
+from synthmed.models.dp import Phase, PrivacyBudget, PrivateTraining, epsilon_of, stored_composition
 
 FAST = {"epochs": 3, "batch_size": 50, "hidden_dims": (16,), "latent_dim": 4}
 

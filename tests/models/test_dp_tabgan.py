@@ -13,9 +13,8 @@ import pytest
 import synthmed
 from synthmed.data import Schema
 from synthmed.errors import ConfigError, SchemaError
-from synthmed.models import TabGAN
-from synthmed.privacy import dp
-from synthmed.privacy.dp import Phase, PrivacyBudget, PrivateTraining, epsilon_of, stored_composition
+from synthmed.models import TabGAN, dp
+from synthmed.models.dp import Phase, PrivacyBudget, PrivateTraining, epsilon_of, stored_composition
 
 SCHEMA = {
     "columns": {

@@ -1,4 +1,4 @@
-"""Tests for synthmed.privacy.attacks: hand-counted figures on tiny tables, calibration on real data."""
+"""Tests for synthmed.evaluate.attacks: hand-counted figures on tiny tables, calibration on real data."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from synthmed.data import read_table
 from synthmed.data.ehr import code_matrix, read_events
 from synthmed.errors import DataError
-from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
-from synthmed.privacy.attacks import (
+from synthmed.evaluate.attacks import (
     attribute_disclosure,
     distance_attack,
     distance_to_closest_record,
@@ -20,6 +19,7 @@ from synthmed.privacy.attacks import (
     k_anonymity,
     membership_inference,
 )
+from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
 from tests.conftest import shared_file
 
 

@@ -29,14 +29,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
-from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, Schema, infer_schema
+from synthmed.data.inference import infer_schema
+from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, Schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ConfigError
+from synthmed.evaluate.attacks import nearest_distances
 from synthmed.evaluate.encoding import gower_weights
 from synthmed.evaluate.intervals import rank_auc
 from synthmed.models.base import Synthesizer
-from synthmed.privacy.attacks import nearest_distances
 
 REPETITIONS = (1, 2, 4, 8, 16)
 # Canaries drawn per kept one: the kept ones are the draws farthest from the real rows.

@@ -16,7 +16,7 @@ import numpy as np
 from synthmed.data.calibration import histogram_quantiles
 from synthmed.data.encoders import NumericEncoder
 from synthmed.data.transform import TableTransformer
-from synthmed.privacy.dp import PrivateTraining
+from synthmed.models.dp import PrivateTraining
 
 # Share of epsilon a private run spends on its released marginals (the rest trains the networks). Chosen for
 # tabgan, which releases category counts there too: on the two heart tables at epsilon 1 and 3 (3 split seeds),

@@ -13,8 +13,8 @@ from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError, OutputError
 from synthmed.evaluate.policy import Verdict
 from synthmed.models import VAE
-from synthmed.privacy import release as gate
-from synthmed.privacy.release import release
+from synthmed.workflows import release as gate
+from synthmed.workflows.release import release
 
 ROWS = 600
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from synthmed.errors import ConfigError, DataError
-from synthmed.privacy.membership_curves import membership_curves
+from synthmed.evaluate.membership_curves import membership_curves
 
 
 def _population(rows: int, codes: int = 60, seed: int = 0) -> np.ndarray:

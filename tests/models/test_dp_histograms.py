@@ -7,7 +7,7 @@ import pandas as pd
 
 from synthmed.data import Schema
 from synthmed.data.transform import TableTransformer
-from synthmed.privacy.histograms import HISTOGRAM_BINS, numeric_histograms
+from synthmed.models.dp_histograms import HISTOGRAM_BINS, numeric_histograms
 
 
 def test_each_present_number_adds_one_count_in_its_bin_and_other_columns_none() -> None:

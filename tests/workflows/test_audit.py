@@ -12,7 +12,7 @@ import pytest
 from synthmed.data import Schema, infer_schema
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models import VAE
-from synthmed.privacy.audit import REPETITIONS, audit, draw_canaries, empirical_epsilon, exposure
+from synthmed.workflows.audit import REPETITIONS, audit, draw_canaries, empirical_epsilon, exposure
 
 SCHEMA = Schema.from_dict(
     {
