@@ -33,7 +33,7 @@ from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedErro
 from synthmed.models.artifact import DAMAGED_REMEDY, META_NAME, read_artifact, write_artifact
 from synthmed.models.checkpoint import Checkpointer
 from synthmed.models.conditions import Given, SamplingPlan
-from synthmed.models.dp import PrivacyBudget, check_declared_domains
+from synthmed.models.dp import PrivacyBudget, PrivacyPlan, PrivateTraining, check_declared_domains
 from synthmed.models.monitor import (
     FidelityReference,
     Reference,
@@ -129,8 +129,6 @@ class Synthesizer(ABC):
     summary: ClassVar[str]
     # hyperparameters that must be strictly positive (the others that are numbers must be >= 0)
     positive: ClassVar[frozenset[str]] = frozenset({"batch_size"})
-    # whether `_train` honours `run.privacy` (DP-SGD on every module that reads real records)
-    private_training: ClassVar[bool] = False
 
     seed: int | None
     device: str
@@ -147,6 +145,22 @@ class Synthesizer(ABC):
     @abstractmethod
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         """Return `n` rows in matrix space (after the layout's output activations)."""
+
+    # ---- differential privacy: a model that trains privately supplies a plan and a loop -----------
+    def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:
+        """The phases of a private fit that read real records (Poisson batch, planned steps) and what the model
+        changes to train privately. Planned before training, so that the noise spends exactly the budget."""
+        raise NotImplementedError
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
+        """Train `self.networks_` with DP-SGD: every network that reads real records trains inside
+        `private.training(phase, network, optimizer)`, and takes no step beyond the plan."""
+        raise NotImplementedError
+
+    @classmethod
+    def trains_privately(cls) -> bool:
+        """Whether the model supports `fit(..., dp_epsilon=...)`."""
+        return cls._train_privately is not Synthesizer._train_privately
 
     def _model_schema(self, schema: Schema, table: pd.DataFrame) -> Schema:
         """Adjust inferred column kinds to what this model learns (declared columns stay as declared)."""
@@ -190,10 +204,9 @@ class Synthesizer(ABC):
                 "no column is left to model: every column is an identifier",
                 remedy="declare at least one column's kind in a schema",
             )
-        private = bool(getattr(self, "privacy_", None))
-        self.transformer_ = self._transformer(self.schema_).fit(table, public_missingness=private)
+        self.transformer_ = self._transformer(self.schema_).fit(table, public_missingness=self.private_)
         check_training_rows(table, self.transformer_)
-        if private:
+        if self.private_:
             check_declared_domains(self.transformer_.to_dict())
         return self.transformer_.transform(table, dtype=np.float32)
 
@@ -290,8 +303,8 @@ class Synthesizer(ABC):
         if budget is not None:
             self._check_private_options(budget, monitor_every, checkpoint)
         self.__dict__.pop("history_", None)  # a failed refit must not leave a half-trained model usable
-        # models that train differently under DP (their transform, their networks) read this; the summary replaces it
-        self.privacy_ = None if budget is None else {"target_epsilon": budget.epsilon}
+        self.private_ = budget is not None  # models that train privately build other transforms and networks
+        self.privacy_ = None
         matrix = self._prepare(data, schema, ReadOptions(na_values, encoding, decimal))
         self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
         self.n_rows_ = len(matrix)
@@ -313,12 +326,19 @@ class Synthesizer(ABC):
         self.threads_ = torch.get_num_threads()  # outputs depend on it (models/training.py: cpu_threads)
         self.networks_ = self._seeded_build()
         monitor = self._monitor(matrix, monitor_every, keep_best) if monitor_every is not None else None
-        run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor, budget)
+        run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor)
         with flushing_denormals():
-            self._train(torch.as_tensor(matrix, device=run.device), run)
+            data = torch.as_tensor(matrix, device=run.device)
+            if budget is None:
+                self._train(data, run)
+            else:
+                plan = self._privacy_plan(data)
+                private = PrivateTraining(budget, len(matrix), plan.phases, seed=self.seed_)
+                private.adaptations.update(plan.adaptations)
+                self._train_privately(data, run, private)
+                self.privacy_ = private.summary()
             if isinstance(self.transformer_, TableTransformer) and self.transformer_.calibrating:
                 self._calibrate_marginals(run.device)
-        self.privacy_ = run.private.summary() if run.private is not None else None
         self.monitor_ = monitor.summary(run.history) if monitor is not None else None
         self.history_ = run.history
         self.samples_drawn_ = 0
@@ -438,6 +458,7 @@ class Synthesizer(ABC):
         model.history_ = meta["history"]
         model.monitor_ = meta.get("monitor")
         model.privacy_ = meta.get("privacy")
+        model.private_ = model.privacy_ is not None
         model.samples_drawn_ = 0
         model.networks_ = model._seeded_build()
         return model
@@ -445,10 +466,10 @@ class Synthesizer(ABC):
     # ---- helpers -----------------------------------------------------------------------------------
     def _check_private_options(self, budget: PrivacyBudget, monitor_every: int | None, checkpoint: Any) -> None:
         budget.check()
-        if not self.private_training:
+        if not self.trains_privately():
             from synthmed.models import MODELS
 
-            supported = ", ".join(name for name, model in MODELS.items() if model.private_training)
+            supported = ", ".join(name for name, model in MODELS.items() if model.trains_privately())
             raise ConfigError(
                 f"differentially private training is not available for {self.name} yet",
                 remedy=f"models with it: {supported}",

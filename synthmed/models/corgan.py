@@ -14,19 +14,21 @@ length that stack produces, 192 * k + 111 (k >= 1). The first decoder kernel (k)
 is exactly the reference network. Generated padding is cut off before the output activations, so the critic
 and the sampled table see only the real columns.
 
-Under differential privacy the autoencoder uses group norm too (the critic always does), and both train with
-DP-SGD: see corgan_private.py.
+Under differential privacy (`CorGAN._train_privately`) two networks read real records: the autoencoder while it
+is pretrained, and the critic. Both train with DP-SGD on Poisson batches, accounted together; the autoencoder uses
+group norm (the critic always does), since batch norm mixes a batch's records. The critic keeps weight clipping
+and the WGAN warm-up schedule, every one of its steps accounted; each step scores a Poisson batch of real records
+and as many generated ones in one pass, each row with its own term of the Wasserstein loss. The generator and the
+decoder's fine-tuning learn only from the private critic: post-processing. With `quantile_knots`, numbers are
+calibrated to histograms of their declared ranges released by the Gaussian mechanism (`MARGINALS_SHARE` of
+epsilon, before training; models/dp_histograms.py), not to the data's quantiles.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Iterator
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from synthmed.data.layout import ColumnLayout
@@ -34,27 +36,35 @@ from synthmed.data.schema import Schema
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
-from synthmed.models.corgan_private import train_privately
-from synthmed.models.dp import PrivacyBudget
+from synthmed.models.corgan_networks import (
+    EMBEDDING_DIM,
+    Autoencoder,
+    ConvCritic,
+    ConvGenerator,
+    MLPCritic,
+    MLPGenerator,
+    batch_norms,
+    init_weights,
+    padded_width,
+)
+from synthmed.models.dp import Phase, PrivacyBudget, PrivacyPlan, PrivateTraining
+from synthmed.models.dp_histograms import (
+    HISTOGRAM_BINS,
+    MARGINALS_SHARE,
+    calibrate_to_histograms,
+    numeric_histograms,
+    release_histograms,
+)
 from synthmed.models.layers import (
     SpanHead,
     clip_weights,
     start_at_frequencies,
     warn_if_autoencoder_untrained,
+    wasserstein_critic_terms,
     wasserstein_generator_step,
 )
 from synthmed.models.training import TrainingRun
 
-# Reference autoencoder: channels double from 4 to 128 (the embedding); (kernel, stride) per strided layer.
-BASE_CHANNELS = 4
-EMBEDDING_DIM = 32 * BASE_CHANNELS
-ENCODER_LAYERS = ((5, 2), (5, 2), (5, 3), (5, 3), (5, 3))
-DECODER_LAYERS = ((5, 4), (7, 4), (7, 3), (7, 2), (3, 2))  # after the first, length-setting layer
-# Our 1-D convolutional generator and critic (the paper gives no shapes): DCGAN-style, halving channels.
-GENERATOR_CHANNELS = (128, 64, 32, 16, 8)
-CRITIC_CHANNELS = (8, 16, 32, 64, 128)
-# Reference MLP variant: residual generator (medGAN's) and a 256-256-256 critic.
-MLP_CRITIC_DIMS = (256, 256, 256)
 # The reference critic trains 100 steps per generator step for the first 25 and every 500th generator step
 # (the WGAN authors' schedule), so the critic is near optimal when the generator leans on it.
 WARMUP_GENERATOR_STEPS = 25
@@ -62,168 +72,6 @@ WARMUP_PERIOD = 500
 # Batch-norm statistics are re-estimated on the trained generator and decoder before sampling (as for medGAN):
 # an exact average over 20 batches (10,240 rows at the default batch size).
 BURN_IN_BATCHES = 20
-# Per-record normalisation (the convolutional critic; under DP the autoencoder too): group norm, at most this
-# many groups.
-NORM_GROUPS = 4
-
-
-def _decoded_length(first_kernel: int) -> int:
-    length = first_kernel
-    for kernel, stride in DECODER_LAYERS:
-        length = (length - 1) * stride + kernel
-    return length
-
-
-def padded_width(width: int) -> tuple[int, int]:
-    """(padded length, first decoder kernel): the shortest decodable length that holds `width` values."""
-    growth = _decoded_length(2) - _decoded_length(1)
-    first_kernel = max(1, math.ceil((width - _decoded_length(0)) / growth))
-    return _decoded_length(first_kernel), first_kernel
-
-
-def _strided_length(length: int) -> int:
-    for kernel, stride in ENCODER_LAYERS:
-        length = (length - kernel) // stride + 1
-    return length
-
-
-def _init_weights(network: nn.Module) -> None:
-    """The reference code's initialisation: DCGAN's N(0, 0.02) convolutions, Glorot linears, bias 0.01."""
-    for module in network.modules():
-        if isinstance(module, nn.Conv1d | nn.ConvTranspose1d):
-            nn.init.normal_(module.weight, 0.0, 0.02)
-        elif isinstance(module, nn.BatchNorm1d) and module.affine:
-            nn.init.normal_(module.weight, 1.0, 0.02)
-            nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.xavier_uniform_(module.weight)
-            nn.init.constant_(module.bias, 0.01)
-
-
-def _norm(channels: int, affine: bool, per_record: bool) -> nn.Module:
-    """Batch norm, or group norm, which normalises each record on its own (see ConvCritic; under DP batch norm
-    would mix a batch's records, see models/dp.py)."""
-    if per_record:
-        return nn.GroupNorm(min(NORM_GROUPS, channels), channels, affine=affine)
-    return nn.BatchNorm1d(channels, affine=affine)
-
-
-def _strided_stack(channels: tuple[int, ...], learnable_norm: bool, per_record: bool) -> list[nn.Module]:
-    """The encoder's strided convolutions, each but the first followed by a norm, with leaky ReLU."""
-    layers: list[nn.Module] = []
-    for i, ((kernel, stride), (a, b)) in enumerate(zip(ENCODER_LAYERS, itertools.pairwise(channels), strict=True)):
-        norm = [_norm(b, learnable_norm, per_record)] if i else []
-        layers += [nn.Conv1d(a, b, kernel, stride), *norm, nn.LeakyReLU(0.2)]
-    return layers
-
-
-class Autoencoder(nn.Module):
-    """The reference 1-D convolutional autoencoder; the decoder returns raw outputs (padding included).
-
-    With `column_bias` its output gets a learnable bias per column (synthmed's extension). The reference's last
-    transposed convolution has one bias shared by every code, so each code's frequency must be learnt through
-    the convolutions, which on a sparse matrix takes most of a short pretraining.
-    """
-
-    def __init__(self, padded: int, first_kernel: int, private: bool = False, column_bias: int = 0) -> None:
-        super().__init__()
-        self.column_bias = nn.Parameter(torch.zeros(column_bias)) if column_bias else None
-        channels = tuple(BASE_CHANNELS * 2**i for i in range(6))  # 1 input channel, then 4 ... 128
-        self.padded = padded
-        self.encoder = nn.Sequential(
-            *_strided_stack((1, *channels[:5]), learnable_norm=True, per_record=private),
-            nn.Conv1d(channels[4], EMBEDDING_DIM, _strided_length(padded)),
-            nn.Tanh(),
-        )
-        decoder: list[nn.Module] = [nn.ConvTranspose1d(EMBEDDING_DIM, channels[4], first_kernel), nn.ReLU()]
-        widths = (*reversed(channels[:5]), 1)
-        for (kernel, stride), (a, b) in zip(DECODER_LAYERS, itertools.pairwise(widths), strict=True):
-            decoder += [nn.ConvTranspose1d(a, b, kernel, stride)]
-            if b != 1:
-                decoder += [_norm(b, affine=True, per_record=private), nn.ReLU()]
-        self.decoder = nn.Sequential(*decoder)
-
-    def encode(self, records: torch.Tensor) -> torch.Tensor:
-        """(n, width) -> (n, 128, 1) embeddings."""
-        return self.encoder(F.pad(records, (0, self.padded - records.shape[1])).unsqueeze(1))
-
-    def decode(self, embeddings: torch.Tensor, width: int) -> torch.Tensor:
-        """(n, 128, 1) -> (n, width) raw outputs; the padding is cut off."""
-        raw = self.decoder(embeddings)[:, 0, :width]
-        return raw if self.column_bias is None else raw + self.column_bias
-
-
-class ConvGenerator(nn.Module):
-    """DCGAN-style transposed convolutions: noise (channels, length 1) -> a 128-long signal -> the embedding."""
-
-    def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [nn.ConvTranspose1d(latent_dim, GENERATOR_CHANNELS[0], 4, bias=False)]
-        for a, b in itertools.pairwise(GENERATOR_CHANNELS):  # length 4 doubles to 64
-            layers += [nn.BatchNorm1d(a), nn.ReLU(), nn.ConvTranspose1d(a, b, 4, 2, 1, bias=False)]
-        layers += [nn.BatchNorm1d(GENERATOR_CHANNELS[-1]), nn.ReLU()]
-        layers += [nn.ConvTranspose1d(GENERATOR_CHANNELS[-1], 1, 4, 2, 1, bias=False), nn.Tanh()]  # 64 -> 128
-        self.body = nn.Sequential(*layers)
-
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        return self.body(noise.unsqueeze(2)).view(len(noise), EMBEDDING_DIM, 1)
-
-
-class MLPGenerator(nn.Module):
-    """The reference code's generator: two residual dense layers with batch norm, ReLU then tanh."""
-
-    def __init__(self, latent_dim: int) -> None:
-        super().__init__()
-        self.linears = nn.ModuleList([nn.Linear(latent_dim, EMBEDDING_DIM), nn.Linear(EMBEDDING_DIM, EMBEDDING_DIM)])
-        self.norms = nn.ModuleList(nn.BatchNorm1d(EMBEDDING_DIM, eps=1e-3, momentum=0.01) for _ in range(2))
-        self.activations = (F.relu, torch.tanh)
-
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        h = noise
-        for linear, norm, activation in zip(self.linears, self.norms, self.activations, strict=True):
-            h = h + activation(norm(linear(h)))
-        return h.unsqueeze(2)
-
-
-class ConvCritic(nn.Module):
-    """The encoder's strided stack (wider channels) on the zero-padded record, down to one score.
-
-    Its norms are per-record group norms without learnable scale. Batch norm, which the critic had first, scores
-    real and generated batches each by its own statistics, so a batch of identical records normalises to zeros:
-    every collapsed batch gets the same score and no gradient, and the generator cannot leave a collapse. With
-    batch norm, corGAN's defaults at the reference's full budget on the epileptic-seizure chunks generated one
-    waveform repeated (benchmarks/studies/README.md, study 2b).
-    """
-
-    def __init__(self, padded: int) -> None:
-        super().__init__()
-        self.padded = padded
-        self.body = nn.Sequential(
-            *_strided_stack((1, *CRITIC_CHANNELS), learnable_norm=False, per_record=True),
-            nn.Conv1d(CRITIC_CHANNELS[-1], 1, _strided_length(padded)),
-        )
-
-    def forward(self, records: torch.Tensor) -> torch.Tensor:
-        return self.body(F.pad(records, (0, self.padded - records.shape[1])).unsqueeze(1)).view(-1)
-
-
-class MLPCritic(nn.Module):
-    """The reference code's critic: three 256-unit ReLU layers and a linear score."""
-
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        dims = (width, *MLP_CRITIC_DIMS)
-        layers: list[nn.Module] = []
-        for a, b in itertools.pairwise(dims):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        self.body = nn.Sequential(*layers, nn.Linear(dims[-1], 1))
-
-    def forward(self, records: torch.Tensor) -> torch.Tensor:
-        return self.body(records).view(-1)
-
-
-def _batch_norms(*networks: nn.Module) -> Iterator[nn.BatchNorm1d]:
-    return (m for network in networks for m in network.modules() if isinstance(m, nn.BatchNorm1d))
 
 
 class CorGAN(Synthesizer):
@@ -261,7 +109,7 @@ class CorGAN(Synthesizer):
             column's usual values into a narrow band the GAN barely resolves: on the epileptic-seizure EEG
             chunks (study 2b, with the critic's former batch norm) calibration with 51 knots lifted a forest
             trained on generated chunks from ROC AUC 0.40 to 0.58 on real ones. Under DP the targets are
-            histograms of the declared ranges, released with part of the budget (models/corgan_private.py), since
+            histograms of the declared ranges, released with part of the budget (`_train_privately`), since
             the data's quantiles are not accounted.
         numeric_scaling: "minmax" (reference) scales numeric columns to [0, 1] by their range; "quantiles" by
             their levels in the data's distribution (ours; data/quantile_scaling.py), so a heavy-tailed column's
@@ -289,7 +137,6 @@ class CorGAN(Synthesizer):
     positive = frozenset(
         {"batch_size", "latent_dim", "critic_steps", "warmup_critic_steps", "clip_value", "learning_rate"}
     )
-    private_training = True
 
     def __init__(
         self,
@@ -341,11 +188,10 @@ class CorGAN(Synthesizer):
             )
 
     def _transformer(self, schema: Schema) -> TableTransformer:
-        private = bool(getattr(self, "privacy_", None))
         return TableTransformer(
             schema,
             self.numeric_scaling,
-            quantile_knots=0 if private else self.quantile_knots,
+            quantile_knots=0 if self.private_ else self.quantile_knots,
             binary_shares=self._calibrated_rounding,
         )
 
@@ -362,14 +208,16 @@ class CorGAN(Synthesizer):
         self.width_ = layout.width
         self.head_ = SpanHead(layout).to(self._device())
         padded, first_kernel = padded_width(layout.width)
-        conv, private = self.architecture == "conv", bool(getattr(self, "privacy_", None))
+        conv = self.architecture == "conv"
         networks: dict[str, nn.Module] = {
-            "autoencoder": Autoencoder(padded, first_kernel, private, layout.width if self.start_at_frequencies else 0),
+            "autoencoder": Autoencoder(
+                padded, first_kernel, self.private_, layout.width if self.start_at_frequencies else 0
+            ),
             "generator": ConvGenerator(self.latent_dim) if conv else MLPGenerator(self.latent_dim),
             "critic": ConvCritic(padded) if conv else MLPCritic(layout.width),
         }
         for network in networks.values():
-            _init_weights(network)
+            init_weights(network)
         return networks
 
     def _decode(self, embeddings: torch.Tensor) -> torch.Tensor:
@@ -382,12 +230,85 @@ class CorGAN(Synthesizer):
         return torch.optim.Adam(groups, lr=self.learning_rate, weight_decay=self.l2_weight, foreach=True)
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        if run.privacy is not None:
-            train_privately(self, data, run)
-        else:
-            self._pretrain_autoencoder(data, run)
-            self._train_gan(data, run)
+        self._pretrain_autoencoder(data, run)
+        self._train_gan(data, run)
         self._burn_in(min(self.batch_size, len(data)), run)
+
+    def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:
+        n = len(data)
+        batch = min(self.batch_size, n)
+        steps_per_epoch = max(1, n // batch)
+        generator_steps = self.epochs * steps_per_epoch
+        phases = {
+            "marginals": Phase(n, 1, share=MARGINALS_SHARE),
+            "pretrain": Phase(batch, self.pretrain_epochs * steps_per_epoch),
+            "critic": Phase(batch, sum(self._critic_steps(step) for step in range(generator_steps))),
+        }
+        adaptations = {"norms": "group norm instead of batch norm in the autoencoder (the critic always has it)"}
+        if self._released_histograms(data):
+            adaptations["quantile_knots"] = (
+                f"numbers calibrated to {HISTOGRAM_BINS}-bin histograms of their declared ranges, released by the "
+                f"Gaussian mechanism ({MARGINALS_SHARE:.0%} of epsilon), instead of to the data's quantiles"
+            )
+        else:
+            del phases["marginals"]
+        if self.start_at_frequencies:
+            adaptations["start_at_frequencies"] = "the column bias starts at 0: the exact frequencies are not read"
+        return PrivacyPlan(phases, adaptations)
+
+    def _released_histograms(self, data: torch.Tensor) -> dict[str, Any]:
+        """The numeric histograms a private run releases: with `quantile_knots`, one per numeric column."""
+        return numeric_histograms(data.cpu().numpy(), self.transformer_) if self.quantile_knots else {}
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
+        """Pretrain the autoencoder, then train the GAN, with DP-SGD wherever real records are read."""
+        n = len(data)
+        steps_per_epoch = max(1, n // min(self.batch_size, n))
+        histograms = self._released_histograms(data)
+        released = release_histograms(private, histograms) if histograms else {}
+        network = self.networks_["autoencoder"].train()
+        with private.training("pretrain", network, self._adam([{"params": list(network.parameters())}])) as learner:
+            state = {**self.networks_, "optimizer_autoencoder": learner.optimizer}
+
+            def reconstruction(records: torch.Tensor) -> torch.Tensor:
+                return self.head_.loss(network.decode(network.encode(records), self.width_), records)
+
+            for _ in run.epochs("pretrain", self.pretrain_epochs, n, state):
+                learner.descend(run.rng, steps_per_epoch, data, reconstruction)
+                run.log(epsilon=private.logged_epsilon)
+        self._train_private_gan(data, run, private, steps_per_epoch)
+        if released:
+            calibrate_to_histograms(self.transformer_, released, self.quantile_knots)
+        self._burn_in(min(self.batch_size, n), run)
+
+    def _train_private_gan(
+        self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining, steps_per_epoch: int
+    ) -> None:
+        generator, decoder = self.networks_["generator"].train(), self.networks_["autoencoder"].decoder.train()
+        network = self.networks_["critic"].train()
+        groups: list[dict[str, object]] = [{"params": list(generator.parameters())}]
+        if self.decoder_learning_rate > 0:
+            groups.append({"params": list(decoder.parameters()), "lr": self.decoder_learning_rate})
+        batch = private.expected_batch("critic")
+        with private.training("critic", network, self._adam([{"params": list(network.parameters())}])) as critic:
+            optimizer_generator = self._adam(groups)
+            state = {**self.networks_, "optimizer_critic": critic.optimizer, "optimizer_generator": optimizer_generator}
+
+            def critic_loss(real: torch.Tensor) -> torch.Tensor:
+                with torch.no_grad():
+                    fake = self._generated(batch, run)
+                return wasserstein_critic_terms(critic, real, fake)
+
+            for epoch in run.epochs("gan", self.epochs, len(data), state):
+                losses = []
+                for step in range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch):
+                    for _ in range(self._critic_steps(step)):  # one at a time: the weights are clipped after each
+                        critic.descend(run.rng, 1, data, critic_loss, noise_when_empty=False)
+                        clip_weights(network, self.clip_value)
+                    with critic.passing_gradients():
+                        fake = self._generated(batch, run)
+                        losses.append(wasserstein_generator_step(network, fake, optimizer_generator))
+                run.log(generator_loss=sum(losses) / len(losses), epsilon=private.logged_epsilon)
 
     def _critic_steps(self, step: int) -> int:
         """Critic updates before generator update `step` (the WGAN warm-up schedule)."""
@@ -454,7 +375,7 @@ class CorGAN(Synthesizer):
         if not self.epochs:
             return
         generator, decoder = self.networks_["generator"].train(), self.networks_["autoencoder"].decoder.train()
-        momenta = [(norm, norm.momentum) for norm in _batch_norms(generator, decoder)]
+        momenta = [(norm, norm.momentum) for norm in batch_norms(generator, decoder)]
         for norm, _ in momenta:
             norm.reset_running_stats()
             norm.momentum = None  # cumulative average

@@ -118,12 +118,22 @@ class Phase:
     share: float | None = None
 
 
+@dataclass(frozen=True)
+class PrivacyPlan:
+    """What a model plans for a private fit: its phases that read real records, and what it changes to train
+    privately (recorded as `adaptations` in the artifact)."""
+
+    phases: dict[str, Phase]
+    adaptations: dict[str, str]
+
+
 class PrivateTraining:
     """DP-SGD for the phases of one `fit` that read real records: batches, noised updates, the accountant.
 
     Every phase uses the same noise multiplier, calibrated so that all the planned steps together spend the
-    whole budget. Batches come from `batches`, optimizers from `optimizer`; a model's loop otherwise stays
-    as it is.
+    whole budget. Each network that reads real records trains inside `training(phase, network, optimizer)`,
+    which hands back a `PrivateModule`; a model's loop otherwise stays as it is. This module is the only place
+    that knows Opacus.
     """
 
     def __init__(self, budget: PrivacyBudget, rows: int, phases: dict[str, Phase], seed: int) -> None:
@@ -224,35 +234,14 @@ class PrivateTraining:
     def expected_batch(self, phase: str) -> int:
         return max(1, round(self.sample_rates[phase] * self.rows))
 
-    def wrap(self, module: nn.Module) -> nn.Module:
-        """The module, computing per-record gradients (Opacus's GradSampleModule).
-
-        Batch norm mixes the records of a batch, so no per-record gradient exists where it is: a module that
-        reads real records under DP must use group or layer norm instead.
-        """
-        norms = [type(m).__name__ for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if norms:
-            raise ConfigError(
-                "batch norm mixes the records of a batch, so it cannot train under differential privacy",
-                values=norms[:3],
-                remedy="use group norm (nn.GroupNorm) or layer norm in the modules that read real records",
-            )
-        opacus, _, _ = _quiet_opacus()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return opacus.GradSampleModule(module)
-
-    def optimizer(self, phase: str, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
-        """`optimizer`, stepping on clipped per-record gradients plus calibrated Gaussian noise."""
-        opacus, _, _ = _quiet_opacus()
-        return opacus.optimizers.DPOptimizer(
-            optimizer,
-            noise_multiplier=self.noise_multiplier,
-            max_grad_norm=self.budget.max_grad_norm,
-            expected_batch_size=self.expected_batch(phase),
-            loss_reduction="mean",
-            generator=self.noise,
-        )
+    @contextmanager
+    def training(self, phase: str, module: nn.Module, optimizer: torch.optim.Optimizer) -> Iterator[PrivateModule]:
+        """`module` trained by DP-SGD in `phase` with `optimizer` (built on its parameters) while the block runs."""
+        private = PrivateModule(self, phase, module, optimizer)
+        try:
+            yield private
+        finally:
+            private.close()
 
     def batches(self, phase: str, rng: np.random.Generator, count: int) -> Iterator[np.ndarray]:
         """`count` Poisson-sampled batches of record indices (possibly empty), each one an accounted step."""
@@ -266,43 +255,6 @@ class PrivateTraining:
             self.steps[phase] += 1
             yield np.flatnonzero(rng.random(self.rows) < self.sample_rates[phase])
 
-    def descend(
-        self,
-        phase: str,
-        rng: np.random.Generator,
-        count: int,
-        data: torch.Tensor,
-        module: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        loss: Callable[[torch.Tensor], torch.Tensor],
-        *,
-        noise_when_empty: bool = True,
-    ) -> None:
-        """`count` DP-SGD steps of `optimizer` on `loss(records)`, records being Poisson batches of `data`.
-
-        An empty batch takes a step of pure noise, unless `noise_when_empty` is off: a loss that also scores
-        generated rows (a discriminator's, a critic's) still has rows to learn from.
-        """
-        for indices in self.batches(phase, rng, count):
-            if noise_when_empty and not len(indices):
-                self.noise_only_step(phase, optimizer, module)
-                continue
-            value = loss(data[torch.as_tensor(indices, device=data.device)])
-            optimizer.zero_grad(set_to_none=True)
-            with self.silenced():
-                value.backward()
-            optimizer.step()
-
-    @staticmethod
-    @contextmanager
-    def paused(module: nn.Module) -> Iterator[None]:
-        """No per-record gradients while `module` only passes gradients on (a generator's step through it)."""
-        module.disable_hooks()  # type: ignore[operator]
-        try:
-            yield
-        finally:
-            module.enable_hooks()  # type: ignore[operator]
-
     def noisy_counts(self, phase: str, counts: np.ndarray, sensitivity: float) -> np.ndarray:
         """`counts` plus Gaussian noise of the phase's multiplier x `sensitivity` (the Gaussian mechanism).
 
@@ -313,18 +265,6 @@ class PrivateTraining:
         scale = self.fixed_noise.get(phase, self.noise_multiplier) * sensitivity
         noise = torch.normal(0.0, scale, (len(counts),), generator=self.noise, dtype=torch.float64)
         return np.asarray(counts, dtype=float) + noise.numpy()
-
-    def noise_only_step(self, phase: str, optimizer: torch.optim.Optimizer, module: nn.Module) -> None:
-        """An empty Poisson batch still takes a step of pure noise, as the mechanism it is accounted as does."""
-        for parameter in module.parameters():
-            if not parameter.requires_grad:
-                continue
-            noise = torch.normal(
-                0.0, self.noise_multiplier * self.budget.max_grad_norm, parameter.shape, generator=self.noise
-            )
-            parameter.grad = (noise / self.expected_batch(phase)).to(parameter.device)
-        optimizer.original_optimizer.step()  # type: ignore[attr-defined]
-        optimizer.zero_grad(set_to_none=True)
 
     def _epsilon(self, error: float) -> float:
         key = (tuple(self.steps.values()), error)
@@ -367,13 +307,6 @@ class PrivateTraining:
             total -= taken[name]
         return taken
 
-    @contextmanager
-    def silenced(self) -> Iterator[None]:
-        """Opacus's per-record gradient hooks make PyTorch warn on every backward pass; they are expected here."""
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
-            yield
-
     def summary(self) -> dict[str, Any]:
         """What `model.json` stores under "privacy": enough to recompute epsilon (`stored_composition`)."""
         return {
@@ -394,6 +327,102 @@ class PrivateTraining:
             },
             "adaptations": self.adaptations,
         }
+
+
+@contextmanager
+def _silenced() -> Iterator[None]:
+    """Opacus's per-record gradient hooks make PyTorch warn on every backward pass; they are expected here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        yield
+
+
+class PrivateModule:
+    """A network that reads real records, trained by DP-SGD in one phase of a `PrivateTraining`.
+
+    Calling it runs the network while recording each record's gradient (Opacus's GradSampleModule);
+    `optimizer` steps on those gradients clipped to the budget's bound plus calibrated Gaussian noise; every
+    Poisson batch `descend` draws is one accounted step of the phase. Batch norm mixes the records of a batch,
+    so no per-record gradient exists where it is: such a module is refused (use group or layer norm).
+    """
+
+    def __init__(
+        self, private: PrivateTraining, phase: str, module: nn.Module, optimizer: torch.optim.Optimizer
+    ) -> None:
+        norms = [type(m).__name__ for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        if norms:
+            raise ConfigError(
+                "batch norm mixes the records of a batch, so it cannot train under differential privacy",
+                values=norms[:3],
+                remedy="use group norm (nn.GroupNorm) or layer norm in the modules that read real records",
+            )
+        opacus, _, _ = _quiet_opacus()
+        self.module = module
+        self._private, self._phase = private, phase
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._recording = opacus.GradSampleModule(module)
+        self.optimizer = opacus.optimizers.DPOptimizer(
+            optimizer,
+            noise_multiplier=private.noise_multiplier,
+            max_grad_norm=private.budget.max_grad_norm,
+            expected_batch_size=private.expected_batch(phase),
+            loss_reduction="mean",
+            generator=private.noise,
+        )
+
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self._recording(*inputs)
+
+    def descend(
+        self,
+        rng: np.random.Generator,
+        count: int,
+        data: torch.Tensor,
+        loss: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        noise_when_empty: bool = True,
+    ) -> None:
+        """`count` DP-SGD steps on `loss(records)`, records being Poisson batches of `data`.
+
+        An empty batch takes a step of pure noise, unless `noise_when_empty` is off: a loss that also scores
+        generated rows (a discriminator's, a critic's) still has rows to learn from.
+        """
+        for indices in self._private.batches(self._phase, rng, count):
+            if noise_when_empty and not len(indices):
+                self._noise_only_step()
+                continue
+            value = loss(data[torch.as_tensor(indices, device=data.device)])
+            self.optimizer.zero_grad(set_to_none=True)
+            with _silenced():
+                value.backward()
+            self.optimizer.step()
+
+    @contextmanager
+    def passing_gradients(self) -> Iterator[None]:
+        """No per-record gradients while the module only passes gradients on (a generator's step through it)."""
+        self._recording.disable_hooks()
+        try:
+            yield
+        finally:
+            self._recording.enable_hooks()
+
+    def _noise_only_step(self) -> None:
+        """An empty Poisson batch still takes a step of pure noise, as the mechanism it is accounted as does."""
+        private = self._private
+        for parameter in self.module.parameters():
+            if not parameter.requires_grad:
+                continue
+            noise = torch.normal(
+                0.0, private.noise_multiplier * private.budget.max_grad_norm, parameter.shape, generator=private.noise
+            )
+            parameter.grad = (noise / private.expected_batch(self._phase)).to(parameter.device)
+        self.optimizer.original_optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def close(self) -> None:
+        """Remove the per-record gradient hooks: the module trains or generates as a plain network again."""
+        self._recording._close()
 
 
 def _is_public(column: dict[str, Any]) -> bool:

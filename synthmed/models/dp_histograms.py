@@ -16,6 +16,7 @@ import numpy as np
 from synthmed.data.calibration import histogram_quantiles
 from synthmed.data.encoders import NumericEncoder
 from synthmed.data.transform import TableTransformer
+from synthmed.models.condition_vectors import ConditionSampler
 from synthmed.models.dp import PrivateTraining
 
 # Share of epsilon a private run spends on its released marginals (the rest trains the networks). Chosen for
@@ -55,3 +56,29 @@ def calibrate_to_histograms(transformer: TableTransformer, histograms: dict[str,
     encoders = {encoder.name: encoder for encoder in transformer.encoders_}
     for column, counts in histograms.items():
         encoders[column].calibrate_to(histogram_quantiles(counts, knots), source=SOURCE)
+
+
+def release_marginals(
+    private: PrivateTraining,
+    data: np.ndarray,
+    codes: np.ndarray,
+    transformer: TableTransformer,
+    sampler: ConditionSampler,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each category's share of its column, and each number's histogram, released by one Gaussian mechanism.
+
+    A record adds one count to each discrete column's histogram and at most one to each numeric column's
+    (models/dp_histograms.py), so the k histograms together move by at most sqrt(k) in L2 norm. Negative noisy
+    counts become 0; a column whose counts all vanish gets uniform shares. `codes` holds each row's category
+    (global number) in each discrete column.
+    """
+    histograms = numeric_histograms(data, transformer)
+    counts = np.concatenate([np.bincount(codes.ravel(), minlength=sampler.width), *histograms.values()])
+    sensitivity = math.sqrt(codes.shape[1] + len(histograms))
+    noisy = np.clip(private.noisy_counts("marginals", counts.astype(float), sensitivity), 0, None)
+    shares = np.empty(sampler.width)
+    for offset, span in zip(sampler.offsets, sampler.spans, strict=True):
+        block = noisy[offset : offset + span.width]
+        shares[offset : offset + span.width] = block / block.sum() if block.sum() > 0 else 1 / span.width
+    bins = noisy[sampler.width :].reshape(len(histograms), HISTOGRAM_BINS)
+    return shares, dict(zip(histograms, bins, strict=True))

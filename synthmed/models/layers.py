@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -137,7 +138,9 @@ def wasserstein_generator_step(critic: nn.Module, fake: torch.Tensor, optimizer:
     return loss.item()
 
 
-def wasserstein_critic_terms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def wasserstein_critic_terms(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
     """The critic's Wasserstein loss in one pass, as the mean of each row's own term (-critic(real row),
     +critic(generated row)): per-record gradient clipping (DP-SGD) needs every row's term on its own."""
     signs = torch.cat([-torch.ones(len(real)), torch.ones(len(fake))]).to(real.device)

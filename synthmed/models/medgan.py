@@ -23,7 +23,7 @@ from synthmed.data.schema import ColumnKind, Schema
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.cooccurrence import CooccurrenceMatch
-from synthmed.models.dp import Phase
+from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.layers import SpanHead, start_at_frequencies, warn_if_autoencoder_untrained
 from synthmed.models.training import TrainingRun
 
@@ -162,7 +162,6 @@ class MedGAN(Synthesizer):
     positive = frozenset(
         {"batch_size", "pretrain_batch_size", "embedding_dim", "noise_dim", "discriminator_steps", "learning_rate"}
     )
-    private_training = True
 
     def __init__(
         self,
@@ -276,7 +275,7 @@ class MedGAN(Synthesizer):
 
     def _averages_minibatches(self) -> bool:
         """Minibatch averaging mixes the records of a batch, so no per-record gradient exists: off under DP."""
-        return self.minibatch_averaging and getattr(self, "privacy_", None) is None
+        return self.minibatch_averaging and not self.private_
 
     def _decode(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.head_(self.networks_["autoencoder"].decoder(embedding))
@@ -288,11 +287,8 @@ class MedGAN(Synthesizer):
         return decoded
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        if run.privacy is not None:
-            self._train_privately(data, run)
-        else:
-            self._pretrain_autoencoder(data, run)
-            self._train_gan(data, run)
+        self._pretrain_autoencoder(data, run)
+        self._train_gan(data, run)
         self._burn_in(min(self.batch_size, len(data)), run)
 
     def _burn_in(self, batch: int, run: TrainingRun) -> None:
@@ -393,7 +389,23 @@ class MedGAN(Synthesizer):
         discriminator.requires_grad_(True)
         return loss.item()
 
-    def _train_privately(self, data: torch.Tensor, run: TrainingRun) -> None:
+    def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:
+        n = len(data)
+        pretrain_batch, batch = min(self.pretrain_batch_size, n), min(self.batch_size, n)
+        phases = {
+            "pretrain": Phase(pretrain_batch, self.pretrain_epochs * math.ceil(n / pretrain_batch)),
+            "gan": Phase(batch, self.epochs * math.ceil(n / batch) * self.discriminator_steps),
+        }
+        adaptations = {}
+        if self.minibatch_averaging:
+            adaptations["minibatch_averaging"] = "off: it mixes the records of a batch"
+        if self.cooccurrence_weight > 0:
+            adaptations["cooccurrence_weight"] = "off: its real rates would be read outside the accounting"
+        if self.start_at_frequencies:
+            adaptations["start_at_frequencies"] = "off: the exact frequencies are not read"
+        return PrivacyPlan(phases, adaptations)
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
         """DP-SGD on the two modules that read real records: the autoencoder's pretraining and the discriminator.
 
         The generator (and the decoder fine-tuned with it) only sees the private discriminator's verdicts on
@@ -402,66 +414,40 @@ class MedGAN(Synthesizer):
         generator's loss are logged; losses on real records would be released outside the budget.
         """
         n = len(data)
-        pretrain_batch, batch = min(self.pretrain_batch_size, n), min(self.batch_size, n)
-        pretrain_steps, gan_steps = math.ceil(n / pretrain_batch), math.ceil(n / batch)
-        private = run.private_training(
-            n,
-            pretrain=Phase(pretrain_batch, self.pretrain_epochs * pretrain_steps),
-            gan=Phase(batch, self.epochs * gan_steps * self.discriminator_steps),
-        )
-        if self.minibatch_averaging:
-            private.adaptations["minibatch_averaging"] = "off: it mixes the records of a batch"
-        if self.cooccurrence_weight > 0:
-            private.adaptations["cooccurrence_weight"] = "off: its real rates would be read outside the accounting"
-        if self.start_at_frequencies:
-            private.adaptations["start_at_frequencies"] = "off: the exact frequencies are not read"
-        autoencoder = private.wrap(self.networks_["autoencoder"].train())
-        optimizer = private.optimizer("pretrain", self._adam(list(autoencoder.parameters())))
-        state = {**self.networks_, "optimizer": optimizer}
-        for _ in run.epochs("pretrain", self.pretrain_epochs, n, state):
-            private.descend(
-                "pretrain",
-                run.rng,
-                pretrain_steps,
-                data,
-                autoencoder,
-                optimizer,
-                lambda x: self.head_.loss(autoencoder(x), x),
-            )
-            run.log(epsilon=private.logged_epsilon)
-        autoencoder._close()
+        pretrain_steps = math.ceil(n / min(self.pretrain_batch_size, n))
+        gan_steps = math.ceil(n / min(self.batch_size, n))
+        network = self.networks_["autoencoder"].train()
+        with private.training("pretrain", network, self._adam(list(network.parameters()))) as autoencoder:
+            state = {**self.networks_, "optimizer": autoencoder.optimizer}
+            for _ in run.epochs("pretrain", self.pretrain_epochs, n, state):
+                autoencoder.descend(run.rng, pretrain_steps, data, lambda x: self.head_.loss(autoencoder(x), x))
+                run.log(epsilon=private.logged_epsilon)
         generator, decoder = self.networks_["generator"], self.networks_["autoencoder"].decoder
-        discriminator = private.wrap(self.networks_["discriminator"].train())
-        optimizer_d = private.optimizer("gan", self._adam(list(discriminator.parameters())))
-        optimizer_g = self._adam([*generator.parameters(), *decoder.parameters()])
-        state = {**self.networks_, "optimizer_d": optimizer_d, "optimizer_g": optimizer_g}
+        network = self.networks_["discriminator"].train()
+        with private.training("gan", network, self._adam(list(network.parameters()))) as discriminator:
+            optimizer_g = self._adam([*generator.parameters(), *decoder.parameters()])
+            state = {**self.networks_, "optimizer_d": discriminator.optimizer, "optimizer_g": optimizer_g}
 
-        def discriminator_loss(real: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                fake = self._discriminated(
-                    self._decode(generator(run.normal(private.expected_batch("gan"), self.noise_dim))), run
-                )
-            labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(data.device)
-            return F.binary_cross_entropy_with_logits(discriminator(torch.cat([real, fake])), labels)
+            def discriminator_loss(real: torch.Tensor) -> torch.Tensor:
+                with torch.no_grad():
+                    fake = self._discriminated(
+                        self._decode(generator(run.normal(private.expected_batch("gan"), self.noise_dim))), run
+                    )
+                labels = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))]).to(data.device)
+                return F.binary_cross_entropy_with_logits(discriminator(torch.cat([real, fake])), labels)
 
-        for _ in run.epochs("gan", self.epochs, n, state):
-            g_losses = []
-            for _ in range(gan_steps):
-                generator.eval()
-                private.descend(
-                    "gan",
-                    run.rng,
-                    self.discriminator_steps,
-                    data,
-                    discriminator,
-                    optimizer_d,
-                    discriminator_loss,
-                    noise_when_empty=False,
-                )
-                with private.paused(discriminator):
-                    g_losses.append(self._generator_step(discriminator, batch, optimizer_g, run))
-            run.log(g_loss=sum(g_losses) / len(g_losses), epsilon=private.logged_epsilon)
-        discriminator._close()
+            for _ in run.epochs("gan", self.epochs, n, state):
+                g_losses = []
+                for _ in range(gan_steps):
+                    generator.eval()
+                    discriminator.descend(
+                        run.rng, self.discriminator_steps, data, discriminator_loss, noise_when_empty=False
+                    )
+                    with discriminator.passing_gradients():
+                        batch = min(self.batch_size, n)
+                        g_losses.append(self._generator_step(discriminator.module, batch, optimizer_g, run))
+                run.log(g_loss=sum(g_losses) / len(g_losses), epsilon=private.logged_epsilon)
+        self._burn_in(min(self.batch_size, n), run)
 
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         generator = self.networks_["generator"]

@@ -18,7 +18,25 @@ Built from published parts, tuned for small clinical tables that must train in s
 - numeric marginals are calibrated after training (`synthmed/data/modes.py`): a monotone map per column from the
   generator's marginal to the data's quantiles, which keeps every row's ranks and so the dependence between columns.
 
-Under differential privacy several of these parts change (packs, loss, conditions, marginals): see tabgan_private.py.
+Under differential privacy (`TabGAN._train_privately`) several of these parts change, and why:
+- The critic is the one network that reads real records, so it alone trains with DP-SGD, on Poisson batches.
+  It scores single rows, not packs: with Poisson sampling one record would shift which rows share a pack, and
+  so move several per-sample gradients at once.
+- The critic's loss is the logistic (non-saturating) GAN loss, one term per row. A Wasserstein critic needs a
+  gradient penalty, which differentiates the critic's input gradient and has no per-record form to clip, or
+  weight clipping, which measured worse.
+- Marginals: before training, one Gaussian mechanism (`MARGINALS_SHARE` of epsilon) releases every discrete
+  column's category counts and a histogram of every numeric column over its declared range
+  (models/dp_histograms.py). They are the only summaries of the data that ship: category shares (what
+  unconditional sampling draws conditions from) and calibration quantiles.
+- Conditions: training-by-sampling picks real rows by their category, which Poisson sampling cannot. Each real
+  row is conditioned on its own value in a random discrete column; generated rows draw theirs from the released
+  category shares.
+- The generator's distribution-matching term compares generated rows with real ones outside DP-SGD, so it is
+  off; numeric columns are min-max scaled to the schema's declared ranges (mixture modes would be fitted on the
+  data).
+- Steps: a private run takes `PRIVATE_STEPS` critic steps (unless `epochs` is given), each on an expected
+  `PRIVATE_SAMPLE_RATE` of the rows (at most `batch_size`).
 """
 
 from __future__ import annotations
@@ -38,138 +56,21 @@ from synthmed.data.schema import ColumnKind, Schema
 from synthmed.data.transform import TableTransformer
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
-from synthmed.models.condition_vectors import ConditionSampler, TrainingSampler
+from synthmed.models.condition_vectors import ConditionSampler, TrainingSampler, category_codes
 from synthmed.models.conditions import Given
+from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
+from synthmed.models.dp_histograms import HISTOGRAM_BINS, MARGINALS_SHARE, calibrate_to_histograms, release_marginals
 from synthmed.models.layers import column_order, sort_columns
-from synthmed.models.tabgan_private import train_privately
+from synthmed.models.tabgan_networks import Generator, OutputHead, PackedCritic
 from synthmed.models.training import TrainingRun
 
 # The gradient penalty is applied every this many critic steps (lazy regularisation).
 PENALTY_EVERY = 4
-
-
-class Residual(nn.Module):
-    """Linear -> batch norm -> ReLU, concatenated with its input (each layer sees all earlier features)."""
-
-    def __init__(self, input_dim: int, output_dim: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(input_dim, output_dim)
-        self.norm = nn.BatchNorm1d(output_dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([F.relu(self.norm(self.linear(x))), x], dim=1)
-
-
-class Generator(nn.Module):
-    """Residual MLP. Its buffer `condition_shares` holds each category's share of the training rows: unconditional
-    sampling draws conditions with these frequencies (they ship in the artifact as the table's marginals)."""
-
-    def __init__(self, input_dim: int, hidden_dims: tuple[int, ...], output_dim: int, condition_dim: int) -> None:
-        super().__init__()
-        self.register_buffer("condition_shares", torch.zeros(condition_dim))
-        blocks: list[nn.Module] = []
-        width = input_dim
-        for hidden in hidden_dims:
-            blocks.append(Residual(width, hidden))
-            width += hidden
-        self.body = nn.Sequential(*blocks, nn.Linear(width, output_dim))
-
-    def forward(self, noise_and_condition: torch.Tensor) -> torch.Tensor:
-        return self.body(noise_and_condition)
-
-
-class PackedCritic(nn.Module):
-    """Scores packs of `pac` rows at once (their concatenation), so a collapsed generator is visible."""
-
-    def __init__(self, input_dim: int, hidden_dims: tuple[int, ...], pac: int) -> None:
-        super().__init__()
-        self.pac = pac
-        layers: list[nn.Module] = []
-        width = input_dim * pac
-        for hidden in hidden_dims:
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
-            width = hidden
-        self.body = nn.Sequential(*layers, nn.Linear(width, 1))
-
-    def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        return self.body(rows.reshape(-1, rows.shape[1] * self.pac)).squeeze(1)
-
-
-class OutputHead:
-    """Turns generator logits into rows: tanh scalars, and categories and missing indicators as a deterministic
-    function of the logits: a tempered softmax / sigmoid while training, the most likely one-hot / 0-1 when
-    sampling.
-
-    No Gumbel or logistic noise is added (CTGAN's Gumbel-softmax adds it), so every discrete value is a function
-    of the generator's input noise, which also drives the numeric columns: the generator must carry the
-    dependence between a category and the rest of the row in that noise, instead of leaving part of each
-    category to noise of its own. On the three shared tables this raised TSTR ROC AUC by 0.01-0.03 and lowered the
-    correlation difference by 0.01 (5 split seeds each).
-
-    Rows come out in *training order*: scalars, then missing indicators, then the one-hot spans one after another
-    (`order` maps a training position to its layout dimension, `restore` back). Each kind is then one contiguous
-    block, so a step needs no scattered indexing however many columns the table has; real rows are put in the
-    same order once, before training.
-    """
-
-    def __init__(self, layout: ColumnLayout, device: torch.device) -> None:
-        # numbers: mode scalars in [-1, 1] (tanh), then min-max values in [0, 1] (a private run's, see
-        # tabgan_private.py); the 0/1 indicators are the missing-value flags
-        tanh = layout.dimensions("tanh")
-        unit = [s.start for s in layout.spans if s.role == "value" and s.activation in ("sigmoid", "relu")]
-        scalars = np.concatenate([tanh, unit])
-        indicators = np.array([s.start for s in layout.spans if s.role == "missing"])
-        spans = [s for s in layout.spans if s.activation == "softmax"]
-        categories = [np.arange(s.start, s.stop) for s in spans]
-        order = np.concatenate([scalars, indicators, *categories]).astype(np.int64)
-        self.order = torch.as_tensor(order, device=device)
-        self.restore = torch.as_tensor(np.argsort(order), device=device)
-        self.scalars, self.tanh = len(scalars), len(tanh)
-        self.discrete = self.scalars + len(indicators)  # where the one-hot spans start
-        widths = np.array([s.width for s in spans], dtype=np.int64)
-        self.span_of = torch.as_tensor(np.repeat(np.arange(len(spans)), widths), device=device)
-        self.spans = len(spans)
-        self.span_start = torch.as_tensor(np.cumsum(widths) - widths, device=device)
-        widest = int(widths.max(initial=0))
-        padded = np.full((len(spans), widest), len(self.span_of), dtype=np.int64)  # padding reads a -inf column
-        for i, (first, width) in enumerate(zip(np.cumsum(widths) - widths, widths, strict=True)):
-            padded[i, :width] = np.arange(first, first + width)
-        self.padded = torch.as_tensor(padded, device=device)
-
-    def span_logits(self, one_hot_logits: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
-        """(rows x widest) logits of one span per row (`span[i]` for row i); padding is -inf."""
-        padding = one_hot_logits.new_full((len(one_hot_logits), 1), float("-inf"))
-        return torch.cat([one_hot_logits, padding], dim=1).gather(1, self.padded[span])
-
-    def __call__(self, logits: torch.Tensor, temperature: float | None) -> torch.Tensor:
-        """Relaxed rows at `temperature` (training), or hard one-hots and 0/1 values with None (sampling)."""
-        ordered = logits.index_select(1, self.order)  # backward: index_add, far cheaper than index_put
-        scalars = torch.cat(
-            [torch.tanh(ordered[:, : self.tanh]), torch.sigmoid(ordered[:, self.tanh : self.scalars])], 1
-        )
-        indicators, categories = ordered[:, self.scalars : self.discrete], ordered[:, self.discrete :]
-        if temperature is None:
-            return torch.cat([scalars, (indicators > 0).float(), self._most_likely(categories)], 1)
-        return torch.cat([scalars, torch.sigmoid(indicators / temperature), self._softmax(categories / temperature)], 1)
-
-    def _span_max(self, values: torch.Tensor) -> torch.Tensor:
-        """Each span's largest value, repeated over the span's dimensions (rows x one-hot dimensions)."""
-        index = self.span_of.expand(len(values), -1)
-        largest = values.new_zeros(len(values), self.spans).scatter_reduce(1, index, values, "amax", include_self=False)
-        return largest.index_select(1, self.span_of)
-
-    def _softmax(self, tempered: torch.Tensor) -> torch.Tensor:
-        """Softmax within each span of the one-hot block, as a few whole-block operations (any number of spans)."""
-        exponents = (tempered - self._span_max(tempered.detach())).exp()
-        totals = exponents.new_zeros(len(tempered), self.spans).index_add(1, self.span_of, exponents)
-        return exponents / totals.index_select(1, self.span_of)
-
-    def _most_likely(self, categories: torch.Tensor) -> torch.Tensor:
-        """One-hot of each span's largest logit (the first one on a tie)."""
-        hits = (categories == self._span_max(categories)).to(torch.int64)
-        running = hits.cumsum(1)
-        before = (running - hits).index_select(1, self.span_start).index_select(1, self.span_of)
-        return (hits.bool() & (running - before == 1)).to(categories.dtype)
+# Quantile levels taken from each released histogram for calibration under DP (every 2%, as quantile_knots).
+CALIBRATION_KNOTS = 51
+# Critic steps of a private run, and each Poisson batch's expected share of the rows (benchmarks/privacy.py).
+PRIVATE_STEPS = 1200
+PRIVATE_SAMPLE_RATE = 0.05
 
 
 class TabGAN(Synthesizer):
@@ -233,7 +134,6 @@ class TabGAN(Synthesizer):
             "max_modes",
         }
     )
-    private_training = True
 
     def __init__(
         self,
@@ -289,7 +189,10 @@ class TabGAN(Synthesizer):
 
     # ---- data --------------------------------------------------------------------------------------
     def _model_schema(self, schema: Schema, table: pd.DataFrame) -> Schema:
-        """Binary columns become two-category columns (they take part in conditions); few-level integers too."""
+        """Binary columns become two-category columns (they take part in conditions); few-level integers too.
+
+        A declared binary `share` (calibrated rounding's target) has no meaning for a categorical column, and tabgan
+        draws categories without it, so it is dropped rather than saved on a column kind that cannot hold it."""
 
         def as_category(column_kind: ColumnKind, name: str, declared: bool) -> bool:
             if column_kind is ColumnKind.BINARY:
@@ -306,13 +209,13 @@ class TabGAN(Synthesizer):
         return replace(
             schema,
             columns=tuple(
-                replace(c, kind=ColumnKind.CATEGORICAL) if as_category(c.kind, c.name, c.declared) else c
+                replace(c, kind=ColumnKind.CATEGORICAL, share=None) if as_category(c.kind, c.name, c.declared) else c
                 for c in schema.columns
             ),
         )
 
     def _transformer(self, schema: Schema) -> TableTransformer:
-        if getattr(self, "privacy_", None):  # mixture modes and quantiles are fitted on the data: min-max ranges
+        if self.private_:  # mixture modes and quantiles are fitted on the data: min-max ranges
             return TableTransformer(schema)
         return TableTransformer(schema, numeric="modes", quantile_knots=self.quantile_knots, max_modes=self.max_modes)
 
@@ -324,7 +227,7 @@ class TabGAN(Synthesizer):
         condition = self._condition_width(layout)
         return {
             "generator": Generator(self.noise_dim + condition, self.generator_dims, layout.width, condition),
-            "critic": PackedCritic(layout.width + condition, self.critic_dims, 1 if self.privacy_ else self.pac),
+            "critic": PackedCritic(layout.width + condition, self.critic_dims, 1 if self.private_ else self.pac),
         }
 
     def _batch(self, n: int) -> int:
@@ -340,9 +243,6 @@ class TabGAN(Synthesizer):
 
     # ---- training ----------------------------------------------------------------------------------
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        if run.privacy is not None:
-            train_privately(self, data, run)
-            return
         layout = self.transformer_.layout_
         average, critic = self.networks_["generator"], self.networks_["critic"].train()
         self.sampler_ = TrainingSampler(data.cpu().numpy(), layout)
@@ -466,6 +366,92 @@ class TabGAN(Synthesizer):
         chosen = self.head_.span_logits(one_hot_logits, torch.as_tensor(column, device=logits.device))
         wanted = torch.as_tensor(category - self.sampler_.offsets[column], device=logits.device)
         return F.cross_entropy(chosen, wanted)
+
+    # ---- training under differential privacy ----------------------------------------------------------
+    def _private_schedule(self, n: int) -> tuple[int, int, int]:
+        """Expected Poisson batch, steps per epoch and epochs of a private run."""
+        batch = max(1, min(self.batch_size, round(PRIVATE_SAMPLE_RATE * n)))
+        steps_per_epoch = max(1, round(n / batch))
+        epochs = self.epochs if self.epochs is not None else math.ceil(PRIVATE_STEPS / steps_per_epoch)
+        return batch, steps_per_epoch, epochs
+
+    def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:
+        n = len(data)
+        batch, steps_per_epoch, epochs = self._private_schedule(n)
+        phases = {"marginals": Phase(n, 1, share=MARGINALS_SHARE), "critic": Phase(batch, epochs * steps_per_epoch)}
+        return PrivacyPlan(
+            phases,
+            {
+                "critic": "one row per pack; logistic GAN loss instead of Wasserstein loss with gradient penalty",
+                "conditions": "real rows conditioned on their own value of a random discrete column; generated "
+                "rows on released category shares",
+                "marginals": f"category counts and {HISTOGRAM_BINS}-bin histograms of the numbers' declared ranges, "
+                f"released by the Gaussian mechanism ({MARGINALS_SHARE:.0%} of epsilon); numbers calibrated to the "
+                "histograms",
+                "distribution_matching": "off (it compares generated rows with real ones outside DP-SGD)",
+                "numeric_columns": "min-max scaled to the schema's ranges, no mixture modes",
+            },
+        )
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
+        """DP-SGD on the critic; the generator learns only from the private critic and the private shares."""
+        layout = self.transformer_.layout_
+        average, network = self.networks_["generator"], self.networks_["critic"].train()
+        n = len(data)
+        batch, steps_per_epoch, epochs = self._private_schedule(n)
+        probe = ConditionSampler(layout, np.ones(self._condition_width(layout)))
+        matrix = data.cpu().numpy()
+        codes = category_codes(matrix, probe.spans)
+        head = self.head_ = OutputHead(layout, run.device)
+        ordered = data[:, head.order]
+        shares, histograms = release_marginals(private, matrix, codes, self.transformer_, probe)
+        average.condition_shares.copy_(torch.as_tensor(shares, dtype=torch.float32))
+        self.sampler_ = ConditionSampler(layout, shares)
+        real_codes = torch.as_tensor(codes, device=data.device) if probe.spans else None
+        generator = copy.deepcopy(average).train()
+        adam = {"lr": self.learning_rate, "betas": (0.5, 0.9)}
+        g_optimizer = torch.optim.Adam(generator.parameters(), **adam)
+        state = {**self.networks_, "trained_generator": generator, "generator_optimizer": g_optimizer}
+
+        def generated(rows: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+            if probe.spans:
+                column, category = self.sampler_.generation_batch(run.rng, rows)
+                condition = self.sampler_.one_hot(category, data.device)
+            else:
+                column, category, condition = np.zeros(0, int), np.zeros(0, int), data.new_zeros(rows, 0)
+            logits = generator(torch.cat([run.normal(rows, self.noise_dim), condition], 1))
+            return logits, torch.cat([head(logits, self.temperature), condition], 1), column, category
+
+        with private.training("critic", network, torch.optim.Adam(network.parameters(), **adam)) as critic:
+
+            def critic_loss(records: torch.Tensor) -> torch.Tensor:
+                real = ordered[records]
+                if real_codes is not None:
+                    pick = torch.as_tensor(run.rng.integers(len(probe.spans), size=len(records)), device=data.device)
+                    own = real_codes[records].gather(1, pick[:, None]).squeeze(1)
+                    real = torch.cat([real, self.sampler_.one_hot(own, data.device)], 1)
+                with torch.no_grad():
+                    _, fake, _, _ = generated(batch)
+                scores = critic(torch.cat([real, fake]))
+                return torch.cat([F.softplus(-scores[: len(real)]), F.softplus(scores[len(real) :])]).mean()
+
+            rows = torch.arange(n, device=data.device)
+            for _ in run.epochs("train", epochs, n, state):
+                losses = []
+                for _ in range(steps_per_epoch):
+                    critic.descend(run.rng, 1, rows, critic_loss, noise_when_empty=False)
+                    with critic.passing_gradients():
+                        logits, fake, column, category = generated(batch)
+                        adversarial = F.softplus(-network(fake)).mean()
+                        loss = adversarial + self._condition_loss(logits, column, category)
+                        g_optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        g_optimizer.step()
+                    self._update_average(average, generator)
+                    losses.append(adversarial.item())
+                run.log(generator=sum(losses) / len(losses), epsilon=private.logged_epsilon)
+        del self.sampler_, self.head_  # training-only, as in `_train`
+        calibrate_to_histograms(self.transformer_, histograms, CALIBRATION_KNOTS)
 
     # ---- generation --------------------------------------------------------------------------------
     def _sampler(self) -> ConditionSampler:

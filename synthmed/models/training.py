@@ -14,7 +14,6 @@ from torch import nn
 
 from synthmed.errors import ConfigError
 from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
-from synthmed.models.dp import Phase, PrivacyBudget, PrivateTraining
 from synthmed.models.monitor import CURVE_KEY, BestWeights, TrainingMonitor
 
 
@@ -69,25 +68,17 @@ class TrainingRun:
     checkpointer: Checkpointer | None = None
     resume: Resume | None = None
     monitor: TrainingMonitor | None = None
-    privacy: PrivacyBudget | None = None  # DP-SGD asked for: the model's `_train` starts `private_training`
     history: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
         self.noise = torch.Generator().manual_seed(self.seed)
-        self.private: PrivateTraining | None = None
         self._pending: dict[str, float] = {}
         self._completed: list[str] = []
 
     def normal(self, rows: int, columns: int) -> torch.Tensor:
         """Standard normal noise, drawn on the CPU so results do not depend on the device."""
         return torch.randn(rows, columns, generator=self.noise).to(self.device)
-
-    def private_training(self, rows: int, **phases: Phase) -> PrivateTraining:
-        """DP-SGD for the phases that read real records, one budget over all of them."""
-        assert self.privacy is not None, "private_training needs a privacy budget"
-        self.private = PrivateTraining(self.privacy, rows, phases, seed=self.seed)
-        return self.private
 
     def log(self, **metrics: float) -> None:
         """Record this epoch's figures (losses); shown on the bar and kept in the artifact."""

@@ -16,7 +16,7 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
-from synthmed.models.dp import Phase
+from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.layers import SpanHead
 from synthmed.models.training import TrainingRun
 
@@ -98,7 +98,6 @@ class VAE(Synthesizer):
     name = "vae"
     summary = "Variational autoencoder (Kingma & Welling 2014): the medGAN/corGAN baseline, any table"
     positive = frozenset({"batch_size", "latent_dim", "learning_rate"})
-    private_training = True
 
     def __init__(
         self,
@@ -137,9 +136,6 @@ class VAE(Synthesizer):
         return torch.optim.Adam(parameters, lr=self.learning_rate, weight_decay=self.l2_weight, foreach=True)
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        if run.privacy is not None:
-            self._train_privately(data, run)
-            return
         encoder, decoder = self.networks_["encoder"].train(), self.networks_["decoder"].train()
         optimizer = self._optimizer()
         n = len(data)
@@ -162,25 +158,28 @@ class VAE(Synthesizer):
                 kl_total += kl.item() * len(records)
             run.log(reconstruction=reconstruction_total / n, kl=kl_total / n)
 
-    def _train_privately(self, data: torch.Tensor, run: TrainingRun) -> None:
+    def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:
+        batch = min(self.batch_size, len(data))
+        return PrivacyPlan({"train": Phase(batch, self.epochs * self._private_steps(len(data)))}, {})
+
+    def _private_steps(self, n: int) -> int:
+        return max(1, round(n / min(self.batch_size, n)))
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
         """DP-SGD over encoder and decoder together: both see real records. Only the epsilon spent is logged:
         losses computed on real records would be released outside the budget."""
         n = len(data)
-        batch = min(self.batch_size, n)
-        steps_per_epoch = max(1, round(n / batch))
-        private = run.private_training(n, train=Phase(batch, self.epochs * steps_per_epoch))
-        autoencoding = private.wrap(_Autoencoding(self.networks_["encoder"], self.networks_["decoder"]).train())
-        optimizer = private.optimizer("train", self._optimizer())
-        state = {**self.networks_, "optimizer": optimizer}
+        network = _Autoencoding(self.networks_["encoder"], self.networks_["decoder"]).train()
+        with private.training("train", network, self._optimizer()) as autoencoding:
+            state = {**self.networks_, "optimizer": autoencoding.optimizer}
 
-        def loss(records: torch.Tensor) -> torch.Tensor:
-            logits, mean, log_variance = autoencoding(records, run.normal(len(records), self.latent_dim))
-            return self.head_.loss(logits, records) + self.kl_weight * _kl_divergence(mean, log_variance)
+            def loss(records: torch.Tensor) -> torch.Tensor:
+                logits, mean, log_variance = autoencoding(records, run.normal(len(records), self.latent_dim))
+                return self.head_.loss(logits, records) + self.kl_weight * _kl_divergence(mean, log_variance)
 
-        for _ in run.epochs("train", self.epochs, n, state):
-            private.descend("train", run.rng, steps_per_epoch, data, autoencoding, optimizer, loss)
-            run.log(epsilon=private.logged_epsilon)
-        autoencoding._close()
+            for _ in run.epochs("train", self.epochs, n, state):
+                autoencoding.descend(run.rng, self._private_steps(n), data, loss)
+                run.log(epsilon=private.logged_epsilon)
 
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         decoder = self.networks_["decoder"]

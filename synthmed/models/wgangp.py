@@ -18,7 +18,7 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
-from synthmed.models.dp import Phase
+from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.layers import SpanHead, clip_weights, wasserstein_critic_terms, wasserstein_generator_step
 from synthmed.models.training import TrainingRun
 
@@ -96,7 +96,6 @@ class WGANGP(Synthesizer):
     name = "wgangp"
     summary = "WGAN-GP (Gulrajani et al. 2017): Wasserstein GAN with gradient penalty, MLPs, any table"
     positive = frozenset({"batch_size", "noise_dim", "critic_steps", "learning_rate"})
-    private_training = True
 
     def __init__(
         self,
@@ -144,9 +143,6 @@ class WGANGP(Synthesizer):
         return torch.optim.Adam(network.parameters(), lr=self.learning_rate, betas=betas, foreach=True)
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        if run.privacy is not None:
-            self._train_privately(data, run)
-            return
         generator, critic = self.networks_["generator"].train(), self.networks_["critic"].train()
         optimizer_critic, optimizer_generator = self._adam(critic), self._adam(generator)
         n = len(data)
@@ -176,7 +172,15 @@ class WGANGP(Synthesizer):
                 generator_loss=sum(generator_losses) / len(generator_losses),
             )
 
-    def _train_privately(self, data: torch.Tensor, run: TrainingRun) -> None:
+    def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:
+        n = len(data)
+        batch = min(self.batch_size, n)
+        critic = Phase(batch, self.epochs * max(1, n // batch) * self.critic_steps)
+        return PrivacyPlan(
+            {"critic": critic}, {"gradient_penalty": f"replaced by weight clipping at {PRIVATE_CLIP_VALUE} (DPGAN)"}
+        )
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
         """DP-SGD on the critic, the one network that reads real records; the generator is post-processing.
 
         A gradient penalty differentiates the critic's gradient, which has no per-record form that DP-SGD
@@ -184,35 +188,28 @@ class WGANGP(Synthesizer):
         original WGAN and DPGAN (Xie et al. 2018) do; `privacy.adaptations` records it. Each critic step
         scores a Poisson batch of real records and as many generated ones in one pass.
         """
-        generator, critic = self.networks_["generator"].train(), self.networks_["critic"].train()
+        generator, network = self.networks_["generator"].train(), self.networks_["critic"].train()
         n = len(data)
         batch = min(self.batch_size, n)
-        steps_per_epoch = max(1, n // batch)
-        private = run.private_training(n, critic=Phase(batch, self.epochs * steps_per_epoch * self.critic_steps))
-        private.adaptations["gradient_penalty"] = f"replaced by weight clipping at {PRIVATE_CLIP_VALUE} (DPGAN)"
-        critic = private.wrap(critic)
-        optimizer_critic = private.optimizer("critic", self._adam(critic))
-        optimizer_generator = self._adam(generator)
-        state = {**self.networks_, "optimizer_critic": optimizer_critic, "optimizer_generator": optimizer_generator}
+        with private.training("critic", network, self._adam(network)) as critic:
+            optimizer_generator = self._adam(generator)
+            state = {**self.networks_, "optimizer_critic": critic.optimizer, "optimizer_generator": optimizer_generator}
 
-        def critic_loss(real: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                fake = self._generated(private.expected_batch("critic"), run)
-            return wasserstein_critic_terms(critic, real, fake)
+            def critic_loss(real: torch.Tensor) -> torch.Tensor:
+                with torch.no_grad():
+                    fake = self._generated(private.expected_batch("critic"), run)
+                return wasserstein_critic_terms(critic, real, fake)
 
-        for _ in run.epochs("train", self.epochs, n, state):
-            generator_losses = []
-            for _ in range(steps_per_epoch):
-                for _ in range(self.critic_steps):  # one step at a time: the weights are clipped after each
-                    private.descend(
-                        "critic", run.rng, 1, data, critic, optimizer_critic, critic_loss, noise_when_empty=False
-                    )
-                    clip_weights(critic, PRIVATE_CLIP_VALUE)
-                with private.paused(critic):
-                    fake = self._generated(batch, run)
-                    generator_losses.append(wasserstein_generator_step(critic, fake, optimizer_generator))
-            run.log(generator_loss=sum(generator_losses) / len(generator_losses), epsilon=private.logged_epsilon)
-        critic._close()
+            for _ in run.epochs("train", self.epochs, n, state):
+                generator_losses = []
+                for _ in range(max(1, n // batch)):
+                    for _ in range(self.critic_steps):  # one step at a time: the weights are clipped after each
+                        critic.descend(run.rng, 1, data, critic_loss, noise_when_empty=False)
+                        clip_weights(network, PRIVATE_CLIP_VALUE)
+                    with critic.passing_gradients():
+                        fake = self._generated(batch, run)
+                        generator_losses.append(wasserstein_generator_step(network, fake, optimizer_generator))
+                run.log(generator_loss=sum(generator_losses) / len(generator_losses), epsilon=private.logged_epsilon)
 
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         chunks = [self._generated(min(self.batch_size, n - start), run) for start in range(0, n, self.batch_size)]

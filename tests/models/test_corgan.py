@@ -12,7 +12,7 @@ from scipy.stats import ks_2samp
 
 from synthmed.errors import ConfigError
 from synthmed.models import CorGAN
-from synthmed.models.corgan import ConvCritic, ConvGenerator, MLPCritic, MLPGenerator, padded_width
+from synthmed.models.corgan_networks import ConvCritic, ConvGenerator, MLPCritic, MLPGenerator, padded_width
 
 QUICK = {"epochs": 1, "pretrain_epochs": 1, "batch_size": 32, "warmup_critic_steps": 5, "seed": 0}
 

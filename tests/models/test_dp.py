@@ -217,9 +217,19 @@ def test_the_per_epoch_log_bounds_the_spent_epsilon_with_few_accountant_calls(mo
 
 def test_batch_norm_is_refused_where_dp_applies() -> None:
     private = PrivateTraining(PrivacyBudget(3.0), rows=100, phases={"train": Phase(10, 5)}, seed=0)
-    with pytest.raises(ConfigError, match=r"batch norm.*Offending values: 'BatchNorm1d'.*group norm"):
-        private.wrap(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4)))
-    assert private.wrap(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GroupNorm(2, 4))) is not None
+    normed = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4))
+    with (
+        pytest.raises(ConfigError, match=r"batch norm.*Offending values: 'BatchNorm1d'.*group norm"),
+        private.training("train", normed, torch.optim.SGD(normed.parameters(), lr=0.1)),
+    ):
+        pass
+    grouped = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GroupNorm(2, 4))
+    with private.training("train", grouped, torch.optim.SGD(grouped.parameters(), lr=0.1)) as module:
+        module.descend(np.random.default_rng(0), 2, torch.randn(100, 4), lambda rows: grouped(rows).square().mean())
+        assert all(hasattr(p, "grad_sample") for p in grouped.parameters())  # per-record gradients recorded
+    assert private.steps == {"train": 2}
+    grouped(torch.randn(3, 4)).sum().backward()  # after the block: a plain network, no per-record hooks
+    assert all(getattr(p, "grad_sample", None) is None for p in grouped.parameters())
 
 
 def test_private_corgan_swaps_batch_norm_for_group_norm_and_accounts_every_critic_step(

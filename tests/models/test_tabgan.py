@@ -12,7 +12,7 @@ from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.schema import ColumnKind
 from synthmed.models import TabGAN
 from synthmed.models.condition_vectors import TrainingSampler
-from synthmed.models.tabgan import OutputHead
+from synthmed.models.tabgan_networks import OutputHead
 
 FAST = {"batch_size": 100, "generator_dims": (64, 64), "critic_dims": (64, 64), "max_modes": 3}
 
