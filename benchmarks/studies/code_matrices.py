@@ -50,9 +50,9 @@ from common import (
 )
 
 from synthmed.evaluate.encoding import prepare_tables
+from synthmed.evaluate.membership_curves import MembershipCurves, membership_curves
 from synthmed.evaluate.similarity import dimension_wise_prediction, dimension_wise_probability
 from synthmed.models import MODELS
-from synthmed.evaluate.membership_curves import MembershipCurves, membership_curves
 from synthmed.report import plots
 
 SPLIT_SEED = 0
