@@ -19,8 +19,8 @@
   data).
 - Steps: a private run takes `PRIVATE_STEPS` critic steps (unless `epochs` is given), each on an expected
   `PRIVATE_SAMPLE_RATE` of the rows (at most `batch_size`). Chosen on the two shared heart tables at epsilon 1
-  and 3 (4 split seeds): 300 steps at 25% and 600 at 10% gave lower TSTR AUC on the 460-row half (0.52-0.69
-  against 0.77 at epsilon 3) and about the same on the 151-row half.
+  and 3 over 300 steps at 25% and 600 at 10%, which give lower TSTR AUC on the 460-row half and about the same on
+  the 151-row half (measured: benchmarks/studies/README.md, "Figures quoted from earlier runs").
 """
 
 from __future__ import annotations
