@@ -1,8 +1,8 @@
 """Quantile scaling: a numeric column seen by the model through its own distribution function (its ranks).
 
 Min-max scaling maps a column's range onto [0, 1]. A heavy-tailed column then has its usual values squeezed into
-a narrow band: on the epileptic-seizure EEG chunks (range about -1,900 to 2,000, quiet chunks within +-50),
-everything but the seizures lies within 0.03 of the middle, where a GAN's output noise alone is larger (study 2b).
+a band narrower than a GAN's output noise: on the epileptic-seizure EEG chunks everything but the seizures lies
+close to the middle of the scale (measured: benchmarks/studies/README.md, study 2b).
 Quantile scaling writes each value as its level in the column's distribution instead, so every 1% of the rows
 gets 1% of the scale, and maps generated levels back through the same quantiles. Unlike mode-specific
 normalisation (data/modes.py) it keeps one [0, 1] value per column, so models whose networks see the record as

@@ -413,9 +413,10 @@ def _density_ratio_attack(tables: EvaluationTables, setup: _AttackSetup, seed: i
     synthetic, reference, records = _density_features(setup, tables.synthetic_matrix, seed)
     spread = float(np.sqrt(np.vstack([synthetic, reference]).var(axis=0).mean()))
     # The population density gets Scott's bandwidth (a smooth baseline); the synthetic density a quarter of it,
-    # narrow enough to show the spike a memorised record leaves (Scott's width hid half of exact copies of the
-    # heart data). Members and non-members stay exchangeable when the generator learned nothing about members,
-    # so any fixed pair of bandwidths keeps an honest generator at AUC 0.5.
+    # narrow enough to show the spike a memorised record leaves (Scott's width hides many exact copies of the
+    # heart data; measured: benchmarks/studies/README.md, "Figures quoted from earlier runs"). Members and
+    # non-members stay exchangeable when the generator learned nothing about members, so any fixed pair of
+    # bandwidths keeps an honest generator at AUC 0.5.
     scores = _log_density(synthetic, records, spread, SYNTHETIC_BANDWIDTH_NARROWING) - _log_density(
         reference, records, spread
     )

@@ -34,8 +34,9 @@ from synthmed.evaluate.intervals import bootstrap, rank_auc
 from synthmed.evaluate.policy import Check, Policy, Verdict, correlation_check, limit_check, worst
 from synthmed.evaluate.similarity import DETECTION_FOLDS, DETECTION_TREES, CorrelationMatrices, Detection
 
-# Channel prediction: steps drawn per table and a small forest with leaves of 5 steps. On 5,000 noisy steps
-# this MAE is within 1% of a 50-tree, 4,000-step fully grown forest's, at a fifth of the cost.
+# Channel prediction: steps drawn per table and a small forest with leaves of 5 steps, whose MAE is close to a
+# larger, fully grown forest's at a fraction of the cost (measured: benchmarks/studies/README.md, "Figures quoted
+# from earlier runs").
 PREDICTION_TREES = 30
 PREDICTION_LEAF_STEPS = 5
 MAX_PREDICTION_STEPS = 2000

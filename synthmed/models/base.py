@@ -132,6 +132,9 @@ class Synthesizer(ABC):
 
     seed: int | None
     device: str
+    # whether the model trains (or was trained) under differential privacy: it then builds other transforms and
+    # networks. False until a private `fit` starts; `privacy_` holds that fit's accounting.
+    private_: bool = False
 
     # ---- pieces a model supplies -------------------------------------------------------------------
     @abstractmethod
@@ -451,7 +454,7 @@ class Synthesizer(ABC):
         model._check_params()
         model._load_transform(meta)
         model.seed_ = int(meta["seed"])
-        model.threads_ = meta.get("threads")  # None in generators saved before it was recorded
+        model.threads_ = meta.get("threads")  # None when the metadata holds no thread count
         model.fingerprint_ = meta["data"]["fingerprint"]
         model.n_rows_ = meta["data"]["rows"]
         model.input_format_ = meta["data"]["input_format"]

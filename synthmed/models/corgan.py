@@ -98,29 +98,29 @@ class CorGAN(Synthesizer):
         binary_rounding: "threshold" rounds generated probabilities at 0.5 (reference); "bernoulli" draws them;
             "calibrated" (ours) rounds each binary column at the threshold that gives a generated sample the
             training data's share of ones (data/calibration.py), so the likeliest rows get each code. The shares
-            ship in the artifact. Rounding at 0.5 drops every code the decoder gives below even odds: on the NHDS
-            2010 code matrix corGAN with its extensions wrote 4.0 codes per record where the data has 6.9, and
-            calibrated, 6.9 (per-code probability R² 0.997 against 0.869; study 2a).
+            ship in the artifact. Rounding at 0.5 drops every code the decoder gives below even odds, so records
+            come out too short; calibrated, they get the data's length and per-code probabilities much closer to
+            the data's (measured: benchmarks/studies/README.md, study 2a).
             A share declared in the schema (`share`, e.g. a published prevalence) replaces the data's; under DP
             every binary column must declare one.
         quantile_knots: numeric columns' quantiles (at this many even levels) kept to calibrate generated
             marginals after training, as tabgan does (data/calibration.py); they ship in the artifact. 0, the
             default, keeps none (ours; the reference has no calibration). Min-max scaling squeezes a heavy-tailed
-            column's usual values into a narrow band the GAN barely resolves: on the epileptic-seizure EEG
-            chunks (study 2b, with the critic's former batch norm) calibration with 51 knots lifted a forest
-            trained on generated chunks from ROC AUC 0.40 to 0.58 on real ones. Under DP the targets are
+            column's usual values into a narrow band the GAN barely resolves; calibration maps the generated
+            marginal onto the data's, but cannot restore shapes the GAN never resolved, so it helps less than
+            quantile scaling (measured: benchmarks/studies/README.md, study 2b). Under DP the targets are
             histograms of the declared ranges, released with part of the budget (`_train_privately`), since
             the data's quantiles are not accounted.
         numeric_scaling: "minmax" (reference) scales numeric columns to [0, 1] by their range; "quantiles" by
             their levels in the data's distribution (ours; data/quantile_scaling.py), so a heavy-tailed column's
-            usual values span the scale instead of a narrow band. On the EEG chunks (with the critic's former
-            batch norm) a forest trained on generated chunks then reached ROC AUC 0.77 on real ones (0.40 with
-            min-max scaling). Refused under DP.
+            usual values span the scale instead of a narrow band, which lets generated epileptic-seizure EEG
+            chunks train a far better forest than min-max scaling does (measured: benchmarks/studies/README.md,
+            study 2b). Refused under DP.
         start_at_frequencies: add a learnable per-column bias to the decoder's output, started at the training
-            columns' log-odds (synthmed's extension; see Autoencoder). 1,000 pretraining updates on the NHDS
-            2010 code matrix (1,116 codes) then reconstruct 2.8 nats per record; without it, 30.7, worse
-            than the frequencies alone (29.9). Under DP the bias starts at 0 (the exact frequencies would be
-            read outside the accounting).
+            columns' log-odds (synthmed's extension; see Autoencoder), so a short pretraining on a sparse code
+            matrix learns records; without it, the same pretraining ends no better than the code frequencies
+            alone (measured: benchmarks/studies/README.md, study 2a). Under DP the bias starts at 0 (the exact
+            frequencies would be read outside the accounting).
         seed: seed for weights, batches and noise; None picks one and records it.
         device: "auto" (CUDA when available), "cpu" or "cuda".
 

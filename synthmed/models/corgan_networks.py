@@ -147,11 +147,11 @@ class MLPGenerator(nn.Module):
 class ConvCritic(nn.Module):
     """The encoder's strided stack (wider channels) on the zero-padded record, down to one score.
 
-    Its norms are per-record group norms without learnable scale. Batch norm, which the critic had first, scores
-    real and generated batches each by its own statistics, so a batch of identical records normalises to zeros:
-    every collapsed batch gets the same score and no gradient, and the generator cannot leave a collapse. With
-    batch norm, corGAN's defaults at the reference's full budget on the epileptic-seizure chunks generated one
-    waveform repeated (benchmarks/studies/README.md, study 2b).
+    Its norms are per-record group norms without learnable scale. Batch norm would score real and generated
+    batches each by its own statistics, so a batch of identical records would normalise to zeros: every collapsed
+    batch would get the same score and no gradient, and the generator could not leave a collapse. With batch
+    norm, corGAN's defaults at the reference's full budget collapse to one repeated waveform on the
+    epileptic-seizure chunks (benchmarks/studies/README.md, study 2b).
     """
 
     def __init__(self, padded: int) -> None:

@@ -30,7 +30,7 @@ from synthmed.errors import ConfigError, SchemaError
 # Per-record gradient clipping bound: Opacus's and most DP-SGD papers' default.
 DEFAULT_MAX_GRAD_NORM = 1.0
 # The PRV accountant returns an upper bound on epsilon within this error: tight for what the artifact stores,
-# looser (5x faster, 0.1-0.2 s) for the figures logged during training, which can only overstate what was spent.
+# looser (and faster) for the figures logged during training, which can only overstate what was spent.
 STORED_EPSILON_ERROR = 0.01
 LOGGED_EPSILON_ERROR = 0.05
 # The per-epoch log reads epsilon at the next of this many evenly spaced points of the planned steps (epsilon

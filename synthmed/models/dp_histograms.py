@@ -20,10 +20,10 @@ from synthmed.models.condition_vectors import ConditionSampler
 from synthmed.models.dp import PrivateTraining
 
 # Share of epsilon a private run spends on its released marginals (the rest trains the networks). Chosen for
-# tabgan, which releases category counts there too: on the two heart tables at epsilon 1 and 3 (3 split seeds),
-# 30% and 50% gave column shapes 0.73-0.86 against 0.63-0.84 at 10%, where at epsilon 1 the 151-row table's noisy
-# target counts left one class in every synthetic table; TSTR AUC moved within its seed-to-seed spread. corGAN
-# (histograms only) uses the same share, not measured separately.
+# tabgan, which releases category counts there too: on the two heart tables at epsilon 1 and 3, 30% and 50% give
+# better column shapes than 10%, where at epsilon 1 the 151-row table's noisy target counts leave one class in
+# every synthetic table; TSTR AUC moves within its seed-to-seed spread (measured: benchmarks/studies/README.md,
+# "Figures quoted from earlier runs"). corGAN (histograms only) uses the same share, not measured separately.
 MARGINALS_SHARE = 0.3
 # Equal bins of a numeric column's declared range in its released histogram.
 HISTOGRAM_BINS = 20

@@ -156,14 +156,15 @@ def clip_weights(network: nn.Module, bound: float) -> None:
 
 def column_order(values: torch.Tensor) -> torch.Tensor:
     """Row indices that sort each column. On the CPU numpy's vectorised sort is several times faster than torch's
-    (0.4 vs 1.4 ms for 460 x 160), which matters where every training step sorts a batch."""
+    (measured: benchmarks/studies/README.md, "Figures quoted from earlier runs"), which matters where every
+    training step sorts a batch."""
     if values.device.type == "cpu":
         return torch.from_numpy(np.argsort(values.detach().numpy(), axis=0))
     return values.detach().argsort(dim=0)
 
 
 def sort_columns(values: torch.Tensor) -> torch.Tensor:
-    """Each column sorted, without gradient (numpy's sort on the CPU: 30x torch's there)."""
+    """Each column sorted, without gradient (numpy's sort on the CPU, much faster than torch's there)."""
     if values.device.type == "cpu":
         return torch.from_numpy(np.sort(values.detach().numpy(), axis=0))
     return values.detach().sort(dim=0).values

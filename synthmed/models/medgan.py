@@ -142,8 +142,8 @@ class MedGAN(Synthesizer):
             rates are read outside the privacy accounting.
         start_at_frequencies: start the decoder's output bias at the training columns' log-odds, so pretraining
             begins from the average record (synthmed's extension; the paper's False starts every output at 0.5,
-            and on a sparse matrix a short pretraining spends its updates learning the frequencies: 1,000 updates
-            on the Diabetes 130-US code matrix end at 15.8 nats per record against 3.4 with it). The bias is a
+            and on a sparse matrix a short pretraining then spends its updates learning the frequencies instead
+            of records; measured: benchmarks/studies/README.md, "Figures quoted from earlier runs"). The bias is a
             trained weight like any other once pretraining starts. Off under DP (the exact frequencies would be
             read outside the accounting).
         seed: seed for weights, batches and noise; None picks one and records it.

@@ -76,39 +76,40 @@ PRIVATE_SAMPLE_RATE = 0.05
 class TabGAN(Synthesizer):
     """Conditional Wasserstein GAN for mixed-type tables with missing values.
 
-    Hyperparameters (sources in brackets; "ours" = chosen on the shared heart tables and kept general):
+    Hyperparameters (sources in brackets; "ours" = chosen on the shared heart tables and kept general; the
+    measurements behind them: benchmarks/studies/README.md, "Figures quoted from earlier runs"):
         epochs: passes over the data; None = `min_epochs` passes, but at least `min_steps` and at most `max_steps`
             generator updates (a table of a few hundred rows needs more passes, a large one fewer) [ours].
         batch_size: rows per step, a multiple of `pac` [CTGAN: 500].
         min_steps: the fewest generator updates when `epochs` is None [ours: 600; more overfit the 150-460-row
             tables].
         min_epochs: passes over the data when `epochs` is None [CTGAN and TVAE: 300; on two 2,000-row tables
-            (diabetes 130-US, PhysioNet 2012 stays) 600 updates left TSTR AUC 0.04-0.05 lower than 1,200].
+            (diabetes 130-US, PhysioNet 2012 stays) 600 updates give lower TSTR AUC than 1,200].
         max_steps: the most generator updates when `epochs` is None, so a 100,000-row table trains in minutes
             [ours: 5,000].
         noise_dim: generator input noise [CTGAN: 128].
         generator_dims: residual generator widths [ours: one layer of 128; on four shared tables (three small,
-            one 2,000-row extract of the 50-column diabetes table) a second layer cost 20-40% more time for no
-            gain, and CTGAN's 256, 256 cost 2x].
+            one 2,000-row extract of the 50-column diabetes table) a second layer, or CTGAN's 256, 256, costs
+            more time for no gain].
         critic_dims: critic widths [ours: 128, 128; CTGAN: 256, 256].
-        pac: rows per critic pack [ours: 5; PacGAN/CTGAN: 10, which lowered pair trends and TSTR on the
+        pac: rows per critic pack [ours: 5; PacGAN/CTGAN: 10, which lowers pair trends and TSTR on the
             150-460-row shared tables].
-        learning_rate: Adam step size, both networks [ours: 1e-3; CTGAN: 2e-4, which needs ~10x more steps].
+        learning_rate: Adam step size, both networks [ours: 1e-3; CTGAN: 2e-4, which needs many more steps].
         gradient_penalty: weight of the Wasserstein gradient penalty [Gulrajani et al.: 10].
         average_decay: the generator kept is an exponential moving average of the trained one, with this decay
             per step (Yazici et al. 2019: averaging damps GAN oscillations); 0 keeps the last weights [ours: 0.98;
-            0.995 lost 0.01-0.03 of pair trends and TSTR on the shared tables].
+            0.995 loses pair trends and TSTR on the shared tables].
         distribution_weight: weight of the distribution-matching term of the generator [ours: 1].
-        projections: random directions of the sliced Wasserstein term [ours: 64; over 32, TSTR AUC +0.008-0.014
-            on the three shared tables (5 split seeds), Cleveland pair trends -0.015, 5% more time].
+        projections: random directions of the sliced Wasserstein term [ours: 64; over 32 it raises TSTR AUC on
+            the three shared tables, at slightly lower Cleveland pair trends and a little more time].
         temperature: softmax / sigmoid temperature of categories and missing indicators while training [CTGAN's
             Gumbel-softmax: 0.2; 0.5 and 1.0 measured no better].
         max_modes: mixture components per numeric column [CTGAN: 10].
         category_levels: integer columns with at most this many distinct values are modelled as categories [ours:
             20; a declared schema kind always wins].
         quantile_knots: numeric columns' quantiles (at this many even levels) kept to calibrate generated
-            marginals; they ship in the artifact; 0 keeps none and does not calibrate [ours: 51, every 2%: column
-            shape gained 0.02-0.04 on the shared tables over no calibration; 21 knots about 0.005 less].
+            marginals; they ship in the artifact; 0 keeps none and does not calibrate [ours: 51, every 2%:
+            calibration raises column shape on the shared tables; 21 knots raise it slightly less].
         seed: seed for weights, batches and noise; None picks one and records it.
         device: "auto" (CUDA when available), "cpu" or "cuda".
 
@@ -251,7 +252,7 @@ class TabGAN(Synthesizer):
         generator = copy.deepcopy(average).train()
         head = self.head_ = OutputHead(layout, run.device)
         ordered = data[:, head.order]  # real rows in the head's training order
-        # fused: one kernel for all parameters, 3x faster than foreach for networks this small
+        # fused: one kernel for all parameters, faster than foreach for networks this small
         adam = {"lr": self.learning_rate, "betas": (0.5, 0.9), "weight_decay": 1e-6, "fused": True}
         g_optimizer = torch.optim.Adam(generator.parameters(), **adam)
         c_optimizer = torch.optim.Adam(critic.parameters(), **adam)

@@ -66,8 +66,8 @@ class OutputHead:
     No Gumbel or logistic noise is added (CTGAN's Gumbel-softmax adds it), so every discrete value is a function
     of the generator's input noise, which also drives the numeric columns: the generator must carry the
     dependence between a category and the rest of the row in that noise, instead of leaving part of each
-    category to noise of its own. On the three shared tables this raised TSTR ROC AUC by 0.01-0.03 and lowered the
-    correlation difference by 0.01 (5 split seeds each).
+    category to noise of its own. On the three shared tables this raises TSTR ROC AUC and lowers the correlation
+    difference (measured: benchmarks/studies/README.md, "Figures quoted from earlier runs").
 
     Rows come out in *training order*: scalars, then missing indicators, then the one-hot spans one after another
     (`order` maps a training position to its layout dimension, `restore` back). Each kind is then one contiguous

@@ -43,9 +43,8 @@ def flushing_denormals() -> Iterator[None]:
     """Treat subnormal floats as zero while training, then restore torch's default (keep them).
 
     Values below 1e-38 (a rare code's vanishing gradients, Adam's decaying second moments) take a slow
-    microcode path on x86 CPUs: one medGAN run on the NHDS 2010 study's 19 variables with
-    start_at_frequencies=True was stopped unfinished after 7 minutes; flushed, it took 134 s. Such values are too
-    small to change any weight.
+    microcode path on x86 CPUs, which can stall a medGAN fit many times over (measured: benchmarks/studies/
+    README.md, study 1). Such values are too small to change any weight.
     """
     torch.set_flush_denormal(True)
     try:

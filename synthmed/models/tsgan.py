@@ -135,7 +135,8 @@ class TimeSeriesGAN(Synthesizer):
             each epoch (batch norm needs whole batches); batches are reshuffled every epoch.
         min_steps: the fewest updates of each network; with few sequences an epoch is one or two steps, and
             training goes on past `epochs` until this many (ours: 2,000. The paper's 1,533 sequences in batches
-            of 32 gave ~9,600 in 200 epochs; on the 40 BasicMotions series 200 steps left the samples noise).
+            of 32 give ~9,600 in 200 epochs; on the 40 BasicMotions series 200 epochs are 200 steps, which leave
+            the samples noise).
         noise_dim: generator input size (DCGAN: 100).
         generator_widths: feature maps of the generator, from the dense layer on; each one after the first
             doubles the sequence length (ours, DCGAN-shaped: 256, 128, 64).
@@ -145,12 +146,11 @@ class TimeSeriesGAN(Synthesizer):
             length per convolution like DCGAN, for long windows.
         spectral_norm: bound each discriminator layer's spectral norm (Miyato et al. 2018) instead of DCGAN's
             batch norm (ours: True). The paper warns that the discriminator can overpower the generator; with
-            the paper's SGD and batch norm it did on BasicMotions within ~20 steps, and the generator's tanh
-            outputs saturated at the channels' extremes for good. Bounded layers keep its gradients in scale.
+            the paper's SGD and batch norm it does so early on BasicMotions, and the generator's tanh outputs
+            saturate at the channels' extremes for good. Bounded layers keep its gradients in scale.
         optimizer: "sgd" (paper) or "adam" (DCGAN's Adam, betas 0.5 and 0.999; `momentum` is then unused).
-            Adam at 2e-4 trained better on both series sets of study 3: forests trained on generated series came
-            within 1.2-1.3x (BasicMotions) and 1.5-1.7x (PhysioNet vitals) of real-trained ones, against 2.0-2.4x
-            and 1.7-2.0x with SGD (seeds 0-2 and 0-1; README).
+            Adam at 2e-4 trains better on both series sets of study 3: forests trained on generated series come
+            closer to real-trained ones than with SGD (measured: benchmarks/studies/README.md, study 3).
         learning_rate: step size for both networks (paper: 5e-4 with SGD, fixed; DCGAN: 2e-4 with Adam).
         momentum: SGD momentum (paper: 0.9).
         seed: seed for weights, batches and noise; None picks one and records it.
