@@ -33,6 +33,7 @@ studies: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) demo-output studies-output .pytest_cache .ruff_cache .hypothesis

@@ -1,15 +1,44 @@
-"""synthmed: synthetic patient data from deep generative models, measured for fidelity, utility and privacy."""
+"""synthmed: synthetic patient data from deep generative models, measured for fidelity, utility and privacy.
 
+The names below are imported on first use, so that `import synthmed` (and the command line's help) does not
+load torch and scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from synthmed.version import __version__
 
-from synthmed.data import Schema, TableTransformer, infer_schema
-from synthmed.models import MODELS, WGANGP, CorGAN, MedGAN, Synthesizer, TabGAN
+if TYPE_CHECKING:
+    from synthmed.data import Schema, TableTransformer, infer_schema
+    from synthmed.models import MODELS, WGANGP, CorGAN, MedGAN, Synthesizer, TabGAN
+
+_LAZY = {
+    "Schema": "synthmed.data",
+    "TableTransformer": "synthmed.data",
+    "infer_schema": "synthmed.data",
+    "MODELS": "synthmed.models",
+    "WGANGP": "synthmed.models",
+    "CorGAN": "synthmed.models",
+    "MedGAN": "synthmed.models",
+    "Synthesizer": "synthmed.models",
+    "TabGAN": "synthmed.models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load(path: str | Path) -> Synthesizer:
     """Load any saved synthmed generator (JSON + safetensors; never runs code from the file)."""
+    from synthmed.models.base import Synthesizer
+
     return Synthesizer.load(path)
 
 

@@ -16,10 +16,8 @@ message; it never shows a traceback for a user mistake. Exit statuses:
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 import sys
-import time
 import typing
 import warnings
 from collections.abc import Callable
@@ -32,10 +30,7 @@ import yaml
 from synthmed.errors import ConfigError, SynthmedError, SynthmedWarning
 
 if typing.TYPE_CHECKING:  # imported lazily at run time, so that `synthmed --help` stays fast
-    import pandas as pd
-
-    from synthmed.evaluate.evaluation import Evaluation
-    from synthmed.evaluate.policy import Policy
+    pass
 
 app = typer.Typer(
     name="synthmed",
@@ -129,7 +124,7 @@ def _parse_scalar(raw: str) -> Any:
 
 def _configured(model: str, settings: list[str] | None, **chosen: Any) -> Any:
     """A model of class `model` with `--set NAME=VALUE` settings and the options given (None: its default)."""
-    from synthmed.models import get_model_class
+    from synthmed.models.registry import get_model_class
 
     model_class = get_model_class(model)
     hints = typing.get_type_hints(model_class.__init__)
@@ -149,6 +144,11 @@ def _parse_setting(text: str, hints: dict[str, Any]) -> tuple[str, Any]:
     if typing.get_origin(hints.get(name)) is tuple:
         return name, [_parse_scalar(item) for item in raw.split(",")]
     return name, _parse_scalar(raw)
+
+
+def _names(text: str | None) -> list[str] | None:
+    """`age,sex, zip3` -> ["age", "sex", "zip3"]."""
+    return [name.strip() for name in text.split(",")] if text is not None else None
 
 
 def _column_and_value(text: str, option: str, example: str) -> tuple[str, str]:
@@ -237,62 +237,31 @@ def fit(
     quiet: Quiet = False,
 ) -> None:
     """Train a generator on a table (or on sequences, for tsgan) and save it."""
-    from synthmed.data.files import check_folder
-    from synthmed.models import get_model_class
-    from synthmed.models.artifact import check_output_path
-    from synthmed.models.training import cpu_threads
+    from synthmed.workflows.training import describe_fit, fit_to_file
 
-    check_output_path(output, overwrite=overwrite)
-    if checkpoint is not None:
-        check_folder(checkpoint)
-    model_class = get_model_class(model)
-    synthesizer = _configured(model, settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device)
-    described = {"sequence_id": sequence_id, "time": time_column, "window": window}
-    sequence_options = {name: value for name, value in described.items() if value is not None}
-    if sequence_options and "window" not in inspect.signature(model_class.fit).parameters:
-        raise ConfigError(
-            f"--sequence-id, --time and --window describe sequences, which {model} does not model",
-            remedy="use --model tsgan for time series",
-        )
-    started = time.perf_counter()
-    with cpu_threads(threads):
-        synthesizer.fit(
-            data,
-            schema=schema,
-            na_values=na_values,
-            encoding=encoding,
-            decimal=decimal,
-            progress=not quiet,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-            monitor_every=monitor_every,
-            keep_best=keep_best,
-            dp_epsilon=dp_epsilon,
-            dp_delta=dp_delta,
-            **sequence_options,
-        )
-    seconds = time.perf_counter() - started
-    path = synthesizer.save(output, overwrite=overwrite)
-    transformer = synthesizer.transformer_
-    steps, width = getattr(transformer, "steps_", None), len(transformer.columns)
-    shape = (
-        f"{synthesizer.n_rows_} sequences x {steps} steps x {width} channels"
-        if steps is not None
-        else f"{synthesizer.n_rows_} rows x {width} columns ({transformer.layout_.width} dimensions)"
+    fitted = fit_to_file(
+        _configured(model, settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
+        data,
+        output,
+        threads=threads,
+        overwrite=overwrite,
+        sequence_id=sequence_id,
+        time_column=time_column,
+        window=window,
+        schema=schema,
+        na_values=na_values,
+        encoding=encoding,
+        decimal=decimal,
+        progress=not quiet,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        monitor_every=monitor_every,
+        keep_best=keep_best,
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
     )
-    _say(
-        f"{model} trained on {shape} in {seconds:.1f} s; seed {synthesizer.seed_}, {synthesizer.threads_} CPU "
-        f"threads; saved to {path}",
-        quiet,
-    )
-    if synthesizer.privacy_ is not None:
-        spent = synthesizer.privacy_
-        steps = ", ".join(f"{phase['steps']} {name} steps" for name, phase in spent["phases"].items())
-        _say(
-            f"differential privacy: epsilon {spent['epsilon']:.3f} spent of {spent['target_epsilon']:g}, "
-            f"delta {spent['delta']:.2g} (noise multiplier {spent['noise_multiplier']:.3f}; {steps})",
-            quiet,
-        )
+    for line in describe_fit(fitted):
+        _say(line, quiet)
 
 
 @app.command()
@@ -314,26 +283,19 @@ def sample(
     quiet: Quiet = False,
 ) -> None:
     """Generate synthetic rows from a saved generator (sequences in long format: sequence, step, channels)."""
-    import numpy as np
-    import pandas as pd
+    from synthmed.workflows.training import sample_to_file
 
-    from synthmed.data.io import check_table_output, write_table
-    from synthmed.data.timeseries import to_long
-    from synthmed.models.base import Synthesizer
-    from synthmed.models.training import cpu_threads
-
-    check_table_output(output, overwrite=overwrite)
-    synthesizer = Synthesizer.load(model)
-    with cpu_threads(threads):
-        table = synthesizer.sample(
-            rows, seed=seed, conditions=_parse_conditions(condition or []), proportions=_parse_proportions(proportions)
-        )
-    if isinstance(table, np.ndarray) and table.ndim == 3:  # sequences of a model fitted on an (n, T, C) array
-        table = to_long(table, synthesizer.transformer_.columns)
-    elif not isinstance(table, pd.DataFrame):
-        table = pd.DataFrame(table, columns=synthesizer.transformer_.columns)
-    path = write_table(table, output, overwrite=overwrite)
-    _say(f"wrote {len(table)} synthetic rows x {table.shape[1]} columns to {path}", quiet)
+    table = sample_to_file(
+        model,
+        rows,
+        output,
+        seed=seed,
+        conditions=_parse_conditions(condition or []),
+        proportions=_parse_proportions(proportions),
+        threads=threads,
+        overwrite=overwrite,
+    )
+    _say(f"wrote {len(table)} synthetic rows x {table.shape[1]} columns to {output}", quiet)
 
 
 @app.command()
@@ -346,13 +308,10 @@ def convert(
     overwrite: Overwrite = False,
 ) -> None:
     """Turn a fixed-width file (public-use micro-data such as NHDS) into a table, driven by a layout file."""
-    from synthmed.data.fixed_width import load_layout, read_fixed_width
-    from synthmed.data.io import check_table_output, write_table
+    from synthmed.data.fixed_width import convert_fixed_width
 
-    check_table_output(output, overwrite=overwrite)
-    table = read_fixed_width(data, load_layout(layout), encoding=encoding)
-    path = write_table(table, output, overwrite=overwrite)
-    typer.echo(f"{len(table):,} records x {table.shape[1]} fields written to {path}")
+    table = convert_fixed_width(data, layout, output, encoding=encoding, overwrite=overwrite)
+    typer.echo(f"{len(table):,} records x {table.shape[1]} fields written to {output}")
 
 
 @app.command("ehr-matrix")
@@ -377,60 +336,22 @@ def ehr_matrix(
     quiet: Quiet = False,
 ) -> None:
     """Build a patient x diagnosis-code matrix (binary or counts) from an event table, or x code groups."""
-    import fnmatch
+    from synthmed.workflows.ehr_matrix import build_ehr_matrix
 
-    import pandas as pd
-
-    from synthmed.data.code_groups import flag_matrix, group_matrix, load_flags, load_groups, wide_to_long
-    from synthmed.data.ehr import (
-        CODE_CANDIDATES,
-        PATIENT_CANDIDATES,
-        code_matrix,
-        find_column,
-        matrix_summary,
-        read_events,
-    )
-    from synthmed.data.io import check_table_output, write_table
-
-    check_table_output(output, overwrite=overwrite)
-    # codes must stay text: a CSV is read as such; Parquet keeps the types it was written with
-    table = read_events(events, encoding=encoding)
-    flags = load_flags(groups) if groups is not None else {}
-    fields = table  # what flags read: one row per event, or per record of a wide table
-    if code_columns is not None:  # a wide table: one row per record, its codes in several columns
-        patterns = [p.strip() for p in code_columns.split(",") if p.strip()]
-        chosen = [c for c in table.columns if any(fnmatch.fnmatchcase(str(c), p) for p in patterns)]
-        if not chosen:
-            raise ConfigError("no column matches --code-columns", values=patterns, remedy="check the column names")
-        records, codes = wide_to_long(table, chosen, patient_column)
-        patient_column, code_column = str(records.name), "code"
-        table = pd.DataFrame({patient_column: records.astype("string"), code_column: codes})
-    if groups is not None:
-        ids = find_column(table, (patient_column,) if patient_column else PATIENT_CANDIDATES, "patient")
-        codes_at = find_column(table, (code_column,) if code_column else CODE_CANDIDATES, "code")
-        matrix = group_matrix(table[ids], table[codes_at], load_groups(groups))
-        if flags:  # a wide table's i-th row is its long form's i-th (the first code slot)
-            matrix = flag_matrix(table[ids].iloc[: len(fields)], fields, flags).join(matrix)
-        path = write_table(matrix.reset_index(), output, overwrite=overwrite)
-        shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())
-        _say(f"wrote {len(matrix):,} records x {matrix.shape[1]} variables to {path}; shares: {shares}", quiet)
-        return
-    matrix = code_matrix(
-        table,
-        patient_column=patient_column,
-        code_column=code_column,
+    description = build_ehr_matrix(
+        events,
+        output,
         granularity=granularity,
         counts=counts,
         unit=unit,
+        patient_column=patient_column,
+        code_column=code_column,
+        groups=groups,
+        code_columns=[p.strip() for p in code_columns.split(",") if p.strip()] if code_columns is not None else None,
+        encoding=encoding,
+        overwrite=overwrite,
     )
-    path = write_table(matrix.reset_index(), output, overwrite=overwrite)
-    stats = matrix_summary(matrix)
-    rows = "record" if code_columns is not None else unit
-    _say(
-        f"wrote {stats['patients']:,} {rows}s x {stats['codes']:,} codes "
-        f"({stats['codes_per_patient_mean']:.2f} codes per {rows} on average) to {path}",
-        quiet,
-    )
+    _say(description, quiet)
 
 
 @app.command()
@@ -454,54 +375,6 @@ def schema(
         typer.echo(yaml.safe_dump(inferred.to_dict(), sort_keys=False), nl=False)
     else:
         inferred.save(output)
-
-
-def _training_monitor(path: Path) -> dict[str, Any] | None:
-    """A generator's monitor curve and settings for the report, or None (with a note) when it has none."""
-    from synthmed.models.artifact import read_artifact
-
-    meta, _ = read_artifact(path)
-    curve = (meta.get("history") or {}).get("monitor")
-    if not curve:
-        warnings.warn(
-            f"{path} has no training monitor curve (fit it with --monitor-every K to get one)",
-            SynthmedWarning,
-            stacklevel=2,
-        )
-        return None
-    return {"model": meta.get("model"), **(meta.get("monitor") or {}), "curve": curve}
-
-
-def _sequence_evaluation(
-    tables: list[pd.DataFrame],
-    sequence_id: str | None,
-    time_column: str | None,
-    *,
-    target: str | None,
-    window: int | None,
-    policy: Policy | None,
-    seed: int,
-    tabular_options: dict[str, object],
-) -> Evaluation:
-    """`evaluate --sequence-id COL --time COL`: the three tables hold sequences in long format."""
-    from synthmed.evaluate.timeseries import evaluate_sequences
-
-    if sequence_id is None or time_column is None:
-        raise ConfigError(
-            "sequences need both --sequence-id and --time", remedy="e.g. --sequence-id sequence --time step"
-        )
-    given = [option for option, value in tabular_options.items() if value]
-    if given:
-        raise ConfigError("these options apply to tables, not sequences", values=given, remedy="leave them out")
-    return evaluate_sequences(
-        *tables,
-        sequence_column=sequence_id,
-        time_column=time_column,
-        target=target,
-        window_length=window,
-        policy=policy,
-        seed=seed,
-    )
 
 
 @app.command()
@@ -538,59 +411,31 @@ def evaluate(
     overwrite: Overwrite = False,
 ) -> None:
     """Judge a synthetic table, or synthetic sequences (--sequence-id, --time): fidelity, utility and privacy."""
-    import json
+    from synthmed.workflows.evaluation import describe_evaluation, evaluate_files
 
-    from synthmed.data.files import check_output, write_text
-    from synthmed.data.io import read_table
-    from synthmed.report import write_report
-
-    if output is None and json_output is None:
-        raise ConfigError("nothing to write", remedy="give -o report.html and/or --json metrics.json")
-    for path, example in ((output, "report.html"), (json_output, "metrics.json")):
-        if path is not None:
-            check_output(path, overwrite=overwrite, example=example)
-    from synthmed.data.schema import Schema
-    from synthmed.evaluate.evaluation import evaluate as run_evaluation
-    from synthmed.evaluate.policy import Policy
-
-    monitor = _training_monitor(generator) if generator is not None else None
-    tables = [
-        read_table(path, na_values=na_values, encoding=encoding, decimal=decimal)
-        for path in (train, holdout, synthetic)
-    ]
-    if sequence_id is None and time_column is None and window is None:
-        result = run_evaluation(
-            *tables,
-            target=target,
-            schema=Schema.load(schema) if schema else None,
-            quasi_identifiers=[name.strip() for name in quasi_identifiers.split(",")] if quasi_identifiers else None,
-            k=k,
-            policy=Policy.load(policy) if policy else None,
-            seed=seed,
-        )
-    else:
-        result = _sequence_evaluation(
-            tables,
-            sequence_id,
-            time_column,
-            target=target,
-            window=window,
-            policy=Policy.load(policy) if policy else None,
-            seed=seed,
-            tabular_options={"--schema": schema, "--quasi-identifiers": quasi_identifiers},
-        )
-    document = result.to_dict()
-    if monitor is not None:
-        document["training_monitor"] = monitor
-    if json_output is not None:
-        write_text(json_output, json.dumps(document, indent=2, allow_nan=False))
-    if output is not None:
-        write_report(document, output)
-    for name in ("fidelity", "utility", "privacy"):
-        area = getattr(result, name)
-        typer.echo(f"{name:<9} {area.verdict.value.upper()}")
-        for check in area.checks:
-            typer.echo(f"  {check.verdict.value:<12} {check.name}: {check.reason}")
+    result = evaluate_files(
+        train,
+        holdout,
+        synthetic,
+        report=output,
+        json_output=json_output,
+        target=target,
+        schema=schema,
+        quasi_identifiers=_names(quasi_identifiers),
+        k=k,
+        policy=policy,
+        seed=seed,
+        sequence_id=sequence_id,
+        time_column=time_column,
+        window=window,
+        generator=generator,
+        na_values=na_values,
+        encoding=encoding,
+        decimal=decimal,
+        overwrite=overwrite,
+    )
+    for line in describe_evaluation(result):
+        typer.echo(line)
     written = " and ".join(str(path) for path in (output, json_output) if path is not None)
     typer.echo(f"written to {written} ({result.about['seconds']:.1f} s)")
 
@@ -622,51 +467,26 @@ def release(
     """Write synthetic data (and a model card) only when its privacy verdict passes; otherwise only the report.
 
     Exit status 3 when the release is refused."""
-    import pandas as pd
+    from synthmed.workflows.release import describe, release_files
 
-    from synthmed.data.files import check_new_folder
-    from synthmed.data.io import read_table
-    from synthmed.data.schema import Schema
-    from synthmed.evaluate.policy import Policy
-    from synthmed.models.base import Synthesizer
-    from synthmed.workflows.release import describe
-    from synthmed.workflows.release import release as run_release
-
-    if (generator is None) == (synthetic is None):
-        raise ConfigError(
-            "release needs one source of synthetic data", remedy="give a generator (.smg) or --synthetic FILE"
-        )
     if (k_anonymity is None) != (quasi_identifiers is None):
         raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
-    check_new_folder(output)
-    real = [read_table(path, na_values=na_values, encoding=encoding, decimal=decimal) for path in (train, holdout)]
-    generate = None
-    if generator is not None:
-        loaded = Synthesizer.load(generator)
-        if getattr(loaded.transformer_, "steps_", None) is not None:
-            raise ConfigError(f"release vets tables; {loaded.name} generates sequences")
-
-        def generate(count: int, round_: int) -> pd.DataFrame:
-            fresh = loaded.sample(count, seed=seed + 1 + round_)  # other draws than the release's own
-            return (
-                fresh if isinstance(fresh, pd.DataFrame) else pd.DataFrame(fresh, columns=loaded.transformer_.columns)
-            )
-
-        table = generate(rows or len(real[0]), -1)
-    else:
-        table = read_table(synthetic, na_values=na_values, encoding=encoding, decimal=decimal)
-    outcome = run_release(
-        table,
-        *real,
+    outcome = release_files(
+        train,
+        holdout,
         output,
         generator=generator,
+        synthetic=synthetic,
+        rows=rows,
         include_generator=include_generator,
         target=target,
-        schema=Schema.load(schema) if schema else None,
-        policy=Policy.load(policy) if policy else None,
+        schema=schema,
+        policy=policy,
         seed=seed,
-        k_anonymity=None if k_anonymity is None else ([n.strip() for n in quasi_identifiers.split(",")], k_anonymity),
-        generate=generate,
+        k_anonymity=None if k_anonymity is None else (_names(quasi_identifiers), k_anonymity),
+        na_values=na_values,
+        encoding=encoding,
+        decimal=decimal,
     )
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)
@@ -700,20 +520,17 @@ def audit(
     """Plant canary records in a copy of the data, train, and measure how the generator reproduces them.
 
     Exit status 4 when the generator leaks more than its privacy accounting allows."""
-    import json
+    from synthmed.workflows.audit import audit_file, describe_audit
 
-    from synthmed.data.files import check_output, write_text
-    from synthmed.data.io import read_table
-    from synthmed.data.schema import Schema
-    from synthmed.workflows.audit import audit as run_audit
-    from synthmed.workflows.audit import describe_audit
-
-    if output is not None:
-        check_output(output, overwrite=overwrite, example="audit.json")
-    result = run_audit(
-        read_table(data, na_values=na_values, encoding=encoding, decimal=decimal),
+    result = audit_file(
+        data,
         _configured(model, settings, seed=seed),
-        schema=Schema.load(schema) if schema else None,
+        output=output,
+        schema=schema,
+        na_values=na_values,
+        encoding=encoding,
+        decimal=decimal,
+        overwrite=overwrite,
         once=once,
         per_repetition=repeated,
         reference=reference,
@@ -725,8 +542,6 @@ def audit(
     )
     for line in describe_audit(result):
         typer.echo(line)
-    if output is not None:
-        write_text(output, json.dumps(result.to_dict(), indent=2))
     if not result.consistent:
         raise typer.Exit(EXIT_AUDIT_INCONSISTENT)
 
@@ -734,10 +549,10 @@ def audit(
 @app.command()
 def models() -> None:
     """List the available models, one per line: CLI name, then what it is."""
-    from synthmed.models import MODELS
+    from synthmed.models.registry import ENTRIES
 
-    for name, model_class in MODELS.items():
-        typer.echo(f"{name}\t{model_class.summary}")
+    for name, entry in ENTRIES.items():
+        typer.echo(f"{name}\t{entry.summary}")
 
 
 @app.command()
@@ -750,10 +565,8 @@ def demo(
     quiet: Quiet = False,
 ) -> None:
     """Train medGAN on scikit-learn's breast-cancer data and print a fidelity summary (its files are replaced)."""
-    from synthmed.data.files import check_folder
     from synthmed.workflows.demo import run_demo
 
-    check_folder(output)
     result = run_demo(output, epochs=epochs, progress=not quiet)
     typer.echo(
         f"medGAN trained on {result.train_rows} real patients in {result.seconds:.1f} s\n"

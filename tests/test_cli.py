@@ -17,11 +17,13 @@ import yaml
 from typer.testing import CliRunner, Result
 
 import synthmed
-from synthmed.cli import EXIT_RELEASE_REFUSED, _training_monitor, app
+from synthmed.cli import EXIT_RELEASE_REFUSED, app
 from synthmed.data.schema import ColumnKind
 from synthmed.data.timeseries import to_long
 from synthmed.errors import SynthmedWarning
 from synthmed.models import MODELS
+from synthmed.models.registry import ENTRIES
+from synthmed.workflows.evaluation import training_monitor
 
 # Tiny training so every fit takes about a second.
 TINY = ["--epochs", "2", "--set", "pretrain_epochs=2", "--batch-size", "16"]
@@ -97,7 +99,7 @@ def test_models_lists_one_model_per_line_with_cli_name_first() -> None:
     assert "medgan" in names
     for line in lines:
         name, description = line.split("\t", 1)
-        assert description == MODELS[name].summary
+        assert description == ENTRIES[name].summary
 
 
 @pytest.mark.parametrize(
@@ -696,7 +698,7 @@ def test_evaluate_plots_the_generators_monitor_curve(
 
 def test_a_generator_without_a_monitor_curve_gets_a_note(fitted: Fitted) -> None:
     with pytest.warns(SynthmedWarning, match=r"no training monitor curve \(fit it with --monitor-every K"):
-        assert _training_monitor(fitted.model) is None
+        assert training_monitor(fitted.model) is None
 
 
 def test_fit_with_differential_privacy_reports_the_spent_budget(tmp_path: Path) -> None:
@@ -723,7 +725,7 @@ def test_fit_with_differential_privacy_reports_the_spent_budget(tmp_path: Path) 
 
 
 def test_release_writes_data_only_when_privacy_passes(tmp_path: Path) -> None:
-    from tests.privacy.test_release import patients
+    from tests.workflows.test_release import patients
 
     paths = {}
     for name, seed in (("train", 0), ("holdout", 1), ("fresh", 2)):

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from synthmed.data.io import read_spec_section
+from synthmed.data.io import check_table_output, read_spec_section, write_table
 from synthmed.errors import DataError, SchemaError
 
 FIELD_TYPES = ("string", "integer", "number")
@@ -102,3 +102,13 @@ def _typed(values: pd.Series, field: Field) -> pd.Series:
             remedy="check the field's start and width, or make it a string field",
         )
     return numbers.astype("Int64") if field.type == "integer" and (numbers.dropna() % 1 == 0).all() else numbers
+
+
+def convert_fixed_width(
+    path: str | Path, layout: str | Path, output: str | Path, *, encoding: str = "latin-1", overwrite: bool = False
+) -> pd.DataFrame:
+    """Read a fixed-width file by its `layout` file and write it as a CSV/Parquet table (`output`, checked first)."""
+    check_table_output(output, overwrite=overwrite)
+    table = read_fixed_width(path, load_layout(layout), encoding=encoding)
+    write_table(table, output, overwrite=overwrite)
+    return table

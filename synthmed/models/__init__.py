@@ -1,25 +1,46 @@
-"""Generative models behind one API: fit, sample, save, load, parameter_counts."""
+"""Generative models behind one API: fit, sample, save, load, parameter_counts.
 
-from synthmed.errors import ConfigError
-from synthmed.models.base import Synthesizer
-from synthmed.models.corgan import CorGAN
-from synthmed.models.medgan import MedGAN
-from synthmed.models.tabgan import TabGAN
-from synthmed.models.tsgan import TimeSeriesGAN
-from synthmed.models.vae import VAE
-from synthmed.models.wgangp import WGANGP
+The registry (models/registry.py) names every model; its classes are imported when first used, so importing this
+package does not load torch.
+"""
 
-MODELS: dict[str, type[Synthesizer]] = {
-    model.name: model for model in (MedGAN, VAE, TimeSeriesGAN, CorGAN, WGANGP, TabGAN)
-}
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from synthmed.models.registry import ENTRIES, MODELS, get_model_class, model_entry
+
+if TYPE_CHECKING:
+    from synthmed.models.base import Synthesizer
+    from synthmed.models.corgan import CorGAN
+    from synthmed.models.medgan import MedGAN
+    from synthmed.models.tabgan import TabGAN
+    from synthmed.models.tsgan import TimeSeriesGAN
+    from synthmed.models.vae import VAE
+    from synthmed.models.wgangp import WGANGP
+
+_CLASSES = {entry.class_name: entry for entry in ENTRIES.values()}
 
 
-def get_model_class(name: str) -> type[Synthesizer]:
-    """The model class for a CLI name such as "medgan"."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ConfigError("unknown model", values=[name], remedy=f"choose one of: {', '.join(MODELS)}") from None
+def __getattr__(name: str) -> Any:
+    if name == "Synthesizer":
+        from synthmed.models.base import Synthesizer
+
+        return Synthesizer
+    if name in _CLASSES:
+        return _CLASSES[name].load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["MODELS", "VAE", "WGANGP", "CorGAN", "MedGAN", "Synthesizer", "TabGAN", "TimeSeriesGAN", "get_model_class"]
+__all__ = [
+    "MODELS",
+    "VAE",
+    "WGANGP",
+    "CorGAN",
+    "MedGAN",
+    "Synthesizer",
+    "TabGAN",
+    "TimeSeriesGAN",
+    "get_model_class",
+    "model_entry",
+]

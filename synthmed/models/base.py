@@ -41,7 +41,9 @@ from synthmed.models.monitor import (
     check_monitor_options,
     monitor_rows,
 )
+from synthmed.models.registry import MODELS, get_model_class
 from synthmed.models.training import TrainingRun, flushing_denormals
+from synthmed.version import __version__
 
 DataLike = pd.DataFrame | np.ndarray | str | Path
 # Generated rows that estimate the generator's marginals for calibration (`_calibrate_marginals`).
@@ -49,8 +51,6 @@ CALIBRATION_ROWS = 20_000
 
 
 def _versions() -> dict[str, str]:
-    from synthmed import __version__
-
     return {
         "synthmed": __version__,
         "torch": torch.__version__,
@@ -125,8 +125,7 @@ class Synthesizer(ABC):
     everything learned by `fit` ends in `_`.
     """
 
-    name: ClassVar[str]
-    summary: ClassVar[str]
+    name: ClassVar[str]  # the CLI name; the registry (models/registry.py) says what data the model learns
     # hyperparameters that must be strictly positive (the others that are numbers must be >= 0)
     positive: ClassVar[frozenset[str]] = frozenset({"batch_size"})
 
@@ -419,8 +418,6 @@ class Synthesizer(ABC):
     def load(cls, path: str | Path) -> Synthesizer:
         """Read a saved generator. Loading never executes code from the file; a damaged or edited file is an
         `ArtifactError`, whatever part of it is wrong."""
-        from synthmed.models import get_model_class
-
         meta, tensors = read_artifact(path)
         try:
             model_class = get_model_class(meta["model"])
@@ -470,8 +467,6 @@ class Synthesizer(ABC):
     def _check_private_options(self, budget: PrivacyBudget, monitor_every: int | None, checkpoint: Any) -> None:
         budget.check()
         if not self.trains_privately():
-            from synthmed.models import MODELS
-
             supported = ", ".join(name for name, model in MODELS.items() if model.trains_privately())
             raise ConfigError(
                 f"differentially private training is not available for {self.name} yet",

@@ -133,7 +133,6 @@ class CorGAN(Synthesizer):
     """
 
     name = "corgan"
-    summary = "corGAN (Torfi & Fox 2020): convolutional autoencoder + Wasserstein GAN, code matrices and any table"
     positive = frozenset(
         {"batch_size", "latent_dim", "critic_steps", "warmup_critic_steps", "clip_value", "learning_rate"}
     )

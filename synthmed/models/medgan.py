@@ -158,7 +158,6 @@ class MedGAN(Synthesizer):
     """
 
     name = "medgan"
-    summary = "medGAN (Choi et al. 2017): autoencoder + GAN for binary/count code matrices and mixed tables"
     positive = frozenset(
         {"batch_size", "pretrain_batch_size", "embedding_dim", "noise_dim", "discriminator_steps", "learning_rate"}
     )

@@ -121,7 +121,6 @@ class TabGAN(Synthesizer):
     """
 
     name = "tabgan"
-    summary = "Conditional WGAN-GP for mixed tables: mode-specific normalisation, missing values, conditions"
     positive = frozenset(
         {
             "batch_size",

@@ -169,7 +169,6 @@ class TimeSeriesGAN(Synthesizer):
     """
 
     name = "tsgan"
-    summary = "1-D convolutional DCGAN for multivariate time series (white paper's haul-truck sensor GAN)"
     positive = frozenset({"batch_size", "noise_dim", "kernel_size", "discriminator_stride", "learning_rate"})
 
     def __init__(

@@ -96,7 +96,6 @@ class VAE(Synthesizer):
     """
 
     name = "vae"
-    summary = "Variational autoencoder (Kingma & Welling 2014): the medGAN/corGAN baseline, any table"
     positive = frozenset({"batch_size", "latent_dim", "learning_rate"})
 
     def __init__(

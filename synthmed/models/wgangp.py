@@ -94,7 +94,6 @@ class WGANGP(Synthesizer):
     """
 
     name = "wgangp"
-    summary = "WGAN-GP (Gulrajani et al. 2017): Wasserstein GAN with gradient penalty, MLPs, any table"
     positive = frozenset({"batch_size", "noise_dim", "critic_steps", "learning_rate"})
 
     def __init__(

@@ -21,15 +21,19 @@ The audit keeps no canary: the model trained on them is discarded, and the resul
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
+from synthmed.data.files import check_output, write_text
 from synthmed.data.inference import infer_schema
+from synthmed.data.io import Decimal, read_table
 from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, Schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
@@ -258,6 +262,28 @@ def audit(
         membership=empirical_epsilon(distances[counts == 1], never, delta),
         accounted_epsilon=model.privacy_["epsilon"] if model.privacy_ else None,
     )
+
+
+def audit_file(
+    data: str | Path,
+    model: Synthesizer,
+    *,
+    output: str | Path | None = None,
+    schema: Schema | str | Path | None = None,
+    na_values: list[str] | None = None,
+    encoding: str | None = None,
+    decimal: Decimal | None = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> AuditResult:
+    """`audit` of the table in `data` (`options` are `audit`'s), the result written as JSON to `output`."""
+    if output is not None:
+        check_output(output, overwrite=overwrite, example="audit.json")
+    table = read_table(data, na_values=na_values, encoding=encoding, decimal=decimal)
+    result = audit(table, model, schema=Schema.load(schema) if isinstance(schema, str | Path) else schema, **options)
+    if output is not None:
+        write_text(output, json.dumps(result.to_dict(), indent=2))
+    return result
 
 
 def _leave_one_out_exposure(reference: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
+from synthmed.data.files import check_folder
 from synthmed.data.io import write_table
 from synthmed.evaluate.fidelity import column_shape_similarity, correlation_difference
 from synthmed.models.medgan import MedGAN
@@ -34,6 +35,7 @@ class DemoResult:
 
 def run_demo(output_dir: str | Path, *, epochs: int = 1000, seed: int = 0, progress: bool = True) -> DemoResult:
     output_dir = Path(output_dir)
+    check_folder(output_dir)
     table = load_breast_cancer(as_frame=True).frame
     table["diagnosis"] = table.pop("target").map({0: "malignant", 1: "benign"})
     train, holdout = train_test_split(table, test_size=0.2, random_state=seed, stratify=table["diagnosis"])

@@ -20,11 +20,16 @@ from typing import Any
 import pandas as pd
 
 from synthmed.data.files import check_new_folder
+from synthmed.data.io import Decimal, read_table
 from synthmed.data.rare import rare_categories
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
 from synthmed.errors import ConfigError, OutputError
 from synthmed.evaluate.evaluation import evaluate
 from synthmed.evaluate.policy import Check, Policy, Verdict, worst
+from synthmed.models.artifact import read_artifact
+from synthmed.models.base import Synthesizer
+from synthmed.models.registry import model_entry
+from synthmed.report import write_report
 from synthmed.report.card import card_markdown, model_card
 
 SYNTHETIC_FILE = "synthetic.csv"
@@ -103,9 +108,6 @@ def release(
     With `k_anonymity` (quasi-identifiers, k) the synthetic table is first made k-anonymous on those columns
     (`make_k_anonymous`, replacing rows with `generate(rows, round)` when given); the card counts the rows.
     """
-    from synthmed.models.artifact import read_artifact
-    from synthmed.report import write_report
-
     folder = check_new_folder(output)
     if include_generator and generator is None:
         raise ConfigError("there is no generator to include", remedy="release from a generator (.smg) file")
@@ -154,6 +156,60 @@ def release(
         raise
     blocking = tuple(check for check in checks if check.verdict is not Verdict.PASS)
     return ReleaseOutcome(released, folder, verdict, () if released else blocking, replaced, dropped)
+
+
+def release_files(
+    train: str | Path,
+    holdout: str | Path,
+    output: str | Path,
+    *,
+    generator: str | Path | None = None,
+    synthetic: str | Path | None = None,
+    rows: int | None = None,
+    include_generator: bool = False,
+    target: str | None = None,
+    schema: Schema | str | Path | None = None,
+    policy: Policy | str | Path | None = None,
+    seed: int = 0,
+    k_anonymity: tuple[list[str], int] | None = None,
+    na_values: list[str] | None = None,
+    encoding: str | None = None,
+    decimal: Decimal | None = None,
+) -> ReleaseOutcome:
+    """`release` from files: sample `rows` (default: as TRAIN) from a saved `generator`, or vet the table in
+    `synthetic`. Rows that k-anonymity replaces are drawn from the generator with other seeds than the release's."""
+    if (generator is None) == (synthetic is None):
+        raise ConfigError(
+            "release needs one source of synthetic data", remedy="give a generator (.smg) or --synthetic FILE"
+        )
+    check_new_folder(output)
+    real = [read_table(path, na_values=na_values, encoding=encoding, decimal=decimal) for path in (train, holdout)]
+    generate = None
+    if generator is not None:
+        model = Synthesizer.load(generator)
+        if model_entry(model.name).data != "table":
+            raise ConfigError(f"release vets tables; {model.name} generates sequences")
+
+        def generate(count: int, round_: int) -> pd.DataFrame:
+            fresh = model.sample(count, seed=seed + 1 + round_)  # other draws than the release's own
+            return fresh if isinstance(fresh, pd.DataFrame) else pd.DataFrame(fresh, columns=model.transformer_.columns)
+
+        table = generate(rows or len(real[0]), -1)
+    else:
+        table = read_table(synthetic, na_values=na_values, encoding=encoding, decimal=decimal)
+    return release(
+        table,
+        *real,
+        output,
+        generator=Path(generator) if generator is not None else None,
+        include_generator=include_generator,
+        target=target,
+        schema=Schema.load(schema) if isinstance(schema, str | Path) else schema,
+        policy=Policy.load(policy) if isinstance(policy, str | Path) else policy,
+        seed=seed,
+        k_anonymity=k_anonymity,
+        generate=generate,
+    )
 
 
 def generator_rare_check(meta: dict[str, Any], train: pd.DataFrame, min_count: int) -> Check:

@@ -12,10 +12,11 @@ import torch
 from synthmed.errors import ConfigError
 from synthmed.models import MODELS, Synthesizer
 from synthmed.models.conditions import Given, largest_remainder
+from synthmed.models.registry import ENTRIES
 from synthmed.models.training import TrainingRun
 from tests.models.test_synthesizers import make_model
 
-NOT_TABULAR = {"tsgan"}  # trains on sequences, not on a flat table's matrix
+NOT_TABULAR = frozenset(name for name, entry in ENTRIES.items() if entry.data == "sequences")
 
 
 def patients(n: int = 120) -> pd.DataFrame:

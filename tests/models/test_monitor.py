@@ -21,10 +21,11 @@ from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.evaluate.fidelity import column_shape_similarity, correlation_difference
 from synthmed.models import MODELS
 from synthmed.models.monitor import FidelityReference, TrainingMonitor
+from synthmed.models.registry import ENTRIES
 from synthmed.models.training import TrainingRun
 from tests.models.test_synthesizers import make_model
 
-NOT_TABULAR = {"tsgan"}  # trains on sequences, not on a flat table's matrix
+NOT_TABULAR = frozenset(name for name, entry in ENTRIES.items() if entry.data == "sequences")
 
 
 def patients(n: int = 80, seed: int = 1) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import synthmed
 import synthmed.models
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from synthmed.models import MODELS, Synthesizer
+from synthmed.models.registry import ENTRIES
 from synthmed.models.training import TrainingRun
 
 # Tiny settings per model so each test trains in about a second; a new model must add its entry.
@@ -35,7 +36,7 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
 }
 # Models of (n, T, C) sequences, not flat tables: only the table-free tests below apply to them; the same
 # properties on sequences (seeding, save/load, checkpoints, errors) are tested in tests/models/test_tsgan.py.
-SEQUENCE_MODELS = frozenset({"tsgan"})
+SEQUENCE_MODELS = frozenset(name for name, entry in ENTRIES.items() if entry.data == "sequences")
 TABLE_FREE_TESTS = frozenset(
     {"test_bad_hyperparameters_fail_before_training", "test_unknown_hyperparameter_lists_the_valid_names"}
 )

@@ -1,0 +1,69 @@
+"""`ehr-matrix` end to end: an event table (or a wide table of code columns) in, a patient x code matrix out.
+
+One row per patient (or admission) and one column per diagnosis code (3-digit or full ICD-9; 0/1 or counts), or,
+with named code-prefix groups, one 0/1 column per group (plus any flags the groups file defines).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+import pandas as pd
+
+from synthmed.data.code_groups import flag_matrix, group_matrix, load_flags, load_groups, wide_to_long
+from synthmed.data.ehr import CODE_CANDIDATES, PATIENT_CANDIDATES, code_matrix, find_column, matrix_summary, read_events
+from synthmed.data.io import check_table_output, write_table
+from synthmed.errors import ConfigError
+
+
+def build_ehr_matrix(
+    events: str | Path,
+    output: str | Path,
+    *,
+    granularity: str = "3digit",
+    counts: bool = False,
+    unit: str = "patient",
+    patient_column: str | None = None,
+    code_column: str | None = None,
+    groups: str | Path | None = None,
+    code_columns: list[str] | None = None,
+    encoding: str | None = None,
+    overwrite: bool = False,
+) -> str:
+    """Write the matrix of `events` to `output` (CSV/Parquet); return a one-line description of it.
+
+    `code_columns` are a wide table's code columns (shell patterns such as "diagnosis_*"): one row per record,
+    its codes in several columns. `groups` is a YAML file of named code-prefix groups.
+    """
+    check_table_output(output, overwrite=overwrite)
+    # codes must stay text: a CSV is read as such; Parquet keeps the types it was written with
+    table = read_events(events, encoding=encoding)
+    flags = load_flags(groups) if groups is not None else {}
+    fields = table  # what flags read: one row per event, or per record of a wide table
+    if code_columns is not None:
+        chosen = [c for c in table.columns if any(fnmatch.fnmatchcase(str(c), p) for p in code_columns)]
+        if not chosen:
+            raise ConfigError("no column matches --code-columns", values=code_columns, remedy="check the column names")
+        records, codes = wide_to_long(table, chosen, patient_column)
+        patient_column, code_column = str(records.name), "code"
+        table = pd.DataFrame({patient_column: records.astype("string"), code_column: codes})
+    if groups is not None:
+        ids = find_column(table, (patient_column,) if patient_column else PATIENT_CANDIDATES, "patient")
+        codes_at = find_column(table, (code_column,) if code_column else CODE_CANDIDATES, "code")
+        matrix = group_matrix(table[ids], table[codes_at], load_groups(groups))
+        if flags:  # a wide table's i-th row is its long form's i-th (the first code slot)
+            matrix = flag_matrix(table[ids].iloc[: len(fields)], fields, flags).join(matrix)
+        path = write_table(matrix.reset_index(), output, overwrite=overwrite)
+        shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())
+        return f"wrote {len(matrix):,} records x {matrix.shape[1]} variables to {path}; shares: {shares}"
+    matrix = code_matrix(
+        table, patient_column=patient_column, code_column=code_column, granularity=granularity, counts=counts, unit=unit
+    )
+    path = write_table(matrix.reset_index(), output, overwrite=overwrite)
+    stats = matrix_summary(matrix)
+    rows = "record" if code_columns is not None else unit
+    return (
+        f"wrote {stats['patients']:,} {rows}s x {stats['codes']:,} codes "
+        f"({stats['codes_per_patient_mean']:.2f} codes per {rows} on average) to {path}"
+    )

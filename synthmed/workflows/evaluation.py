@@ -1,0 +1,130 @@
+"""`evaluate` end to end: three table files in, the verdicts out, written as JSON and a self-contained report."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synthmed.data.files import check_output, write_text
+from synthmed.data.io import Decimal, read_table
+from synthmed.data.schema import Schema
+from synthmed.errors import ConfigError, SynthmedWarning
+from synthmed.evaluate.evaluation import Evaluation, evaluate
+from synthmed.evaluate.policy import Policy
+from synthmed.evaluate.timeseries import evaluate_sequences
+from synthmed.models.artifact import read_artifact
+from synthmed.report import write_report
+
+
+def evaluate_files(
+    train: str | Path,
+    holdout: str | Path,
+    synthetic: str | Path,
+    *,
+    report: str | Path | None = None,
+    json_output: str | Path | None = None,
+    target: str | None = None,
+    schema: Schema | str | Path | None = None,
+    quasi_identifiers: list[str] | None = None,
+    k: int = 5,
+    policy: Policy | str | Path | None = None,
+    seed: int = 0,
+    sequence_id: str | None = None,
+    time_column: str | None = None,
+    window: int | None = None,
+    generator: str | Path | None = None,
+    na_values: list[str] | None = None,
+    encoding: str | None = None,
+    decimal: Decimal | None = None,
+    overwrite: bool = False,
+) -> Evaluation:
+    """Judge SYNTHETIC against TRAIN with HOLDOUT as the reference, and write the `report` and/or `json_output`.
+
+    Sequences in long format are judged when `sequence_id`, `time_column` or `window` is given. With
+    `generator`, the report also plots the generator's training monitor curve. `schema` and `policy` may be
+    files; every output path is checked before anything is read.
+    """
+    if report is None and json_output is None:
+        raise ConfigError("nothing to write", remedy="give -o report.html and/or --json metrics.json")
+    for path, example in ((report, "report.html"), (json_output, "metrics.json")):
+        if path is not None:
+            check_output(path, overwrite=overwrite, example=example)
+    schema = Schema.load(schema) if isinstance(schema, str | Path) else schema
+    policy = Policy.load(policy) if isinstance(policy, str | Path) else policy
+    monitor = training_monitor(generator) if generator is not None else None
+    tables = [
+        read_table(path, na_values=na_values, encoding=encoding, decimal=decimal)
+        for path in (train, holdout, synthetic)
+    ]
+    if sequence_id is None and time_column is None and window is None:
+        result = evaluate(
+            *tables, target=target, schema=schema, quasi_identifiers=quasi_identifiers, k=k, policy=policy, seed=seed
+        )
+    else:
+        tabular = {"--schema": schema, "--quasi-identifiers": quasi_identifiers}
+        result = _evaluate_sequences(tables, sequence_id, time_column, target, window, policy, seed, tabular)
+    document = result.to_dict()
+    if monitor is not None:
+        document["training_monitor"] = monitor
+    if json_output is not None:
+        write_text(json_output, json.dumps(document, indent=2, allow_nan=False))
+    if report is not None:
+        write_report(document, report)
+    return result
+
+
+def describe_evaluation(result: Evaluation) -> list[str]:
+    """One line per area's verdict, then one per check."""
+    lines = []
+    for name in ("fidelity", "utility", "privacy"):
+        area = getattr(result, name)
+        lines.append(f"{name:<9} {area.verdict.value.upper()}")
+        lines += [f"  {check.verdict.value:<12} {check.name}: {check.reason}" for check in area.checks]
+    return lines
+
+
+def training_monitor(path: str | Path) -> dict[str, Any] | None:
+    """A generator's monitor curve and settings for the report, or None (with a note) when it has none."""
+    meta, _ = read_artifact(path)
+    curve = (meta.get("history") or {}).get("monitor")
+    if not curve:
+        warnings.warn(
+            f"{path} has no training monitor curve (fit it with --monitor-every K to get one)",
+            SynthmedWarning,
+            stacklevel=2,
+        )
+        return None
+    return {"model": meta.get("model"), **(meta.get("monitor") or {}), "curve": curve}
+
+
+def _evaluate_sequences(
+    tables: list[pd.DataFrame],
+    sequence_id: str | None,
+    time_column: str | None,
+    target: str | None,
+    window: int | None,
+    policy: Policy | None,
+    seed: int,
+    tabular_options: dict[str, object],
+) -> Evaluation:
+    """The three tables hold sequences in long format (`--sequence-id COL --time COL`)."""
+    if sequence_id is None or time_column is None:
+        raise ConfigError(
+            "sequences need both --sequence-id and --time", remedy="e.g. --sequence-id sequence --time step"
+        )
+    given = [option for option, value in tabular_options.items() if value]
+    if given:
+        raise ConfigError("these options apply to tables, not sequences", values=given, remedy="leave them out")
+    return evaluate_sequences(
+        *tables,
+        sequence_column=sequence_id,
+        time_column=time_column,
+        target=target,
+        window_length=window,
+        policy=policy,
+        seed=seed,
+    )
