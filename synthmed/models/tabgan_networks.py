@@ -77,7 +77,7 @@ class OutputHead:
 
     def __init__(self, layout: ColumnLayout, device: torch.device) -> None:
         # numbers: mode scalars in [-1, 1] (tanh), then min-max values in [0, 1] (a private run's, see
-        # tabgan_private.py); the 0/1 indicators are the missing-value flags
+        # TabGAN._train_privately); the 0/1 indicators are the missing-value flags
         tanh = layout.dimensions("tanh")
         unit = [s.start for s in layout.spans if s.role == "value" and s.activation in ("sigmoid", "relu")]
         scalars = np.concatenate([tanh, unit])
