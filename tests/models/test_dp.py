@@ -272,14 +272,14 @@ def test_private_corgan_calibrates_numbers_to_released_histograms(tmp_path: Path
         {"columns": {"age": {"kind": "continuous", "min": 0, "max": 120}, "diabetic": {"kind": "binary"}}}
     )
     options = {"epochs": 2, "pretrain_epochs": 2, "batch_size": 50, "warmup_critic_steps": 3, "seed": 0}
-    model = CorGAN(**options, quantile_knots=11).fit(table, schema=schema, progress=False, dp_epsilon=50.0)
+    model = CorGAN(**options, quantile_knots=11).fit(table, schema=schema, progress=False, dp_epsilon=3.0)
     privacy = model.privacy_
     assert privacy["phases"]["marginals"]["steps"] == 1 and privacy["phases"]["marginals"]["sample_rate"] == 1
-    assert privacy["epsilon"] <= 50.0 and "quantile_knots" in privacy["adaptations"]
+    assert privacy["epsilon"] <= 3.0 and "quantile_knots" in privacy["adaptations"]
     age = next(c for c in model.transformer_.to_dict()["columns"] if c["column"] == "age")
     assert age["calibration"]["source"] == "dp-histogram" and len(age["calibration"]["quantiles"]) == 11
     assert abs(model.sample(2_000, seed=0)["age"].median() - 70) < 6  # one 6-year bin of the released histogram
-    uncalibrated = CorGAN(**options).fit(table, schema=schema, progress=False, dp_epsilon=50.0)
+    uncalibrated = CorGAN(**options).fit(table, schema=schema, progress=False, dp_epsilon=3.0)
     assert "marginals" not in uncalibrated.privacy_["phases"]
     assert abs(uncalibrated.sample(2_000, seed=0)["age"].median() - 70) > 6  # two epochs alone do not get there
     loaded = synthmed.load(model.save(tmp_path / "corgan.smg"))
