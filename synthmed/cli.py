@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from synthmed.errors import ConfigError, SynthmedError, SynthmedWarning
 
@@ -365,16 +364,13 @@ def schema(
     overwrite: Overwrite = False,
 ) -> None:
     """Infer a table's schema, to review and edit before `fit --schema`."""
-    from synthmed.data.files import check_output
-    from synthmed.data.inference import infer_schema
+    from synthmed.data.inference import infer_schema_file
 
-    if output is not None:
-        check_output(output, overwrite=overwrite, example="schema.yaml")
-    inferred = infer_schema(data, na_values=na_values, encoding=encoding, decimal=decimal)
+    inferred = infer_schema_file(
+        data, output, na_values=na_values, encoding=encoding, decimal=decimal, overwrite=overwrite
+    )
     if output is None:
-        typer.echo(yaml.safe_dump(inferred.to_dict(), sort_keys=False), nl=False)
-    else:
-        inferred.save(output)
+        typer.echo(inferred.to_yaml(), nl=False)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from synthmed.data.files import check_output
 from synthmed.data.io import read_table
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
 from synthmed.data.sensitive import excluded_note, identifier_reason, refuse_learned_text, text_reason
@@ -94,3 +95,22 @@ def infer_schema(
         else:
             columns.append(ColumnSchema(str(name), infer_kind(series)))
     return Schema(tuple(columns), declared.exclusive)
+
+
+def infer_schema_file(
+    data: str | Path,
+    output: str | Path | None = None,
+    *,
+    na_values: list[str] | None = None,
+    encoding: str | None = None,
+    decimal: Literal[",", "."] | None = None,
+    overwrite: bool = False,
+) -> Schema:
+    """`synthmed schema`: infer the schema of the table file `data` and, given `output` (checked before the table
+    is read), write it there as YAML or JSON for review before `fit --schema`."""
+    if output is not None:
+        check_output(output, overwrite=overwrite, example="schema.yaml")
+    inferred = infer_schema(data, na_values=na_values, encoding=encoding, decimal=decimal)
+    if output is not None:
+        inferred.save(output)
+    return inferred

@@ -262,11 +262,15 @@ class Schema:
             _exclusive_groups(spec.get("exclusive", [])),
         )
 
+    def to_yaml(self) -> str:
+        """The schema as YAML text, columns in table order."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
     def save(self, path: str | Path) -> None:
         """Write YAML (.yaml, .yml) or JSON (any other name), whole or not at all."""
         path = Path(path)
         if path.suffix.lower() in {".yaml", ".yml"}:
-            write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+            write_text(path, self.to_yaml())
         else:
             write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False))
 
