@@ -21,26 +21,14 @@ import torch
 import synthmed
 from synthmed.data.timeseries import to_long
 from synthmed.models import MODELS, Synthesizer
+from tests.models.tables import mixed_patients
 
 RECORD = Path(__file__).with_name("fingerprints.json")
 DP_EPSILON = 3.0
 
 
 def _mixed() -> pd.DataFrame:
-    rng = np.random.default_rng(1)
-    n = 80
-    bmi = rng.normal(27, 4, n).round(6)
-    bmi[::9] = np.nan
-    return pd.DataFrame(
-        {
-            "age": rng.integers(18, 90, n),
-            "sex": rng.choice(["F", "M"], n),
-            "ward": rng.choice(["icu", "er", "gp"], n),
-            "bmi": bmi,
-            "admitted": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
-            "smoker": rng.random(n) < 0.3,
-        }
-    )
+    return mixed_patients().drop(columns="patient_id")
 
 
 def _codes() -> np.ndarray:

@@ -23,24 +23,14 @@ from synthmed.models import MODELS
 from synthmed.models.monitor import FidelityReference, TrainingMonitor
 from synthmed.models.registry import ENTRIES
 from synthmed.models.training import TrainingRun
+from tests.models.tables import mixed_patients
 from tests.models.test_synthesizers import make_model
 
 NOT_TABULAR = frozenset(name for name, entry in ENTRIES.items() if entry.data == "sequences")
 
 
 def patients(n: int = 80, seed: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    bmi = rng.normal(27, 4, n)
-    bmi[::9] = np.nan
-    return pd.DataFrame(
-        {
-            "age": rng.integers(18, 90, n),
-            "sex": rng.choice(["F", "M"], n),
-            "ward": rng.choice(["icu", "er", "gp"], n),
-            "bmi": bmi,
-            "admitted": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
-        }
-    )
+    return mixed_patients(n, seed).drop(columns=["patient_id", "smoker"])
 
 
 def reference_for(table: pd.DataFrame) -> tuple[FidelityReference, TableTransformer, np.ndarray]:

@@ -18,6 +18,7 @@ from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedErro
 from synthmed.models import MODELS, Synthesizer
 from synthmed.models.registry import ENTRIES
 from synthmed.models.training import TrainingRun
+from tests.models.tables import mixed_patients
 
 # Tiny settings per model so each test trains in about a second; a new model must add its entry.
 FAST_PARAMS: dict[str, dict[str, Any]] = {
@@ -48,21 +49,7 @@ def make_model(name: str, **overrides: Any) -> Synthesizer:
 
 @pytest.fixture(scope="module")
 def mixed_table() -> pd.DataFrame:
-    rng = np.random.default_rng(1)
-    n = 80
-    bmi = rng.normal(27, 4, n).round(6)
-    bmi[::9] = np.nan
-    return pd.DataFrame(
-        {
-            "patient_id": [f"P{i:04d}" for i in range(n)],
-            "age": rng.integers(18, 90, n),
-            "sex": rng.choice(["F", "M"], n),
-            "ward": rng.choice(["icu", "er", "gp"], n),
-            "bmi": bmi,
-            "admitted": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
-            "smoker": rng.random(n) < 0.3,
-        }
-    )
+    return mixed_patients()
 
 
 def test_every_model_has_fast_test_settings() -> None:
