@@ -407,6 +407,7 @@ def evaluate(
     overwrite: Overwrite = False,
 ) -> None:
     """Judge a synthetic table, or synthetic sequences (--sequence-id, --time): fidelity, utility and privacy."""
+    from synthmed.data.io import ReadOptions
     from synthmed.workflows.evaluation import describe_evaluation, evaluate_files
 
     result = evaluate_files(
@@ -425,9 +426,7 @@ def evaluate(
         time_column=time_column,
         window=window,
         generator=generator,
-        na_values=na_values,
-        encoding=encoding,
-        decimal=decimal,
+        reading=ReadOptions(na_values, encoding, decimal),
         overwrite=overwrite,
     )
     for line in describe_evaluation(result):
@@ -463,6 +462,7 @@ def release(
     """Write synthetic data (and a model card) only when its privacy verdict passes; otherwise only the report.
 
     Exit status 3 when the release is refused."""
+    from synthmed.data.io import ReadOptions
     from synthmed.workflows.release import describe, release_files
 
     if (k_anonymity is None) != (quasi_identifiers is None):
@@ -480,9 +480,7 @@ def release(
         policy=policy,
         seed=seed,
         k_anonymity=None if k_anonymity is None else (_names(quasi_identifiers), k_anonymity),
-        na_values=na_values,
-        encoding=encoding,
-        decimal=decimal,
+        reading=ReadOptions(na_values, encoding, decimal),
     )
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)
@@ -516,6 +514,7 @@ def audit(
     """Plant canary records in a copy of the data, train, and measure how the generator reproduces them.
 
     Exit status 4 when the generator leaks more than its privacy accounting allows."""
+    from synthmed.data.io import ReadOptions
     from synthmed.workflows.audit import audit_file, describe_audit
 
     result = audit_file(
@@ -523,9 +522,7 @@ def audit(
         _configured(model, settings, seed=seed),
         output=output,
         schema=schema,
-        na_values=na_values,
-        encoding=encoding,
-        decimal=decimal,
+        reading=ReadOptions(na_values, encoding, decimal),
         overwrite=overwrite,
         once=once,
         per_repetition=repeated,

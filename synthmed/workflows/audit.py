@@ -33,7 +33,7 @@ from scipy.stats import beta
 
 from synthmed.data.files import check_output, write_text
 from synthmed.data.inference import infer_schema
-from synthmed.data.io import Decimal, read_table
+from synthmed.data.io import PLAIN_READING, ReadOptions
 from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, Schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
@@ -270,16 +270,14 @@ def audit_file(
     *,
     output: str | Path | None = None,
     schema: Schema | str | Path | None = None,
-    na_values: list[str] | None = None,
-    encoding: str | None = None,
-    decimal: Decimal | None = None,
+    reading: ReadOptions = PLAIN_READING,
     overwrite: bool = False,
     **options: Any,
 ) -> AuditResult:
     """`audit` of the table in `data` (`options` are `audit`'s), the result written as JSON to `output`."""
     if output is not None:
         check_output(output, overwrite=overwrite, example="audit.json")
-    table = read_table(data, na_values=na_values, encoding=encoding, decimal=decimal)
+    table = reading.read(data)
     result = audit(table, model, schema=Schema.load(schema) if isinstance(schema, str | Path) else schema, **options)
     if output is not None:
         write_text(output, json.dumps(result.to_dict(), indent=2))

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from synthmed.data.files import check_output, write_text
-from synthmed.data.io import Decimal, read_table
+from synthmed.data.io import PLAIN_READING, ReadOptions
 from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.evaluate.evaluation import Evaluation, evaluate
@@ -37,16 +37,14 @@ def evaluate_files(
     time_column: str | None = None,
     window: int | None = None,
     generator: str | Path | None = None,
-    na_values: list[str] | None = None,
-    encoding: str | None = None,
-    decimal: Decimal | None = None,
+    reading: ReadOptions = PLAIN_READING,
     overwrite: bool = False,
 ) -> Evaluation:
     """Judge SYNTHETIC against TRAIN with HOLDOUT as the reference, and write the `report` and/or `json_output`.
 
     Sequences in long format are judged when `sequence_id`, `time_column` or `window` is given. With
     `generator`, the report also plots the generator's training monitor curve. `schema` and `policy` may be
-    files; every output path is checked before anything is read.
+    files; `reading` says how to read the table files; every output path is checked before anything is read.
     """
     if report is None and json_output is None:
         raise ConfigError("nothing to write", remedy="give -o report.html and/or --json metrics.json")
@@ -56,10 +54,7 @@ def evaluate_files(
     schema = Schema.load(schema) if isinstance(schema, str | Path) else schema
     policy = Policy.load(policy) if isinstance(policy, str | Path) else policy
     monitor = training_monitor(generator) if generator is not None else None
-    tables = [
-        read_table(path, na_values=na_values, encoding=encoding, decimal=decimal)
-        for path in (train, holdout, synthetic)
-    ]
+    tables = [reading.read(path) for path in (train, holdout, synthetic)]
     if sequence_id is None and time_column is None and window is None:
         result = evaluate(
             *tables, target=target, schema=schema, quasi_identifiers=quasi_identifiers, k=k, policy=policy, seed=seed

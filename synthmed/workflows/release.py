@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from synthmed.data.files import check_new_folder
-from synthmed.data.io import Decimal, read_table
+from synthmed.data.io import PLAIN_READING, ReadOptions
 from synthmed.data.rare import rare_categories
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
 from synthmed.errors import ConfigError, OutputError
@@ -172,9 +172,7 @@ def release_files(
     policy: Policy | str | Path | None = None,
     seed: int = 0,
     k_anonymity: tuple[list[str], int] | None = None,
-    na_values: list[str] | None = None,
-    encoding: str | None = None,
-    decimal: Decimal | None = None,
+    reading: ReadOptions = PLAIN_READING,
 ) -> ReleaseOutcome:
     """`release` from files: sample `rows` (default: as TRAIN) from a saved `generator`, or vet the table in
     `synthetic`. Rows that k-anonymity replaces are drawn from the generator with other seeds than the release's."""
@@ -183,7 +181,7 @@ def release_files(
             "release needs one source of synthetic data", remedy="give a generator (.smg) or --synthetic FILE"
         )
     check_new_folder(output)
-    real = [read_table(path, na_values=na_values, encoding=encoding, decimal=decimal) for path in (train, holdout)]
+    real = [reading.read(path) for path in (train, holdout)]
     generate = None
     if generator is not None:
         model = Synthesizer.load(generator)
@@ -196,7 +194,7 @@ def release_files(
 
         table = generate(rows or len(real[0]), -1)
     else:
-        table = read_table(synthetic, na_values=na_values, encoding=encoding, decimal=decimal)
+        table = reading.read(synthetic)
     return release(
         table,
         *real,
