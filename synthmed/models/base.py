@@ -1,7 +1,9 @@
 """The small base every synthesizer shares: fit, sample, save, load, parameter_counts.
 
 A model supplies only three pieces (build its networks from the column layout, train them, generate
-matrix rows); validation, schema, transforms, seeding, progress and the artifact live here once.
+matrix rows), and two more if it trains privately (a privacy plan and a private loop); validation, schema,
+transforms, seeding, progress, the privacy accounting and the artifact live here once. docs/adding-a-model.md
+walks through them.
 """
 
 from __future__ import annotations

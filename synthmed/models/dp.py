@@ -9,6 +9,10 @@ The noise multiplier is calibrated before training so that the planned number of
 budget (PRV accountant, Gopi et al. 2021); training cannot take a step beyond the plan. The spent epsilon
 is the accountant's figure after the steps actually taken, and `epsilon_of` recomputes it from what the
 artifact stores (noise multiplier, sample rate, steps, delta).
+
+Every private model trains the same way: it plans its phases (`PrivacyPlan`), `fit` starts one
+`PrivateTraining` for the plan, and the model's loop trains each network that reads real records inside
+`PrivateTraining.training`, a `PrivateModule`. This module is the only one that knows Opacus.
 """
 
 from __future__ import annotations
