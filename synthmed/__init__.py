@@ -29,9 +29,14 @@ _LAZY = {
 }
 
 
+_SUBPACKAGES = frozenset({"cli", "data", "errors", "evaluate", "models", "report", "workflows"})
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:  # `synthmed.data.read_table` after a plain `import synthmed`
+        return importlib.import_module(f"synthmed.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import typing
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +26,6 @@ from typing import Annotated, Any
 import typer
 
 from synthmed.errors import ConfigError, SynthmedError, SynthmedWarning
-
-if typing.TYPE_CHECKING:  # imported lazily at run time, so that `synthmed --help` stays fast
-    pass
 
 app = typer.Typer(
     name="synthmed",
@@ -110,44 +106,26 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _parse_scalar(raw: str) -> Any:
-    """Command-line text -> int, float, bool, None or str (1e-3 is a float, unlike in YAML 1.1)."""
-    text = raw.strip()
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None, "null": None}.get(text.lower(), text)
-
-
-def _configured(model: str, settings: list[str] | None, **chosen: Any) -> Any:
-    """A model of class `model` with `--set NAME=VALUE` settings and the options given (None: its default)."""
-    from synthmed.models.registry import get_model_class
-
-    model_class = get_model_class(model)
-    hints = typing.get_type_hints(model_class.__init__)
-    params = dict(_parse_setting(text, hints) for text in settings or [])
-    params.update({name: value for name, value in chosen.items() if value is not None})
-    return model_class.from_params(params)
-
-
-def _parse_setting(text: str, hints: dict[str, Any]) -> tuple[str, Any]:
-    """`name=value` -> (name, typed value); tuples are comma-separated."""
-    name, separator, raw = text.partition("=")
-    name = name.strip().replace("-", "_")
-    if not separator or not name:
-        raise ConfigError(
-            "a --set option must look like NAME=VALUE", values=[text], remedy="e.g. --set discriminator_steps=2"
-        )
-    if typing.get_origin(hints.get(name)) is tuple:
-        return name, [_parse_scalar(item) for item in raw.split(",")]
-    return name, _parse_scalar(raw)
+def _settings(texts: list[str] | None, **chosen: Any) -> dict[str, Any]:
+    """`--set NAME=VALUE` texts (typed by the model, see models/registry.py: configure) and the options given
+    (None: the model's default)."""
+    settings: dict[str, Any] = {}
+    for text in texts or []:
+        name, separator, raw = text.partition("=")
+        name = name.strip().replace("-", "_")
+        if not separator or not name:
+            raise ConfigError(
+                "a --set option must look like NAME=VALUE", values=[text], remedy="e.g. --set discriminator_steps=2"
+            )
+        settings[name] = raw
+    settings.update({name: value for name, value in chosen.items() if value is not None})
+    return settings
 
 
 def _names(text: str | None) -> list[str] | None:
-    """`age,sex, zip3` -> ["age", "sex", "zip3"]."""
-    return [name.strip() for name in text.split(",")] if text is not None else None
+    """`age,sex, zip3` -> ["age", "sex", "zip3"]; nothing given (or blank) -> None."""
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
+    return names or None
 
 
 def _column_and_value(text: str, option: str, example: str) -> tuple[str, str]:
@@ -239,9 +217,10 @@ def fit(
     from synthmed.workflows.training import describe_fit, fit_to_file
 
     fitted = fit_to_file(
-        _configured(model, settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
+        model,
         data,
         output,
+        settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
         threads=threads,
         overwrite=overwrite,
         sequence_id=sequence_id,
@@ -465,8 +444,6 @@ def release(
     from synthmed.data.io import ReadOptions
     from synthmed.workflows.release import describe, release_files
 
-    if (k_anonymity is None) != (quasi_identifiers is None):
-        raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
     outcome = release_files(
         train,
         holdout,
@@ -479,7 +456,8 @@ def release(
         schema=schema,
         policy=policy,
         seed=seed,
-        k_anonymity=None if k_anonymity is None else (_names(quasi_identifiers), k_anonymity),
+        k_anonymity=k_anonymity,
+        quasi_identifiers=_names(quasi_identifiers),
         reading=ReadOptions(na_values, encoding, decimal),
     )
     for line in describe(outcome):
@@ -519,7 +497,8 @@ def audit(
 
     result = audit_file(
         data,
-        _configured(model, settings, seed=seed),
+        model,
+        settings=_settings(settings, seed=seed),
         output=output,
         schema=schema,
         reading=ReadOptions(na_values, encoding, decimal),

@@ -52,6 +52,8 @@ def test_existing_outputs_are_replaced_only_with_overwrite(fitted: tuple[Path, P
     csv, model = fitted
     before = model.read_bytes()
     assert_refused(invoke("fit", csv, "-o", model, *TINY), "already exists", "--overwrite")
+    assert_refused(invoke("fit", csv, "-o", model, "--model", "gpt", "--set", "x=1"), "already exists")  # paths first
+    assert_refused(invoke("audit", csv, "-o", csv, "--model", "gpt"), "already exists")
     assert model.read_bytes() == before
     assert_refused(invoke("sample", tmp_path / "absent.smg", "-n", "5", "-o", csv), "already exists")
     assert_refused(invoke("schema", csv, "-o", csv), "already exists")

@@ -43,7 +43,7 @@ from synthmed.models.monitor import (
     check_monitor_options,
     monitor_rows,
 )
-from synthmed.models.registry import MODELS, get_model_class
+from synthmed.models.registry import ENTRIES, MODELS, DataKind, get_model_class
 from synthmed.models.training import TrainingRun, flushing_denormals
 from synthmed.version import __version__
 
@@ -160,6 +160,12 @@ class Synthesizer(ABC):
         """Train `self.networks_` with DP-SGD: every network that reads real records trains inside
         `private.training(phase, network, optimizer)`, and takes no step beyond the plan."""
         raise NotImplementedError
+
+    @classmethod
+    def data_kind(cls) -> DataKind:
+        """ "table" or "sequences", as the registry declares; a model outside the registry learns tables."""
+        entry = ENTRIES.get(cls.name)
+        return entry.data if entry is not None else "table"
 
     @classmethod
     def trains_privately(cls) -> bool:

@@ -68,7 +68,7 @@ def release_marginals(
     """Each category's share of its column, and each number's histogram, released by one Gaussian mechanism.
 
     A record adds one count to each discrete column's histogram and at most one to each numeric column's
-    (models/dp_histograms.py), so the k histograms together move by at most sqrt(k) in L2 norm. Negative noisy
+    (`numeric_histograms`), so the k histograms together move by at most sqrt(k) in L2 norm. Negative noisy
     counts become 0; a column whose counts all vanish gets uniform shares. `codes` holds each row's category
     (global number) in each discrete column.
     """

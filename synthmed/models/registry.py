@@ -8,6 +8,7 @@ is imported when its class is first asked for.
 from __future__ import annotations
 
 import importlib
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -108,3 +109,35 @@ MODELS: Mapping[str, Any] = _Models()
 def get_model_class(name: str) -> Any:
     """The model class for a CLI name such as "medgan"."""
     return model_entry(name).load()
+
+
+def configure(name: str, settings: Mapping[str, Any]) -> Any:
+    """The model called `name` with these hyperparameters; the others keep their defaults.
+
+    A value given as text (from a command line or a configuration file) becomes the hyperparameter's type:
+    "1e-3" a float, "true" a bool, "none" None, and "256,128" a tuple where the hyperparameter is one.
+    """
+    model_class = get_model_class(name)
+    hints = typing.get_type_hints(model_class.__init__)
+    params = {
+        key: _from_text(value, typing.get_origin(hints.get(key)) is tuple) if isinstance(value, str) else value
+        for key, value in settings.items()
+    }
+    return model_class.from_params(params)
+
+
+def _from_text(text: str, sequence: bool) -> Any:
+    if sequence:
+        return [_scalar(item) for item in text.split(",")]
+    return _scalar(text)
+
+
+def _scalar(raw: str) -> Any:
+    """Text -> int, float, bool, None or str (1e-3 is a float, unlike in YAML 1.1)."""
+    text = raw.strip()
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None, "null": None}.get(text.lower(), text)

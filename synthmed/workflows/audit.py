@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from synthmed.evaluate.attacks import nearest_distances
 from synthmed.evaluate.encoding import gower_weights
 from synthmed.evaluate.intervals import rank_auc
 from synthmed.models.base import Synthesizer
+from synthmed.models.registry import configure
 
 REPETITIONS = (1, 2, 4, 8, 16)
 # Canaries drawn per kept one: the kept ones are the draws farthest from the real rows.
@@ -266,18 +268,23 @@ def audit(
 
 def audit_file(
     data: str | Path,
-    model: Synthesizer,
+    model: str | Synthesizer,
     *,
+    settings: Mapping[str, Any] | None = None,
     output: str | Path | None = None,
     schema: Schema | str | Path | None = None,
     reading: ReadOptions = PLAIN_READING,
     overwrite: bool = False,
     **options: Any,
 ) -> AuditResult:
-    """`audit` of the table in `data` (`options` are `audit`'s), the result written as JSON to `output`."""
+    """`audit` of the table in `data` (`options` are `audit`'s), the result written as JSON to `output`.
+
+    `model` is a model, or a registered model's name with its hyperparameter `settings`, built once the output
+    path is checked and the table read."""
     if output is not None:
         check_output(output, overwrite=overwrite, example="audit.json")
     table = reading.read(data)
+    model = configure(model, settings or {}) if isinstance(model, str) else model
     result = audit(table, model, schema=Schema.load(schema) if isinstance(schema, str | Path) else schema, **options)
     if output is not None:
         write_text(output, json.dumps(result.to_dict(), indent=2))

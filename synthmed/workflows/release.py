@@ -28,7 +28,6 @@ from synthmed.evaluate.evaluation import evaluate
 from synthmed.evaluate.policy import Check, Policy, Verdict, worst
 from synthmed.models.artifact import read_artifact
 from synthmed.models.base import Synthesizer
-from synthmed.models.registry import model_entry
 from synthmed.report import write_report
 from synthmed.report.card import card_markdown, model_card
 
@@ -171,21 +170,25 @@ def release_files(
     schema: Schema | str | Path | None = None,
     policy: Policy | str | Path | None = None,
     seed: int = 0,
-    k_anonymity: tuple[list[str], int] | None = None,
+    k_anonymity: int | None = None,
+    quasi_identifiers: list[str] | None = None,
     reading: ReadOptions = PLAIN_READING,
 ) -> ReleaseOutcome:
     """`release` from files: sample `rows` (default: as TRAIN) from a saved `generator`, or vet the table in
-    `synthetic`. Rows that k-anonymity replaces are drawn from the generator with other seeds than the release's."""
+    `synthetic`. With `k_anonymity` (k) on `quasi_identifiers`, rows that must be replaced are drawn from the
+    generator with other seeds than the release's."""
     if (generator is None) == (synthetic is None):
         raise ConfigError(
             "release needs one source of synthetic data", remedy="give a generator (.smg) or --synthetic FILE"
         )
+    if (k_anonymity is None) != (quasi_identifiers is None):
+        raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
     check_new_folder(output)
     real = [reading.read(path) for path in (train, holdout)]
     generate = None
     if generator is not None:
         model = Synthesizer.load(generator)
-        if model_entry(model.name).data != "table":
+        if model.data_kind() != "table":
             raise ConfigError(f"release vets tables; {model.name} generates sequences")
 
         def generate(count: int, round_: int) -> pd.DataFrame:
@@ -205,7 +208,7 @@ def release_files(
         schema=Schema.load(schema) if isinstance(schema, str | Path) else schema,
         policy=Policy.load(policy) if isinstance(policy, str | Path) else policy,
         seed=seed,
-        k_anonymity=k_anonymity,
+        k_anonymity=None if k_anonymity is None else (quasi_identifiers, k_anonymity),
         generate=generate,
     )
 

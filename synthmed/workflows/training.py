@@ -7,6 +7,7 @@ sequence options only for sequence models) and the same files.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from synthmed.data.timeseries import to_long
 from synthmed.errors import ConfigError
 from synthmed.models.artifact import check_output_path
 from synthmed.models.base import Synthesizer
-from synthmed.models.registry import model_entry
+from synthmed.models.registry import configure
 from synthmed.models.training import cpu_threads
 
 
@@ -34,10 +35,11 @@ class Fitted:
 
 
 def fit_to_file(
-    model: Synthesizer,
+    model: str | Synthesizer,
     data: Any,
     output: str | Path,
     *,
+    settings: Mapping[str, Any] | None = None,
     threads: int | None = None,
     overwrite: bool = False,
     sequence_id: str | None = None,
@@ -47,14 +49,17 @@ def fit_to_file(
 ) -> Fitted:
     """Train `model` on `data` and save it to `output` (.smg); `fit_options` are `Synthesizer.fit`'s.
 
-    `sequence_id`, `time_column` and `window` describe sequences and are refused for a model of tables.
+    `model` is a model, or a registered model's name with its hyperparameter `settings` (models/registry.py:
+    configure), built once the output paths are checked. `sequence_id`, `time_column` and `window` describe
+    sequences and are refused for a model of tables.
     """
     check_output_path(output, overwrite=overwrite)
     if fit_options.get("checkpoint") is not None:
         check_folder(fit_options["checkpoint"])
+    model = configure(model, settings or {}) if isinstance(model, str) else model
     described = {"sequence_id": sequence_id, "time": time_column, "window": window}
     sequence_options = {name: value for name, value in described.items() if value is not None}
-    if sequence_options and model_entry(model.name).data != "sequences":
+    if sequence_options and model.data_kind() != "sequences":
         raise ConfigError(
             f"--sequence-id, --time and --window describe sequences, which {model.name} does not model",
             remedy="use --model tsgan for time series",
@@ -73,7 +78,7 @@ def describe_fit(fitted: Fitted) -> list[str]:
     width = len(transformer.columns)
     shape = (
         f"{model.n_rows_} sequences x {transformer.steps_} steps x {width} channels"
-        if model_entry(model.name).data == "sequences"
+        if model.data_kind() == "sequences"
         else f"{model.n_rows_} rows x {width} columns ({transformer.layout_.width} dimensions)"
     )
     lines = [
@@ -106,7 +111,7 @@ def sample_to_file(
     model = Synthesizer.load(generator)
     with cpu_threads(threads):
         table = model.sample(rows, seed=seed, conditions=conditions, proportions=proportions)
-    if isinstance(table, np.ndarray) and model_entry(model.name).data == "sequences":
+    if isinstance(table, np.ndarray) and model.data_kind() == "sequences":
         table = to_long(table, model.transformer_.columns)
     elif not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table, columns=model.transformer_.columns)
