@@ -15,6 +15,7 @@ from synthmed.version import __version__
 if TYPE_CHECKING:
     from synthmed.data import Schema, TableTransformer, infer_schema
     from synthmed.models import MODELS, WGANGP, CorGAN, MedGAN, Synthesizer, TabGAN
+    from synthmed.workflows.training import fit
 
 _LAZY = {
     "Schema": "synthmed.data",
@@ -26,6 +27,7 @@ _LAZY = {
     "MedGAN": "synthmed.models",
     "Synthesizer": "synthmed.models",
     "TabGAN": "synthmed.models",
+    "fit": "synthmed.workflows.training",
 }
 
 
@@ -57,6 +59,7 @@ __all__ = [
     "TabGAN",
     "TableTransformer",
     "__version__",
+    "fit",
     "infer_schema",
     "load",
 ]

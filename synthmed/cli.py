@@ -46,6 +46,17 @@ EXIT_RELEASE_REFUSED = 3
 EXIT_AUDIT_INCONSISTENT = 4
 EXIT_INTERRUPTED = 130
 
+Model = Annotated[
+    str,
+    typer.Option("--model", "-m", help="Model name (see `synthmed models`), or auto: chosen from the data."),
+]
+Preset = Annotated[
+    str | None, typer.Option(help="A named set of synthmed's measured settings (see `synthmed presets`).")
+]
+Epochs = Annotated[int | None, typer.Option(help="Training epochs (default: the model's or the preset's).")]
+BatchSize = Annotated[int | None, typer.Option(help="Minibatch size (default: the model's or the preset's).")]
+Device = Annotated[str | None, typer.Option(help="auto, cpu or cuda.")]
+Settings = Annotated[list[str] | None, typer.Option("--set", help="Any other hyperparameter, NAME=VALUE (repeatable).")]
 Encoding = Annotated[str | None, typer.Option(help="Text encoding of a CSV input, e.g. latin-1.")]
 Decimal = Annotated[
     str | None,
@@ -172,17 +183,16 @@ def _parse_proportions(text: str | None) -> dict[str, dict[str | None, float]] |
 def fit(
     data: Annotated[Path, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the generator (.smg).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `synthmed models`).")] = "medgan",
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the paper's).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Minibatch size (default: the paper's).")] = None,
+    model: Model = "auto",
+    preset: Preset = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
     seed: Annotated[int | None, typer.Option(help="Random seed; same data + seed = same model.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    device: Device = None,
     schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema overriding inferred column kinds.")] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
-    settings: Annotated[
-        list[str] | None, typer.Option("--set", help="Any other hyperparameter, NAME=VALUE (repeatable).")
-    ] = None,
+    settings: Settings = None,
     checkpoint: Annotated[
         Path | None, typer.Option(help="Folder for training checkpoints; rerunning the command resumes from it.")
     ] = None,
@@ -217,9 +227,10 @@ def fit(
     from synthmed.workflows.training import describe_fit, fit_to_file
 
     fitted = fit_to_file(
-        model,
         data,
         output,
+        model,
+        preset=preset,
         settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
         threads=threads,
         overwrite=overwrite,
@@ -470,12 +481,14 @@ def release(
 @handles_errors
 def audit(
     data: Annotated[Path, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `synthmed models`).")] = "tabgan",
+    model: Model = "auto",
+    preset: Preset = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    device: Device = None,
     seed: Annotated[int, typer.Option(help="Seed for the canaries, the model and sampling.")] = 0,
     schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema (declared domains bound the canaries).")] = None,
-    settings: Annotated[
-        list[str] | None, typer.Option("--set", help="Any model hyperparameter, NAME=VALUE (repeatable).")
-    ] = None,
+    settings: Settings = None,
     dp_epsilon: Annotated[float | None, typer.Option(help="Train with (epsilon, delta)-DP and audit that.")] = None,
     dp_delta: Annotated[float | None, typer.Option(help="DP delta (default: 1 / (10 x rows)).")] = None,
     once: Annotated[int, typer.Option(help="Canaries inserted once (the membership game's members).")] = 32,
@@ -486,6 +499,7 @@ def audit(
     na_values: NaValues = None,
     encoding: Encoding = None,
     decimal: Decimal = None,
+    threads: Threads = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -498,7 +512,9 @@ def audit(
     result = audit_file(
         data,
         model,
-        settings=_settings(settings, seed=seed),
+        preset=preset,
+        settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
+        threads=threads,
         output=output,
         schema=schema,
         reading=ReadOptions(na_values, encoding, decimal),
@@ -525,6 +541,15 @@ def models() -> None:
 
     for name, entry in ENTRIES.items():
         typer.echo(f"{name}\t{entry.summary}")
+
+
+@app.command()
+def presets() -> None:
+    """List the presets, one per line: name, model, then what it changes."""
+    from synthmed.models.presets import PRESETS
+
+    for name, preset in PRESETS.items():
+        typer.echo(f"{name}\t{preset.model}\t{preset.description}")
 
 
 @app.command()

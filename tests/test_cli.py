@@ -26,7 +26,7 @@ from synthmed.models.registry import ENTRIES
 from synthmed.workflows.evaluation import training_monitor
 
 # Tiny training so every fit takes about a second.
-TINY = ["--epochs", "2", "--set", "pretrain_epochs=2", "--batch-size", "16"]
+TINY = ["--model", "medgan", "--epochs", "2", "--set", "pretrain_epochs=2", "--batch-size", "16"]
 MODELLED = ["age", "visits", "sex", "stage"]
 N_ROWS = 60
 
@@ -381,7 +381,7 @@ def test_missing_input_file(tmp_path: Path) -> None:
 
 
 def test_unknown_model(fitted: Fitted, tmp_path: Path) -> None:
-    result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", "--model", "tablegan", *TINY)
+    result = invoke("fit", fitted.csv, "-o", tmp_path / "m.smg", *TINY, "--model", "tablegan")
     assert_user_error(result, "unknown model", "'tablegan'", "Remedy: choose one of: medgan")
 
 
@@ -609,7 +609,8 @@ def test_tsgan_fits_long_sequences_and_samples_long_format(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "15 sequences x 8 steps" in result.stdout
     assert_user_error(invoke("fit", recording, *tiny, "-o", tmp_path / "x.smg"), "--window")
-    assert_user_error(invoke("fit", recording, "--window", "8", "-o", tmp_path / "x.smg"), "use --model tsgan")
+    refused = invoke("fit", recording, "--model", "medgan", "--window", "8", "-o", tmp_path / "x.smg")
+    assert_user_error(refused, "medgan does not model", "use --model tsgan")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -813,3 +814,25 @@ def test_ehr_matrix_makes_code_group_indicators_from_wide_and_event_tables(tmp_p
     assert codes.exit_code == 0, codes.output
     assert "2 records x 3 codes" in codes.stdout  # without --groups, one column per code
     assert list(pd.read_csv(tmp_path / "c.csv").columns) == ["record", "070.0", "305.5", "V05.30"]
+
+
+def test_fit_chooses_a_model_by_default_and_presets_are_listed(fitted: Fitted, tmp_path: Path) -> None:
+    options = ["--epochs", "2", "--batch-size", "20", "--set", "generator_dims=16", "--set", "critic_dims=16"]
+    result = invoke("fit", fitted.csv, "-o", tmp_path / "auto.smg", *options, "--seed", "0")
+    assert result.exit_code == 0, result.output
+    assert "model tabgan, auto: a mixed table (1 categorical, 1 continuous, 1 count, 1 binary)" in result.stdout or (
+        "model tabgan, auto: a mixed table" in result.stdout
+    )
+    listed = invoke("presets")
+    assert listed.exit_code == 0 and listed.stdout.splitlines()[0].startswith("medgan-extended\tmedgan\t")
+    refused = invoke("fit", fitted.csv, "-o", tmp_path / "x.smg", "--model", "vae", "--preset", "medgan-extended")
+    assert_user_error(refused, "preset 'medgan-extended' is for medgan, not vae")
+
+
+def test_audit_takes_the_training_options_of_fit(fitted: Fitted, tmp_path: Path) -> None:
+    result = invoke(
+        "audit", fitted.csv, "--model", "vae", "--epochs", "1", "--batch-size", "16", "--threads", "1",
+        "--once", "4", "--repeated", "1", "--reference", "20", "-q",
+    )  # fmt: skip
+    assert result.exit_code in (0, 4), result.output
+    assert "vae trained on 60 rows" in result.stdout

@@ -38,7 +38,6 @@ from typing import Any
 import pandas as pd
 from common import (
     CORGAN_EXTENSIONS,
-    MEDGAN_EXTENSIONS,
     halves,
     nhds_discharges,
     output_folder,
@@ -53,6 +52,7 @@ from synthmed.evaluate.encoding import prepare_tables
 from synthmed.evaluate.membership_curves import MembershipCurves, membership_curves
 from synthmed.evaluate.similarity import dimension_wise_prediction, dimension_wise_probability
 from synthmed.models import MODELS
+from synthmed.models.presets import PRESETS
 from synthmed.report import plots
 
 SPLIT_SEED = 0
@@ -114,9 +114,9 @@ def hyperparameters(model: str, rows: int) -> dict[str, Any]:
     if model == "corgan-extended-sampled":  # codes drawn from their probabilities instead of rounded at 0.5
         return {"binary_rounding": "bernoulli", **hyperparameters("corgan-extended", rows)}
     if model == "corgan-extended-calibrated":  # each code rounded where the generated records get its share
-        return {"binary_rounding": "calibrated", **hyperparameters("corgan-extended", rows)}
+        return PRESETS["corgan-calibrated"].hyperparameters(rows)
     if model == "medgan-extended":
-        return {**MEDGAN_EXTENSIONS, **hyperparameters("medgan", rows)}
+        return PRESETS["medgan-extended"].hyperparameters(rows)
     if model == "medgan":
         return {
             "epochs": _epochs(GAN_UPDATES, rows, 1000, 1000),

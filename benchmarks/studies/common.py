@@ -20,24 +20,18 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from synthmed.models.presets import PRESETS
 from synthmed.report.page import STYLE
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 OUTPUT = ROOT / "studies-output"
-# synthmed's extensions to medGAN against mode collapse (README, "synthmed's extensions to medGAN"): the
-# discriminator sees drawn 0/1 records, the generator also matches the real co-occurrence rates, and the decoder
-# starts at the column frequencies (a short pretraining then learns records, not rates). The weight was chosen on
-# the NHDS 19 variables (100 and 300 tried with this loss), then used unchanged on the code matrices of study 2.
-MEDGAN_EXTENSIONS = {"binary_rounding": "straight_through", "cooccurrence_weight": 300.0, "start_at_frequencies": True}
-# corGAN's: its decoder gains a per-column output bias started at the column frequencies, and numeric columns are
-# seen as their levels in the data's distribution and calibrated to its quantiles after training (models/corgan.py;
-# binary code matrices have none).
-CORGAN_EXTENSIONS = {"start_at_frequencies": True, "quantile_knots": 51, "numeric_scaling": "quantiles"}
-# tsgan's: DCGAN's published optimizer (Adam, step 2e-4, Radford et al. 2016) in place of the white paper's SGD at
-# 5e-4. Tried on both series sets of study 3 after the paper's settings missed its ratio on BasicMotions; no other
-# setting was tried.
-TSGAN_EXTENSIONS = {"optimizer": "adam", "learning_rate": 2e-4}
+# synthmed's extensions, as the named presets users ask for (synthmed/models/presets.py): medGAN's against mode
+# collapse, corGAN's frequency-started decoder and quantile scaling, tsgan's DCGAN Adam. Their budgets are the
+# studies' own, set by each study.
+MEDGAN_EXTENSIONS = dict(PRESETS["medgan-extended"].settings)
+CORGAN_EXTENSIONS = dict(PRESETS["corgan-extended"].settings)
+TSGAN_EXTENSIONS = dict(PRESETS["tsgan-adam"].settings)
 
 
 def shared_data(*parts: str) -> Path:

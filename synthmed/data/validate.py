@@ -137,7 +137,7 @@ def _check_text(
     codes = bool(texts[np.isnan(numbers)].str.match(_CODE).any())  # ICD-9: mostly "250.83", some "V57"
     if markers and share > 0 and (kind in NUMERIC_KINDS or (share >= NUMERIC_MAJORITY and not codes)):
         raise _markers_error(name, markers)
-    if share >= NUMERIC_MINORITY and not codes:
+    if markers and share >= NUMERIC_MINORITY and not codes:
         warnings.warn(
             f"Column {name!r}: {share:.0%} of its values are numbers and the rest words (such as {markers[0]!r}); "
             "it is modelled as categories, each number a label. If it is a measurement, declare the words missing "

@@ -136,6 +136,8 @@ class Synthesizer(ABC):
     # whether the model trains (or was trained) under differential privacy: it then builds other transforms and
     # networks. False until a private `fit` starts; `privacy_` holds that fit's accounting.
     private_: bool = False
+    # how the model was chosen when a command chose it (`auto`, a preset): saved in model.json as "selection"
+    selection_: dict[str, Any] | None = None
 
     # ---- pieces a model supplies -------------------------------------------------------------------
     @abstractmethod
@@ -414,6 +416,7 @@ class Synthesizer(ABC):
             "history": _without_timings(self.history_),
             "monitor": self.monitor_,
             "privacy": self.privacy_,
+            "selection": self.selection_,
         }
         tensors = {
             f"{name}.{key}": value
@@ -467,6 +470,7 @@ class Synthesizer(ABC):
         model.monitor_ = meta.get("monitor")
         model.privacy_ = meta.get("privacy")
         model.private_ = model.privacy_ is not None
+        model.selection_ = meta.get("selection")
         model.samples_drawn_ = 0
         model.networks_ = model._seeded_build()
         return model

@@ -43,7 +43,8 @@ from synthmed.evaluate.attacks import nearest_distances
 from synthmed.evaluate.encoding import gower_weights
 from synthmed.evaluate.intervals import rank_auc
 from synthmed.models.base import Synthesizer
-from synthmed.models.registry import configure
+from synthmed.models.training import cpu_threads
+from synthmed.workflows.training import describe_selection, select_model
 
 REPETITIONS = (1, 2, 4, 8, 16)
 # Canaries drawn per kept one: the kept ones are the draws farthest from the real rows.
@@ -90,6 +91,7 @@ class AuditResult:
     groups: tuple[CanaryGroup, ...]
     membership: EmpiricalEpsilon
     accounted_epsilon: float | None  # None: trained without DP
+    selection: dict[str, Any] | None = None  # how the model was chosen (auto, a preset), as model.json records it
 
     @property
     def consistent(self) -> bool:
@@ -263,14 +265,17 @@ def audit(
         groups=tuple(groups),
         membership=empirical_epsilon(distances[counts == 1], never, delta),
         accounted_epsilon=model.privacy_["epsilon"] if model.privacy_ else None,
+        selection=getattr(model, "selection_", None),
     )
 
 
 def audit_file(
     data: str | Path,
-    model: str | Synthesizer,
+    model: str | Synthesizer = "auto",
     *,
+    preset: str | None = None,
     settings: Mapping[str, Any] | None = None,
+    threads: int | None = None,
     output: str | Path | None = None,
     schema: Schema | str | Path | None = None,
     reading: ReadOptions = PLAIN_READING,
@@ -279,13 +284,16 @@ def audit_file(
 ) -> AuditResult:
     """`audit` of the table in `data` (`options` are `audit`'s), the result written as JSON to `output`.
 
-    `model` is a model, or a registered model's name with its hyperparameter `settings`, built once the output
-    path is checked and the table read."""
+    `model` is a model, a registered model's name or "auto", with a named `preset` and hyperparameter `settings`
+    (workflows/training.py: select_model), built once the output path is checked and the table read."""
     if output is not None:
         check_output(output, overwrite=overwrite, example="audit.json")
     table = reading.read(data)
-    model = configure(model, settings or {}) if isinstance(model, str) else model
-    result = audit(table, model, schema=Schema.load(schema) if isinstance(schema, str | Path) else schema, **options)
+    declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
+    selection = select_model(model, table, preset=preset, settings=settings, schema=declared)
+    selection.model.selection_ = selection.record
+    with cpu_threads(threads):
+        result = audit(table, selection.model, schema=declared, **options)
     if output is not None:
         write_text(output, json.dumps(result.to_dict(), indent=2))
     return result
@@ -301,7 +309,9 @@ def _leave_one_out_exposure(reference: np.ndarray) -> np.ndarray:
 
 def describe_audit(result: AuditResult) -> list[str]:
     """The audit as a short table and verdict lines, for the CLI."""
-    lines = [
+    chosen = describe_selection(result.selection)
+    lines = [chosen] if chosen is not None else []
+    lines += [
         f"{result.model} trained on {result.rows} rows + {result.inserted_rows} canary rows; "
         f"{result.synthetic_rows} rows generated",
         f"{'inserted':>9} {'canaries':>9} {'exact':>7} {'near':>7} {'exposure':>9} {'max':>6}",

@@ -16,13 +16,84 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.files import check_folder
-from synthmed.data.io import check_table_output, write_table
+from synthmed.data.io import PLAIN_READING, ReadOptions, check_table_output, write_table
+from synthmed.data.schema import Schema
 from synthmed.data.timeseries import to_long
 from synthmed.errors import ConfigError
 from synthmed.models.artifact import check_output_path
+from synthmed.models.auto import choose_model
 from synthmed.models.base import Synthesizer
-from synthmed.models.registry import configure
+from synthmed.models.presets import get_preset
+from synthmed.models.registry import configure, model_entry
 from synthmed.models.training import cpu_threads
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The model to train, the data to train it on (the table read to choose it, or the data as given), and the
+    record of the choice that model.json keeps: the model asked for, the model and preset used, and why."""
+
+    model: Synthesizer
+    data: Any
+    record: dict[str, Any] | None
+
+
+def select_model(
+    model: str | Synthesizer,
+    data: Any,
+    *,
+    preset: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    sequences: bool = False,
+    schema: Schema | str | Path | None = None,
+    reading: ReadOptions = PLAIN_READING,
+) -> Selection:
+    """The model a command trains: `model` itself, a registered model by name, or `auto`, chosen from the data
+    (models/auto.py); a named `preset` (models/presets.py) sets its hyperparameters, and `settings` override them."""
+    if isinstance(model, Synthesizer):
+        if preset is not None or settings:
+            raise ConfigError("a preset or settings apply to a model name, not to a model object")
+        return Selection(model, data, None)
+    chosen = get_preset(preset) if preset is not None else None
+    table = None
+    reason = None
+    if model == "auto" and chosen is None:
+        table = None if sequences else _as_data(data, reading)
+        declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
+        choice = choose_model(table, schema=declared, sequences=sequences)
+        name, preset, reason = choice.model, choice.preset, choice.reason
+        chosen = get_preset(preset) if preset is not None else None
+    elif model == "auto":
+        name, reason = chosen.model, f"preset {chosen.name}"
+    else:
+        name = model_entry(model).name
+        if chosen is not None and chosen.model != name:
+            raise ConfigError(
+                f"preset {chosen.name!r} is for {chosen.model}, not {name}",
+                remedy=f"use --model {chosen.model} (or auto) with this preset",
+            )
+    params: dict[str, Any] = {}
+    if chosen is not None:
+        if chosen.budgets and table is None:
+            table = _as_data(data, reading)
+        params = chosen.hyperparameters(len(table) if table is not None else 0)
+    params.update(settings or {})
+    record = {"requested": model, "model": name, "preset": preset, "reason": reason}
+    return Selection(configure(name, params), table if table is not None else data, record)
+
+
+def _as_data(data: Any, reading: ReadOptions) -> Any:
+    """A table file read (once: the model is then trained on what was read), or the data as given."""
+    return reading.read(data) if isinstance(data, str | Path) else data
+
+
+def describe_selection(record: dict[str, Any] | None) -> str | None:
+    """One line: the model trained and why (None when the caller built the model itself)."""
+    if record is None:
+        return None
+    preset = f" (preset {record['preset']})" if record["preset"] else ""
+    reason = f": {record['reason']}" if record["reason"] and record["requested"] == "auto" else ""
+    return f"model {record['model']}{preset}, {record['requested']}{reason}"
 
 
 @dataclass(frozen=True)
@@ -34,46 +105,71 @@ class Fitted:
     seconds: float
 
 
-def fit_to_file(
-    model: str | Synthesizer,
+def fit(
     data: Any,
-    output: str | Path,
+    model: str | Synthesizer = "auto",
     *,
+    preset: str | None = None,
     settings: Mapping[str, Any] | None = None,
-    threads: int | None = None,
-    overwrite: bool = False,
     sequence_id: str | None = None,
     time_column: str | None = None,
     window: int | None = None,
     **fit_options: Any,
-) -> Fitted:
-    """Train `model` on `data` and save it to `output` (.smg); `fit_options` are `Synthesizer.fit`'s.
+) -> Synthesizer:
+    """Choose, configure and train a model on `data`: `synthmed.fit("heart.csv")` trains what `auto` picks.
 
-    `model` is a model, or a registered model's name with its hyperparameter `settings` (models/registry.py:
-    configure), built once the output paths are checked. `sequence_id`, `time_column` and `window` describe
-    sequences and are refused for a model of tables.
+    `model` is a model, a registered model's name, or "auto" (chosen from the data, see `select_model`), with a
+    named `preset` and hyperparameter `settings`. `sequence_id`, `time_column` and `window` describe sequences
+    and are refused for a model of tables; `fit_options` are `Synthesizer.fit`'s. The choice and its reason are
+    kept in `selection_` (and model.json).
     """
-    check_output_path(output, overwrite=overwrite)
-    if fit_options.get("checkpoint") is not None:
-        check_folder(fit_options["checkpoint"])
-    model = configure(model, settings or {}) if isinstance(model, str) else model
     described = {"sequence_id": sequence_id, "time": time_column, "window": window}
     sequence_options = {name: value for name, value in described.items() if value is not None}
-    if sequence_options and model.data_kind() != "sequences":
+    reading = ReadOptions(fit_options.get("na_values"), fit_options.get("encoding"), fit_options.get("decimal"))
+    selection = select_model(
+        model,
+        data,
+        preset=preset,
+        settings=settings,
+        sequences=bool(sequence_options),
+        schema=fit_options.get("schema"),
+        reading=reading,
+    )
+    chosen = selection.model
+    if sequence_options and chosen.data_kind() != "sequences":
         raise ConfigError(
-            f"--sequence-id, --time and --window describe sequences, which {model.name} does not model",
+            f"--sequence-id, --time and --window describe sequences, which {chosen.name} does not model",
             remedy="use --model tsgan for time series",
         )
+    chosen.selection_ = selection.record
+    return chosen.fit(selection.data, **fit_options, **sequence_options)
+
+
+def fit_to_file(
+    data: Any,
+    output: str | Path,
+    model: str | Synthesizer = "auto",
+    *,
+    threads: int | None = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> Fitted:
+    """`fit` on `threads` CPU threads, the trained model saved to `output` (.smg); the output paths (and a
+    checkpoint folder) are checked before the model is chosen or any data read."""
+    check_output_path(output, overwrite=overwrite)
+    if options.get("checkpoint") is not None:
+        check_folder(options["checkpoint"])
     started = time.perf_counter()
     with cpu_threads(threads):
-        model.fit(data, **fit_options, **sequence_options)
+        trained = fit(data, model, **options)
     seconds = time.perf_counter() - started
-    return Fitted(model, model.save(output, overwrite=overwrite), seconds)
+    return Fitted(trained, trained.save(output, overwrite=overwrite), seconds)
 
 
 def describe_fit(fitted: Fitted) -> list[str]:
     """What `synthmed fit` prints: the data's shape, time, seed and threads, and any privacy spent."""
     model = fitted.model
+    chosen = describe_selection(model.selection_)
     transformer = model.transformer_
     width = len(transformer.columns)
     shape = (
@@ -81,7 +177,8 @@ def describe_fit(fitted: Fitted) -> list[str]:
         if model.data_kind() == "sequences"
         else f"{model.n_rows_} rows x {width} columns ({transformer.layout_.width} dimensions)"
     )
-    lines = [
+    lines = [chosen] if chosen is not None else []
+    lines += [
         f"{model.name} trained on {shape} in {fitted.seconds:.1f} s; seed {model.seed_}, {model.threads_} CPU "
         f"threads; saved to {fitted.path}"
     ]

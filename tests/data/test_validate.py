@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -191,3 +192,13 @@ def test_files_are_read_by_what_they_hold_not_their_name(tmp_path: Path) -> None
     cut.write_bytes(gzip.compress(frame.to_csv(index=False).encode())[:60])
     with pytest.raises(DataError, match="not a readable table.*complete"):
         read_table(cut)
+
+
+def test_a_text_column_of_plain_numbers_only_is_kept_without_a_note() -> None:
+    """Numbers held as text (zip codes "01234", values a DataFrame built as objects) stay text, as declared by
+    their type, and no note claims words among them."""
+    table = pd.DataFrame({"zip": pd.Series(["01234", "2", "3.5"] * 10, dtype=object), "age": range(30)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        checked = validate_table(table)
+    assert checked["zip"].tolist() == table["zip"].tolist()
