@@ -115,8 +115,8 @@ def hyperparameters(model: str, rows: int) -> dict[str, Any]:
         return {"binary_rounding": "bernoulli", **hyperparameters("corgan-extended", rows)}
     if model == "corgan-extended-calibrated":  # each code rounded where the generated records get its share
         return PRESETS["corgan-calibrated"].hyperparameters(rows)
-    if model == "medgan-extended":
-        return PRESETS["medgan-extended"].hyperparameters(rows)
+    if model == "medgan-extended":  # the preset's settings on this study's budget
+        return {**PRESETS["medgan-extended"].settings, **hyperparameters("medgan", rows)}
     if model == "medgan":
         return {
             "epochs": _epochs(GAN_UPDATES, rows, 1000, 1000),

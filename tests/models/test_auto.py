@@ -22,13 +22,11 @@ def test_a_mixed_clinical_table_gets_tabgan_and_the_reason_names_its_columns() -
     assert "mixed table" in choice.reason and "1 continuous" in choice.reason
 
 
-def test_a_code_matrix_gets_medgan_with_its_extensions() -> None:
+def test_a_table_of_codes_or_flags_gets_medgan_with_its_extensions() -> None:
     choice = choose_model(codes(CODE_MATRIX_COLUMNS))
-    assert (choice.model, choice.preset) == (
-        "medgan",
-        "medgan-extended",
-    ) and f"{CODE_MATRIX_COLUMNS} columns" in choice.reason
-    assert choose_model(codes(CODE_MATRIX_COLUMNS - 1)).model == "tabgan"  # a few flags are a clinical table
+    assert (choice.model, choice.preset) == ("medgan", "medgan-extended")
+    assert f"{CODE_MATRIX_COLUMNS} columns" in choice.reason
+    assert choose_model(codes(CODE_MATRIX_COLUMNS - 1)).model == "tabgan"  # fewer flags than measured: tabgan
     assert choose_model(codes(30).to_numpy()[:, :30]).model == "medgan"  # an array of codes too
 
 

@@ -23,9 +23,10 @@ def test_every_preset_configures_its_model(name: str) -> None:
 
 def test_a_budget_is_updates_turned_into_epochs_never_more_than_the_papers() -> None:
     preset = get_preset("medgan-extended")
-    # medGAN's paper batches: 1,000 GAN rows and 100 autoencoder rows a step; 1,000 updates of each
-    assert preset.hyperparameters(75_775)["epochs"] == math.ceil(1_000 / 75)
-    assert preset.hyperparameters(75_775)["pretrain_epochs"] == math.ceil(1_000 / 757)
+    # medGAN's paper batches: 1,000 GAN rows and 100 autoencoder rows a step; 7,500 updates of each, which on
+    # study 1's 75,775 records are the 100 and 10 epochs it ran
+    assert preset.hyperparameters(75_775)["epochs"] == math.ceil(7_500 / 75) == 100
+    assert preset.hyperparameters(75_775)["pretrain_epochs"] == math.ceil(7_500 / 757) == 10
     assert preset.hyperparameters(50)["epochs"] == 1_000 and preset.hyperparameters(50)["pretrain_epochs"] == 100
     assert "epochs" not in get_preset("corgan-extended").hyperparameters(50)  # no budget: the model's epochs
 
