@@ -428,19 +428,36 @@ def evaluate(
 @app.command()
 @handles_errors
 def release(
-    train: Annotated[Path, typer.Option(help="The training table the generator learned from.")],
-    holdout: Annotated[Path, typer.Option(help="Real rows kept out of training (what the privacy tests compare).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The release folder to create (must not exist).")],
-    generator: Annotated[Path | None, typer.Argument(help="A generator (.smg) to sample the release from.")] = None,
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A raw table to split, fit and release in one command; or a generator (.smg) to sample the "
+            "release from, with --train and --holdout."
+        ),
+    ] = None,
+    train: Annotated[Path | None, typer.Option(help="The training table the generator learned from.")] = None,
+    holdout: Annotated[
+        Path | None, typer.Option(help="Real rows kept out of training (what the privacy tests compare).")
+    ] = None,
+    holdout_share: Annotated[
+        float, typer.Option(help="From a raw table: the share of its rows held out (stratified on --target).")
+    ] = 0.2,
     rows: Annotated[int | None, typer.Option("--rows", "-n", help="Rows to generate (default: as TRAIN).")] = None,
     synthetic: Annotated[Path | None, typer.Option(help="Vet this existing synthetic table instead.")] = None,
     include_generator: Annotated[
         bool, typer.Option("--include-generator", help="Also release the generator file.")
     ] = False,
     target: Annotated[str | None, typer.Option(help="Outcome column for the utility checks.")] = None,
+    model: Model = "auto",
+    preset: Preset = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    device: Device = None,
+    settings: Settings = None,
     schema: Annotated[Path | None, typer.Option(help="JSON/YAML schema of the tables.")] = None,
     policy: Annotated[Path | None, typer.Option(help="YAML file overriding the default verdict policy.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for sampling and the evaluation.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for the split, the model, sampling and the evaluation.")] = 0,
     k_anonymity: Annotated[
         int | None, typer.Option(help="Make the release K-anonymous on --quasi-identifiers (rows replaced/dropped).")
     ] = None,
@@ -448,29 +465,66 @@ def release(
     na_values: NaValues = None,
     encoding: Encoding = None,
     decimal: Decimal = None,
+    threads: Threads = None,
+    quiet: Quiet = False,
 ) -> None:
     """Write synthetic data (and a model card) only when its privacy verdict passes; otherwise only the report.
 
-    Exit status 3 when the release is refused."""
+    From a raw table (`synthmed release heart.csv -o release/ --target num`): a seeded holdout is split off, the
+    model (auto by default) trained on the rest, and its rows vetted. Exit status 3 when the release is refused."""
     from synthmed.data.io import ReadOptions
-    from synthmed.workflows.release import describe, release_files
+    from synthmed.models.training import cpu_threads
+    from synthmed.workflows.release import describe, release_files, release_table
 
-    outcome = release_files(
-        train,
-        holdout,
-        output,
-        generator=generator,
-        synthetic=synthetic,
-        rows=rows,
-        include_generator=include_generator,
-        target=target,
-        schema=schema,
-        policy=policy,
-        seed=seed,
-        k_anonymity=k_anonymity,
-        quasi_identifiers=_names(quasi_identifiers),
-        reading=ReadOptions(na_values, encoding, decimal),
-    )
+    reading = ReadOptions(na_values, encoding, decimal)
+    one_command = source is not None and source.suffix.lower() != ".smg"
+    if one_command and (train is not None or holdout is not None or synthetic is not None):
+        raise ConfigError(
+            "a raw table is split into training and holdout rows by release itself",
+            remedy="leave out --train, --holdout and --synthetic, or give a generator (.smg) instead of a table",
+        )
+    if one_command:
+        with cpu_threads(threads):
+            outcome = release_table(
+                source,
+                output,
+                target=target,
+                holdout_share=holdout_share,
+                model=model,
+                preset=preset,
+                settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
+                rows=rows,
+                include_generator=include_generator,
+                schema=schema,
+                policy=policy,
+                seed=seed,
+                k_anonymity=k_anonymity,
+                quasi_identifiers=_names(quasi_identifiers),
+                reading=reading,
+                progress=not quiet,
+            )
+    else:
+        if train is None or holdout is None:
+            raise ConfigError(
+                "vetting a generator or a synthetic table needs the real --train and --holdout tables",
+                remedy="give --train T --holdout H, or release a raw table in one command: synthmed release DATA -o D",
+            )
+        outcome = release_files(
+            train,
+            holdout,
+            output,
+            generator=source,
+            synthetic=synthetic,
+            rows=rows,
+            include_generator=include_generator,
+            target=target,
+            schema=schema,
+            policy=policy,
+            seed=seed,
+            k_anonymity=k_anonymity,
+            quasi_identifiers=_names(quasi_identifiers),
+            reading=reading,
+        )
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)
     if not outcome.released:

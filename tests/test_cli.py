@@ -836,3 +836,15 @@ def test_audit_takes_the_training_options_of_fit(fitted: Fitted, tmp_path: Path)
     )  # fmt: skip
     assert result.exit_code in (0, 4), result.output
     assert "vae trained on 60 rows" in result.stdout
+
+
+def test_release_from_a_raw_table_in_one_command(fitted: Fitted, tmp_path: Path) -> None:
+    options = ["--epochs", "2", "--batch-size", "20", "--set", "generator_dims=16", "--set", "critic_dims=16"]
+    result = invoke("release", fitted.csv, "-o", tmp_path / "rel", "--target", "sex", *options, "-q")
+    assert result.exit_code in (0, EXIT_RELEASE_REFUSED), result.output
+    assert (tmp_path / "rel" / "report.html").exists()
+    assert "model tabgan, auto" not in result.stderr  # --quiet: no stages
+    mixed = invoke("release", fitted.csv, "-o", tmp_path / "x", "--train", fitted.csv)
+    assert_user_error(mixed, "split into training and holdout rows by release itself")
+    alone = invoke("release", fitted.model, "-o", tmp_path / "y")
+    assert_user_error(alone, "needs the real --train and --holdout")

@@ -12,12 +12,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from rich.console import Console
 
 from synthmed.data.files import check_new_folder
 from synthmed.data.io import PLAIN_READING, ReadOptions
@@ -30,6 +32,7 @@ from synthmed.models.artifact import read_artifact
 from synthmed.models.base import Synthesizer
 from synthmed.report import write_report
 from synthmed.report.card import card_markdown, model_card
+from synthmed.workflows.training import describe_selection, fit
 
 SYNTHETIC_FILE = "synthetic.csv"
 REPORT_FILE = "report.html"
@@ -211,6 +214,101 @@ def release_files(
         k_anonymity=None if k_anonymity is None else (quasi_identifiers, k_anonymity),
         generate=generate,
     )
+
+
+def split_holdout(
+    table: pd.DataFrame, share: float, *, target: str | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, holdout): a seeded random `share` of the rows held out, in the same proportions of `target`'s
+    values when a target is named (stratified), so that both halves hold every outcome."""
+    if not 0 < share < 1:
+        raise ConfigError("the holdout share must be between 0 and 1", values=[share], remedy="e.g. 0.2")
+    if target is not None and target not in table.columns:
+        raise ConfigError("the target is not a column of the table", column=target, remedy="check --target")
+    holdout_rows = round(share * len(table))
+    if holdout_rows < 1 or holdout_rows >= len(table):
+        raise ConfigError(
+            f"a holdout share of {share:g} leaves no rows on one side of {len(table)}",
+            values=[share],
+            remedy="use a larger table or a share between them",
+        )
+    rng = np.random.default_rng(seed)
+    if target is None:
+        held = rng.permutation(len(table))[:holdout_rows]
+    else:
+        groups = table[target].astype("string").fillna("<missing>").to_numpy()
+        held = np.concatenate(
+            [
+                rng.permutation(members)[: round(share * len(members))]
+                for members in (np.flatnonzero(groups == value) for value in sorted(set(groups)))
+            ]
+        )
+    chosen = np.zeros(len(table), dtype=bool)
+    chosen[held] = True
+    return table[~chosen].reset_index(drop=True), table[chosen].reset_index(drop=True)
+
+
+def release_table(
+    data: str | Path | pd.DataFrame,
+    output: str | Path,
+    *,
+    target: str | None = None,
+    holdout_share: float = 0.2,
+    model: str = "auto",
+    preset: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    rows: int | None = None,
+    include_generator: bool = False,
+    schema: Schema | str | Path | None = None,
+    policy: Policy | str | Path | None = None,
+    seed: int = 0,
+    k_anonymity: int | None = None,
+    quasi_identifiers: list[str] | None = None,
+    reading: ReadOptions = PLAIN_READING,
+    progress: bool = True,
+) -> ReleaseOutcome:
+    """From a raw table to a vetted release in one call: split off a seeded holdout (stratified on `target`),
+    fit `model` (auto by default) on the rest, generate as many rows, evaluate, gate, and write the release.
+
+    Nothing but the report is written when the gate refuses; the generator goes into the release only with
+    `include_generator`. Each stage is announced on the console when `progress` is on.
+    """
+    if (k_anonymity is None) != (quasi_identifiers is None):
+        raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
+    folder = check_new_folder(output)
+    declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
+    stages = Console(stderr=True, quiet=not progress)
+    stages.print("[bold]1/4[/bold] reading and splitting off the holdout")
+    table = reading.read(data) if isinstance(data, str | Path) else data
+    train, holdout = split_holdout(table, holdout_share, target=target, seed=seed)
+    stages.print(f"[bold]2/4[/bold] training on {len(train)} rows ({len(holdout)} held out)")
+    fitted = fit(train, model, preset=preset, settings=settings, schema=declared, progress=progress)
+    stages.print(describe_selection(fitted.selection_) or f"model {fitted.name}")
+    stages.print("[bold]3/4[/bold] generating")
+
+    def generate(count: int, round_: int) -> pd.DataFrame:
+        fresh = fitted.sample(count, seed=seed + 1 + round_)
+        return fresh if isinstance(fresh, pd.DataFrame) else pd.DataFrame(fresh, columns=fitted.transformer_.columns)
+
+    synthetic = generate(rows or len(train), -1)
+    stages.print("[bold]4/4[/bold] evaluating and gating")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{folder.name}.generator-", dir=folder.parent) as scratch:
+        generator = fitted.save(Path(scratch) / GENERATOR_FILE)
+        return release(
+            synthetic,
+            train,
+            holdout,
+            folder,
+            generator=generator,
+            include_generator=include_generator,
+            target=target,
+            schema=declared,
+            policy=Policy.load(policy) if isinstance(policy, str | Path) else policy,
+            seed=seed,
+            k_anonymity=None if k_anonymity is None else (quasi_identifiers, k_anonymity),
+            generate=generate,
+        )
 
 
 def generator_rare_check(meta: dict[str, Any], train: pd.DataFrame, min_count: int) -> Check:

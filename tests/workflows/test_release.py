@@ -145,3 +145,33 @@ def test_a_k_anonymous_release_counts_its_changes_on_the_card(
         "5-anonymous on sex, smoker: 0 rows replaced by newly generated ones, 3 dropped"
         in (tmp_path / "out" / "MODEL_CARD.md").read_text()
     )
+
+
+def test_the_holdout_is_seeded_and_stratified_on_the_target() -> None:
+    table = pd.DataFrame({"x": np.arange(200), "outcome": ["rare"] * 20 + ["common"] * 180})
+    train, holdout = gate.split_holdout(table, 0.25, target="outcome", seed=3)
+    assert len(holdout) == 50 and (holdout["outcome"] == "rare").sum() == 5  # a quarter of each outcome
+    assert set(train["x"]).isdisjoint(holdout["x"]) and len(train) + len(holdout) == 200
+    again, _ = gate.split_holdout(table, 0.25, target="outcome", seed=3)
+    assert again.equals(train)
+    for share, message in ((0.0, "between 0 and 1"), (0.001, "leaves no rows")):
+        with pytest.raises(ConfigError, match=message):
+            gate.split_holdout(table, share)
+    with pytest.raises(ConfigError, match="not a column"):
+        gate.split_holdout(table, 0.2, target="death")
+
+
+def test_a_raw_table_is_split_fitted_and_vetted_in_one_call(tmp_path: Path) -> None:
+    table = patients(2, 300).assign(outcome=lambda t: np.where(t["age"] > 55, "yes", "no"))
+    fast = {"epochs": 3, "batch_size": 40, "generator_dims": [16], "critic_dims": [16], "max_modes": 2}
+    outcome = gate.release_table(
+        table, tmp_path / "release", target="outcome", settings=fast, seed=0, include_generator=True, progress=False
+    )
+    files = {path.name for path in (tmp_path / "release").iterdir()}
+    assert gate.REPORT_FILE in files and (gate.SYNTHETIC_FILE in files) == outcome.released
+    assert (gate.GENERATOR_FILE in files) == outcome.released
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["release"]  # no scratch generator left behind
+    report = json.loads((tmp_path / "release" / gate.EVALUATION_FILE).read_text())
+    assert report["about"]["rows"]["holdout"] == round(0.2 * (table["outcome"] == "yes").sum()) + round(
+        0.2 * (table["outcome"] == "no").sum()
+    )
