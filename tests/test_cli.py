@@ -481,26 +481,24 @@ def test_edited_schema_file_changes_the_fitted_layout(fitted: Fitted, tmp_path: 
 # demo
 
 
-def test_demo_writes_synthetic_breast_cancer_and_fidelity_table(tmp_path: Path) -> None:
+def test_demo_releases_the_breast_cancer_table_and_prints_the_verdicts(tmp_path: Path) -> None:
     from sklearn.datasets import load_breast_cancer
 
-    result = invoke("demo", "--epochs", "2", "-o", tmp_path)
+    result = invoke("demo", "--epochs", "2", "-o", tmp_path, "-q")
     assert result.exit_code == 0, (result.output, result.exception)
-    synthetic = pd.read_csv(tmp_path / "synthetic_breast_cancer.csv")
-    assert synthetic.shape == (455, 31)  # the 80% training split, 30 measurements + diagnosis
-    assert list(synthetic.columns) == [*load_breast_cancer().feature_names, "diagnosis"]
-    assert set(synthetic["diagnosis"]) <= {"malignant", "benign"}
-    assert (tmp_path / "medgan_breast_cancer.smg").is_file()
-
-    lines = {
-        metric: next(line for line in result.stdout.splitlines() if line.startswith(metric))
-        for metric in ("column shape similarity", "correlation difference")
-    }
-    shape = [float(value) for value in lines["column shape similarity"].split()[-2:]]
-    correlation = [float(value) for value in lines["correlation difference"].split()[-2:]]
-    assert all(0.0 <= value <= 1.0 for value in shape)
-    assert all(0.0 <= value <= 2.0 for value in correlation)
-    assert shape[1] > 0.8  # the real holdout resembles the training split
+    lines = result.stdout.splitlines()
+    for area in ("fidelity", "utility", "privacy"):
+        assert any(line.split()[:1] == [area] for line in lines)
+    assert any("real holdout" in line for line in lines)  # the reference figure beside each synthetic one
+    assert lines[-1].startswith(f"report: {tmp_path / 'release' / 'report.html'}")
+    table = pd.read_csv(tmp_path / "breast_cancer.csv")
+    assert list(table.columns) == [*load_breast_cancer().feature_names, "diagnosis"]
+    evaluation = json.loads((tmp_path / "release" / "evaluation.json").read_text())
+    assert evaluation["about"]["rows"]["holdout"] == round(0.2 * 212) + round(0.2 * 357)  # stratified on diagnosis
+    released = (tmp_path / "release" / "synthetic.csv").exists()
+    assert released == ("released to" in result.stdout)
+    again = invoke("demo", "--epochs", "2", "-o", tmp_path, "-q")  # a second demo replaces its own release
+    assert again.exit_code == 0, again.output
 
 
 def test_fit_resumes_from_its_checkpoint_folder(fitted: Fitted, tmp_path: Path) -> None:

@@ -1,57 +1,63 @@
-"""The embedded demo behind `make demo`: real diagnostic data in, medGAN, synthetic rows and fidelity out.
+"""The embedded demo behind `make demo`: the main job, a raw table to a vetted release, on real diagnostic data.
 
-It uses scikit-learn's Wisconsin breast-cancer table (569 patients x 30 measurements + diagnosis), which
-ships with scikit-learn, so it runs on a fresh machine with nothing downloaded.
+It uses scikit-learn's Wisconsin breast-cancer table (569 patients x 30 measurements + diagnosis), which ships with
+scikit-learn, so it runs on a fresh machine with nothing downloaded. `release_table` splits off a stratified
+holdout, trains the model `auto` picks, evaluates and gates; the demo's folder holds the table it read and the
+release.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from sklearn.datasets import load_breast_cancer
-from sklearn.model_selection import train_test_split
 
 from synthmed.data.files import check_folder
 from synthmed.data.io import write_table
-from synthmed.evaluate.fidelity import column_shape_similarity, correlation_difference
-from synthmed.models.medgan import MedGAN
+from synthmed.workflows.release import EVALUATION_FILE, REPORT_FILE, ReleaseOutcome, release_table
 
-# medGAN's paper batch (1,000) is larger than this 455-row training split: with one generator update
-# per epoch it barely trains. 100 rows per batch gives 5 updates per epoch.
-DEMO_BATCH_SIZE = 100
+TABLE_FILE = "breast_cancer.csv"
+RELEASE_FOLDER = "release"
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    synthetic_path: Path
-    model_path: Path
-    train_rows: int
+    outcome: ReleaseOutcome
+    table_path: Path
+    report_path: Path
     seconds: float
-    fidelity: pd.DataFrame  # rows: metrics; columns: synthetic vs train, holdout vs train (the reference)
+    summary: list[str]  # each area's verdict, then its checks with the real holdout's figures beside
 
 
-def run_demo(output_dir: str | Path, *, epochs: int = 1000, seed: int = 0, progress: bool = True) -> DemoResult:
+def run_demo(output_dir: str | Path, *, epochs: int | None = None, seed: int = 0, progress: bool = True) -> DemoResult:
+    """Release the breast-cancer table into `output_dir`/release (a previous demo's release there is replaced)."""
     output_dir = Path(output_dir)
     check_folder(output_dir)
     table = load_breast_cancer(as_frame=True).frame
     table["diagnosis"] = table.pop("target").map({0: "malignant", 1: "benign"})
-    train, holdout = train_test_split(table, test_size=0.2, random_state=seed, stratify=table["diagnosis"])
+    table_path = write_table(table, output_dir / TABLE_FILE)
+    folder = output_dir / RELEASE_FOLDER
+    if (folder / EVALUATION_FILE).is_file():  # a previous demo's release, never anything else
+        shutil.rmtree(folder)
     started = time.perf_counter()
-    model = MedGAN(epochs=epochs, batch_size=DEMO_BATCH_SIZE, seed=seed).fit(train, progress=progress)
+    outcome = release_table(
+        table,
+        folder,
+        target="diagnosis",
+        settings={"epochs": epochs} if epochs is not None else None,
+        seed=seed,
+        progress=progress,
+    )
     seconds = time.perf_counter() - started
-    synthetic = model.sample(len(train))
-    schema = model.schema_
-
-    def summary(candidate: pd.DataFrame) -> dict[str, float]:
-        return {
-            "column shape similarity (mean, 1 = same)": column_shape_similarity(train, candidate, schema).mean(),
-            "correlation difference (mean |diff|, 0 = same)": correlation_difference(train, candidate, schema),
-        }
-
-    fidelity = pd.DataFrame({"synthetic vs train": summary(synthetic), "real holdout vs train": summary(holdout)})
-    synthetic_path = write_table(synthetic, output_dir / "synthetic_breast_cancer.csv")
-    model_path = model.save(output_dir / "medgan_breast_cancer.smg")
-    return DemoResult(synthetic_path, model_path, len(train), seconds, fidelity)
+    evaluation = json.loads((folder / EVALUATION_FILE).read_text())
+    summary = []
+    for area in ("fidelity", "utility", "privacy"):
+        summary.append(f"{area:<9} {evaluation[area]['verdict'].upper()}")
+        summary += [
+            f"  {check['verdict']:<12} {check['name']}: {check['reason']}" for check in evaluation[area]["checks"]
+        ]
+    return DemoResult(outcome, table_path, folder / REPORT_FILE, seconds, summary)
