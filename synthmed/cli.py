@@ -465,6 +465,10 @@ def release(
     na_values: NaValues = None,
     encoding: Encoding = None,
     decimal: Decimal = None,
+    dp_epsilon: Annotated[
+        float | None, typer.Option(help="From a raw table: train with (epsilon, delta)-differential privacy.")
+    ] = None,
+    dp_delta: Annotated[float | None, typer.Option(help="DP delta (default: 1 / (10 x rows)).")] = None,
     threads: Threads = None,
     quiet: Quiet = False,
 ) -> None:
@@ -501,6 +505,8 @@ def release(
                 k_anonymity=k_anonymity,
                 quasi_identifiers=_names(quasi_identifiers),
                 reading=reading,
+                dp_epsilon=dp_epsilon,
+                dp_delta=dp_delta,
                 progress=not quiet,
             )
     else:

@@ -846,3 +846,10 @@ def test_release_from_a_raw_table_in_one_command(fitted: Fitted, tmp_path: Path)
     assert_user_error(mixed, "split into training and holdout rows by release itself")
     alone = invoke("release", fitted.model, "-o", tmp_path / "y")
     assert_user_error(alone, "needs the real --train and --holdout")
+
+
+def test_release_from_a_raw_table_trains_privately_when_asked(fitted: Fitted, tmp_path: Path) -> None:
+    refused = invoke("release", fitted.csv, "-o", tmp_path / "rel", "--model", "vae", "--dp-epsilon", "1", "-q")
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert "error: with differential privacy every column's domain must come from public metadata" in refused.stderr
+    assert not (tmp_path / "rel").exists()

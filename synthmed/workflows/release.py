@@ -265,13 +265,16 @@ def release_table(
     k_anonymity: int | None = None,
     quasi_identifiers: list[str] | None = None,
     reading: ReadOptions = PLAIN_READING,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
     progress: bool = True,
 ) -> ReleaseOutcome:
     """From a raw table to a vetted release in one call: split off a seeded holdout (stratified on `target`),
     fit `model` (auto by default) on the rest, generate as many rows, evaluate, gate, and write the release.
 
     Nothing but the report is written when the gate refuses; the generator goes into the release only with
-    `include_generator`. Each stage is announced on the console when `progress` is on.
+    `include_generator`. With `dp_epsilon` (and `dp_delta`) the model trains with differential privacy. Each
+    stage is announced on the console when `progress` is on.
     """
     if (k_anonymity is None) != (quasi_identifiers is None):
         raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
@@ -282,7 +285,16 @@ def release_table(
     table = reading.read(data) if isinstance(data, str | Path) else data
     train, holdout = split_holdout(table, holdout_share, target=target, seed=seed)
     stages.print(f"[bold]2/4[/bold] training on {len(train)} rows ({len(holdout)} held out)")
-    fitted = fit(train, model, preset=preset, settings=settings, schema=declared, progress=progress)
+    fitted = fit(
+        train,
+        model,
+        preset=preset,
+        settings=settings,
+        schema=declared,
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
+        progress=progress,
+    )
     stages.print(describe_selection(fitted.selection_) or f"model {fitted.name}")
     stages.print("[bold]3/4[/bold] generating")
 
