@@ -289,7 +289,7 @@ def release_table(
         train,
         model,
         preset=preset,
-        settings=settings,
+        settings={"seed": seed, **(settings or {})},  # the whole release follows from `seed`
         schema=declared,
         dp_epsilon=dp_epsilon,
         dp_delta=dp_delta,

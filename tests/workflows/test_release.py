@@ -172,6 +172,12 @@ def test_a_raw_table_is_split_fitted_and_vetted_in_one_call(tmp_path: Path) -> N
     assert (gate.GENERATOR_FILE in files) == outcome.released
     assert sorted(path.name for path in tmp_path.iterdir()) == ["release"]  # no scratch generator left behind
     report = json.loads((tmp_path / "release" / gate.EVALUATION_FILE).read_text())
+    gate.release_table(
+        table, tmp_path / "again", target="outcome", settings=fast, seed=0, include_generator=True, progress=False
+    )
+    repeated = json.loads((tmp_path / "again" / gate.EVALUATION_FILE).read_text())
+    assert {**repeated["about"], "seconds": 0} == {**report["about"], "seconds": 0}  # the seed fixes the release
+    assert repeated["fidelity"] == report["fidelity"] and repeated["privacy"] == report["privacy"]
     assert report["about"]["rows"]["holdout"] == round(0.2 * (table["outcome"] == "yes").sum()) + round(
         0.2 * (table["outcome"] == "no").sum()
     )
