@@ -480,34 +480,36 @@ def release(
     from synthmed.models.training import cpu_threads
     from synthmed.workflows.release import describe, release_files, release_table
 
-    reading = ReadOptions(na_values, encoding, decimal)
     one_command = source is not None and source.suffix.lower() != ".smg"
     if one_command and (train is not None or holdout is not None or synthetic is not None):
         raise ConfigError(
             "a raw table is split into training and holdout rows by release itself",
             remedy="leave out --train, --holdout and --synthetic, or give a generator (.smg) instead of a table",
         )
+    shared: dict[str, Any] = {
+        "rows": rows,
+        "include_generator": include_generator,
+        "target": target,
+        "schema": schema,
+        "policy": policy,
+        "seed": seed,
+        "k_anonymity": k_anonymity,
+        "quasi_identifiers": _names(quasi_identifiers),
+        "reading": ReadOptions(na_values, encoding, decimal),
+    }
     if one_command:
         with cpu_threads(threads):
             outcome = release_table(
                 source,
                 output,
-                target=target,
                 holdout_share=holdout_share,
                 model=model,
                 preset=preset,
                 settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
-                rows=rows,
-                include_generator=include_generator,
-                schema=schema,
-                policy=policy,
-                seed=seed,
-                k_anonymity=k_anonymity,
-                quasi_identifiers=_names(quasi_identifiers),
-                reading=reading,
                 dp_epsilon=dp_epsilon,
                 dp_delta=dp_delta,
                 progress=not quiet,
+                **shared,
             )
     else:
         if train is None or holdout is None:
@@ -515,22 +517,7 @@ def release(
                 "vetting a generator or a synthetic table needs the real --train and --holdout tables",
                 remedy="give --train T --holdout H, or release a raw table in one command: synthmed release DATA -o D",
             )
-        outcome = release_files(
-            train,
-            holdout,
-            output,
-            generator=source,
-            synthetic=synthetic,
-            rows=rows,
-            include_generator=include_generator,
-            target=target,
-            schema=schema,
-            policy=policy,
-            seed=seed,
-            k_anonymity=k_anonymity,
-            quasi_identifiers=_names(quasi_identifiers),
-            reading=reading,
-        )
+        outcome = release_files(train, holdout, output, generator=source, synthetic=synthetic, **shared)
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)
     if not outcome.released:

@@ -194,10 +194,7 @@ def release_files(
         if model.data_kind() != "table":
             raise ConfigError(f"release vets tables; {model.name} generates sequences")
 
-        def generate(count: int, round_: int) -> pd.DataFrame:
-            fresh = model.sample(count, seed=seed + 1 + round_)  # other draws than the release's own
-            return fresh if isinstance(fresh, pd.DataFrame) else pd.DataFrame(fresh, columns=model.transformer_.columns)
-
+        generate = _drawing(model, seed)
         table = generate(rows or len(real[0]), -1)
     else:
         table = reading.read(synthetic)
@@ -214,6 +211,17 @@ def release_files(
         k_anonymity=None if k_anonymity is None else (quasi_identifiers, k_anonymity),
         generate=generate,
     )
+
+
+def _drawing(model: Synthesizer, seed: int) -> Callable[[int, int], pd.DataFrame]:
+    """`generate(rows, round)`: the release's rows (round -1) and, for k-anonymity, replacements drawn with
+    other seeds than the release's own."""
+
+    def generate(count: int, round_: int) -> pd.DataFrame:
+        fresh = model.sample(count, seed=seed + 1 + round_)
+        return fresh if isinstance(fresh, pd.DataFrame) else pd.DataFrame(fresh, columns=model.transformer_.columns)
+
+    return generate
 
 
 def split_holdout(
@@ -298,10 +306,7 @@ def release_table(
     stages.print(describe_selection(fitted.selection_) or f"model {fitted.name}")
     stages.print("[bold]3/4[/bold] generating")
 
-    def generate(count: int, round_: int) -> pd.DataFrame:
-        fresh = fitted.sample(count, seed=seed + 1 + round_)
-        return fresh if isinstance(fresh, pd.DataFrame) else pd.DataFrame(fresh, columns=fitted.transformer_.columns)
-
+    generate = _drawing(fitted, seed)
     synthetic = generate(rows or len(train), -1)
     stages.print("[bold]4/4[/bold] evaluating and gating")
     folder.parent.mkdir(parents=True, exist_ok=True)
