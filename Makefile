@@ -5,18 +5,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint studies clean
+.PHONY: demo test lint docs studies clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/synthmed demo --output demo-output
 
-test: $(STAMP) lint
+test: $(STAMP) lint docs
 	$(BIN)/python -m pytest -q --durations=10
 
 # The published studies reproduced (benchmarks/studies/README.md); they need ../shared/data.
@@ -31,9 +31,13 @@ studies: $(STAMP)
 	$(STUDY)/sensor_series.py --extended
 	$(STUDY)/cleveland_classification.py
 
+# The user guide and API reference (docs/, mkdocs.yml), built strictly: a broken link or reference fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) demo-output studies-output .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-output studies-output site .pytest_cache .ruff_cache .hypothesis
