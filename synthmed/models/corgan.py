@@ -53,6 +53,7 @@ from synthmed.models.dp_histograms import (
     MARGINALS_SHARE,
     calibrate_to_histograms,
     numeric_histograms,
+    numeric_spans,
     release_histograms,
 )
 from synthmed.models.layers import (
@@ -244,7 +245,7 @@ class CorGAN(Synthesizer):
             "critic": Phase(batch, sum(self._critic_steps(step) for step in range(generator_steps))),
         }
         adaptations = {"norms": "group norm instead of batch norm in the autoencoder (the critic always has it)"}
-        if self._released_histograms(data):
+        if self.quantile_knots and numeric_spans(self.transformer_):
             adaptations["quantile_knots"] = (
                 f"numbers calibrated to {HISTOGRAM_BINS}-bin histograms of their declared ranges, released by the "
                 f"Gaussian mechanism ({MARGINALS_SHARE:.0%} of epsilon), instead of to the data's quantiles"
@@ -255,15 +256,12 @@ class CorGAN(Synthesizer):
             adaptations["start_at_frequencies"] = "the column bias starts at 0: the exact frequencies are not read"
         return PrivacyPlan(phases, adaptations)
 
-    def _released_histograms(self, data: torch.Tensor) -> dict[str, Any]:
-        """The numeric histograms a private run releases: with `quantile_knots`, one per numeric column."""
-        return numeric_histograms(data.cpu().numpy(), self.transformer_) if self.quantile_knots else {}
-
     def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
         """Pretrain the autoencoder, then train the GAN, with DP-SGD wherever real records are read."""
         n = len(data)
         steps_per_epoch = max(1, n // min(self.batch_size, n))
-        histograms = self._released_histograms(data)
+        # with quantile_knots, one histogram per numeric column, released as the plan's "marginals" phase
+        histograms = numeric_histograms(data.cpu().numpy(), self.transformer_) if self.quantile_knots else {}
         released = release_histograms(private, histograms) if histograms else {}
         network = self.networks_["autoencoder"].train()
         with private.training("pretrain", network, self._adam([{"params": list(network.parameters())}])) as learner:

@@ -15,6 +15,7 @@ import numpy as np
 
 from synthmed.data.calibration import histogram_quantiles
 from synthmed.data.encoders import NumericEncoder
+from synthmed.data.layout import Span
 from synthmed.data.transform import TableTransformer
 from synthmed.models.condition_vectors import ConditionSampler
 from synthmed.models.dp import PrivateTraining
@@ -30,15 +31,18 @@ HISTOGRAM_BINS = 20
 SOURCE = "dp-histogram"
 
 
+def numeric_spans(transformer: TableTransformer) -> list[Span]:
+    """The value spans of the numeric columns: the ones a histogram is released for."""
+    numeric = {encoder.name for encoder in transformer.encoders_ if isinstance(encoder, NumericEncoder)}
+    return [span for span in transformer.layout_.spans if span.role == "value" and span.column in numeric]
+
+
 def numeric_histograms(data: np.ndarray, transformer: TableTransformer) -> dict[str, np.ndarray]:
     """Each numeric column's counts in `HISTOGRAM_BINS` equal bins of its [0, 1] (declared range) scale."""
-    numeric = {encoder.name for encoder in transformer.encoders_ if isinstance(encoder, NumericEncoder)}
     spans = transformer.layout_.spans
     missing = {span.column: data[:, span.start] > 0.5 for span in spans if span.role == "missing"}
     histograms = {}
-    for span in spans:
-        if span.role != "value" or span.column not in numeric:
-            continue
+    for span in numeric_spans(transformer):
         present = data[:, span.start][~missing.get(span.column, np.zeros(len(data), dtype=bool))]
         bins = np.minimum((np.clip(present, 0, 1) * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
         histograms[span.column] = np.bincount(bins, minlength=HISTOGRAM_BINS)
