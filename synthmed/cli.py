@@ -419,7 +419,7 @@ def evaluate(
         reading=ReadOptions(na_values, encoding, decimal),
         overwrite=overwrite,
     )
-    for line in describe_evaluation(result):
+    for line in describe_evaluation(result.to_dict()):
         typer.echo(line)
     written = " and ".join(str(path) for path in (output, json_output) if path is not None)
     typer.echo(f"written to {written} ({result.about['seconds']:.1f} s)")

@@ -18,6 +18,7 @@ from sklearn.datasets import load_breast_cancer
 
 from synthmed.data.files import check_folder
 from synthmed.data.io import write_table
+from synthmed.workflows.evaluation import describe_evaluation
 from synthmed.workflows.release import EVALUATION_FILE, REPORT_FILE, ReleaseOutcome, release_table
 
 TABLE_FILE = "breast_cancer.csv"
@@ -53,11 +54,5 @@ def run_demo(output_dir: str | Path, *, epochs: int | None = None, seed: int = 0
         progress=progress,
     )
     seconds = time.perf_counter() - started
-    evaluation = json.loads((folder / EVALUATION_FILE).read_text())
-    summary = []
-    for area in ("fidelity", "utility", "privacy"):
-        summary.append(f"{area:<9} {evaluation[area]['verdict'].upper()}")
-        summary += [
-            f"  {check['verdict']:<12} {check['name']}: {check['reason']}" for check in evaluation[area]["checks"]
-        ]
+    summary = describe_evaluation(json.loads((folder / EVALUATION_FILE).read_text()))
     return DemoResult(outcome, table_path, folder / REPORT_FILE, seconds, summary)

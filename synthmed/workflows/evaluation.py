@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,14 @@ def evaluate_files(
     return result
 
 
-def describe_evaluation(result: Evaluation) -> list[str]:
-    """One line per area's verdict, then one per check."""
+def describe_evaluation(document: Mapping[str, Any]) -> list[str]:
+    """One line per area's verdict, then one per check, from an evaluation as `Evaluation.to_dict()` (or
+    evaluation.json) holds it."""
     lines = []
     for name in ("fidelity", "utility", "privacy"):
-        area = getattr(result, name)
-        lines.append(f"{name:<9} {area.verdict.value.upper()}")
-        lines += [f"  {check.verdict.value:<12} {check.name}: {check.reason}" for check in area.checks]
+        area = document[name]
+        lines.append(f"{name:<9} {area['verdict'].upper()}")
+        lines += [f"  {check['verdict']:<12} {check['name']}: {check['reason']}" for check in area["checks"]]
     return lines
 
 
