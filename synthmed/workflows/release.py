@@ -224,13 +224,17 @@ def _drawing(model: Synthesizer, seed: int) -> Callable[[int, int], pd.DataFrame
     return generate
 
 
+def _check_share(share: float) -> None:
+    if not 0 < share < 1:
+        raise ConfigError("the holdout share must be between 0 and 1", values=[share], remedy="e.g. 0.2")
+
+
 def split_holdout(
     table: pd.DataFrame, share: float, *, target: str | None = None, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, holdout): a seeded random `share` of the rows held out, in the same proportions of `target`'s
     values when a target is named (stratified), so that both halves hold every outcome."""
-    if not 0 < share < 1:
-        raise ConfigError("the holdout share must be between 0 and 1", values=[share], remedy="e.g. 0.2")
+    _check_share(share)
     if target is not None and target not in table.columns:
         raise ConfigError("the target is not a column of the table", column=target, remedy="check --target")
     holdout_rows = round(share * len(table))
@@ -286,6 +290,7 @@ def release_table(
     """
     if (k_anonymity is None) != (quasi_identifiers is None):
         raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
+    _check_share(holdout_share)  # before anything is read
     folder = check_new_folder(output)
     declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
     stages = Console(stderr=True, quiet=not progress)
