@@ -58,7 +58,7 @@ def nearest_distances(reference: np.ndarray, queries: np.ndarray, weights: np.nd
     return distances
 
 
-def _advantage(labels: np.ndarray, scores: np.ndarray) -> float:
+def membership_advantage(labels: np.ndarray, scores: np.ndarray) -> float:
     """Membership advantage max(TPR - FPR) over thresholds (Yeom et al. 2018): 0 = none, 1 = perfect."""
     false_positive, true_positive, _ = roc_curve(labels, scores)
     return float(np.max(true_positive - false_positive))
@@ -315,7 +315,7 @@ def _attack_setup(tables: EvaluationTables, seed: int) -> _AttackSetup:
     )
 
 
-def _subsampled_roc(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def subsampled_roc(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     false_positive, true_positive, _ = roc_curve(labels, scores)
     if len(false_positive) > MAX_ROC_POINTS:
         keep = np.unique(np.linspace(0, len(false_positive) - 1, MAX_ROC_POINTS).round().astype(int))
@@ -355,9 +355,9 @@ def _evaluate_attack(
         name=name,
         auc=bootstrap(rank_auc, labels, scores, seed),
         tpr_at_1pct_fpr=_tpr_at_low_fpr(labels, scores),
-        advantage=bootstrap(_advantage, labels, scores, seed),
+        advantage=bootstrap(membership_advantage, labels, scores, seed),
         atypical_auc=_atypical_auc(setup, scores, seed),
-        roc=_subsampled_roc(labels, scores),
+        roc=subsampled_roc(labels, scores),
         scored_members=len(setup.members),
         scored_non_members=len(setup.non_members),
         presence_disclosure=presence,

@@ -156,3 +156,19 @@ def prepare_tables(
         synthetic_matrix=transformer.transform(synthetic),
         rare_in_train=rare_in_train,
     )
+
+
+def encode_population(
+    population: pd.DataFrame, samples: list[pd.DataFrame], schema: Schema | None = None
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """(population matrix, one matrix per synthetic sample, distance weights), all encoded by one transformer:
+    the shadow-model game (evaluate/shadow.py) compares real records with many generators' samples."""
+    population = _validated(population, "real", schema)
+    full_schema = infer_schema(population, schema)
+    names = [column.name for column in full_schema.modelled]
+    tables = [apply_rare_policy(table, full_schema)[names].reset_index(drop=True) for table in [population, *samples]]
+    tables = [tables[0], *(table.astype(tables[0].dtypes.to_dict(), errors="ignore") for table in tables[1:])]
+    full_schema = _widen_binaries(full_schema, tables)
+    transformer = TableTransformer(full_schema).fit(pd.concat(tables, ignore_index=True))
+    matrices = [transformer.transform(table) for table in tables]
+    return matrices[0], matrices[1:], gower_weights(transformer.layout_)

@@ -33,8 +33,10 @@ from synthmed.evaluate.policy import (
     correlation_check,
     limit_check,
     membership_check,
+    settle_with_shadow_models,
     worst,
 )
+from synthmed.evaluate.shadow import ShadowMembership
 from synthmed.evaluate.similarity import (
     contingency_similarity,
     correlation_matrices,
@@ -253,3 +255,30 @@ def evaluate(
         "seconds": time.perf_counter() - started,
     }
     return Evaluation(fidelity, usefulness, privacy, about)
+
+
+def _holdout_attack_names(evaluation: Evaluation) -> set[str]:
+    return {attack["name"] for attack in evaluation.privacy.figures.get("membership_inference", [])}
+
+
+def membership_undecided(evaluation: Evaluation) -> bool:
+    """Whether a holdout membership attack was inconclusive: the case the shadow-model game settles."""
+    names = _holdout_attack_names(evaluation)
+    return any(check.name in names and check.verdict is Verdict.INCONCLUSIVE for check in evaluation.privacy.checks)
+
+
+def with_shadow_models(evaluation: Evaluation, shadow: ShadowMembership, policy: Policy | None = None) -> Evaluation:
+    """`evaluation` with the shadow-model game's attacks as privacy checks and figures, its inconclusive holdout
+    attacks settled by them under the policy (policy.settle_with_shadow_models)."""
+    rules = (policy or Policy()).privacy
+    shadow_checks = [
+        membership_check(attack.name, attack.auc, attack.tpr_at_1pct_fpr, rules, attack.scored_non_members)
+        for attack in shadow.attacks
+    ]
+    names = _holdout_attack_names(evaluation)
+    holdout = [check for check in evaluation.privacy.checks if check.name in names]
+    settled = {check.name: check for check in settle_with_shadow_models(holdout, shadow_checks)}
+    checks = [settled.get(check.name, check) for check in evaluation.privacy.checks] + shadow_checks
+    figures = {**evaluation.privacy.figures, "shadow_membership": shadow.to_dict()}
+    privacy = Area(worst([check.verdict for check in checks]), tuple(checks), figures)
+    return replace(evaluation, privacy=privacy)

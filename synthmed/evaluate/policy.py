@@ -1,9 +1,12 @@
 """Verdicts: pass / warn / fail / inconclusive per area, from a documented policy a steward can override.
 
 Fidelity and utility are judged against what real data achieves (HOLDOUT compared with TRAIN), so the
-thresholds mean the same on easy and hard tables. Privacy follows the issue's defaults. An attack that
-does not beat its own baseline (its interval still covers chance) cannot prove safety when its interval
-is too wide to pass: that result is "inconclusive", never "pass".
+thresholds mean the same on easy and hard tables. An attack that does not beat its own baseline (its interval
+still covers chance) cannot prove safety when its interval is too wide to pass: that result is
+"inconclusive", never "pass" - unless the shadow-model game (evaluate/shadow.py), played with the
+release's own training recipe over thousands of trials, passes every one of its attacks: then the small
+holdout's uncertainty is settled (`settle_with_shadow_models`). A holdout attack that beats chance is never
+settled: a warning or failure stands whatever the shadow models show.
 """
 
 from __future__ import annotations
@@ -169,3 +172,19 @@ def correlation_check(name: str, difference: float, holdout_difference: float, r
         higher_is_worse=True,
         detail=f"mean |difference| {difference:.3f} (real holdout {holdout_difference:.3f})",
     )
+
+
+def settle_with_shadow_models(holdout_checks: list[Check], shadow_checks: list[Check]) -> list[Check]:
+    """The holdout membership checks, each inconclusive one passed when every shadow-model attack passes.
+
+    Only "inconclusive" is settled: it means the attack did not beat chance but its interval was too wide
+    to pass, which is what many more trials decide. Shadow checks that do not all pass settle nothing.
+    """
+    if not shadow_checks or any(check.verdict is not Verdict.PASS for check in shadow_checks):
+        return holdout_checks
+    return [
+        Check(check.name, Verdict.PASS, f"{check.reason}; settled by the shadow-model attacks, which pass")
+        if check.verdict is Verdict.INCONCLUSIVE
+        else check
+        for check in holdout_checks
+    ]

@@ -81,6 +81,9 @@ def privacy_section(area: Mapping[str, Any]) -> str:
             html.table(("Attack", "AUC (0.5 = chance)", "TPR at 1% FPR", "Advantage", "Members / non-members"), rows)
         )
         parts.append(html.figure(plots.membership_roc_plot(attacks), "ROC curves of the membership-inference attacks"))
+    shadow = area.get("shadow_membership")
+    if shadow:
+        parts.append(_shadow_section(shadow))
     anonymity = area.get("k_anonymity")
     if anonymity:
         parts.append("<h3>k-anonymity of the synthetic data</h3>")
@@ -126,3 +129,33 @@ def privacy_section(area: Mapping[str, Any]) -> str:
             "disclosure above it is what the synthetic data adds.</p>"
         )
     return "".join(parts)
+
+
+def _shadow_section(shadow: Mapping[str, Any]) -> str:
+    """The shadow-model game: attacks over every (record, generator) trial, and the empirical epsilon."""
+    attacks = shadow.get("attacks") or []
+    rows = [
+        (
+            html.text(str(attack.get("name", ""))),
+            html.estimate(attack.get("auc")),
+            html.estimate(attack.get("tpr_at_1pct_fpr")),
+            html.estimate(attack.get("atypical_auc")),
+            html.text(f"{attack.get('scored_members', 'n/a')} / {attack.get('scored_non_members', 'n/a')}"),
+        )
+        for attack in attacks
+    ]
+    return "".join(
+        [
+            "<h3>Membership inference on shadow models</h3>",
+            f'<p class="muted">{html.text(shadow.get("models", "n/a"))} generators trained the released way on '
+            f"random halves of {html.text(shadow.get('records', 'n/a'))} real records (training and holdout): "
+            "each record is a member of half of them. Empirical epsilon (95% lower bound): "
+            f"{html.number(shadow.get('empirical_epsilon'), 2)}; "
+            f"the game took {html.number(shadow.get('seconds'), 0)} s.</p>",
+            html.table(
+                ("Attack", "AUC (0.5 = chance)", "TPR at 1% FPR", "AUC on outliers", "Member / non-member trials"),
+                rows,
+            ),
+            html.figure(plots.membership_roc_plot(attacks), "ROC curves of the shadow-model attacks"),
+        ]
+    )

@@ -26,12 +26,13 @@ from synthmed.data.io import PLAIN_READING, ReadOptions
 from synthmed.data.rare import rare_categories
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
 from synthmed.errors import ConfigError, OutputError
-from synthmed.evaluate.evaluation import evaluate
+from synthmed.evaluate.evaluation import evaluate, membership_undecided, with_shadow_models
 from synthmed.evaluate.policy import Check, Policy, Verdict, worst
 from synthmed.models.artifact import read_artifact
 from synthmed.models.base import Synthesizer
 from synthmed.report import write_report
 from synthmed.report.card import card_markdown, model_card
+from synthmed.workflows.shadow import SHADOW_MODELS, Recipe, check_shadow_models, recipe_of, shadow_game
 from synthmed.workflows.training import describe_selection, fit
 
 SYNTHETIC_FILE = "synthetic.csv"
@@ -104,19 +105,31 @@ def release(
     seed: int = 0,
     k_anonymity: tuple[list[str], int] | None = None,
     generate: Callable[[int, int], pd.DataFrame] | None = None,
+    recipe: Recipe | None = None,
+    shadow_models: int = SHADOW_MODELS,
+    progress: bool = False,
 ) -> ReleaseOutcome:
     """Judge `synthetic` and write the release folder `output` (which must not exist yet).
 
     With `k_anonymity` (quasi-identifiers, k) the synthetic table is first made k-anonymous on those columns
     (`make_k_anonymous`, replacing rows with `generate(rows, round)` when given); the card counts the rows.
+    With the `recipe` that made the generator, a holdout too small to decide membership is settled by the
+    shadow-model game over `shadow_models` generators (workflows/shadow.py; 0 skips it).
     """
     folder = check_new_folder(output)
+    check_shadow_models(shadow_models)
     if include_generator and generator is None:
         raise ConfigError("there is no generator to include", remedy="release from a generator (.smg) file")
     replaced = dropped = 0
     if k_anonymity is not None:
         synthetic, replaced, dropped = make_k_anonymous(synthetic, *k_anonymity, generate)
     evaluation = evaluate(train, holdout, synthetic, target=target, schema=schema, policy=policy, seed=seed)
+    if recipe is not None and shadow_models and membership_undecided(evaluation):
+        Console(stderr=True, quiet=not progress).print(
+            f"the holdout is too small to decide membership: training {shadow_models} shadow models"
+        )
+        game = shadow_game(recipe, train, holdout, schema=schema, models=shadow_models, seed=seed, progress=progress)
+        evaluation = with_shadow_models(evaluation, game, policy)
     document = evaluation.to_dict()
     checks = list(evaluation.privacy.checks)
     if include_generator and generator is not None:
@@ -176,10 +189,13 @@ def release_files(
     k_anonymity: int | None = None,
     quasi_identifiers: list[str] | None = None,
     reading: ReadOptions = PLAIN_READING,
+    shadow_models: int = SHADOW_MODELS,
+    progress: bool = False,
 ) -> ReleaseOutcome:
     """`release` from files: sample `rows` (default: as TRAIN) from a saved `generator`, or vet the table in
     `synthetic`. With `k_anonymity` (k) on `quasi_identifiers`, rows that must be replaced are drawn from the
-    generator with other seeds than the release's."""
+    generator with other seeds than the release's. A generator's recipe can play the shadow-model game; a
+    table alone cannot."""
     if (generator is None) == (synthetic is None):
         raise ConfigError(
             "release needs one source of synthetic data", remedy="give a generator (.smg) or --synthetic FILE"
@@ -187,14 +203,16 @@ def release_files(
     if (k_anonymity is None) != (quasi_identifiers is None):
         raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
     check_new_folder(output)
+    check_shadow_models(shadow_models)
+    declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
     real = [reading.read(path) for path in (train, holdout)]
-    generate = None
+    generate = recipe = None
     if generator is not None:
         model = Synthesizer.load(generator)
         if model.data_kind() != "table":
             raise ConfigError(f"release vets tables; {model.name} generates sequences")
 
-        generate = _drawing(model, seed)
+        generate, recipe = _drawing(model, seed), recipe_of(model, declared)
         table = generate(rows or len(real[0]), -1)
     else:
         table = reading.read(synthetic)
@@ -205,11 +223,14 @@ def release_files(
         generator=Path(generator) if generator is not None else None,
         include_generator=include_generator,
         target=target,
-        schema=Schema.load(schema) if isinstance(schema, str | Path) else schema,
+        schema=declared,
         policy=Policy.load(policy) if isinstance(policy, str | Path) else policy,
         seed=seed,
         k_anonymity=None if k_anonymity is None else (quasi_identifiers, k_anonymity),
         generate=generate,
+        recipe=recipe,
+        shadow_models=shadow_models,
+        progress=progress,
     )
 
 
@@ -279,18 +300,21 @@ def release_table(
     reading: ReadOptions = PLAIN_READING,
     dp_epsilon: float | None = None,
     dp_delta: float | None = None,
+    shadow_models: int = SHADOW_MODELS,
     progress: bool = True,
 ) -> ReleaseOutcome:
     """From a raw table to a vetted release in one call: split off a seeded holdout (stratified on `target`),
     fit `model` (auto by default) on the rest, generate as many rows, evaluate, gate, and write the release.
 
     Nothing but the report is written when the gate refuses; the generator goes into the release only with
-    `include_generator`. With `dp_epsilon` (and `dp_delta`) the model trains with differential privacy. Each
-    stage is announced on the console when `progress` is on.
+    `include_generator`. With `dp_epsilon` (and `dp_delta`) the model trains with differential privacy. A
+    holdout too small to decide membership is settled by `shadow_models` generators trained the same way
+    (workflows/shadow.py). Each stage is announced on the console when `progress` is on.
     """
     if (k_anonymity is None) != (quasi_identifiers is None):
         raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
     _check_share(holdout_share)  # before anything is read
+    check_shadow_models(shadow_models)
     folder = check_new_folder(output)
     declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
     stages = Console(stderr=True, quiet=not progress)
@@ -330,6 +354,9 @@ def release_table(
             seed=seed,
             k_anonymity=None if k_anonymity is None else (quasi_identifiers, k_anonymity),
             generate=generate,
+            recipe=recipe_of(fitted, declared),
+            shadow_models=shadow_models,
+            progress=progress,
         )
 
 
