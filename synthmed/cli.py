@@ -469,6 +469,13 @@ def release(
         float | None, typer.Option(help="From a raw table: train with (epsilon, delta)-differential privacy.")
     ] = None,
     dp_delta: Annotated[float | None, typer.Option(help="DP delta (default: 1 / (10 x rows)).")] = None,
+    shadow_models: Annotated[
+        int,
+        typer.Option(
+            help="When the holdout is too small to decide membership, generators trained the release's way on "
+            "halves of the real rows settle it (even, >= 4; 0 skips)."
+        ),
+    ] = 8,
     threads: Threads = None,
     quiet: Quiet = False,
 ) -> None:
@@ -496,6 +503,8 @@ def release(
         "k_anonymity": k_anonymity,
         "quasi_identifiers": _names(quasi_identifiers),
         "reading": ReadOptions(na_values, encoding, decimal),
+        "shadow_models": shadow_models,
+        "progress": not quiet,
     }
     if one_command:
         with cpu_threads(threads):
@@ -508,7 +517,6 @@ def release(
                 settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
                 dp_epsilon=dp_epsilon,
                 dp_delta=dp_delta,
-                progress=not quiet,
                 **shared,
             )
     else:
@@ -517,7 +525,8 @@ def release(
                 "vetting a generator or a synthetic table needs the real --train and --holdout tables",
                 remedy="give --train T --holdout H, or release a raw table in one command: synthmed release DATA -o D",
             )
-        outcome = release_files(train, holdout, output, generator=source, synthetic=synthetic, **shared)
+        with cpu_threads(threads):
+            outcome = release_files(train, holdout, output, generator=source, synthetic=synthetic, **shared)
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)
     if not outcome.released:

@@ -334,9 +334,10 @@ def test_set_wrong_type_is_a_user_error(fitted: Fitted, tmp_path: Path) -> None:
 
 @pytest.fixture
 def question_mark_csv(tmp_path: Path) -> Path:
+    """A numeric column with a stray marker (not '?', which reads as missing: the UCI convention)."""
     table = mixed_table()
     table["age"] = table["age"].astype(object)
-    table.loc[[5, 7], "age"] = "?"
+    table.loc[[5, 7], "age"] = "unknown"
     path = tmp_path / "heart.csv"
     table.to_csv(path, index=False)
     return path
@@ -344,13 +345,13 @@ def question_mark_csv(tmp_path: Path) -> Path:
 
 def test_question_mark_in_numeric_column_names_column_value_and_remedy(question_mark_csv: Path, tmp_path: Path) -> None:
     result = invoke("fit", question_mark_csv, "-o", tmp_path / "m.smg", *TINY)
-    assert_user_error(result, "Column 'age'", "'?'", '--na-values "?"', "Remedy:")
+    assert_user_error(result, "Column 'age'", "'unknown'", '--na-values "unknown"', "Remedy:")
     assert not (tmp_path / "m.smg").exists()
 
 
 def test_na_values_fixes_question_mark(question_mark_csv: Path, tmp_path: Path) -> None:
     model = tmp_path / "m.smg"
-    result = invoke("fit", question_mark_csv, "-o", model, *TINY, "--na-values", "?", "-q")
+    result = invoke("fit", question_mark_csv, "-o", model, *TINY, "--na-values", "unknown", "-q")
     assert result.exit_code == 0, result.output
     loaded = synthmed.load(model)
     assert loaded.schema_["age"].kind is ColumnKind.CONTINUOUS

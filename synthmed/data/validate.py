@@ -51,6 +51,9 @@ MAX_FLAGGED_MARKERS = 10
 NUMERIC_KINDS = (ColumnKind.COUNT, ColumnKind.CONTINUOUS)
 # Declared kinds whose text is taken as it is (no date or number reading).
 TEXT_KINDS = (ColumnKind.TEXT, ColumnKind.IDENTIFIER, ColumnKind.CATEGORICAL, ColumnKind.BINARY)
+# The UCI repository's missing value, so common in clinical tables that a numeric column whose only non-number
+# it is reads it as missing (with a note) instead of being refused.
+UNKNOWN_MARKER = "?"
 # Letters then a digit ("V57", "E878", "M54.5"): a code of a coding system, so the column holds codes, never markers.
 _CODE = re.compile(r"^[A-Za-z]{1,3}\d[\w.]*$")
 
@@ -134,6 +137,15 @@ def _check_text(
     if share == 1.0 and convention is not None:
         return series.map(dict(zip(counts.index, numbers, strict=True))).astype(float), convention
     markers = texts[np.isnan(numbers)].tolist()
+    if markers == [UNKNOWN_MARKER] and (kind in NUMERIC_KINDS or share >= NUMERIC_MAJORITY):
+        missing = int(counts.to_numpy()[np.isnan(numbers)].sum())
+        warnings.warn(
+            f"Column {name!r}: {missing} values {UNKNOWN_MARKER!r} read as missing (the UCI repository's "
+            f"convention). If {UNKNOWN_MARKER!r} is a category, declare the column categorical in a schema.",
+            SynthmedWarning,
+            stacklevel=5,
+        )
+        return series.map(dict(zip(counts.index, numbers, strict=True))).astype(float), convention
     codes = bool(texts[np.isnan(numbers)].str.match(_CODE).any())  # ICD-9: mostly "250.83", some "V57"
     if markers and share > 0 and (kind in NUMERIC_KINDS or (share >= NUMERIC_MAJORITY and not codes)):
         raise _markers_error(name, markers)

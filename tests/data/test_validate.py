@@ -64,7 +64,7 @@ def test_all_null_column_asked_for_by_the_schema_is_an_error() -> None:
         validate_table(table(empty=[np.nan] * 30), declared)
 
 
-@pytest.mark.parametrize("marker", ["?", "unknown", "not recorded"])
+@pytest.mark.parametrize("marker", ["unknown", "not recorded", "-"])
 def test_numeric_column_with_stray_marker_names_it_and_the_remedy(marker: str) -> None:
     values = [str(v) for v in range(29)] + [marker]
     with pytest.raises(DataError) as caught:
@@ -80,15 +80,28 @@ def test_codes_with_a_few_letter_prefixed_ones_are_categories_not_stray_markers(
     cleaned = validate_table(table(100, diag_1=codes))
     assert infer_schema(cleaned)["diag_1"].kind is ColumnKind.CATEGORICAL
     with pytest.raises(DataError, match="stray non-numeric markers"):  # a marker beside the codes is still one
-        validate_table(table(ca=[str(v) for v in range(29)] + ["?"]))
+        validate_table(table(ca=[str(v) for v in range(29)] + ["unknown"]))
+
+
+def test_a_question_mark_alone_is_read_as_missing_with_a_note() -> None:
+    """The UCI repository writes a missing value as '?': Cleveland's `ca` and `thal` hold a few."""
+    with pytest.warns(SynthmedWarning, match=r"Column 'ca': 2 values '\?' read as missing"):
+        cleaned = validate_table(table(ca=[str(v % 4) for v in range(28)] + ["?", "?"]))
+    assert pd.api.types.is_float_dtype(cleaned["ca"]) and cleaned["ca"].isna().sum() == 2
+    assert cleaned["ca"].iloc[:28].tolist() == [float(v % 4) for v in range(28)]
+    with pytest.raises(DataError, match="stray non-numeric markers"):  # beside another marker it is one of them
+        validate_table(table(ca=[str(v) for v in range(28)] + ["?", "unknown"]))
+    declared = Schema.from_dict({"columns": {"ca": "categorical"}})
+    kept = validate_table(table(ca=[str(v % 4) for v in range(28)] + ["?", "?"]), declared)
+    assert (kept["ca"] == "?").sum() == 2  # a declared category keeps its '?'
 
 
 def test_na_values_remedy_works_for_csv(tmp_path: Path) -> None:
     path = tmp_path / "heart.csv"
-    path.write_text("age,ca\n" + "".join(f"{40 + i},{i % 4 if i % 7 else '?'}\n" for i in range(30)))
+    path.write_text("age,ca\n" + "".join(f"{40 + i},{i % 4 if i % 7 else 'n.a.'}\n" for i in range(30)))
     with pytest.raises(DataError, match="'ca'"):
         validate_table(read_table(path))
-    cleaned = validate_table(read_table(path, na_values=["?"]))
+    cleaned = validate_table(read_table(path, na_values=["n.a."]))
     assert pd.api.types.is_float_dtype(cleaned["ca"])
     assert cleaned["ca"].isna().sum() == 5
 
