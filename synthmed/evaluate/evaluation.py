@@ -23,6 +23,7 @@ from synthmed.evaluate.attacks import (
     k_anonymity,
     membership_inference,
 )
+from synthmed.evaluate.disclosure import DisclosureRisk, disclosure_risks
 from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
 from synthmed.evaluate.fidelity import column_shape_similarity, missing_rate_difference
 from synthmed.evaluate.policy import (
@@ -31,6 +32,7 @@ from synthmed.evaluate.policy import (
     PrivacyPolicy,
     Verdict,
     correlation_check,
+    disclosure_check,
     limit_check,
     membership_check,
     settle_with_shadow_models,
@@ -202,12 +204,27 @@ def rare_category_check(tables: EvaluationTables, min_count: int) -> tuple[Check
     return Check("rare categories", Verdict.PASS, reason), per_column
 
 
+DISCLOSURE_KINDS = ("singling out", "linkability", "attribute inference")
+
+
+def disclosure_checks(risks: list[DisclosureRisk], rules: PrivacyPolicy) -> list[Check]:
+    """One check per kind of risk (singling out, linkability, attribute inference), judged by its worst case."""
+    checks = []
+    for kind in DISCLOSURE_KINDS:
+        found = [risk for risk in risks if risk.name.startswith(kind)]
+        if found:
+            checks.append(disclosure_check(kind, found, rules))
+    return checks
+
+
 def _privacy(tables: EvaluationTables, quasi_identifiers: list[str] | None, k: int, policy: Policy, seed: int) -> Area:
     copies = exact_copies(tables)
     attacks = membership_inference(tables, seed=seed)
+    risks = disclosure_risks(tables, seed=seed)
     rare_check, rare_figures = rare_category_check(tables, int(policy.privacy.rare_category_min_count))
-    checks = [*privacy_checks(copies, attacks, policy.privacy), rare_check]
+    checks = [*privacy_checks(copies, attacks, policy.privacy), rare_check, *disclosure_checks(risks, policy.privacy)]
     figures: dict[str, Any] = {
+        "disclosure_risks": [risk.to_dict() for risk in risks],
         "rare_categories": rare_figures,
         "exact_copies": copies.to_dict(),
         "distance_to_closest_record": distance_to_closest_record(tables, seed=seed).to_dict(),

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from synthmed.errors import ConfigError
+from synthmed.evaluate.disclosure import DisclosureRisk
 from synthmed.evaluate.intervals import Estimate
 
 
@@ -56,6 +57,7 @@ class PrivacyPolicy:
     exact_copy_margin: float = 0.001  # synthetic copy rate may exceed TRAIN-in-HOLDOUT by 0.1 point
     unique_exact_match: float = 0.0  # rows unique in TRAIN reproduced in the synthetic data
     rare_category_min_count: float = 5  # a category of fewer TRAIN records than this may not appear (data/rare.py)
+    disclosure_risk_limit: float = 0.10  # singling out, linkability, attribute inference (evaluate/disclosure.py)
 
 
 @dataclass(frozen=True)
@@ -188,3 +190,25 @@ def settle_with_shadow_models(holdout_checks: list[Check], shadow_checks: list[C
         else check
         for check in holdout_checks
     ]
+
+
+def disclosure_check(name: str, risks: list[DisclosureRisk], policy: PrivacyPolicy) -> Check:
+    """The worst of one kind of disclosure risk (Giomi et al. 2023) against the limit.
+
+    A risk counts only where the attack on TRAIN records beats the same attack on HOLDOUT records beyond doubt
+    (their success rates' intervals do not overlap): with a few dozen holdout records, chance alone moves a
+    point estimate well past any limit.
+    - fail: a risk that counts has its whole interval above the limit;
+    - warn: a risk that counts is estimated above the limit;
+    - pass: otherwise.
+    """
+    limit = policy.disclosure_risk_limit
+    counted = [r for r in risks if r.attack_rate.low > r.control_rate.high]
+    shown = max(counted or risks, key=lambda r: (r.risk.low, r.risk.value))
+    figures = f"highest risk {shown.risk.value:.3f} [{shown.risk.low:.3f}, {shown.risk.high:.3f}] ({shown.name})"
+    if any(r.risk.low > limit for r in counted):
+        return Check(name, Verdict.FAIL, f"{figures}: above the limit of {limit:g}")
+    if any(r.risk.value > limit for r in counted):
+        return Check(name, Verdict.WARN, f"{figures}: above the limit of {limit:g}, though not beyond doubt")
+    beaten = "" if counted else "; no attack beats its control"
+    return Check(name, Verdict.PASS, f"{figures}: within the limit of {limit:g}{beaten}")

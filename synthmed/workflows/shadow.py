@@ -9,6 +9,7 @@ smaller training set leaks more, so the game errs on the cautious side.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from synthmed.data.schema import Schema
-from synthmed.errors import ConfigError
+from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.evaluate.encoding import encode_population
 from synthmed.evaluate.shadow import ShadowMembership, half_memberships, shadow_membership
 from synthmed.models.base import Synthesizer
@@ -38,7 +39,9 @@ def recipe_of(model: Synthesizer, schema: Schema | None = None) -> Recipe:
 
     def train_and_sample(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
         shadow = type(model).from_params({**params, "seed": seed})
-        shadow.fit(rows, schema=schema, progress=False, **budget)
+        with warnings.catch_warnings():  # the notes about the data were shown when the released model trained
+            warnings.simplefilter("ignore", SynthmedWarning)
+            shadow.fit(rows, schema=schema, progress=False, **budget)
         sample = shadow.sample(len(rows), seed=seed)
         return sample if isinstance(sample, pd.DataFrame) else pd.DataFrame(sample, columns=rows.columns)
 

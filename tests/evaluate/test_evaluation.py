@@ -58,11 +58,17 @@ def test_a_copy_of_train_fails_privacy(copy_of_train: Evaluation) -> None:
     assert copy_of_train.privacy.verdict is Verdict.FAIL
     assert figures["exact_copies"]["synthetic_in_train"]["value"] > 0.99
     assert max(membership_aucs(copy_of_train)) > 0.95
+    checks = {check.name: check.verdict for check in copy_of_train.privacy.checks}
+    assert checks["singling out"] is checks["linkability"] is Verdict.FAIL
+    risks = {risk["name"]: risk for risk in figures["disclosure_risks"]}
+    assert risks["linkability"]["risk"]["ci_low"] > 0.5 and risks["linkability"]["beats_baseline"]
 
 
 def test_holdout_itself_passes_privacy_and_fidelity(holdout_itself: Evaluation) -> None:
     assert holdout_itself.privacy.verdict in (Verdict.PASS, Verdict.INCONCLUSIVE)
     assert max(membership_aucs(holdout_itself)) < 0.65
+    checks = {check.name: check.verdict for check in holdout_itself.privacy.checks}
+    assert checks["singling out"] is checks["linkability"] is checks["attribute inference"] is Verdict.PASS
     assert holdout_itself.fidelity.verdict is Verdict.PASS
     assert holdout_itself.utility.verdict is Verdict.PASS
 

@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 
 from synthmed.errors import ConfigError
+from synthmed.evaluate.disclosure import DisclosureRisk, disclosure_risk
 from synthmed.evaluate.intervals import Estimate
 from synthmed.evaluate.policy import (
     Policy,
     PrivacyPolicy,
     Verdict,
+    disclosure_check,
     limit_check,
     membership_check,
     worst,
@@ -67,6 +69,7 @@ def test_policy_defaults_are_the_documented_ones() -> None:
         "exact_copy_margin": 0.001,
         "unique_exact_match": 0.0,
         "rare_category_min_count": 5,
+        "disclosure_risk_limit": 0.10,
     }
 
 
@@ -107,3 +110,25 @@ def test_bad_policy_files_are_refused(tmp_path: Path, text: str, message: str) -
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         Policy.load(path)
+
+
+def _risk(name: str, attack: Estimate, control: Estimate) -> DisclosureRisk:
+    return DisclosureRisk(name, 100, attack, control, Estimate(0.0, 0.0, 0.04), disclosure_risk(attack, control))
+
+
+@pytest.mark.parametrize(
+    ("attack", "control", "verdict"),
+    [
+        (Estimate(0.90, 0.85, 0.94), Estimate(0.30, 0.22, 0.38), Verdict.FAIL),  # beyond doubt above the limit
+        (Estimate(0.50, 0.42, 0.58), Estimate(0.36, 0.30, 0.41), Verdict.WARN),  # beats its control, ~0.2 risk
+        (Estimate(0.60, 0.40, 0.80), Estimate(0.35, 0.20, 0.55), Verdict.PASS),  # a small holdout's noise
+        (Estimate(0.31, 0.26, 0.36), Estimate(0.30, 0.25, 0.35), Verdict.PASS),
+    ],
+)
+def test_disclosure_verdicts_count_only_attacks_that_beat_their_control(
+    attack: Estimate, control: Estimate, verdict: Verdict
+) -> None:
+    quiet = _risk("inference: a", Estimate(0.1, 0.05, 0.15), Estimate(0.1, 0.05, 0.15))
+    check = disclosure_check("inference", [quiet, _risk("inference: b", attack, control)], DEFAULT)
+    assert check.verdict is verdict, check.reason
+    assert "(inference: b)" in check.reason
