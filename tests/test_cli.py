@@ -845,6 +845,9 @@ def test_release_from_a_raw_table_in_one_command(fitted: Fitted, tmp_path: Path)
     assert_user_error(mixed, "split into training and holdout rows by release itself")
     alone = invoke("release", fitted.model, "-o", tmp_path / "y")
     assert_user_error(alone, "needs the real --train and --holdout")
+    odd = invoke("release", fitted.csv, "-o", tmp_path / "z", "--shadow-models", "3")
+    assert_user_error(odd, "even number of generators", "--shadow-models 8")
+    assert not (tmp_path / "z").exists()
 
 
 def test_release_from_a_raw_table_trains_privately_when_asked(fitted: Fitted, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ sequence options only for sequence models) and the same files.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from synthmed.data.files import check_folder
 from synthmed.data.io import PLAIN_READING, ReadOptions, check_table_output, write_table
 from synthmed.data.schema import Schema
 from synthmed.data.timeseries import to_long
-from synthmed.errors import ConfigError
+from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.artifact import check_output_path
 from synthmed.models.auto import choose_model
 from synthmed.models.base import Synthesizer
@@ -60,7 +61,9 @@ def select_model(
     if model == "auto" and chosen is None:
         table = None if sequences else _as_data(data, reading)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
-        choice = choose_model(table, schema=declared, sequences=sequences)
+        with warnings.catch_warnings():  # the notes about the data come once, when the chosen model reads it
+            warnings.simplefilter("ignore", SynthmedWarning)
+            choice = choose_model(table, schema=declared, sequences=sequences)
         name, preset, reason = choice.model, choice.preset, choice.reason
         chosen = get_preset(preset) if preset is not None else None
     elif model == "auto":

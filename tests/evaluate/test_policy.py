@@ -120,7 +120,7 @@ def _risk(name: str, attack: Estimate, control: Estimate) -> DisclosureRisk:
     ("attack", "control", "verdict"),
     [
         (Estimate(0.90, 0.85, 0.94), Estimate(0.30, 0.22, 0.38), Verdict.FAIL),  # beyond doubt above the limit
-        (Estimate(0.50, 0.42, 0.58), Estimate(0.36, 0.30, 0.41), Verdict.WARN),  # beats its control, ~0.2 risk
+        (Estimate(0.50, 0.42, 0.58), Estimate(0.36, 0.30, 0.41), Verdict.PASS),  # ~0.2, not beyond doubt
         (Estimate(0.60, 0.40, 0.80), Estimate(0.35, 0.20, 0.55), Verdict.PASS),  # a small holdout's noise
         (Estimate(0.31, 0.26, 0.36), Estimate(0.30, 0.25, 0.35), Verdict.PASS),
     ],
@@ -131,4 +131,4 @@ def test_disclosure_verdicts_count_only_attacks_that_beat_their_control(
     quiet = _risk("inference: a", Estimate(0.1, 0.05, 0.15), Estimate(0.1, 0.05, 0.15))
     check = disclosure_check("inference", [quiet, _risk("inference: b", attack, control)], DEFAULT)
     assert check.verdict is verdict, check.reason
-    assert "(inference: b)" in check.reason
+    assert "(inference: b)" in check.reason and "limit of 0.1" in check.reason
