@@ -123,7 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as scratch:
-        for name in args.tables.split(","):
+        for name in filter(None, args.tables.split(",")):
             results.append(release_one(name, Path(scratch)))
             print(json.dumps(results[-1]), flush=True)
         if not args.no_controls:
