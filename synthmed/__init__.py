@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 from synthmed.version import __version__
 
 if TYPE_CHECKING:
-    from synthmed.data import Schema, TableTransformer, infer_schema
+    from synthmed.data import DatabaseTable, Schema, TableTransformer, infer_schema, read_table
     from synthmed.models import MODELS, WGANGP, CorGAN, MedGAN, Synthesizer, TabGAN
     from synthmed.workflows.training import fit
 
 _LAZY = {
+    "DatabaseTable": "synthmed.data",
+    "read_table": "synthmed.data",
     "Schema": "synthmed.data",
     "TableTransformer": "synthmed.data",
     "infer_schema": "synthmed.data",
@@ -53,6 +55,7 @@ __all__ = [
     "MODELS",
     "WGANGP",
     "CorGAN",
+    "DatabaseTable",
     "MedGAN",
     "Schema",
     "Synthesizer",
@@ -62,4 +65,5 @@ __all__ = [
     "fit",
     "infer_schema",
     "load",
+    "read_table",
 ]

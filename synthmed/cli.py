@@ -67,6 +67,43 @@ NaValues = Annotated[
     list[str] | None,
     typer.Option("--na-values", help='Extra missing-value marker, e.g. "?" (repeatable).'),
 ]
+Db = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Read tables from this database instead of files: duckdb:///path.duckdb or a SQLAlchemy URL "
+        "(postgresql://user@host/db). Table arguments then name tables in it.",
+    ),
+]
+DbTable = Annotated[str | None, typer.Option("--table", help="With --db: the table to read (schema.table allowed).")]
+DbQuery = Annotated[str | None, typer.Option("--query", help="With --db: read the result of this SQL query.")]
+IfExists = Annotated[
+    str, typer.Option("--if-exists", help="Writing to a database table that exists: fail, replace or append.")
+]
+
+
+def _source(data: Path | None, db: str | None, table: str | None, query: str | None, what: str) -> Any:
+    """The table a command reads: a file, or with --db a table or query in that database."""
+    from synthmed.data.database import DatabaseTable
+
+    if db is None:
+        if table is not None or query is not None:
+            raise ConfigError("--table and --query read from a database", remedy="also give --db URL")
+        if data is None:
+            raise ConfigError(f"{what} is missing", remedy="give a file, or --db URL with --table NAME or --query SQL")
+        return data
+    if data is not None:
+        raise ConfigError(
+            f"{what} comes from a file or from --db, not both", remedy="drop the file, or drop --db/--table/--query"
+        )
+    return DatabaseTable(db, table=table, query=query)
+
+
+def _in_db(db: str | None, name: Path | None) -> Any:
+    """With --db, a table option (--train, --holdout, --synthetic) names a table in the database."""
+    from synthmed.data.database import DatabaseTable
+
+    return name if db is None or name is None else DatabaseTable(db, table=str(name))
 
 
 def _say(message: str, quiet: bool = False) -> None:
@@ -181,8 +218,13 @@ def _parse_proportions(text: str | None) -> dict[str, dict[str | None, float]] |
 @app.command()
 @handles_errors
 def fit(
-    data: Annotated[Path, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the generator (.smg).")],
+    data: Annotated[
+        Path | None, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet; or --db.")
+    ] = None,
+    db: Db = None,
+    table: DbTable = None,
+    query: DbQuery = None,
     model: Model = "auto",
     preset: Preset = None,
     epochs: Epochs = None,
@@ -227,7 +269,7 @@ def fit(
     from synthmed.workflows.training import describe_fit, fit_to_file
 
     fitted = fit_to_file(
-        data,
+        _source(data, db, table, query, "the training table"),
         output,
         model,
         preset=preset,
@@ -258,7 +300,10 @@ def fit(
 def sample(
     model: Annotated[Path, typer.Argument(help="A generator written by `synthmed fit`.")],
     rows: Annotated[int, typer.Option("--rows", "-n", help="Number of synthetic rows (sequences for tsgan).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output .csv or .parquet file.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output .csv or .parquet file.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Write into this database instead (with --table).")] = None,
+    table: Annotated[str | None, typer.Option("--table", help="With --db: the table to write.")] = None,
+    if_exists: IfExists = "fail",
     seed: Annotated[int | None, typer.Option(help="Sampling seed (default: derived from the model's).")] = None,
     condition: Annotated[
         list[str] | None,
@@ -272,19 +317,26 @@ def sample(
     quiet: Quiet = False,
 ) -> None:
     """Generate synthetic rows from a saved generator (sequences in long format: sequence, step, channels)."""
+    from synthmed.data.database import DatabaseDestination
     from synthmed.workflows.training import sample_to_file
 
-    table = sample_to_file(
+    if output is not None and db is None and table is None:
+        destination: Any = output
+    elif output is None and db is not None and table is not None:
+        destination = DatabaseDestination(db, table, if_exists)
+    else:
+        raise ConfigError("sample writes to one place", remedy="give -o FILE, or --db URL with --table NAME")
+    written = sample_to_file(
         model,
         rows,
-        output,
+        destination,
         seed=seed,
         conditions=_parse_conditions(condition or []),
         proportions=_parse_proportions(proportions),
         threads=threads,
         overwrite=overwrite,
     )
-    _say(f"wrote {len(table)} synthetic rows x {table.shape[1]} columns to {output}", quiet)
+    _say(f"wrote {len(written)} synthetic rows x {written.shape[1]} columns to {destination}", quiet)
 
 
 @app.command()
@@ -306,8 +358,11 @@ def convert(
 @app.command("ehr-matrix")
 @handles_errors
 def ehr_matrix(
-    events: Annotated[Path, typer.Argument(help="Event table, e.g. MIMIC's DIAGNOSES_ICD.csv.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .parquet or .csv matrix.")],
+    events: Annotated[Path | None, typer.Argument(help="Event table, e.g. MIMIC's DIAGNOSES_ICD.csv; or --db.")] = None,
+    db: Db = None,
+    table: DbTable = None,
+    query: DbQuery = None,
     granularity: Annotated[str, typer.Option(help="3digit (medGAN) or full ICD-9 codes.")] = "3digit",
     counts: Annotated[bool, typer.Option("--counts", help="Count occurrences instead of 0/1.")] = False,
     unit: Annotated[str, typer.Option(help="One row per patient or per admission.")] = "patient",
@@ -328,7 +383,7 @@ def ehr_matrix(
     from synthmed.workflows.ehr_matrix import build_ehr_matrix
 
     description = build_ehr_matrix(
-        events,
+        _source(events, db, table, query, "the event table"),
         output,
         granularity=granularity,
         counts=counts,
@@ -346,7 +401,10 @@ def ehr_matrix(
 @app.command()
 @handles_errors
 def schema(
-    data: Annotated[Path, typer.Argument(help="Table to describe.")],
+    data: Annotated[Path | None, typer.Argument(help="Table to describe (a file; or --db).")] = None,
+    db: Db = None,
+    table: DbTable = None,
+    query: DbQuery = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write YAML/JSON here.")] = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
@@ -357,7 +415,12 @@ def schema(
     from synthmed.data.inference import infer_schema_file
 
     inferred = infer_schema_file(
-        data, output, na_values=na_values, encoding=encoding, decimal=decimal, overwrite=overwrite
+        _source(data, db, table, query, "the table"),
+        output,
+        na_values=na_values,
+        encoding=encoding,
+        decimal=decimal,
+        overwrite=overwrite,
     )
     if output is None:
         typer.echo(inferred.to_yaml(), nl=False)
@@ -391,6 +454,7 @@ def evaluate(
     generator: Annotated[
         Path | None, typer.Option(help="The generator (.smg) behind SYNTHETIC: the report plots its monitor curve.")
     ] = None,
+    db: Db = None,
     na_values: NaValues = None,
     encoding: Encoding = None,
     decimal: Decimal = None,
@@ -401,9 +465,9 @@ def evaluate(
     from synthmed.workflows.evaluation import describe_evaluation, evaluate_files
 
     result = evaluate_files(
-        train,
-        holdout,
-        synthetic,
+        _in_db(db, train),
+        _in_db(db, holdout),
+        _in_db(db, synthetic),
         report=output,
         json_output=json_output,
         target=target,
@@ -469,6 +533,13 @@ def release(
         float | None, typer.Option(help="From a raw table: train with (epsilon, delta)-differential privacy.")
     ] = None,
     dp_delta: Annotated[float | None, typer.Option(help="DP delta (default: 1 / (10 x rows)).")] = None,
+    db: Db = None,
+    table: DbTable = None,
+    query: DbQuery = None,
+    output_table: Annotated[
+        str | None, typer.Option(help="With --db: also write the released synthetic rows to this table.")
+    ] = None,
+    if_exists: IfExists = "fail",
     shadow_models: Annotated[
         int,
         typer.Option(
@@ -483,11 +554,15 @@ def release(
 
     From a raw table (`synthmed release heart.csv -o release/ --target num`): a seeded holdout is split off, the
     model (auto by default) trained on the rest, and its rows vetted. Exit status 3 when the release is refused."""
+    from synthmed.data.database import DatabaseDestination
     from synthmed.data.io import ReadOptions
     from synthmed.models.training import cpu_threads
     from synthmed.workflows.release import describe, release_files, release_table
 
-    one_command = source is not None and source.suffix.lower() != ".smg"
+    if output_table is not None and db is None:
+        raise ConfigError("--output-table writes into a database", remedy="also give --db URL")
+    from_db = source is None and (table is not None or query is not None)
+    one_command = from_db or (source is not None and source.suffix.lower() != ".smg")
     if one_command and (train is not None or holdout is not None or synthetic is not None):
         raise ConfigError(
             "a raw table is split into training and holdout rows by release itself",
@@ -505,11 +580,12 @@ def release(
         "reading": ReadOptions(na_values, encoding, decimal),
         "shadow_models": shadow_models,
         "progress": not quiet,
+        "output_table": None if output_table is None else DatabaseDestination(db, output_table, if_exists),
     }
     if one_command:
         with cpu_threads(threads):
             outcome = release_table(
-                source,
+                _source(source, db, table, query, "the table to release"),
                 output,
                 holdout_share=holdout_share,
                 model=model,
@@ -526,7 +602,14 @@ def release(
                 remedy="give --train T --holdout H, or release a raw table in one command: synthmed release DATA -o D",
             )
         with cpu_threads(threads):
-            outcome = release_files(train, holdout, output, generator=source, synthetic=synthetic, **shared)
+            outcome = release_files(
+                _in_db(db, train),
+                _in_db(db, holdout),
+                output,
+                generator=source,
+                synthetic=_in_db(db, synthetic),
+                **shared,
+            )
     for line in describe(outcome):
         typer.echo(line, err=not outcome.released)
     if not outcome.released:
@@ -536,7 +619,12 @@ def release(
 @app.command()
 @handles_errors
 def audit(
-    data: Annotated[Path, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet.")],
+    data: Annotated[
+        Path | None, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet; or --db.")
+    ] = None,
+    db: Db = None,
+    table: DbTable = None,
+    query: DbQuery = None,
     model: Model = "auto",
     preset: Preset = None,
     epochs: Epochs = None,
@@ -566,7 +654,7 @@ def audit(
     from synthmed.workflows.audit import audit_file, describe_audit
 
     result = audit_file(
-        data,
+        _source(data, db, table, query, "the training table"),
         model,
         preset=preset,
         settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),

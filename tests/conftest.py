@@ -26,3 +26,14 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A running PostgreSQL server's URL (tests/postgres.py), or a skip naming what to install."""
+    from tests.postgres import postgres_server, server_binaries
+
+    if server_binaries() is None:
+        pytest.skip("needs PostgreSQL's server binaries (apt-get install postgresql; .ci/run installs them)")
+    with postgres_server() as url:
+        yield url

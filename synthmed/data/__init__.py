@@ -1,5 +1,6 @@
 """Data layer: schema inference, validation, reversible transforms, EHR code matrices."""
 
+from synthmed.data.database import DatabaseTable, write_database
 from synthmed.data.inference import infer_schema
 from synthmed.data.io import read_table, write_table
 from synthmed.data.layout import ColumnLayout, Span
@@ -12,11 +13,13 @@ __all__ = [
     "ColumnKind",
     "ColumnLayout",
     "ColumnSchema",
+    "DatabaseTable",
     "Schema",
     "Span",
     "TableTransformer",
     "infer_schema",
     "read_table",
     "validate_table",
+    "write_database",
     "write_table",
 ]

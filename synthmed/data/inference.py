@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.files import check_output
-from synthmed.data.io import read_table
+from synthmed.data.io import is_table_source, read_table
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
 from synthmed.data.sensitive import excluded_note, identifier_reason, refuse_learned_text, text_reason
 from synthmed.data.validate import validate_table
@@ -56,12 +56,12 @@ def infer_schema(
 ) -> Schema:
     """Infer every column's kind; columns named in `declared` keep the user's spec unchanged.
 
-    `table` is a DataFrame or a CSV/Parquet path (read and validated first). Identifier-like columns get
-    kind `identifier` and free text kind `text` (both excluded from modelling: data/sensitive.py), each with a
-    note that says why and what the user can do instead. A column declared categorical without public
+    `table` is a DataFrame, a CSV/Parquet path or a `DatabaseTable` (read and validated first). Identifier-like
+    columns get kind `identifier` and free text kind `text` (both excluded from modelling: data/sensitive.py), each
+    with a note that says why and what the user can do instead. A column declared categorical without public
     categories whose values are free text or keys is refused.
     """
-    if isinstance(table, str | Path):
+    if is_table_source(table):
         table = validate_table(
             read_table(table, na_values=na_values, encoding=encoding, decimal=decimal), declared, decimal
         )

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import pandas as pd
 import yaml
 
+from synthmed.data.database import DatabaseTable
 from synthmed.data.files import atomic_output, check_output
 from synthmed.errors import DataError, SchemaError
 
@@ -47,8 +48,13 @@ class ReadOptions:
     encoding: str | None = None
     decimal: Decimal | None = None
 
-    def read(self, path: str | os.PathLike[str]) -> pd.DataFrame:
-        return read_table(path, na_values=self.na_values, encoding=self.encoding, decimal=self.decimal)
+    def read(self, source: str | os.PathLike[str] | DatabaseTable) -> pd.DataFrame:
+        return read_table(source, na_values=self.na_values, encoding=self.encoding, decimal=self.decimal)
+
+
+def is_table_source(data: Any) -> bool:
+    """Whether `data` names a table to read (a path or a database table) rather than holding one."""
+    return isinstance(data, str | os.PathLike | DatabaseTable)
 
 
 PLAIN_READING = ReadOptions()
@@ -142,7 +148,7 @@ def _parse_failure(path: Path, error: Exception) -> DataError:
 
 
 def read_table(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | DatabaseTable,
     *,
     na_values: Sequence[str] | None = None,
     encoding: str | None = None,
@@ -155,8 +161,11 @@ def read_table(
     the data set's own markers, such as "?" in the UCI heart files. `decimal` (CSV only) says how numbers are
     written when the file does not make it clear: "," for "1.234,5", "." for "1,234.5"; without it, columns
     of decimal-comma numbers are recognised during validation (data/numbers.py). `as_text` reads every CSV
-    column as text, so codes keep their leading zeros.
+    column as text, so codes keep their leading zeros. A `DatabaseTable` (data/database.py) is read from its
+    database, typed by the database's column types.
     """
+    if isinstance(path, DatabaseTable):
+        return path.read(list(na_values or []))
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{str(path)!r} is a folder, not a table", remedy="pass a CSV or Parquet file")

@@ -25,7 +25,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from synthmed.data.io import PLAIN_READING, ReadOptions, refuse_duplicated_names
+from synthmed.data.io import PLAIN_READING, ReadOptions, is_table_source, refuse_duplicated_names
 from synthmed.data.layout import ColumnLayout, Span
 from synthmed.data.schema import ColumnKind, json_scalar
 from synthmed.data.validate import MIN_ROWS
@@ -277,7 +277,7 @@ def to_sequences(
                 "a .ts file holds its own sequences", values=[sequence_id or window], remedy="drop the option"
             )
         return check_sequences(read_ts(data))
-    if isinstance(data, str | Path):
+    if is_table_source(data):
         data = reading.read(data)
     elif isinstance(data, pd.DataFrame) and reading.na_values:
         data = data.replace(list(reading.na_values), np.nan)

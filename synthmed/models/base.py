@@ -23,8 +23,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from synthmed.data.database import DatabaseTable
 from synthmed.data.inference import infer_schema
-from synthmed.data.io import Decimal, ReadOptions
+from synthmed.data.io import Decimal, ReadOptions, is_table_source
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.rare import apply_rare_policy, note_rare_categories
 from synthmed.data.rules import check_training_rows
@@ -47,7 +48,7 @@ from synthmed.models.registry import ENTRIES, MODELS, DataKind, get_model_class
 from synthmed.models.training import TrainingRun, flushing_denormals
 from synthmed.version import __version__
 
-DataLike = pd.DataFrame | np.ndarray | str | Path
+DataLike = pd.DataFrame | np.ndarray | str | Path | DatabaseTable
 # Generated rows that estimate the generator's marginals for calibration (`_calibrate_marginals`).
 CALIBRATION_ROWS = 20_000
 
@@ -559,7 +560,7 @@ class Synthesizer(ABC):
 
     @staticmethod
     def _as_table(data: DataLike, reading: ReadOptions) -> tuple[pd.DataFrame, str]:
-        if isinstance(data, str | Path):
+        if is_table_source(data):
             return reading.read(data), "frame"
         if isinstance(data, np.ndarray):
             if data.ndim != 2:

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from synthmed.data.database import DatabaseDestination, DatabaseTable
 from synthmed.data.files import check_new_folder
-from synthmed.data.io import PLAIN_READING, ReadOptions
+from synthmed.data.io import PLAIN_READING, ReadOptions, is_table_source
 from synthmed.data.rare import rare_categories
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
 from synthmed.errors import ConfigError, OutputError
@@ -108,16 +109,20 @@ def release(
     recipe: Recipe | None = None,
     shadow_models: int = SHADOW_MODELS,
     progress: bool = False,
+    output_table: DatabaseDestination | None = None,
 ) -> ReleaseOutcome:
     """Judge `synthetic` and write the release folder `output` (which must not exist yet).
 
     With `k_anonymity` (quasi-identifiers, k) the synthetic table is first made k-anonymous on those columns
     (`make_k_anonymous`, replacing rows with `generate(rows, round)` when given); the card counts the rows.
     With the `recipe` that made the generator, a holdout too small to decide membership is settled by the
-    shadow-model game over `shadow_models` generators (workflows/shadow.py; 0 skips it).
+    shadow-model game over `shadow_models` generators (workflows/shadow.py; 0 skips it). With `output_table`, a
+    released table is also written into that database table (in one transaction, before the folder appears).
     """
     folder = check_new_folder(output)
     check_shadow_models(shadow_models)
+    if output_table is not None:
+        output_table.check()
     if include_generator and generator is None:
         raise ConfigError("there is no generator to include", remedy="release from a generator (.smg) file")
     replaced = dropped = 0
@@ -157,6 +162,8 @@ def release(
             (staging / CARD_FILES[1]).write_text(json.dumps(card, indent=2, allow_nan=False))
             if include_generator:
                 shutil.copyfile(generator, staging / GENERATOR_FILE)
+            if output_table is not None:
+                output_table.write(synthetic)
         os.rename(staging, folder)  # one step: the folder appears whole or not at all
     except OSError as error:
         if staging is not None:
@@ -191,6 +198,7 @@ def release_files(
     reading: ReadOptions = PLAIN_READING,
     shadow_models: int = SHADOW_MODELS,
     progress: bool = False,
+    output_table: DatabaseDestination | None = None,
 ) -> ReleaseOutcome:
     """`release` from files: sample `rows` (default: as TRAIN) from a saved `generator`, or vet the table in
     `synthetic`. With `k_anonymity` (k) on `quasi_identifiers`, rows that must be replaced are drawn from the
@@ -231,6 +239,7 @@ def release_files(
         recipe=recipe,
         shadow_models=shadow_models,
         progress=progress,
+        output_table=output_table,
     )
 
 
@@ -282,7 +291,7 @@ def split_holdout(
 
 
 def release_table(
-    data: str | Path | pd.DataFrame,
+    data: str | Path | pd.DataFrame | DatabaseTable,
     output: str | Path,
     *,
     target: str | None = None,
@@ -302,6 +311,7 @@ def release_table(
     dp_delta: float | None = None,
     shadow_models: int = SHADOW_MODELS,
     progress: bool = True,
+    output_table: DatabaseDestination | None = None,
 ) -> ReleaseOutcome:
     """From a raw table to a vetted release in one call: split off a seeded holdout (stratified on `target`),
     fit `model` (auto by default) on the rest, generate as many rows, evaluate, gate, and write the release.
@@ -315,11 +325,13 @@ def release_table(
         raise ConfigError("--k-anonymity and --quasi-identifiers go together", remedy="give both, or neither")
     _check_share(holdout_share)  # before anything is read
     check_shadow_models(shadow_models)
+    if output_table is not None:
+        output_table.check()
     folder = check_new_folder(output)
     declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
     stages = Console(stderr=True, quiet=not progress)
     stages.print("[bold]1/4[/bold] reading and splitting off the holdout")
-    table = reading.read(data) if isinstance(data, str | Path) else data
+    table = reading.read(data) if is_table_source(data) else data
     train, holdout = split_holdout(table, holdout_share, target=target, seed=seed)
     stages.print(f"[bold]2/4[/bold] training on {len(train)} rows ({len(holdout)} held out)")
     fitted = fit(
@@ -357,6 +369,7 @@ def release_table(
             recipe=recipe_of(fitted, declared),
             shadow_models=shadow_models,
             progress=progress,
+            output_table=output_table,
         )
 
 

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthmed.data.database import DatabaseDestination
 from synthmed.data.files import check_folder
-from synthmed.data.io import PLAIN_READING, ReadOptions, check_table_output, write_table
+from synthmed.data.io import PLAIN_READING, ReadOptions, check_table_output, is_table_source, write_table
 from synthmed.data.schema import Schema
 from synthmed.data.timeseries import to_long
 from synthmed.errors import ConfigError, SynthmedWarning
@@ -87,7 +88,7 @@ def select_model(
 
 def _as_data(data: Any, reading: ReadOptions) -> Any:
     """A table file read (once: the model is then trained on what was read), or the data as given."""
-    return reading.read(data) if isinstance(data, str | Path) else data
+    return reading.read(data) if is_table_source(data) else data
 
 
 def describe_selection(record: dict[str, Any] | None) -> str | None:
@@ -198,7 +199,7 @@ def describe_fit(fitted: Fitted) -> list[str]:
 def sample_to_file(
     generator: str | Path,
     rows: int,
-    output: str | Path,
+    output: str | Path | DatabaseDestination,
     *,
     seed: int | None = None,
     conditions: dict[str, Any] | None = None,
@@ -206,8 +207,12 @@ def sample_to_file(
     threads: int | None = None,
     overwrite: bool = False,
 ) -> pd.DataFrame:
-    """Generate `rows` rows (sequences, in long format) from a saved generator into a CSV/Parquet `output`."""
-    check_table_output(output, overwrite=overwrite)
+    """Generate `rows` rows (sequences, in long format) from a saved generator into a CSV/Parquet `output`, or
+    into a database table (a `DatabaseDestination`, written in one transaction)."""
+    if isinstance(output, DatabaseDestination):
+        output.check()
+    else:
+        check_table_output(output, overwrite=overwrite)
     model = Synthesizer.load(generator)
     with cpu_threads(threads):
         table = model.sample(rows, seed=seed, conditions=conditions, proportions=proportions)
@@ -215,5 +220,8 @@ def sample_to_file(
         table = to_long(table, model.transformer_.columns)
     elif not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table, columns=model.transformer_.columns)
-    write_table(table, output, overwrite=overwrite)
+    if isinstance(output, DatabaseDestination):
+        output.write(table)
+    else:
+        write_table(table, output, overwrite=overwrite)
     return table

@@ -1,0 +1,103 @@
+"""The commands read and write tables where they live: DuckDB everywhere, PostgreSQL on a server the tests start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from synthmed.data import DatabaseTable, read_table
+from tests.conftest import shared_file
+from tests.test_cli import TINY, assert_user_error, invoke
+from tests.workflows.test_release import patients
+
+FAST_TABGAN = ["--epochs", "2", "--batch-size", "40", "--set", "generator_dims=16", "--set", "critic_dims=16"]
+
+
+@pytest.fixture
+def hospital(tmp_path: Path) -> str:
+    path = tmp_path / "hospital.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.register("rows", patients(0, 300))
+        connection.execute("CREATE TABLE patients AS SELECT * FROM rows")
+    return f"duckdb:///{path}"
+
+
+def test_fit_sample_and_schema_through_duckdb(hospital: str, tmp_path: Path) -> None:
+    model = tmp_path / "m.smg"
+    fitted = invoke("fit", "--db", hospital, "--query", "SELECT * FROM patients WHERE age > 30", "-o", model, *TINY)
+    assert fitted.exit_code == 0, fitted.output
+    written = invoke("sample", model, "-n", "40", "--db", hospital, "--table", "synthetic", "-q")
+    assert written.exit_code == 0, written.output
+    synthetic = read_table(DatabaseTable(hospital, table="synthetic"))
+    assert len(synthetic) == 40 and list(synthetic.columns) == list(patients(0, 1).columns)
+    again = invoke("sample", model, "-n", "40", "--db", hospital, "--table", "synthetic")
+    assert_user_error(again, "table 'synthetic' already exists", "--if-exists replace")
+    replaced = invoke("sample", model, "-n", "7", "--db", hospital, "--table", "synthetic", "--if-exists", "replace")
+    assert replaced.exit_code == 0 and len(read_table(DatabaseTable(hospital, table="synthetic"))) == 7
+    described = invoke("schema", "--db", hospital, "--table", "patients")
+    assert described.exit_code == 0 and "smoker:" in described.stdout
+
+
+def test_the_one_command_release_reads_and_writes_the_database(hospital: str, tmp_path: Path) -> None:
+    result = invoke(
+        "release", "--db", hospital, "--table", "patients", "-o", tmp_path / "rel", "--target", "smoker",
+        "--output-table", "released", "--shadow-models", "4", *FAST_TABGAN, "-q",
+    )  # fmt: skip
+    assert result.exit_code in (0, 3), result.output
+    with duckdb.connect(hospital.removeprefix("duckdb:///"), read_only=True) as connection:
+        tables = {row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert ("released" in tables) == (result.exit_code == 0)  # rows go back only when released
+    assert (tmp_path / "rel" / "report.html").exists()
+
+
+def test_evaluate_names_tables_in_the_database(hospital: str, tmp_path: Path) -> None:
+    with duckdb.connect(hospital.removeprefix("duckdb:///")) as connection:
+        for name, seed in (("holdout", 1), ("fresh", 2)):
+            connection.register("rows", patients(seed, 300))
+            connection.execute(f"CREATE TABLE {name} AS SELECT * FROM rows")
+            connection.unregister("rows")
+    result = invoke(
+        "evaluate", "--db", hospital, "--train", "patients", "--holdout", "holdout", "--synthetic", "fresh",
+        "--json", tmp_path / "e.json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    about = json.loads((tmp_path / "e.json").read_text())["about"]
+    assert about["rows"] == {"train": 300, "holdout": 300, "synthetic": 300}
+
+
+def test_database_mistakes_exit_2_without_a_traceback(hospital: str, tmp_path: Path) -> None:
+    missing = invoke("fit", "--db", hospital, "--table", "nowhere", "-o", tmp_path / "m.smg", *TINY)
+    assert_user_error(missing, "table 'nowhere'", "does not exist")
+    alone = invoke("fit", "--table", "patients", "-o", tmp_path / "m.smg")
+    assert_user_error(alone, "--table and --query read from a database", "--db URL")
+    both = invoke("fit", tmp_path / "x.csv", "--db", hospital, "--table", "patients", "-o", tmp_path / "m.smg")
+    assert_user_error(both, "from a file or from --db, not both")
+    secret = invoke("fit", "--db", "postgresql://u:hunter2@127.0.0.1:1/db", "--table", "t", "-o", tmp_path / "m.smg")
+    assert_user_error(secret, "cannot connect to postgresql://u:***@127.0.0.1:1/db")
+    assert "hunter2" not in secret.output
+    assert not (tmp_path / "m.smg").exists()
+
+
+def test_mimic_demo_in_postgresql_to_codes_to_medgan_and_back(postgres_url: str, tmp_path: Path) -> None:
+    """The issue's end-to-end path: MIMIC-III demo diagnoses in PostgreSQL -> code matrix -> medGAN -> PostgreSQL."""
+    from sqlalchemy import create_engine
+
+    diagnoses = pd.read_csv(shared_file("mimic3-demo", "DIAGNOSES_ICD.csv"), dtype=str)
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        diagnoses.to_sql("diagnoses_icd", connection, if_exists="replace", index=False)
+    engine.dispose()
+    codes = tmp_path / "codes.parquet"
+    built = invoke("ehr-matrix", "--db", postgres_url, "--table", "diagnoses_icd", "-o", codes)
+    assert built.exit_code == 0 and "100 patients" in built.stdout, built.output
+    model = tmp_path / "m.smg"
+    assert invoke("fit", codes, "-o", model, *TINY, "-q").exit_code == 0
+    back = invoke("sample", model, "-n", "50", "--db", postgres_url, "--table", "synthetic_codes", "-q")
+    assert back.exit_code == 0, back.output
+    synthetic = read_table(DatabaseTable(postgres_url, table="synthetic_codes"))
+    matrix = pd.read_parquet(codes)
+    assert len(synthetic) == 50 and set(synthetic.columns) == set(matrix.columns) - {"subject_id"}  # key: never modelled
