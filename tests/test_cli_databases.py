@@ -100,4 +100,6 @@ def test_mimic_demo_in_postgresql_to_codes_to_medgan_and_back(postgres_url: str,
     assert back.exit_code == 0, back.output
     synthetic = read_table(DatabaseTable(postgres_url, table="synthetic_codes"))
     matrix = pd.read_parquet(codes)
-    assert len(synthetic) == 50 and set(synthetic.columns) == set(matrix.columns) - {"subject_id"}  # key: never modelled
+    assert len(synthetic) == 50 and set(synthetic.columns) == set(matrix.columns) - {
+        "subject_id"
+    }  # key: never modelled
