@@ -398,6 +398,56 @@ def ehr_matrix(
     _say(description, quiet)
 
 
+@app.command("omop-matrix")
+@handles_errors
+def omop_matrix(
+    db: Annotated[str, typer.Option("--db", help="The OMOP CDM's database: duckdb:///PATH or a SQLAlchemy URL.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .parquet or .csv matrix.")],
+    cdm_schema: Annotated[
+        str | None, typer.Option("--schema", help="The database schema holding the CDM tables, e.g. cdm.")
+    ] = None,
+    domain: Annotated[str, typer.Option(help="condition, drug, procedure or measurement.")] = "condition",
+    level: Annotated[
+        str, typer.Option(help="concept, or ancestor:N to roll concepts up N levels through concept_ancestor.")
+    ] = "concept",
+    counts: Annotated[bool, typer.Option("--counts", help="Count events instead of 0/1.")] = False,
+    demographics: Annotated[
+        bool, typer.Option("--demographics", help="Add year of birth, gender and race from person.")
+    ] = False,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Build a person x concept matrix (binary or counts) from an OMOP CDM, counted by the database itself."""
+    from synthmed.workflows.omop import build_omop_matrix
+
+    description = build_omop_matrix(
+        db,
+        output,
+        schema=cdm_schema,
+        domain=domain,
+        level=level,
+        counts=counts,
+        demographics=demographics,
+        overwrite=overwrite,
+    )
+    _say(description, quiet)
+
+
+@app.command("omop-export")
+@handles_errors
+def omop_export(
+    synthetic: Annotated[Path, typer.Argument(help="A synthetic person x concept matrix (a sample of a model).")],
+    db: Annotated[str, typer.Option("--db", help="The database to write OMOP person and condition_occurrence into.")],
+    cdm_schema: Annotated[str | None, typer.Option("--schema", help="The database schema to write into.")] = None,
+    if_exists: IfExists = "fail",
+    quiet: Quiet = False,
+) -> None:
+    """Write a synthetic person x concept matrix back as OMOP person and condition_occurrence rows."""
+    from synthmed.workflows.omop import export_omop
+
+    _say(export_omop(synthetic, db, schema=cdm_schema, if_exists=if_exists), quiet)
+
+
 @app.command()
 @handles_errors
 def schema(
