@@ -82,24 +82,33 @@ def test_database_mistakes_exit_2_without_a_traceback(hospital: str, tmp_path: P
     assert not (tmp_path / "m.smg").exists()
 
 
-def test_mimic_demo_in_postgresql_to_codes_to_medgan_and_back(postgres_url: str, tmp_path: Path) -> None:
-    """The issue's end-to-end path: MIMIC-III demo diagnoses in PostgreSQL -> code matrix -> medGAN -> PostgreSQL."""
+def _load(url: str, name: str, frame: pd.DataFrame) -> None:
+    if url.startswith("duckdb:///"):
+        with duckdb.connect(url.removeprefix("duckdb:///")) as connection:
+            connection.register("rows", frame)
+            connection.execute(f"CREATE TABLE {name} AS SELECT * FROM rows")
+        return
     from sqlalchemy import create_engine
 
-    diagnoses = pd.read_csv(shared_file("mimic3-demo", "DIAGNOSES_ICD.csv"), dtype=str)
-    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as connection:
-        diagnoses.to_sql("diagnoses_icd", connection, if_exists="replace", index=False)
+        frame.to_sql(name, connection, if_exists="replace", index=False)
     engine.dispose()
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgresql"])
+def test_mimic_demo_in_a_database_to_codes_to_medgan_and_back(engine: str, request, tmp_path: Path) -> None:
+    """The issue's end-to-end path: MIMIC-III demo diagnoses in the database -> code matrix -> medGAN -> back."""
+    diagnoses = pd.read_csv(shared_file("mimic3-demo", "DIAGNOSES_ICD.csv"), dtype=str)
+    url = f"duckdb:///{tmp_path / 'mimic.duckdb'}" if engine == "duckdb" else request.getfixturevalue("postgres_url")
+    _load(url, "diagnoses_icd", diagnoses)
     codes = tmp_path / "codes.parquet"
-    built = invoke("ehr-matrix", "--db", postgres_url, "--table", "diagnoses_icd", "-o", codes)
+    built = invoke("ehr-matrix", "--db", url, "--table", "diagnoses_icd", "-o", codes)
     assert built.exit_code == 0 and "100 patients" in built.stdout, built.output
     model = tmp_path / "m.smg"
     assert invoke("fit", codes, "-o", model, *TINY, "-q").exit_code == 0
-    back = invoke("sample", model, "-n", "50", "--db", postgres_url, "--table", "synthetic_codes", "-q")
+    back = invoke("sample", model, "-n", "50", "--db", url, "--table", "synthetic_codes", "--if-exists", "replace")
     assert back.exit_code == 0, back.output
-    synthetic = read_table(DatabaseTable(postgres_url, table="synthetic_codes"))
+    synthetic = read_table(DatabaseTable(url, table="synthetic_codes"))
     matrix = pd.read_parquet(codes)
-    assert len(synthetic) == 50 and set(synthetic.columns) == set(matrix.columns) - {
-        "subject_id"
-    }  # key: never modelled
+    assert len(synthetic) == 50 and set(synthetic.columns) == set(matrix.columns) - {"subject_id"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,17 +38,20 @@ def masked(url: str) -> str:
     return _PASSWORD.sub(r"\1***@", url)
 
 
-def _scrub(text: str, url: str) -> str:
+def _scrub(text: str, url: Any) -> str:
     """A driver's message with the URL's password, if any, masked wherever it appears."""
+    if not isinstance(url, str):
+        url = str(getattr(getattr(url, "engine", url), "url", ""))
     found = re.search(r"://[^:/@]+:([^@]*)@", url)
     return text.replace(found.group(1), "***") if found and found.group(1) else text
 
 
 @dataclass(frozen=True)
 class DatabaseTable:
-    """A table (`table`) or the result of a query (`query`) in the database at `url`."""
+    """A table (`table`) or the result of a query (`query`) in the database at `url`: a URL, or (in Python) an open
+    DuckDB connection or SQLAlchemy engine/connection, which synthmed uses and leaves open."""
 
-    url: str
+    url: Any
     table: str | None = None
     query: str | None = None
 
@@ -56,6 +60,8 @@ class DatabaseTable:
             raise DataError("a database source needs a table or a query", remedy="give --table NAME or --query SQL")
         if self.table is not None:
             check_table_name(self.table)
+        if _is_connection(self.url):
+            return
         if not isinstance(self.url, str) or "://" not in self.url:
             raise DataError(
                 f"{self.url!r} is not a database URL",
@@ -68,10 +74,27 @@ class DatabaseTable:
 
     def __str__(self) -> str:
         what = f"table {self.table!r}" if self.table is not None else "the query"
-        return f"{what} in {masked(self.url)}"
+        return f"{what} in {_described(self.url)}"
 
     def read(self, na_values: list[str] | None = None) -> pd.DataFrame:
         return read_database(self, na_values=na_values)
+
+
+def _is_duckdb_connection(value: Any) -> bool:
+    return type(value).__name__ == "DuckDBPyConnection"
+
+
+def _is_connection(value: Any) -> bool:
+    """An open DuckDB connection, or a SQLAlchemy engine or connection (anything with a dialect)."""
+    return _is_duckdb_connection(value) or hasattr(value, "dialect")
+
+
+def _described(url: Any) -> str:
+    if isinstance(url, str):
+        return masked(url)
+    if _is_duckdb_connection(url):
+        return "the DuckDB connection"
+    return masked(str(getattr(getattr(url, "engine", url), "url", "the database")))
 
 
 def check_table_name(name: str) -> None:
@@ -123,7 +146,7 @@ def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
 
 def record_batches(source: DatabaseTable, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """The rows of `source`, `rows` at a time, straight from the database's cursor."""
-    if is_duckdb(source.url):
+    if _is_duckdb_connection(source.url) or (isinstance(source.url, str) and is_duckdb(source.url)):
         yield from _duckdb_batches(source, rows)
     else:
         yield from _sqlalchemy_batches(source, rows)
@@ -132,11 +155,12 @@ def record_batches(source: DatabaseTable, rows: int = BATCH_ROWS) -> Iterator[pa
 def _duckdb_batches(source: DatabaseTable, rows: int) -> Iterator[pa.RecordBatch]:
     import duckdb
 
-    path = _duckdb_path(source.url)
+    given = _is_duckdb_connection(source.url)
+    path = "" if given else _duckdb_path(source.url)
     if path not in ("", ":memory:") and not _exists(path):
         raise DataError(f"the DuckDB database {path!r} does not exist", remedy="check the path in --db duckdb:///PATH")
     try:
-        connection = duckdb.connect(path or ":memory:", read_only=path not in ("", ":memory:"))
+        connection = source.url if given else duckdb.connect(path or ":memory:", read_only=path not in ("", ":memory:"))
     except duckdb.Error as error:
         raise DataError(f"cannot open {masked(source.url)}: {error}", remedy="check the DuckDB file") from None
     try:
@@ -147,16 +171,18 @@ def _duckdb_batches(source: DatabaseTable, rows: int) -> Iterator[pa.RecordBatch
     except duckdb.Error as error:
         raise DataError(f"{source} could not be read: {_first_line(str(error))}", remedy=_remedy(source)) from None
     finally:
-        connection.close()
+        if not given:
+            connection.close()
 
 
 def _sqlalchemy_batches(source: DatabaseTable, rows: int) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
     from sqlalchemy import exc, text
 
-    engine = _engine(source.url)
+    given = not isinstance(source.url, str)
+    engine = source.url if given else _engine(source.url)
     try:
-        with engine.connect() as connection:
+        with engine.connect() if hasattr(engine, "connect") else nullcontext(engine) as connection:
             result = connection.execution_options(stream_results=True, max_row_buffer=rows).execute(text(source.sql))
             names = list(result.keys())
             while chunk := result.fetchmany(rows):
@@ -173,7 +199,8 @@ def _sqlalchemy_batches(source: DatabaseTable, rows: int) -> Iterator[pa.RecordB
         message = _scrub(_first_line(str(getattr(error, "orig", error))), source.url)
         raise DataError(f"{source} could not be read: {message}", remedy=_remedy(source)) from None
     finally:
-        engine.dispose()
+        if not given:
+            engine.dispose()
 
 
 def read_database(source: DatabaseTable, na_values: list[str] | None = None) -> pd.DataFrame:
@@ -206,10 +233,10 @@ def _missing(source: DatabaseTable, message: str) -> DataError:
     )
 
 
-def _unreachable(url: str, error: Exception) -> DataError:
+def _unreachable(url: Any, error: Exception) -> DataError:
     reason = _scrub(_first_line(str(getattr(error, "orig", error))), url)
     return DataError(
-        f"cannot connect to {masked(url)}: {reason}",
+        f"cannot connect to {_described(url)}: {reason}",
         remedy="check that the server runs and the host, port, database name and credentials in --db",
     )
 

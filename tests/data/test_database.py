@@ -131,3 +131,23 @@ def test_postgresql_round_trip_with_its_types(postgres_url: str) -> None:
     assert len(read_table(DatabaseTable(postgres_url, table="synthetic_visits"))) == 5
     with pytest.raises(DataError, match="does not exist"):
         read_table(DatabaseTable(postgres_url, table="nowhere"))
+
+
+def test_an_open_connection_is_used_and_left_open(duckdb_url: str) -> None:
+    connection = duckdb.connect(duckdb_url.removeprefix("duckdb:///"), read_only=True)
+    table = read_table(DatabaseTable(connection, query="SELECT age FROM visits WHERE smoker"))
+    assert len(table) == ROWS // 3 and connection.execute("SELECT 1").fetchone() == (1,)  # still open
+    with pytest.raises(DataError, match="table 'nowhere' in the DuckDB connection does not exist"):
+        read_table(DatabaseTable(connection, table="nowhere"))
+    connection.close()
+
+
+def test_a_sqlalchemy_engine_is_used_and_left_open(postgres_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    table = read_table(DatabaseTable(engine, query="SELECT 1 AS one, DATE '2020-02-02' AS day"))
+    assert table["one"].tolist() == [1] and pd.api.types.is_datetime64_any_dtype(table["day"])
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 2")).scalar() == 2
+    engine.dispose()
