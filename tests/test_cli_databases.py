@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -112,3 +113,24 @@ def test_mimic_demo_in_a_database_to_codes_to_medgan_and_back(engine: str, reque
     synthetic = read_table(DatabaseTable(url, table="synthetic_codes"))
     matrix = pd.read_parquet(codes)
     assert len(synthetic) == 50 and set(synthetic.columns) == set(matrix.columns) - {"subject_id"}
+
+
+def test_a_code_matrix_from_a_database_is_summed_batch_by_batch(tmp_path: Path) -> None:
+    from synthmed.data.ehr import code_matrix
+    from synthmed.workflows.ehr_matrix import _streamed_matrix
+
+    rng = np.random.default_rng(0)
+    events = pd.DataFrame(
+        {
+            "subject_id": rng.integers(1, 40, 900).astype(str),
+            "icd9_code": rng.choice(["4019", "25000", "E8790", "V5861", "41401"], 900),
+        }
+    )
+    url = f"duckdb:///{tmp_path / 'events.duckdb'}"
+    _load(url, "diagnoses", events)
+    for counts in (False, True):
+        streamed = _streamed_matrix(DatabaseTable(url, table="diagnoses"), None, None, "3digit", counts, "patient", 64)
+        whole = code_matrix(events, counts=counts)
+        pd.testing.assert_frame_equal(
+            streamed, whole.sort_index().sort_index(axis=1), check_dtype=False, check_names=False
+        )

@@ -10,15 +10,17 @@ import fnmatch
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from synthmed.data.code_groups import flag_matrix, group_matrix, load_flags, load_groups, wide_to_long
+from synthmed.data.database import BATCH_ROWS, DatabaseTable, arrow_to_frame, record_batches
 from synthmed.data.ehr import CODE_CANDIDATES, PATIENT_CANDIDATES, code_matrix, find_column, matrix_summary, read_events
 from synthmed.data.io import check_table_output, write_table
-from synthmed.errors import ConfigError
+from synthmed.errors import ConfigError, DataError
 
 
 def build_ehr_matrix(
-    events: str | Path,
+    events: str | Path | DatabaseTable,
     output: str | Path,
     *,
     granularity: str = "3digit",
@@ -37,6 +39,9 @@ def build_ehr_matrix(
     its codes in several columns. `groups` is a YAML file of named code-prefix groups.
     """
     check_table_output(output, overwrite=overwrite)
+    if isinstance(events, DatabaseTable) and groups is None and code_columns is None:
+        matrix = _streamed_matrix(events, patient_column, code_column, granularity, counts, unit)
+        return _written(matrix, output, overwrite, unit)
     # codes must stay text: a CSV is read as such; Parquet keeps the types it was written with
     table = read_events(events, encoding=encoding)
     flags = load_flags(groups) if groups is not None else {}
@@ -60,10 +65,41 @@ def build_ehr_matrix(
     matrix = code_matrix(
         table, patient_column=patient_column, code_column=code_column, granularity=granularity, counts=counts, unit=unit
     )
+    return _written(matrix, output, overwrite, "record" if code_columns is not None else unit)
+
+
+def _written(matrix: pd.DataFrame, output: str | Path, overwrite: bool, rows: str) -> str:
     path = write_table(matrix.reset_index(), output, overwrite=overwrite)
     stats = matrix_summary(matrix)
-    rows = "record" if code_columns is not None else unit
     return (
         f"wrote {stats['patients']:,} {rows}s x {stats['codes']:,} codes "
         f"({stats['codes_per_patient_mean']:.2f} codes per {rows} on average) to {path}"
     )
+
+
+def _streamed_matrix(
+    events: DatabaseTable,
+    patient_column: str | None,
+    code_column: str | None,
+    granularity: str,
+    counts: bool,
+    unit: str,
+    batch_rows: int = BATCH_ROWS,
+) -> pd.DataFrame:
+    """The matrix of events read from a database batch by batch: each batch's counts are added to the total, so
+    memory follows the matrix (patients x codes), never the number of events."""
+    total: pd.DataFrame | None = None
+    for batch in record_batches(events, batch_rows):
+        chunk = arrow_to_frame(pa.Table.from_batches([batch]))
+        codes_at = find_column(chunk, (code_column,) if code_column else CODE_CANDIDATES, "code")
+        if chunk[codes_at].isna().all():
+            continue
+        found = code_matrix(
+            chunk, patient_column=patient_column, code_column=code_column, granularity=granularity, counts=True,
+            unit=unit,
+        )  # fmt: skip
+        total = found if total is None else total.add(found, fill_value=0)
+    if total is None:
+        raise DataError(f"{events} holds no event with a code", remedy="check the table, or --code-column")
+    total = total.fillna(0).sort_index().sort_index(axis=1)
+    return total.astype("int32") if counts else (total > 0).astype("uint8")
