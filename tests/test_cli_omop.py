@@ -31,8 +31,7 @@ def _cdm(path: Path, persons: pd.DataFrame, events: pd.DataFrame, ancestors: pd.
     return f"duckdb:///{path}"
 
 
-@pytest.fixture
-def small_cdm(tmp_path: Path) -> str:
+def _small_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     persons = pd.DataFrame(
         {"person_id": [1, 2, 3, 4], "year_of_birth": [1950, 1962, 1971, 1980],
          "gender_concept_id": [8507, 8532, 8532, 8507], "race_concept_id": [0, 8527, 8527, 0]}
@@ -45,7 +44,27 @@ def small_cdm(tmp_path: Path) -> str:
         {"ancestor_concept_id": [10, 10, 20, 11, 12, 21, 30], "descendant_concept_id": [11, 12, 21, 11, 12, 21, 30],
          "min_levels_of_separation": [1, 1, 1, 0, 0, 0, 0]}
     )  # fmt: skip
-    return _cdm(tmp_path / "omop.duckdb", persons, events, ancestors, schema="cdm")
+    return persons, events, ancestors
+
+
+@pytest.fixture
+def small_cdm(tmp_path: Path) -> str:
+    return _cdm(tmp_path / "omop.duckdb", *_small_frames(), schema="cdm")
+
+
+def test_postgresql_counts_the_same_matrix(postgres_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS cdm CASCADE"))
+        connection.execute(text("CREATE SCHEMA cdm"))
+        for name, frame in zip(("person", "condition_occurrence", "concept_ancestor"), _small_frames(), strict=True):
+            frame.to_sql(name, connection, schema="cdm", index=False)
+    engine.dispose()
+    duck = _cdm(tmp_path / "omop.duckdb", *_small_frames(), schema="cdm")
+    for query in (OmopQuery(schema="cdm", counts=True), OmopQuery(schema="cdm", levels=1, demographics=True)):
+        pd.testing.assert_frame_equal(omop_matrix(postgres_url, query), omop_matrix(duck, query), check_dtype=False)
 
 
 def test_the_database_counts_events_per_person_and_concept(small_cdm: str) -> None:
