@@ -326,7 +326,7 @@ def sample(
         destination = DatabaseDestination(db, table, if_exists)
     else:
         raise ConfigError("sample writes to one place", remedy="give -o FILE, or --db URL with --table NAME")
-    written = sample_to_file(
+    written, columns = sample_to_file(
         model,
         rows,
         destination,
@@ -336,7 +336,7 @@ def sample(
         threads=threads,
         overwrite=overwrite,
     )
-    _say(f"wrote {len(written)} synthetic rows x {written.shape[1]} columns to {destination}", quiet)
+    _say(f"wrote {written} synthetic rows x {columns} columns to {destination}", quiet)
 
 
 @app.command()

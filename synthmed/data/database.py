@@ -11,7 +11,7 @@ password: URLs are printed with it masked.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,30 +309,37 @@ def _table_exists(url: str, table: str) -> bool:
         engine.dispose()
 
 
-def write_database(frame: pd.DataFrame, url: str, table: str, if_exists: IfExists = "fail") -> str:
-    """Write `frame` as `table` in one transaction: an error leaves the database as it was. Returns a description."""
+def write_database(
+    frame: pd.DataFrame | Iterable[pd.DataFrame], url: str, table: str, if_exists: IfExists = "fail"
+) -> str:
+    """Write `frame` (or each table an iterable yields, one at a time) as `table` in one transaction: an error leaves
+    the database as it was. Returns a description."""
     check_database_output(url, table, if_exists)
-    frame = frame.reset_index(drop=True)
+    blocks = [frame] if isinstance(frame, pd.DataFrame) else frame
     if is_duckdb(url):
-        _write_duckdb(frame, url, table, if_exists)
+        _write_duckdb(blocks, url, table, if_exists)
     else:
-        _write_sqlalchemy(frame, url, table, if_exists)
+        _write_sqlalchemy(blocks, url, table, if_exists)
     return f"table {table!r} in {masked(url)}"
 
 
-def _write_duckdb(frame: pd.DataFrame, url: str, table: str, if_exists: IfExists) -> None:
+def _write_duckdb(blocks: Iterable[pd.DataFrame], url: str, table: str, if_exists: IfExists) -> None:
     import duckdb
 
     connection = duckdb.connect(_duckdb_path(url))
     try:
         connection.begin()
-        connection.register("synthmed_rows", frame)
         if if_exists == "replace":
             connection.execute(f"DROP TABLE IF EXISTS {quoted(table)}")
-        if if_exists == "append" and _has_table(connection, table):
-            connection.execute(f"INSERT INTO {quoted(table)} BY NAME SELECT * FROM synthmed_rows")
-        else:
-            connection.execute(f"CREATE TABLE {quoted(table)} AS SELECT * FROM synthmed_rows")
+        exists = if_exists == "append" and _has_table(connection, table)
+        for block in blocks:
+            connection.register("synthmed_rows", block.reset_index(drop=True))
+            if exists:
+                connection.execute(f"INSERT INTO {quoted(table)} BY NAME SELECT * FROM synthmed_rows")
+            else:
+                connection.execute(f"CREATE TABLE {quoted(table)} AS SELECT * FROM synthmed_rows")
+                exists = True
+            connection.unregister("synthmed_rows")
         connection.commit()
     except duckdb.Error as error:
         connection.rollback()
@@ -350,7 +357,7 @@ def _has_table(connection: Any, table: str) -> bool:
     return bool(connection.execute(query, [name, schema or "main"]).fetchone()[0])
 
 
-def _write_sqlalchemy(frame: pd.DataFrame, url: str, table: str, if_exists: IfExists) -> None:
+def _write_sqlalchemy(blocks: Iterable[pd.DataFrame], url: str, table: str, if_exists: IfExists) -> None:
     from pandas.errors import DatabaseError
     from sqlalchemy import exc
 
@@ -358,15 +365,16 @@ def _write_sqlalchemy(frame: pd.DataFrame, url: str, table: str, if_exists: IfEx
     engine = _engine(url)
     try:
         with engine.begin() as connection:  # PostgreSQL's DDL is transactional: a failure drops nothing
-            frame.to_sql(
-                name,
-                connection,
-                schema=schema or None,
-                if_exists=if_exists,
-                index=False,
-                chunksize=10_000,
-                method="multi",
-            )
+            for index, block in enumerate(blocks):
+                block.reset_index(drop=True).to_sql(
+                    name,
+                    connection,
+                    schema=schema or None,
+                    if_exists=if_exists if index == 0 else "append",
+                    index=False,
+                    chunksize=10_000,
+                    method="multi",
+                )
     except exc.OperationalError as error:
         raise _unreachable(url, error) from None
     except (exc.SQLAlchemyError, DatabaseError, ValueError) as error:

@@ -7,12 +7,17 @@ goes wrong while parsing is a `DataError` naming the file.
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import pandas as pd
 import yaml
@@ -207,6 +212,53 @@ def check_table_output(path: str | os.PathLike[str], *, overwrite: bool = True) 
     if _suffix(path) not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
         raise DataError(f"cannot tell the output format of {str(path)!r}", remedy="use a .csv or .parquet file name")
     return check_output(path, overwrite=overwrite, example="synthetic.csv")
+
+
+def write_table_blocks(
+    blocks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *, overwrite: bool = True
+) -> tuple[Path, int]:
+    """Write the tables `blocks` yields, one after another, as one CSV or Parquet file (by suffix), holding one block
+    in memory at a time; the file appears complete or not at all. Returns the path and the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = check_table_output(path, overwrite=overwrite)
+    suffix, rows = _suffix(path), 0
+    with atomic_output(path) as temporary:
+        if suffix in PARQUET_SUFFIXES:
+            writer = None
+            try:
+                for block in blocks:
+                    batch = pa.Table.from_pandas(block, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(temporary, batch.schema)
+                    writer.write_table(batch.cast(writer.schema))
+                    rows += len(block)
+            finally:
+                if writer is not None:
+                    writer.close()
+        else:
+            with _text_sink(temporary, path) as handle:
+                for index, block in enumerate(blocks):
+                    block.to_csv(handle, index=False, header=index == 0, sep="\t" if suffix == ".tsv" else ",")
+                    rows += len(block)
+    return path, rows
+
+
+@contextmanager
+def _text_sink(temporary: Path, destination: Path) -> Iterator[IO[str]]:
+    """A text stream into `temporary`, compressed as `destination`'s suffix says (a zip names its member after it)."""
+    method = COMPRESSION.get(_suffix(destination))
+    if method == "zip":
+        with (
+            zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive,
+            archive.open(destination.name[: -len(".zip")], "w") as member,
+            io.TextIOWrapper(member, encoding="utf-8", newline="") as handle,
+        ):
+            yield handle
+        return
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(method or "", open)
+    with opener(temporary, "wt", encoding="utf-8", newline="") as handle:
+        yield handle
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:

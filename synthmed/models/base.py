@@ -14,7 +14,7 @@ import platform
 import types
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -49,6 +49,8 @@ from synthmed.models.training import TrainingRun, flushing_denormals
 from synthmed.version import __version__
 
 DataLike = pd.DataFrame | np.ndarray | str | Path | DatabaseTable
+# rows generated at once by `sample_blocks` (what `synthmed sample` writes block by block)
+SAMPLE_BLOCK = 50_000
 # Generated rows that estimate the generator's marginals for calibration (`_calibrate_marginals`).
 CALIBRATION_ROWS = 20_000
 
@@ -381,13 +383,40 @@ class Synthesizer(ABC):
             raise ConfigError("a sampling seed must be a non-negative integer", values=[seed], remedy="e.g. seed=0")
         plan = SamplingPlan.resolve(self.transformer_, conditions, proportions)
         if seed is None:
-            seed = int(np.random.SeedSequence([self.seed_, self.samples_drawn_]).generate_state(1)[0])
-            self.samples_drawn_ += 1
+            seed = self._next_seed()
         run = TrainingRun(seed, self._device(), show_progress=False)
         if plan is None:
             return self._to_output(self._generate_in_eval(int(n), run).cpu().numpy().astype(np.float64), run)
         table = plan.sample(int(n), lambda rows, given: self._generated_table(rows, run, given), run.rng)
         return table.to_numpy() if self.input_format_ == "array" else table
+
+    def sample_blocks(
+        self,
+        n: int,
+        seed: int | None = None,
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        proportions: Mapping[str, Mapping[Any, float]] | None = None,
+    ) -> Iterator[pd.DataFrame | np.ndarray]:
+        """`sample(n, seed, ...)` as blocks of at most `SAMPLE_BLOCK` rows, generated one at a time, so that writing
+        millions of rows holds one block in memory. The first block is `sample(min(n, SAMPLE_BLOCK), seed)`; block k
+        is seeded from (seed, k): the rows depend on `n` and `seed`, never on how they are written."""
+        self._check_fitted()
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ConfigError(
+                "the number of rows to sample must be a positive integer", values=[n], remedy="ask for 1 row or more"
+            )
+        base = self._next_seed() if seed is None else seed
+        for block, start in enumerate(range(0, int(n), SAMPLE_BLOCK)):
+            block_seed = base if block == 0 else int(np.random.SeedSequence([base, block]).generate_state(1)[0])
+            rows = min(SAMPLE_BLOCK, int(n) - start)
+            yield self.sample(rows, seed=block_seed, conditions=conditions, proportions=proportions)
+
+    def _next_seed(self) -> int:
+        """The seed of the next unseeded sample: derived from the model's seed and how many it drew before."""
+        seed = int(np.random.SeedSequence([self.seed_, self.samples_drawn_]).generate_state(1)[0])
+        self.samples_drawn_ += 1
+        return seed
 
     def parameter_counts(self) -> dict[str, int]:
         """Trainable parameters per network (medGAN: autoencoder, generator, discriminator)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pandas as pd
 
 from synthmed.data.database import DatabaseDestination
 from synthmed.data.files import check_folder
-from synthmed.data.io import PLAIN_READING, ReadOptions, check_table_output, is_table_source, write_table
+from synthmed.data.io import PLAIN_READING, ReadOptions, check_table_output, is_table_source, write_table_blocks
 from synthmed.data.schema import Schema
 from synthmed.data.timeseries import to_long
 from synthmed.errors import ConfigError, SynthmedWarning
@@ -206,22 +206,41 @@ def sample_to_file(
     proportions: dict[str, dict[Any, float]] | None = None,
     threads: int | None = None,
     overwrite: bool = False,
-) -> pd.DataFrame:
+) -> tuple[int, int]:
     """Generate `rows` rows (sequences, in long format) from a saved generator into a CSV/Parquet `output`, or
-    into a database table (a `DatabaseDestination`, written in one transaction)."""
+    into a database table (a `DatabaseDestination`, written in one transaction). Table rows are generated and
+    written block by block (`Synthesizer.sample_blocks`), so memory does not grow with `rows`. Returns the rows and
+    columns written."""
     if isinstance(output, DatabaseDestination):
         output.check()
     else:
         check_table_output(output, overwrite=overwrite)
     model = Synthesizer.load(generator)
     with cpu_threads(threads):
-        table = model.sample(rows, seed=seed, conditions=conditions, proportions=proportions)
-    if isinstance(table, np.ndarray) and model.data_kind() == "sequences":
-        table = to_long(table, model.transformer_.columns)
-    elif not isinstance(table, pd.DataFrame):
-        table = pd.DataFrame(table, columns=model.transformer_.columns)
-    if isinstance(output, DatabaseDestination):
-        output.write(table)
-    else:
-        write_table(table, output, overwrite=overwrite)
-    return table
+        if model.data_kind() == "sequences":
+            sequences = model.sample(rows, seed=seed, conditions=conditions, proportions=proportions)
+            long = to_long(sequences, model.transformer_.columns) if isinstance(sequences, np.ndarray) else sequences
+            blocks: Any = [long]
+        else:
+            blocks = (
+                block if isinstance(block, pd.DataFrame) else pd.DataFrame(block, columns=model.transformer_.columns)
+                for block in model.sample_blocks(rows, seed=seed, conditions=conditions, proportions=proportions)
+            )
+        counted = _RowCounter(blocks)
+        if isinstance(output, DatabaseDestination):
+            output.write(counted)
+        else:
+            write_table_blocks(counted, output, overwrite=overwrite)
+        return counted.rows, counted.columns
+
+
+class _RowCounter:
+    """The blocks passed through, their rows and columns counted."""
+
+    def __init__(self, blocks: Any) -> None:
+        self.blocks, self.rows, self.columns = blocks, 0, 0
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for block in self.blocks:
+            self.rows, self.columns = self.rows + len(block), block.shape[1]
+            yield block
