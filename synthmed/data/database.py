@@ -294,7 +294,7 @@ def _table_exists(url: str, table: str) -> bool:
                 found = connection.execute(
                     "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = ?",
                     [name, schema or "main"],
-                ).fetchone()
+                ).fetchall()[0]
         except duckdb.Error as error:
             raise OutputError(f"cannot open {masked(url)}: {_first_line(str(error))}") from None
         return bool(found and found[0])
@@ -354,7 +354,7 @@ def _write_duckdb(blocks: Iterable[pd.DataFrame], url: str, table: str, if_exist
 def _has_table(connection: Any, table: str) -> bool:
     schema, _, name = table.rpartition(".")
     query = "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = ?"
-    return bool(connection.execute(query, [name, schema or "main"]).fetchone()[0])
+    return bool(connection.execute(query, [name, schema or "main"]).fetchall()[0][0])
 
 
 def _write_sqlalchemy(blocks: Iterable[pd.DataFrame], url: str, table: str, if_exists: IfExists) -> None:
