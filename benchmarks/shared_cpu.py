@@ -2,8 +2,8 @@
 
 Each configuration (OpenMP wait policy x torch threads) times one `synthmed fit` alone, then again while a competing
 `synthmed fit` (same configuration, more epochs) runs; wall and CPU seconds come from /usr/bin/time. OpenMP threads
-that wait by spinning (libgomp's default, ACTIVE for a while) burn the cores the other process needs; PASSIVE
-threads sleep. Run it on an otherwise idle machine.
+that wait by spinning (libgomp's default when the variable is unset: spin a while, then sleep) burn the cores the
+other process needs; PASSIVE threads sleep at once. Run it on an otherwise idle machine.
 Usage: python benchmarks/shared_cpu.py [--epochs 30]
 """
 
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "heart-cleveland" / "processed.cleveland.csv"
-CONFIGURATIONS = [("ACTIVE", None), ("ACTIVE", 1), ("PASSIVE", None), ("PASSIVE", 1)]
+CONFIGURATIONS = [("unset", None), ("unset", 1), ("PASSIVE", None), ("PASSIVE", 1)]
 
 
 def fit_command(data: Path, output: Path, epochs: int, threads: int | None) -> list[str]:
@@ -48,7 +48,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         for policy, threads in CONFIGURATIONS:
-            env = {**os.environ, "OMP_WAIT_POLICY": policy}
+            env = {name: value for name, value in os.environ.items() if name != "OMP_WAIT_POLICY"}
+            if policy != "unset":
+                env["OMP_WAIT_POLICY"] = policy
             alone = timed(fit_command(SHARED, folder / "a.smg", args.epochs, threads), env)
             rival_command = fit_command(SHARED, folder / "b.smg", args.epochs * 20, threads)
             rival = subprocess.Popen(rival_command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -767,5 +767,12 @@ def demo(
     typer.echo(f"report: {result.report_path} (table: {result.table_path}; {result.seconds:.1f} s)")
 
 
+# OpenMP threads that wait by spinning take the cores a second process on a shared server needs: beside one other
+# fit, tabgan's ran 3.1x slower with libgomp's default and 1.1x with PASSIVE (benchmarks/shared_cpu.py). Set before
+# torch loads, unless the user chose a policy.
+WAIT_POLICY = "PASSIVE"
+
+
 def main() -> None:
+    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
     sys.exit(app())

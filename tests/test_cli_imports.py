@@ -6,8 +6,11 @@ Their speed is measured in benchmarks/cli_startup.py; this test guards the reaso
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 HEAVY = ("torch", "sklearn", "scipy", "pandas", "numpy", "matplotlib", "opacus", "pyarrow")
 PROBE = f"""
@@ -35,3 +38,20 @@ def test_importing_synthmed_loads_no_heavy_library_until_a_name_is_used() -> Non
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     before, after, version = result.stdout.split()
     assert (before, after) == ("False", "True") and version.count(".") == 2
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_cli_lets_openmp_threads_sleep_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch, chosen: str | None, expected: str
+) -> None:
+    """Spinning OpenMP threads slowed a fit 3.1x beside another (benchmarks/shared_cpu.py); PASSIVE 1.1x."""
+    from synthmed import cli
+
+    if chosen is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", chosen)
+    monkeypatch.setattr(sys, "argv", ["synthmed", "--help"])
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert os.environ["OMP_WAIT_POLICY"] == expected
