@@ -33,6 +33,7 @@ from synthmed.data.schema import Schema
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError, SynthmedError
+from synthmed.models import distributed
 from synthmed.models.artifact import DAMAGED_REMEDY, META_NAME, read_artifact, write_artifact
 from synthmed.models.checkpoint import Checkpointer
 from synthmed.models.conditions import Given, SamplingPlan
@@ -317,6 +318,8 @@ class Synthesizer(ABC):
         budget = None if dp_epsilon is None else PrivacyBudget(dp_epsilon, dp_delta)
         if budget is not None:
             self._check_private_options(budget, monitor_every, checkpoint)
+        if distributed.launched() is not None:
+            self._check_distributed_options(budget, monitor_every, checkpoint)
         self.__dict__.pop("history_", None)  # a failed refit must not leave a half-trained model usable
         self.private_ = budget is not None  # models that train privately build other transforms and networks
         self.privacy_ = None
@@ -341,8 +344,12 @@ class Synthesizer(ABC):
         self.threads_ = torch.get_num_threads()  # outputs depend on it (models/training.py: cpu_threads)
         self.networks_ = self._seeded_build()
         monitor = self._monitor(matrix, monitor_every, keep_best) if monitor_every is not None else None
-        run = TrainingRun(self.seed_, self._device(), progress, checkpointer, resume, monitor)
-        with flushing_denormals():
+        ranks = distributed.start(self._device())
+        if ranks is not None:
+            matrix, progress = distributed.shard(matrix, ranks, self.seed_), progress and ranks.writes
+        seed = distributed.rank_seed(self.seed_, ranks)
+        run = TrainingRun(seed, self._device(), progress, checkpointer, resume, monitor)
+        with flushing_denormals(), distributed.training(ranks, self.networks_):
             data = torch.as_tensor(matrix, device=run.device)
             if budget is None:
                 self._train(data, run)
@@ -506,6 +513,20 @@ class Synthesizer(ABC):
         return model
 
     # ---- helpers -----------------------------------------------------------------------------------
+    def _check_distributed_options(
+        self, budget: PrivacyBudget | None, monitor_every: int | None, checkpoint: Any
+    ) -> None:
+        """What a run under torchrun cannot do yet, refused before any data is read."""
+        refused = [
+            (self.data_kind() == "sequences", f"{self.name} trains in one process"),
+            (budget is not None, "differentially private training keeps one accountant and runs in one process"),
+            (checkpoint is not None, "checkpoints are written by single-process runs"),
+            (monitor_every is not None, "the training monitor scores single-process runs"),
+        ]
+        for found, why in refused:
+            if found:
+                raise ConfigError(f"under torchrun: {why}", remedy="run it without torchrun, or drop the option")
+
     def _check_private_options(self, budget: PrivacyBudget, monitor_every: int | None, checkpoint: Any) -> None:
         budget.check()
         if not self.trains_privately():

@@ -64,7 +64,7 @@ from synthmed.models.layers import (
     wasserstein_critic_terms,
     wasserstein_generator_step,
 )
-from synthmed.models.training import TrainingRun
+from synthmed.models.training import TrainingRun, descend
 
 # The reference critic trains 100 steps per generator step for the first 25 and every 500th generator step
 # (the WGAN authors' schedule), so the critic is near optimal when the generator leans on it.
@@ -327,8 +327,7 @@ class CorGAN(Synthesizer):
                 records = data[torch.as_tensor(run.rng.integers(0, n, batch), device=data.device)]
                 loss = self.head_.loss(autoencoder.decode(autoencoder.encode(records), self.width_), records)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                descend(loss, optimizer)
                 losses.append(loss.item())
             reconstruction = sum(losses) / len(losses)
             run.log(reconstruction=reconstruction)
@@ -357,8 +356,7 @@ class CorGAN(Synthesizer):
                     # the critic estimates the Wasserstein distance as E[critic(real)] - E[critic(fake)]
                     loss_critic = critic(fake).mean() - critic(real).mean()
                     optimizer_critic.zero_grad(set_to_none=True)
-                    loss_critic.backward()
-                    optimizer_critic.step()
+                    descend(loss_critic, optimizer_critic)
                     clip_weights(critic, self.clip_value)
                     critic_losses.append(loss_critic.item())
                 fake = self._generated(batch, run)

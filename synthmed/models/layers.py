@@ -12,6 +12,7 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.errors import SynthmedWarning
+from synthmed.models.training import descend
 
 # pretraining must beat the column frequencies by this share of their loss to count as having learnt records
 UNTRAINED_AUTOENCODER_MARGIN = 0.05
@@ -132,8 +133,7 @@ def wasserstein_generator_step(critic: nn.Module, fake: torch.Tensor, optimizer:
     critic.requires_grad_(False)
     loss = -critic(fake).mean()
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
+    descend(loss, optimizer)
     critic.requires_grad_(True)
     return loss.item()
 

@@ -25,7 +25,7 @@ from synthmed.models.base import Synthesizer
 from synthmed.models.cooccurrence import CooccurrenceMatch
 from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.layers import SpanHead, start_at_frequencies, warn_if_autoencoder_untrained
-from synthmed.models.training import TrainingRun
+from synthmed.models.training import TrainingRun, descend
 
 # TensorFlow's batch_norm(decay=0.99, epsilon=1e-3) in the reference code, in PyTorch terms.
 BATCH_NORM_MOMENTUM = 0.01
@@ -324,8 +324,7 @@ class MedGAN(Synthesizer):
                 records = data[order[start : start + batch]]
                 loss = self.head_.loss(autoencoder(records), records)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                descend(loss, optimizer)
                 losses.append(loss.item())
             reconstruction = sum(losses) / len(losses)
             run.log(reconstruction=reconstruction)
@@ -354,8 +353,7 @@ class MedGAN(Synthesizer):
                         fake = self._discriminated(self._decode(generator(run.normal(batch, self.noise_dim))), run)
                     loss_d = self._discriminator_loss(discriminator, real, fake)
                     optimizer_d.zero_grad(set_to_none=True)
-                    loss_d.backward()
-                    optimizer_d.step()
+                    descend(loss_d, optimizer_d)
                     d_losses.append(loss_d.item())
                 g_losses.append(self._generator_step(discriminator, batch, optimizer_g, run, cooccurrences))
             run.log(d_loss=sum(d_losses) / len(d_losses), g_loss=sum(g_losses) / len(g_losses))
@@ -383,8 +381,7 @@ class MedGAN(Synthesizer):
         if cooccurrences is not None:
             loss = loss + self.cooccurrence_weight * cooccurrences.loss(decoded, run.rng)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        descend(loss, optimizer)
         discriminator.requires_grad_(True)
         return loss.item()
 

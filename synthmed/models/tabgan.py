@@ -62,7 +62,7 @@ from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.dp_histograms import HISTOGRAM_BINS, MARGINALS_SHARE, calibrate_to_histograms, release_marginals
 from synthmed.models.layers import column_order, sort_columns
 from synthmed.models.tabgan_networks import Generator, OutputHead, PackedCritic
-from synthmed.models.training import TrainingRun
+from synthmed.models.training import TrainingRun, descend
 
 # The gradient penalty is applied every this many critic steps (lazy regularisation).
 PENALTY_EVERY = 4
@@ -280,8 +280,7 @@ class TabGAN(Synthesizer):
                 gap = self._distribution_gap(fake, real, run)
                 loss = adversarial + self._condition_loss(logits, column, category) + self.distribution_weight * gap
                 g_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                g_optimizer.step()
+                descend(loss, g_optimizer)
                 self._update_average(average, generator)
                 totals += (critic_loss.item(), adversarial.item(), gap.item())
             critic_total, generator_total, distribution_total = totals / steps
@@ -354,8 +353,7 @@ class TabGAN(Synthesizer):
             norms = gradient.reshape(-1, self.pac * real_in.shape[1]).norm(dim=1)
             total = loss + PENALTY_EVERY * self.gradient_penalty * (norms - 1).pow(2).mean()
         optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
+        descend(total, optimizer)
         return loss.detach()
 
     def _condition_loss(self, logits: torch.Tensor, column: np.ndarray, category: np.ndarray) -> torch.Tensor:
@@ -445,8 +443,7 @@ class TabGAN(Synthesizer):
                         adversarial = F.softplus(-network(fake)).mean()
                         loss = adversarial + self._condition_loss(logits, column, category)
                         g_optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
-                        g_optimizer.step()
+                        descend(loss, g_optimizer)
                     self._update_average(average, generator)
                     losses.append(adversarial.item())
                 run.log(generator=sum(losses) / len(losses), epsilon=private.logged_epsilon)

@@ -14,6 +14,7 @@ from torch import nn
 
 from synthmed.errors import ConfigError
 from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
+from synthmed.models.distributed import average_gradients
 from synthmed.models.monitor import CURVE_KEY, BestWeights, TrainingMonitor
 
 
@@ -36,6 +37,13 @@ def cpu_threads(count: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+    """One optimizer step on `loss` (its gradients averaged over the ranks of a distributed run: distributed.py)."""
+    loss.backward()
+    average_gradients(optimizer)
+    optimizer.step()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
 from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.layers import SpanHead
-from synthmed.models.training import TrainingRun
+from synthmed.models.training import TrainingRun, descend
 
 
 def _mlp(dims: tuple[int, ...]) -> nn.Sequential:
@@ -151,8 +151,7 @@ class VAE(Synthesizer):
                 kl = _kl_divergence(mean, log_variance)
                 loss = reconstruction + self.kl_weight * kl
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                descend(loss, optimizer)
                 reconstruction_total += reconstruction.item() * len(records)
                 kl_total += kl.item() * len(records)
             run.log(reconstruction=reconstruction_total / n, kl=kl_total / n)

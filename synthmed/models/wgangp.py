@@ -20,7 +20,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
 from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.layers import SpanHead, clip_weights, wasserstein_critic_terms, wasserstein_generator_step
-from synthmed.models.training import TrainingRun
+from synthmed.models.training import TrainingRun, descend
 
 # Under DP the critic's Lipschitz bound comes from weight clipping (the original WGAN's value).
 PRIVATE_CLIP_VALUE = 0.01
@@ -159,8 +159,7 @@ class WGANGP(Synthesizer):
                     wasserstein = critic(real).mean() - critic(fake).mean()
                     loss_critic = -wasserstein + self.penalty_weight * penalty
                     optimizer_critic.zero_grad(set_to_none=True)
-                    loss_critic.backward()
-                    optimizer_critic.step()
+                    descend(loss_critic, optimizer_critic)
                     critic_losses.append(loss_critic.item())
                     penalties.append(penalty.item())
                 fake = self._generated(batch, run)

@@ -25,6 +25,7 @@ from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.artifact import check_output_path
 from synthmed.models.auto import choose_model
 from synthmed.models.base import Synthesizer
+from synthmed.models.distributed import writes_outputs
 from synthmed.models.presets import get_preset
 from synthmed.models.registry import configure, model_entry
 from synthmed.models.training import cpu_threads
@@ -102,10 +103,11 @@ def describe_selection(record: dict[str, Any] | None) -> str | None:
 
 @dataclass(frozen=True)
 class Fitted:
-    """A trained generator, where it was saved, and how long training took."""
+    """A trained generator, where it was saved (None on the ranks of a torchrun that do not write), and how long
+    training took."""
 
     model: Synthesizer
-    path: Path
+    path: Path | None
     seconds: float
 
 
@@ -159,7 +161,8 @@ def fit_to_file(
     **options: Any,
 ) -> Fitted:
     """`fit` on `threads` CPU threads, the trained model saved to `output` (.smg); the output paths (and a
-    checkpoint folder) are checked before the model is chosen or any data read."""
+    checkpoint folder) are checked before the model is chosen or any data read. Under torchrun, rank 0 alone
+    writes the file (the other ranks return their identical model with no path)."""
     check_output_path(output, overwrite=overwrite)
     if options.get("checkpoint") is not None:
         check_folder(options["checkpoint"])
@@ -167,7 +170,8 @@ def fit_to_file(
     with cpu_threads(threads):
         trained = fit(data, model, **options)
     seconds = time.perf_counter() - started
-    return Fitted(trained, trained.save(output, overwrite=overwrite), seconds)
+    path = trained.save(output, overwrite=overwrite) if writes_outputs() else None
+    return Fitted(trained, path, seconds)
 
 
 def describe_fit(fitted: Fitted) -> list[str]:
