@@ -112,6 +112,8 @@ def _say(message: str, quiet: bool = False) -> None:
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
+        return
     prefix = "note" if issubclass(category, SynthmedWarning) else "warning"
     typer.echo(f"{prefix}: {message}", err=True)
 
