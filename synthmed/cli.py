@@ -77,6 +77,9 @@ Db = Annotated[
 ]
 DbTable = Annotated[str | None, typer.Option("--table", help="With --db: the table to read (schema.table allowed).")]
 DbQuery = Annotated[str | None, typer.Option("--query", help="With --db: read the result of this SQL query.")]
+TrainingTable = Annotated[
+    Path | None, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet; or --db.")
+]
 IfExists = Annotated[
     str, typer.Option("--if-exists", help="Writing to a database table that exists: fail, replace or append.")
 ]
@@ -221,9 +224,7 @@ def _parse_proportions(text: str | None) -> dict[str, dict[str | None, float]] |
 @handles_errors
 def fit(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the generator (.smg).")],
-    data: Annotated[
-        Path | None, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet; or --db.")
-    ] = None,
+    data: TrainingTable = None,
     db: Db = None,
     table: DbTable = None,
     query: DbQuery = None,
@@ -671,9 +672,7 @@ def release(
 @app.command()
 @handles_errors
 def audit(
-    data: Annotated[
-        Path | None, typer.Argument(help="Training table: CSV (optionally compressed) or Parquet; or --db.")
-    ] = None,
+    data: TrainingTable = None,
     db: Db = None,
     table: DbTable = None,
     query: DbQuery = None,

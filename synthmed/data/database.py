@@ -291,13 +291,9 @@ def _table_exists(url: str, table: str) -> bool:
             return False
         try:
             with duckdb.connect(path, read_only=True) as connection:
-                found = connection.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = ?",
-                    [name, schema or "main"],
-                ).fetchall()[0]
+                return _has_table(connection, table)
         except duckdb.Error as error:
             raise OutputError(f"cannot open {masked(url)}: {_first_line(str(error))}") from None
-        return bool(found and found[0])
     from sqlalchemy import exc, inspect
 
     engine = _engine(url)

@@ -214,16 +214,14 @@ def check_table_output(path: str | os.PathLike[str], *, overwrite: bool = True) 
     return check_output(path, overwrite=overwrite, example="synthetic.csv")
 
 
-def write_table_blocks(
-    blocks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *, overwrite: bool = True
-) -> tuple[Path, int]:
+def write_table_blocks(blocks: Iterable[pd.DataFrame], path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
     """Write the tables `blocks` yields, one after another, as one CSV or Parquet file (by suffix), holding one block
-    in memory at a time; the file appears complete or not at all. Returns the path and the rows written."""
+    in memory at a time; the file appears complete or not at all."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = check_table_output(path, overwrite=overwrite)
-    suffix, rows = _suffix(path), 0
+    suffix = _suffix(path)
     with atomic_output(path) as temporary:
         if suffix in PARQUET_SUFFIXES:
             writer = None
@@ -232,7 +230,6 @@ def write_table_blocks(
                     batch = pa.Table.from_pandas(block, preserve_index=False)
                     writer = writer or pq.ParquetWriter(temporary, batch.schema)
                     writer.write_table(batch.cast(writer.schema))
-                    rows += len(block)
             finally:
                 if writer is not None:
                     writer.close()
@@ -240,8 +237,7 @@ def write_table_blocks(
             with _text_sink(temporary, path) as handle:
                 for index, block in enumerate(blocks):
                     block.to_csv(handle, index=False, header=index == 0, sep="\t" if suffix == ".tsv" else ",")
-                    rows += len(block)
-    return path, rows
+    return path
 
 
 @contextmanager

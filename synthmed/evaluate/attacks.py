@@ -92,7 +92,7 @@ def _quantiles(values: np.ndarray) -> dict[str, float]:
     return {f"q{round(q * 100):02d}": float(v) for q, v in zip(DCR_QUANTILES, found, strict=True)}
 
 
-def _column_dimensions(tables: EvaluationTables) -> dict[str, np.ndarray]:
+def column_dimensions(tables: EvaluationTables) -> dict[str, np.ndarray]:
     """Matrix dimensions of each column (value and missing spans together), in layout order."""
     dimensions: dict[str, list[int]] = {}
     for span in tables.layout.spans:
@@ -323,9 +323,13 @@ def subsampled_roc(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, 
     return false_positive, true_positive
 
 
+def low_fpr_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The 99th percentile of non-member scores: at most 1% of non-members score strictly above it."""
+    return float(np.quantile(scores[labels == 0], 1 - FALSE_POSITIVE_RATE))
+
+
 def _tpr_at_low_fpr(labels: np.ndarray, scores: np.ndarray) -> Estimate:
-    # members strictly above the 99th percentile of non-member scores: at most 1% of non-members are above it
-    threshold = np.quantile(scores[labels == 0], 1 - FALSE_POSITIVE_RATE)
+    threshold = low_fpr_threshold(labels, scores)
     members = scores[labels == 1]
     return wilson_interval(int(np.sum(members > threshold)), len(members))
 
@@ -655,7 +659,7 @@ def attribute_disclosure(
             "attribute disclosure needs binary or categorical columns to infer; every column is numeric",
             remedy="skip this attack for purely numeric tables",
         )
-    columns = _column_dimensions(tables)
+    columns = column_dimensions(tables)
     names = list(columns)
     n_train = len(tables.train_matrix)
     rng = np.random.default_rng(seed)

@@ -29,6 +29,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from synthmed.data.schema import ColumnKind
+from synthmed.evaluate.attacks import column_dimensions
 from synthmed.evaluate.encoding import EvaluationTables
 from synthmed.evaluate.intervals import Estimate, wilson_interval
 
@@ -240,7 +241,9 @@ def singling_out(tables: EvaluationTables, attacks: int = ATTACKS, seed: int = 0
 
 
 def _dimensions(tables: EvaluationTables, names: list[str]) -> np.ndarray:
-    return np.array([d for span in tables.layout.spans if span.column in names for d in range(span.start, span.stop)])
+    """The matrix dimensions of the columns `names`, in layout order."""
+    dimensions = column_dimensions(tables)
+    return np.concatenate([dimensions[name] for name in dimensions if name in names])
 
 
 def _closest(tables: EvaluationTables, records: np.ndarray, dimensions: np.ndarray) -> np.ndarray:

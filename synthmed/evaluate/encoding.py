@@ -140,22 +140,33 @@ def prepare_tables(
     size = min(len(train), len(holdout))
     train = train.iloc[np.sort(rng.choice(len(train), size, replace=False))][names].reset_index(drop=True)
     holdout = holdout.iloc[np.sort(rng.choice(len(holdout), size, replace=False))][names].reset_index(drop=True)
-    synthetic = synthetic[names].reset_index(drop=True)
-    # the same dtypes in all three, so that values compare equal (a CSV may read 1 where Parquet had 1.0)
-    holdout = holdout.astype(train.dtypes.to_dict(), errors="ignore")
-    synthetic = synthetic.astype(train.dtypes.to_dict(), errors="ignore")
-    transformer = TableTransformer(full_schema).fit(pd.concat([train, holdout, synthetic], ignore_index=True))
+    train, holdout, synthetic = _typed_like_first([train, holdout, synthetic[names].reset_index(drop=True)])
+    layout, (train_matrix, holdout_matrix, synthetic_matrix) = _encoded_together(
+        full_schema, [train, holdout, synthetic]
+    )
     return EvaluationTables(
         schema=full_schema,
-        layout=transformer.layout_,
+        layout=layout,
         train=train,
         holdout=holdout,
         synthetic=synthetic,
-        train_matrix=transformer.transform(train),
-        holdout_matrix=transformer.transform(holdout),
-        synthetic_matrix=transformer.transform(synthetic),
+        train_matrix=train_matrix,
+        holdout_matrix=holdout_matrix,
+        synthetic_matrix=synthetic_matrix,
         rare_in_train=rare_in_train,
     )
+
+
+def _typed_like_first(tables: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Every table with the first's dtypes, so that values compare equal (a CSV may read 1 where Parquet had 1.0)."""
+    dtypes = tables[0].dtypes.to_dict()
+    return [tables[0], *(table.astype(dtypes, errors="ignore") for table in tables[1:])]
+
+
+def _encoded_together(schema: Schema, tables: list[pd.DataFrame]) -> tuple[ColumnLayout, list[np.ndarray]]:
+    """One transformer fitted on all `tables` (a value any of them holds has a slot), and each table encoded by it."""
+    transformer = TableTransformer(schema).fit(pd.concat(tables, ignore_index=True))
+    return transformer.layout_, [transformer.transform(table) for table in tables]
 
 
 def encode_population(
@@ -167,8 +178,6 @@ def encode_population(
     full_schema = infer_schema(population, schema)
     names = [column.name for column in full_schema.modelled]
     tables = [apply_rare_policy(table, full_schema)[names].reset_index(drop=True) for table in [population, *samples]]
-    tables = [tables[0], *(table.astype(tables[0].dtypes.to_dict(), errors="ignore") for table in tables[1:])]
-    full_schema = _widen_binaries(full_schema, tables)
-    transformer = TableTransformer(full_schema).fit(pd.concat(tables, ignore_index=True))
-    matrices = [transformer.transform(table) for table in tables]
-    return matrices[0], matrices[1:], gower_weights(transformer.layout_)
+    tables = _typed_like_first(tables)
+    layout, matrices = _encoded_together(_widen_binaries(full_schema, tables), tables)
+    return matrices[0], matrices[1:], gower_weights(layout)

@@ -25,8 +25,8 @@ import numpy as np
 from synthmed.evaluate.attacks import (
     ATYPICAL_NEIGHBOURS,
     ATYPICAL_SHARE,
-    FALSE_POSITIVE_RATE,
     MembershipAttack,
+    low_fpr_threshold,
     membership_advantage,
     nearest_distances,
     subsampled_roc,
@@ -110,8 +110,7 @@ def likelihood_ratios(feature: np.ndarray, member: np.ndarray, seed: int = 0) ->
 
 
 def _tpr_at_fpr(labels: np.ndarray, scores: np.ndarray) -> float:
-    threshold = np.quantile(scores[labels == 0], 1 - FALSE_POSITIVE_RATE)
-    return float(np.mean(scores[labels == 1] > threshold))
+    return float(np.mean(scores[labels == 1] > low_fpr_threshold(labels, scores)))
 
 
 def _clustered(statistics: dict[str, Any], member: np.ndarray, scores: np.ndarray, seed: int) -> dict[str, Estimate]:
@@ -135,7 +134,7 @@ def _clustered(statistics: dict[str, Any], member: np.ndarray, scores: np.ndarra
 def empirical_epsilon(labels: np.ndarray, scores: np.ndarray) -> float:
     """A 95%-confidence lower bound on the epsilon any DP guarantee of the procedure would need, from the attack's
     true and false positive rates at its 1% threshold (Jagielski et al. 2020): log(TPR_low / FPR_high), at least 0."""
-    threshold = np.quantile(scores[labels == 0], 1 - FALSE_POSITIVE_RATE)
+    threshold = low_fpr_threshold(labels, scores)
     members, others = scores[labels == 1], scores[labels == 0]
     caught = wilson_interval(float(np.sum(members > threshold)), len(members))
     accused = wilson_interval(float(np.sum(others > threshold)), len(others))

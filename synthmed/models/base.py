@@ -52,6 +52,15 @@ from synthmed.version import __version__
 DataLike = pd.DataFrame | np.ndarray | str | Path | DatabaseTable
 # rows generated at once by `sample_blocks` (what `synthmed sample` writes block by block)
 SAMPLE_BLOCK = 50_000
+
+
+def _check_rows(n: Any) -> None:
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ConfigError(
+            "the number of rows to sample must be a positive integer", values=[n], remedy="ask for 1 row or more"
+        )
+
+
 # Generated rows that estimate the generator's marginals for calibration (`_calibrate_marginals`).
 CALIBRATION_ROWS = 20_000
 
@@ -382,10 +391,7 @@ class Synthesizer(ABC):
         one column's mix ({"sex": {"F": 0.5, "M": 0.5}}). See models/conditions.py.
         """
         self._check_fitted()
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ConfigError(
-                "the number of rows to sample must be a positive integer", values=[n], remedy="ask for 1 row or more"
-            )
+        _check_rows(n)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
             raise ConfigError("a sampling seed must be a non-negative integer", values=[seed], remedy="e.g. seed=0")
         plan = SamplingPlan.resolve(self.transformer_, conditions, proportions)
@@ -409,10 +415,7 @@ class Synthesizer(ABC):
         millions of rows holds one block in memory. The first block is `sample(min(n, SAMPLE_BLOCK), seed)`; block k
         is seeded from (seed, k): the rows depend on `n` and `seed`, never on how they are written."""
         self._check_fitted()
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ConfigError(
-                "the number of rows to sample must be a positive integer", values=[n], remedy="ask for 1 row or more"
-            )
+        _check_rows(n)
         base = self._next_seed() if seed is None else seed
         for block, start in enumerate(range(0, int(n), SAMPLE_BLOCK)):
             block_seed = base if block == 0 else int(np.random.SeedSequence([base, block]).generate_state(1)[0])
