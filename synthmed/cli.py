@@ -63,6 +63,13 @@ Decimal = Annotated[
     typer.Option(help='Decimal mark of a CSV input\'s numbers when the file leaves it unclear: "," or ".".'),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace output files that exist already.")]
+SparseOutput = Annotated[
+    bool,
+    typer.Option(
+        "--sparse",
+        help="Write a sparse Parquet matrix (one row per patient: its codes), for cohorts too big to be dense.",
+    ),
+]
 NaValues = Annotated[
     list[str] | None,
     typer.Option("--na-values", help='Extra missing-value marker, e.g. "?" (repeatable).'),
@@ -379,6 +386,7 @@ def ehr_matrix(
         typer.Option(help="A wide table's code columns, comma-separated ('diagnosis_*' matches many)."),
     ] = None,
     encoding: Encoding = None,
+    sparse: SparseOutput = False,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -396,6 +404,7 @@ def ehr_matrix(
         groups=groups,
         code_columns=[p.strip() for p in code_columns.split(",") if p.strip()] if code_columns is not None else None,
         encoding=encoding,
+        sparse=sparse,
         overwrite=overwrite,
     )
     _say(description, quiet)
@@ -417,6 +426,7 @@ def omop_matrix(
     demographics: Annotated[
         bool, typer.Option("--demographics", help="Add year of birth, gender and race from person.")
     ] = False,
+    sparse: SparseOutput = False,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
@@ -431,6 +441,7 @@ def omop_matrix(
         level=level,
         counts=counts,
         demographics=demographics,
+        sparse=sparse,
         overwrite=overwrite,
     )
     _say(description, quiet)

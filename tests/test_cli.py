@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 
 import synthmed
 from synthmed.cli import EXIT_RELEASE_REFUSED, app
+from synthmed.data.io import read_table
 from synthmed.data.schema import ColumnKind
 from synthmed.data.timeseries import to_long
 from synthmed.errors import SynthmedWarning
@@ -189,6 +190,26 @@ def test_ehr_matrix_full_codes_are_dotted(events_csv: Path, tmp_path: Path) -> N
         [0, 0, 1, 1, 0, 1],
         [0, 1, 0, 0, 0, 0],
     ]
+
+
+@pytest.mark.parametrize("counts", [[], ["--counts"]])
+def test_ehr_matrix_sparse_reads_back_as_the_dense_matrix(events_csv: Path, tmp_path: Path, counts: list[str]) -> None:
+    dense, kept = tmp_path / "dense.parquet", tmp_path / "sparse.parquet"
+    assert invoke("ehr-matrix", events_csv, "-o", dense, *counts).exit_code == 0
+    result = invoke("ehr-matrix", events_csv, "-o", kept, "--sparse", *counts)
+    assert result.exit_code == 0 and "3 patients x 5 codes" in result.stdout and "sparse" in result.stdout
+    assert pd.read_parquet(kept)["codes"].map(list).tolist() == [["038", "401", "E888"], ["401", "V45"], ["250"]]
+    pd.testing.assert_frame_equal(read_table(kept), read_table(dense), check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [(["-o", "m.csv"], "a sparse matrix is written as Parquet"), (["--groups", "g.yaml"], "code groups")],
+)
+def test_ehr_matrix_sparse_mistakes_exit_2(events_csv: Path, tmp_path: Path, options: list[str], message: str) -> None:
+    options = [str(tmp_path / o) if o.endswith((".csv", ".yaml")) else o for o in options]
+    output = ["-o", str(tmp_path / "m.parquet")] if "-o" not in options else []
+    assert_user_error(invoke("ehr-matrix", events_csv, "--sparse", *output, *options), message)
 
 
 def test_ehr_matrix_unknown_granularity_is_a_user_error(events_csv: Path, tmp_path: Path) -> None:

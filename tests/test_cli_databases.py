@@ -115,9 +115,9 @@ def test_mimic_demo_in_a_database_to_codes_to_medgan_and_back(engine: str, reque
     assert len(synthetic) == 50 and set(synthetic.columns) == set(matrix.columns) - {"subject_id"}
 
 
-def test_a_code_matrix_from_a_database_is_summed_batch_by_batch(tmp_path: Path) -> None:
-    from synthmed.data.ehr import code_matrix
-    from synthmed.workflows.ehr_matrix import _streamed_matrix
+def test_a_code_matrix_from_a_database_or_parquet_is_summed_batch_by_batch(tmp_path: Path) -> None:
+    from synthmed.data.ehr import code_matrix, dense_matrix, sparse_matrix
+    from synthmed.workflows.ehr_matrix import _streamed_events
 
     rng = np.random.default_rng(0)
     events = pd.DataFrame(
@@ -128,9 +128,12 @@ def test_a_code_matrix_from_a_database_is_summed_batch_by_batch(tmp_path: Path) 
     )
     url = f"duckdb:///{tmp_path / 'events.duckdb'}"
     _load(url, "diagnoses", events)
-    for counts in (False, True):
-        streamed = _streamed_matrix(DatabaseTable(url, table="diagnoses"), None, None, "3digit", counts, "patient", 64)
-        whole = code_matrix(events, counts=counts)
-        pd.testing.assert_frame_equal(
-            streamed, whole.sort_index().sort_index(axis=1), check_dtype=False, check_names=False
-        )
+    events.to_parquet(tmp_path / "events.parquet")
+    for source in (DatabaseTable(url, table="diagnoses"), tmp_path / "events.parquet"):
+        triples, id_name = _streamed_events(source, None, None, "3digit", "patient", 64)
+        for counts in (False, True):
+            whole = code_matrix(events, counts=counts)
+            pd.testing.assert_frame_equal(dense_matrix(triples, id_name, counts), whole)
+            kept = sparse_matrix(triples, id_name, counts)
+            assert (kept.values.toarray() == whole.to_numpy()).all() and list(kept.codes) == list(whole.columns)
+            assert kept.ids.tolist() == whole.index.tolist() and kept.counts == counts

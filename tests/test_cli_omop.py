@@ -113,6 +113,16 @@ def test_cdm_to_matrix_to_model_to_omop_through_the_cli(small_cdm: str, tmp_path
     assert_user_error(again, "table 'synthetic.person' already exists", "--if-exists replace")
 
 
+def test_omop_matrix_sparse_holds_the_same_counts(small_cdm: str, tmp_path: Path) -> None:
+    kept = tmp_path / "sparse.parquet"
+    built = invoke("omop-matrix", "--db", small_cdm, "--schema", "cdm", "--counts", "--sparse", "-o", kept)
+    assert built.exit_code == 0 and "4 persons x 4 condition concepts" in built.stdout, built.output
+    dense = omop_matrix(small_cdm, OmopQuery(schema="cdm", counts=True))
+    pd.testing.assert_frame_equal(read_table(kept), dense.astype({"person_id": "str"}), check_dtype=False)
+    refused = invoke("omop-matrix", "--db", small_cdm, "--sparse", "--demographics", "-o", tmp_path / "d.parquet")
+    assert_user_error(refused, "holds concepts only")
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.io import read_table
+from synthmed.data.sparse import MAX_DENSE_BYTES, SparseCodeMatrix
 from synthmed.errors import ConfigError, DataError
 
 ICD9_GRANULARITIES = ("3digit", "full")
@@ -25,9 +26,6 @@ PATIENT_CANDIDATES = ("subject_id", "patient_id", "patient")
 CODE_CANDIDATES = ("icd9_code", "icd_code", "code")
 ADMISSION_CANDIDATES = ("hadm_id",)
 
-# A dense matrix beyond this is almost certainly a wrong granularity or a wrong id column, not a real cohort;
-# failing early beats the operating system killing the process half-way through.
-MAX_DENSE_BYTES = 8 * 1024**3
 
 _QUOTES = "\"'"
 _INTEGER_PATTERN = r"[+-]?\d+"
@@ -112,28 +110,26 @@ def _sorted_ids(ids: pd.Index) -> pd.Index:
     return pd.Index(text, dtype="str").sort_values()
 
 
-def code_matrix(
+def code_events(
     events: pd.DataFrame,
     *,
     patient_column: str | None = None,
     code_column: str | None = None,
     granularity: str = "3digit",
-    counts: bool = False,
     unit: str = "patient",
     admission_column: str | None = None,
-) -> pd.DataFrame:
-    """Pivot an event table into the dense patient x code matrix that medGAN-style models train on.
+    require_codes: bool = True,
+) -> tuple[pd.DataFrame, str]:
+    """The (id, code, repeats) triples of an event table, and the name of its id column.
 
-    `unit="patient"` pools all admissions of a patient (medGAN's design); `unit="admission"` gives one row per
-    stay. Binary values (uint8) are what medGAN models; `counts=True` (int32) keeps how often a code recurs.
-    Events without a code are dropped, so a patient whose codes are all missing has no row.
+    What `code_matrix` pivots, in a form that adds up: the triples of several batches of one table, concatenated
+    and summed by `combine_events`, are the table's. Events without a code are dropped (`require_codes`: an error
+    when none has one).
     """
     _check_granularity(granularity)
     if unit not in UNITS:
         raise ConfigError(f"unknown unit {unit!r}", values=[unit], remedy=f"use one of {', '.join(UNITS)}")
-    if not isinstance(counts, bool | np.bool_):
-        raise ConfigError(f"counts must be True or False, got {counts!r}", remedy="pass counts=True or False")
-    if len(events) == 0:
+    if len(events) == 0 and require_codes:
         raise DataError("the event table has no rows", remedy="check the export or the filter applied to it")
 
     code_col = find_column(events, (code_column,) if code_column else CODE_CANDIDATES, "code")
@@ -144,7 +140,7 @@ def code_matrix(
 
     codes = normalise_icd9(events[code_col], granularity)
     present = codes.notna().to_numpy()
-    if not present.any():
+    if not present.any() and require_codes:
         raise DataError(
             "every code is missing, so there is nothing to build a matrix from",
             column=str(code_col),
@@ -159,30 +155,111 @@ def code_matrix(
             column=str(id_col),
             remedy=f"drop or fix those rows, or pass the right {unit} id column",
         )
+    pairs = pd.DataFrame({"id": ids[present].to_numpy(), "code": codes[present].to_numpy()})
+    return pairs.groupby(["id", "code"], sort=False).size().rename("repeats").reset_index(), str(id_col)
 
-    row_labels = _sorted_ids(pd.Index(ids[present].unique(), dtype="str"))
-    col_labels = pd.Index(codes[present].unique(), dtype="str").sort_values()
-    rows = row_labels.get_indexer(ids[present])
-    cols = col_labels.get_indexer(codes[present])
 
+def combine_events(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Triples of several batches of one event table (`code_events`) as the whole table's."""
+    if len(parts) == 1:
+        return parts[0]
+    together = pd.concat(parts, ignore_index=True)
+    return together.groupby(["id", "code"], sort=False)["repeats"].sum().reset_index()
+
+
+def _cells(triples: pd.DataFrame) -> tuple[pd.Index, pd.Index, np.ndarray, np.ndarray]:
+    """Sorted row and column labels of the triples, and each triple's row and column."""
+    row_labels = _sorted_ids(pd.Index(triples["id"].unique(), dtype="str"))
+    col_labels = pd.Index(triples["code"].unique(), dtype="str").sort_values()
+    return row_labels, col_labels, row_labels.get_indexer(triples["id"]), col_labels.get_indexer(triples["code"])
+
+
+def dense_matrix(triples: pd.DataFrame, id_name: str, counts: bool = False) -> pd.DataFrame:
+    """The dense rows x codes table of `code_events` triples: 0/1 (uint8) or counts (int32)."""
+    row_labels, col_labels, rows, cols = _cells(triples)
     dtype = np.dtype(np.int32) if counts else np.dtype(np.uint8)
     n_rows, n_cols = len(row_labels), len(col_labels)
     size = n_rows * n_cols * dtype.itemsize
     if size > MAX_DENSE_BYTES:
         raise DataError(
-            f"a dense {n_rows} x {n_cols} {dtype} matrix would need {size / 1024**3:.1f} GiB",
-            remedy='use granularity="3digit", binary values, or a smaller cohort',
+            f"a dense {n_rows:,} x {n_cols:,} {dtype} matrix would need {size / 1024**3:.1f} GiB",
+            remedy='write it sparse (--sparse; Python: sparse_code_matrix), or use granularity="3digit"',
         )
-    # np.unique on flat cell indices counts repeats without an int64 temporary the size of the matrix.
-    cells, repeats = np.unique(rows.astype(np.int64) * n_cols + cols, return_counts=True)
-    values = np.zeros(n_rows * n_cols, dtype=dtype)
-    values[cells] = repeats if counts else 1
-    return pd.DataFrame(
-        values.reshape(n_rows, n_cols),
-        index=row_labels.rename(id_col),
-        columns=col_labels.rename(None),
-        copy=False,
+    values = np.zeros((n_rows, n_cols), dtype=dtype)
+    values[rows, cols] = triples["repeats"].to_numpy() if counts else 1
+    return pd.DataFrame(values, index=row_labels.rename(id_name), columns=col_labels.rename(None), copy=False)
+
+
+def sparse_matrix(triples: pd.DataFrame, id_name: str, counts: bool = False) -> SparseCodeMatrix:
+    """The sparse rows x codes matrix of `code_events` triples (data/sparse.py)."""
+    row_labels, col_labels, rows, cols = _cells(triples)
+    return SparseCodeMatrix.from_cells(
+        rows,
+        cols,
+        (len(row_labels), len(col_labels)),
+        col_labels,
+        counts=counts,
+        weights=triples["repeats"].to_numpy(),
+        ids=row_labels.to_numpy(dtype=str),
+        id_name=id_name,
     )
+
+
+def code_matrix(
+    events: pd.DataFrame,
+    *,
+    patient_column: str | None = None,
+    code_column: str | None = None,
+    granularity: str = "3digit",
+    counts: bool = False,
+    unit: str = "patient",
+    admission_column: str | None = None,
+) -> pd.DataFrame:
+    """Pivot an event table into the dense patient x code matrix that medGAN-style models train on.
+
+    `unit="patient"` pools all admissions of a patient (medGAN's design); `unit="admission"` gives one row per
+    stay. Binary values (uint8) are what medGAN models; `counts=True` (int32) keeps how often a code recurs.
+    Events without a code are dropped, so a patient whose codes are all missing has no row. `sparse_code_matrix`
+    gives the same matrix kept sparse.
+    """
+    _check_counts(counts)
+    triples, id_name = code_events(
+        events,
+        patient_column=patient_column,
+        code_column=code_column,
+        granularity=granularity,
+        unit=unit,
+        admission_column=admission_column,
+    )
+    return dense_matrix(triples, id_name, counts)
+
+
+def sparse_code_matrix(
+    events: pd.DataFrame,
+    *,
+    patient_column: str | None = None,
+    code_column: str | None = None,
+    granularity: str = "3digit",
+    counts: bool = False,
+    unit: str = "patient",
+    admission_column: str | None = None,
+) -> SparseCodeMatrix:
+    """`code_matrix` kept sparse (data/sparse.py): for cohorts whose dense matrix would not fit in memory."""
+    _check_counts(counts)
+    triples, id_name = code_events(
+        events,
+        patient_column=patient_column,
+        code_column=code_column,
+        granularity=granularity,
+        unit=unit,
+        admission_column=admission_column,
+    )
+    return sparse_matrix(triples, id_name, counts)
+
+
+def _check_counts(counts: object) -> None:
+    if not isinstance(counts, bool | np.bool_):
+        raise ConfigError(f"counts must be True or False, got {counts!r}", remedy="pass counts=True or False")
 
 
 def matrix_summary(matrix: pd.DataFrame) -> dict[str, float]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import yaml
@@ -25,6 +25,9 @@ import yaml
 from synthmed.data.database import DatabaseTable
 from synthmed.data.files import atomic_output, check_output
 from synthmed.errors import DataError, SchemaError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".txt", ".tsv")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -152,6 +155,45 @@ def _parse_failure(path: Path, error: Exception) -> DataError:
     )
 
 
+def _checked_file(path: str | os.PathLike[str]) -> tuple[Path, str | None]:
+    """A table file that exists, has a format synthmed reads and content matching its name; and that content."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{str(path)!r} is a folder, not a table", remedy="pass a CSV or Parquet file")
+    if not path.is_file():
+        raise DataError(f"input file {str(path)!r} does not exist", remedy="check the path")
+    suffix = _suffix(path)
+    if suffix not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
+        raise DataError(
+            f"cannot read {str(path)!r}: synthmed reads CSV (.csv, .tsv, .txt, optionally compressed) and Parquet",
+            remedy="export the table as CSV or Parquet",
+        )
+    try:
+        content = _content(path)
+    except OSError as error:
+        raise DataError(f"cannot read {str(path)!r}: {error.strerror or error}", remedy="check the file") from None
+    if content == "excel":
+        raise DataError(f"{str(path)!r} is an Excel workbook, not CSV", remedy="save the sheet as CSV (UTF-8)")
+    if suffix in PARQUET_SUFFIXES and content != "parquet":
+        raise DataError(
+            f"{str(path)!r} is not a readable Parquet file (it lacks Parquet's header)",
+            remedy="check that the file is complete; if it holds CSV text, name it .csv",
+        )
+    return path, content
+
+
+def parquet_batches(path: str | os.PathLike[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """A Parquet file's rows as record batches, so a large file is never held whole; a damaged file is a
+    synthmed error."""
+    import pyarrow.parquet as pq
+
+    path, _ = _checked_file(path)
+    try:
+        yield from pq.ParquetFile(path).iter_batches(batch_rows)
+    except Exception as error:  # pyarrow's failures on a damaged file: one message, no trace
+        raise _parse_failure(path, error) from None
+
+
 def read_table(
     path: str | os.PathLike[str] | DatabaseTable,
     *,
@@ -171,32 +213,15 @@ def read_table(
     """
     if isinstance(path, DatabaseTable):
         return path.read(list(na_values or []))
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"{str(path)!r} is a folder, not a table", remedy="pass a CSV or Parquet file")
-    if not path.is_file():
-        raise DataError(f"input file {str(path)!r} does not exist", remedy="check the path")
     if decimal is not None and decimal not in DECIMAL_MARKS:
         raise DataError("the decimal mark must be ',' or '.'", values=[decimal], remedy="e.g. --decimal ,")
-    suffix = _suffix(path)
-    if suffix not in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
-        raise DataError(
-            f"cannot read {str(path)!r}: synthmed reads CSV (.csv, .tsv, .txt, optionally compressed) and Parquet",
-            remedy="export the table as CSV or Parquet",
-        )
-    try:
-        content = _content(path)
-    except OSError as error:
-        raise DataError(f"cannot read {str(path)!r}: {error.strerror or error}", remedy="check the file") from None
-    if content == "excel":
-        raise DataError(f"{str(path)!r} is an Excel workbook, not CSV", remedy="save the sheet as CSV (UTF-8)")
-    if suffix in PARQUET_SUFFIXES and content != "parquet":
-        raise DataError(
-            f"{str(path)!r} is not a readable Parquet file (it lacks Parquet's header)",
-            remedy="check that the file is complete; if it holds CSV text, name it .csv",
-        )
+    path, content = _checked_file(path)
     try:
         if content == "parquet":
+            from synthmed.data.sparse import is_sparse_file, read_sparse
+
+            if is_sparse_file(path):  # a sparse code matrix, read as the dense table it stands for
+                return read_sparse(path).to_frame()
             table = pd.read_parquet(path)
             return table.replace(list(na_values), pd.NA) if na_values else table
         return _read_csv(path, content, na_values, encoding, decimal, as_text)

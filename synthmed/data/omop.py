@@ -1,8 +1,9 @@
 """OMOP Common Data Model: a person x concept matrix built by the database, and synthetic rows written back as OMOP.
 
 The database does the counting: one GROUP BY over the domain's event table (rolled up through concept_ancestor when
-asked) returns (person, concept, events) triples, which arrive in record batches and fill a dense person x concept
-matrix. Memory therefore follows the matrix (persons x concepts), never the number of events.
+asked) returns (person, concept, events) triples, which arrive in record batches and fill a person x concept
+matrix. Memory therefore follows the matrix (persons x concepts; kept sparse, the concepts present), never the
+number of events.
 
 Synthetic rows go back as OMOP's `person` (new person ids, gender, year of birth, race) and `condition_occurrence`
 (one row per synthetic condition, or per count): no real id and no real date. OMOP requires a start date, so every
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.database import DatabaseTable, check_table_name, record_batches
+from synthmed.data.sparse import SparseCodeMatrix
 from synthmed.errors import ConfigError, DataError
 
 # domain -> (event table, its concept column)
@@ -84,9 +86,8 @@ def _column(url: str, sql: str) -> np.ndarray:
     return np.concatenate(values) if values else np.array([], dtype=np.int64)
 
 
-def omop_matrix(url: str, query: OmopQuery) -> pd.DataFrame:
-    """One row per person of `person`, one column per concept (`concept_<id>`): 0/1, or event counts with
-    `counts`; with `demographics`, year of birth, gender and race concept ids first."""
+def _counted(url: str, query: OmopQuery) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Sorted person ids, sorted concept ids, and the (row, column, events) cells the database counted."""
     persons = np.sort(_column(url, f"SELECT person_id FROM {query.table('person')}").astype(np.int64))
     concepts = np.sort(_column(url, f"SELECT DISTINCT concept_id FROM ({query.counting_sql()}) c").astype(np.int64))
     if len(persons) == 0 or len(concepts) == 0:
@@ -94,14 +95,26 @@ def omop_matrix(url: str, query: OmopQuery) -> pd.DataFrame:
             f"no {query.domain} events for any person in {query.table('person')}",
             remedy="check the schema (--schema) and the domain",
         )
-    matrix = np.zeros((len(persons), len(concepts)), dtype=np.int32)
+    rows, columns, counts = [], [], []
     for batch in record_batches(DatabaseTable(url, query=query.counting_sql())):
         person = batch.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
         concept = batch.column(1).to_numpy(zero_copy_only=False).astype(np.int64)
         events = batch.column(2).to_numpy(zero_copy_only=False).astype(np.int64)
-        rows = np.searchsorted(persons, person)
-        known = (rows < len(persons)) & (persons[np.minimum(rows, len(persons) - 1)] == person)
-        matrix[rows[known], np.searchsorted(concepts, concept[known])] = events[known]
+        at = np.searchsorted(persons, person)
+        known = (at < len(persons)) & (persons[np.minimum(at, len(persons) - 1)] == person)
+        rows.append(at[known])
+        columns.append(np.searchsorted(concepts, concept[known]))
+        counts.append(events[known].astype(np.int32))
+    cells = [np.concatenate(part) if part else np.zeros(0, np.int64) for part in (rows, columns, counts)]
+    return persons, concepts, cells
+
+
+def omop_matrix(url: str, query: OmopQuery) -> pd.DataFrame:
+    """One row per person of `person`, one column per concept (`concept_<id>`): 0/1, or event counts with
+    `counts`; with `demographics`, year of birth, gender and race concept ids first."""
+    persons, concepts, (rows, columns, events) = _counted(url, query)
+    matrix = np.zeros((len(persons), len(concepts)), dtype=np.int32)
+    matrix[rows, columns] = events
     values = matrix if query.counts else (matrix > 0).astype(np.int8)
     table = pd.DataFrame(values, columns=[f"{CONCEPT_PREFIX}{c}" for c in concepts])
     table.insert(0, PERSON_COLUMN, persons)
@@ -111,6 +124,25 @@ def omop_matrix(url: str, query: OmopQuery) -> pd.DataFrame:
         for position, name in enumerate(DEMOGRAPHICS, start=1):
             table.insert(position, name, described[name].to_numpy())
     return table
+
+
+def omop_sparse_matrix(url: str, query: OmopQuery) -> SparseCodeMatrix:
+    """`omop_matrix` kept sparse (data/sparse.py), without demographics (a sparse matrix holds codes only)."""
+    if query.demographics:
+        raise ConfigError(
+            "a sparse matrix holds concepts only, not demographics", remedy="leave out --demographics with --sparse"
+        )
+    persons, concepts, (rows, columns, events) = _counted(url, query)
+    return SparseCodeMatrix.from_cells(
+        rows,
+        columns,
+        (len(persons), len(concepts)),
+        [f"{CONCEPT_PREFIX}{c}" for c in concepts],
+        counts=query.counts,
+        weights=events,
+        ids=persons.astype(str),
+        id_name=PERSON_COLUMN,
+    )
 
 
 def omop_rows(synthetic: pd.DataFrame, first_person: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:

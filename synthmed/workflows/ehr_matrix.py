@@ -7,6 +7,7 @@ with named code-prefix groups, one 0/1 column per group (plus any flags the grou
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +15,19 @@ import pyarrow as pa
 
 from synthmed.data.code_groups import flag_matrix, group_matrix, load_flags, load_groups, wide_to_long
 from synthmed.data.database import BATCH_ROWS, DatabaseTable, arrow_to_frame, record_batches
-from synthmed.data.ehr import CODE_CANDIDATES, PATIENT_CANDIDATES, code_matrix, find_column, matrix_summary, read_events
-from synthmed.data.io import check_table_output, write_table
+from synthmed.data.ehr import (
+    CODE_CANDIDATES,
+    PATIENT_CANDIDATES,
+    code_events,
+    combine_events,
+    dense_matrix,
+    find_column,
+    matrix_summary,
+    read_events,
+    sparse_matrix,
+)
+from synthmed.data.io import PARQUET_SUFFIXES, check_table_output, parquet_batches, write_table
+from synthmed.data.sparse import check_sparse_output, write_sparse
 from synthmed.errors import ConfigError, DataError
 
 
@@ -31,17 +43,21 @@ def build_ehr_matrix(
     groups: str | Path | None = None,
     code_columns: list[str] | None = None,
     encoding: str | None = None,
+    sparse: bool = False,
     overwrite: bool = False,
 ) -> str:
     """Write the matrix of `events` to `output` (CSV/Parquet); return a one-line description of it.
 
     `code_columns` are a wide table's code columns (shell patterns such as "diagnosis_*"): one row per record,
-    its codes in several columns. `groups` is a YAML file of named code-prefix groups.
+    its codes in several columns. `groups` is a YAML file of named code-prefix groups. `sparse` writes the matrix
+    as a sparse Parquet file (data/sparse.py). A database table or a Parquet file of events is read batch by batch.
     """
+    if sparse:
+        _check_sparse_options(output, groups)
     check_table_output(output, overwrite=overwrite)
-    if isinstance(events, DatabaseTable) and groups is None and code_columns is None:
-        matrix = _streamed_matrix(events, patient_column, code_column, granularity, counts, unit)
-        return _written(matrix, output, overwrite, unit)
+    if _streamable(events) and groups is None and code_columns is None:
+        triples, id_name = _streamed_events(events, patient_column, code_column, granularity, unit)
+        return _written(triples, id_name, counts, sparse, output, overwrite, unit)
     # codes must stay text: a CSV is read as such; Parquet keeps the types it was written with
     table = read_events(events, encoding=encoding)
     flags = load_flags(groups) if groups is not None else {}
@@ -62,44 +78,72 @@ def build_ehr_matrix(
         path = write_table(matrix.reset_index(), output, overwrite=overwrite)
         shares = ", ".join(f"{name} {share:.2%}" for name, share in matrix.mean().items())
         return f"wrote {len(matrix):,} records x {matrix.shape[1]} variables to {path}; shares: {shares}"
-    matrix = code_matrix(
-        table, patient_column=patient_column, code_column=code_column, granularity=granularity, counts=counts, unit=unit
+    triples, id_name = code_events(
+        table, patient_column=patient_column, code_column=code_column, granularity=granularity, unit=unit
     )
-    return _written(matrix, output, overwrite, "record" if code_columns is not None else unit)
+    return _written(triples, id_name, counts, sparse, output, overwrite, "record" if code_columns is not None else unit)
 
 
-def _written(matrix: pd.DataFrame, output: str | Path, overwrite: bool, rows: str) -> str:
-    path = write_table(matrix.reset_index(), output, overwrite=overwrite)
-    stats = matrix_summary(matrix)
-    return (
-        f"wrote {stats['patients']:,} {rows}s x {stats['codes']:,} codes "
-        f"({stats['codes_per_patient_mean']:.2f} codes per {rows} on average) to {path}"
-    )
+def _check_sparse_options(output: str | Path, groups: str | Path | None) -> None:
+    check_sparse_output(output)
+    if groups is not None:
+        raise ConfigError(
+            "code groups make a few dense columns, not a sparse matrix", remedy="leave out --sparse with --groups"
+        )
 
 
-def _streamed_matrix(
-    events: DatabaseTable,
+def _written(
+    triples: pd.DataFrame, id_name: str, counts: bool, sparse: bool, output: str | Path, overwrite: bool, rows: str
+) -> str:
+    if sparse:
+        matrix = sparse_matrix(triples, id_name, counts)
+        path = write_sparse(matrix, output, overwrite=overwrite)
+        patients, codes = matrix.shape
+        per_row = matrix.values.nnz / max(patients, 1)
+    else:
+        dense = dense_matrix(triples, id_name, counts)
+        path = write_table(dense.reset_index(), output, overwrite=overwrite)
+        stats = matrix_summary(dense)
+        patients, codes, per_row = stats["patients"], stats["codes"], stats["codes_per_patient_mean"]
+    kept = " sparse" if sparse else ""
+    return f"wrote {patients:,} {rows}s x {codes:,} codes ({per_row:.2f} codes per {rows} on average){kept} to {path}"
+
+
+def _streamable(events: str | Path | DatabaseTable) -> bool:
+    """Whether the events can be read batch by batch: a database table or a Parquet file."""
+    return isinstance(events, DatabaseTable) or Path(events).suffix.lower() in PARQUET_SUFFIXES
+
+
+def _batches(events: str | Path | DatabaseTable, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    if isinstance(events, DatabaseTable):
+        yield from record_batches(events, batch_rows)
+        return
+    yield from parquet_batches(events, batch_rows)
+
+
+def _streamed_events(
+    events: str | Path | DatabaseTable,
     patient_column: str | None,
     code_column: str | None,
     granularity: str,
-    counts: bool,
     unit: str,
     batch_rows: int = BATCH_ROWS,
-) -> pd.DataFrame:
-    """The matrix of events read from a database batch by batch: each batch's counts are added to the total, so
-    memory follows the matrix (patients x codes), never the number of events."""
-    total: pd.DataFrame | None = None
-    for batch in record_batches(events, batch_rows):
-        chunk = arrow_to_frame(pa.Table.from_batches([batch]))
-        codes_at = find_column(chunk, (code_column,) if code_column else CODE_CANDIDATES, "code")
-        if chunk[codes_at].isna().all():
-            continue
-        found = code_matrix(
-            chunk, patient_column=patient_column, code_column=code_column, granularity=granularity, counts=True,
+) -> tuple[pd.DataFrame, str]:
+    """The (id, code, repeats) triples of events read batch by batch: memory follows the distinct (patient, code)
+    pairs, never the number of events."""
+    parts: list[pd.DataFrame] = []
+    id_name = ""
+    for batch in _batches(events, batch_rows):
+        triples, id_name = code_events(
+            arrow_to_frame(pa.Table.from_batches([batch])),
+            patient_column=patient_column,
+            code_column=code_column,
+            granularity=granularity,
             unit=unit,
-        )  # fmt: skip
-        total = found if total is None else total.add(found, fill_value=0)
-    if total is None:
+            require_codes=False,
+        )
+        parts.append(triples)
+    triples = combine_events(parts) if parts else pd.DataFrame()
+    if triples.empty:
         raise DataError(f"{events} holds no event with a code", remedy="check the table, or --code-column")
-    total = total.fillna(0).sort_index().sort_index(axis=1)
-    return total.astype("int32") if counts else (total > 0).astype("uint8")
+    return triples, id_name

@@ -12,7 +12,16 @@ import pandas as pd
 
 from synthmed.data.database import DatabaseDestination, DatabaseTable, IfExists
 from synthmed.data.io import PLAIN_READING, ReadOptions, check_table_output, write_table
-from synthmed.data.omop import CONCEPT_PREFIX, PERSON_COLUMN, OmopQuery, omop_matrix, omop_rows, parse_level
+from synthmed.data.omop import (
+    CONCEPT_PREFIX,
+    PERSON_COLUMN,
+    OmopQuery,
+    omop_matrix,
+    omop_rows,
+    omop_sparse_matrix,
+    parse_level,
+)
+from synthmed.data.sparse import check_sparse_output, write_sparse
 
 
 def build_omop_matrix(
@@ -24,12 +33,23 @@ def build_omop_matrix(
     level: str = "concept",
     counts: bool = False,
     demographics: bool = False,
+    sparse: bool = False,
     overwrite: bool = False,
 ) -> str:
     """Write the person x concept matrix of `domain` in the CDM at `url` (tables in `schema`) to `output`; return a
-    one-line description. `level` is `concept` or `ancestor:N` (concepts rolled up N levels in concept_ancestor)."""
+    one-line description. `level` is `concept` or `ancestor:N` (concepts rolled up N levels in concept_ancestor);
+    `sparse` writes a sparse Parquet file (data/sparse.py)."""
     check_table_output(output, overwrite=overwrite)
     query = OmopQuery(domain, schema, parse_level(level), counts, demographics)
+    if sparse:
+        check_sparse_output(output)
+        matrix = omop_sparse_matrix(url, query)
+        path = write_sparse(matrix, output, overwrite=overwrite)
+        persons, concepts = matrix.shape
+        return (
+            f"wrote {persons:,} persons x {concepts:,} {domain} concepts "
+            f"({matrix.values.nnz / max(persons, 1):.2f} per person on average) sparse to {path}"
+        )
     matrix = omop_matrix(url, query)
     path = write_table(matrix, output, overwrite=overwrite)
     concept_columns = [name for name in matrix.columns if name.startswith(CONCEPT_PREFIX)]
