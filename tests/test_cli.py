@@ -212,6 +212,24 @@ def test_ehr_matrix_sparse_mistakes_exit_2(events_csv: Path, tmp_path: Path, opt
     assert_user_error(invoke("ehr-matrix", events_csv, "--sparse", *output, *options), message)
 
 
+def test_a_sparse_code_matrix_fits_and_samples_sparse_through_the_cli(tmp_path: Path) -> None:
+    from synthmed.data.sparse import read_sparse
+
+    rng = np.random.default_rng(0)
+    events = pd.DataFrame(
+        {"subject_id": rng.integers(0, 80, 400), "icd9_code": rng.choice(["4019", "0389", "V4581"], 400)}
+    )
+    events.astype(str).to_csv(tmp_path / "events.csv", index=False)
+    codes, model, synthetic = tmp_path / "codes.parquet", tmp_path / "g.smg", tmp_path / "synthetic.parquet"
+    assert invoke("ehr-matrix", tmp_path / "events.csv", "--sparse", "-o", codes).exit_code == 0
+    fitted = invoke("fit", codes, "-o", model, *TINY, "-q")
+    assert fitted.exit_code == 0, fitted.output
+    sampled = invoke("sample", model, "-n", "30", "-o", synthetic)
+    assert sampled.exit_code == 0 and "30 synthetic rows x 3 columns" in sampled.stdout, sampled.output
+    assert read_sparse(synthetic).codes == ("038", "401", "V45") and len(read_sparse(synthetic)) == 30
+    assert_user_error(invoke("sample", model, "-n", "3", "-o", tmp_path / "s.csv"), "written as Parquet")
+
+
 def test_ehr_matrix_unknown_granularity_is_a_user_error(events_csv: Path, tmp_path: Path) -> None:
     result = invoke("ehr-matrix", events_csv, "-o", tmp_path / "m.parquet", "--granularity", "4digit")
     assert_user_error(result, "granularity", "'4digit'", "3digit")

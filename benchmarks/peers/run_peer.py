@@ -24,34 +24,44 @@ import pandas as pd
 import torch
 
 Sampler = Callable[[int], pd.DataFrame]
+# a fit: the table in; a sampler and the epochs trained (None for a model without epochs) out
+Fit = Callable[[pd.DataFrame], tuple[Sampler, int | None]]
 
 
-def fit_sdv(kind: str, table: pd.DataFrame, epochs: int | None, batch_size: int | None) -> tuple[Sampler, int | None]:
+def sdv_fit(kind: str, epochs: int | None, batch_size: int | None) -> Fit:
+    """SDV's synthesizer `kind`, imported here so that its import is not timed as part of the fit."""
     from sdv.metadata import Metadata
     from sdv.single_table import CTGANSynthesizer, GaussianCopulaSynthesizer, TVAESynthesizer
 
-    metadata = Metadata.detect_from_dataframes({"table": table})
-    if kind == "gaussiancopula":  # a copula over fitted marginals: no epochs, no batches
-        synthesizer = GaussianCopulaSynthesizer(metadata)
-    else:
-        options = {name: value for name, value in (("epochs", epochs), ("batch_size", batch_size)) if value}
-        synthesizer = {"ctgan": CTGANSynthesizer, "tvae": TVAESynthesizer}[kind](metadata, **options)
-    synthesizer.fit({"table": table})  # SDV 2 takes (and returns) a mapping of table name to rows
-    trained = synthesizer.get_parameters().get("epochs")  # CTGAN and TVAE run every epoch asked for
-    return lambda n: synthesizer.sample(n)["table"], trained
+    def fit(table: pd.DataFrame) -> tuple[Sampler, int | None]:
+        metadata = Metadata.detect_from_dataframes({"table": table})
+        if kind == "gaussiancopula":  # a copula over fitted marginals: no epochs, no batches
+            synthesizer = GaussianCopulaSynthesizer(metadata)
+        else:
+            options = {name: value for name, value in (("epochs", epochs), ("batch_size", batch_size)) if value}
+            synthesizer = {"ctgan": CTGANSynthesizer, "tvae": TVAESynthesizer}[kind](metadata, **options)
+        synthesizer.fit({"table": table})  # SDV 2 takes (and returns) a mapping of table name to rows
+        trained = synthesizer.get_parameters().get("epochs")  # CTGAN and TVAE run every epoch asked for
+        return lambda n: synthesizer.sample(n)["table"], trained
+
+    return fit
 
 
-def fit_tabularargn(table: pd.DataFrame, epochs: int | None, batch_size: int | None) -> tuple[Sampler, int | None]:
+def tabularargn_fit(epochs: int | None, batch_size: int | None) -> Fit:
+    """mostlyai-engine's TabularARGN, imported here so that its import is not timed as part of the fit."""
     from mostlyai.engine import TabularARGN
 
-    options = {name: value for name, value in (("max_epochs", epochs), ("batch_size", batch_size)) if value}
-    model = TabularARGN(**options)
-    model.fit(table)
-    # the engine logs one progress message per epoch in its workspace (ModelStore/model-data/); the last one's
-    # epoch is how far training went before early stopping or the epoch limit
-    messages = Path(model.workspace_path_) / "ModelStore" / "model-data" / "progress-messages.csv"
-    trained = int(pd.read_csv(messages)["epoch"].max()) if messages.exists() else None
-    return lambda n: model.sample(n_samples=n), trained
+    def fit(table: pd.DataFrame) -> tuple[Sampler, int | None]:
+        options = {name: value for name, value in (("max_epochs", epochs), ("batch_size", batch_size)) if value}
+        model = TabularARGN(**options)
+        model.fit(table)
+        # the engine logs one progress message per epoch in its workspace (ModelStore/model-data/); the last
+        # one's epoch is how far training went before early stopping or the epoch limit
+        messages = Path(model.workspace_path_) / "ModelStore" / "model-data" / "progress-messages.csv"
+        trained = int(pd.read_csv(messages)["epoch"].max()) if messages.exists() else None
+        return lambda n: model.sample(n_samples=n), trained
+
+    return fit
 
 
 def peak_mib() -> float:
@@ -76,11 +86,12 @@ def main() -> None:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     table = pd.read_csv(args.train)
-    started = time.perf_counter()
     if args.peer == "tabularargn":
-        sample, epochs = fit_tabularargn(table, args.epochs, args.batch_size)
+        fit = tabularargn_fit(args.epochs, args.batch_size)
     else:
-        sample, epochs = fit_sdv(args.peer, table, args.epochs, args.batch_size)
+        fit = sdv_fit(args.peer, args.epochs, args.batch_size)
+    started = time.perf_counter()
+    sample, epochs = fit(table)
     fitted = time.perf_counter()
     synthetic = sample(args.rows)
     sampled = time.perf_counter()

@@ -21,6 +21,7 @@ import pandas as pd
 
 from synthmed.data.inference import infer_schema
 from synthmed.data.schema import ColumnKind, Schema
+from synthmed.data.sparse import SparseCodeMatrix
 from synthmed.data.validate import validate_table
 
 # A table of at least this many modelled columns, every one binary or a count, is a table of codes or flags. The
@@ -41,10 +42,18 @@ class Choice:
         return asdict(self)
 
 
-def choose_model(data: pd.DataFrame | np.ndarray, *, schema: Schema | None = None, sequences: bool = False) -> Choice:
-    """Pick the model for `data` (a table or an array); `sequences` says the data holds sequences."""
+def choose_model(
+    data: pd.DataFrame | np.ndarray | SparseCodeMatrix, *, schema: Schema | None = None, sequences: bool = False
+) -> Choice:
+    """Pick the model for `data` (a table, an array or a sparse code matrix); `sequences` says it holds sequences."""
     if sequences or (isinstance(data, np.ndarray) and data.ndim == 3):
         return Choice("tsgan", "tsgan-adam", "sequences: tsgan with DCGAN's Adam optimiser (study 3)")
+    if isinstance(data, SparseCodeMatrix):
+        return Choice(
+            "medgan",
+            "medgan-extended",
+            f"a sparse code matrix ({data.shape[1]} codes): medGAN with its extensions, trained batch by batch",
+        )
     table = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data).rename(columns=lambda i: f"x{i}")
     with warnings.catch_warnings():  # fit notes the same columns again, where the user sees them once
         warnings.simplefilter("ignore")

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 import pandas as pd
 import torch
+from scipy import sparse
 from torch import nn
 
 from synthmed.data.database import DatabaseTable
@@ -29,7 +30,8 @@ from synthmed.data.io import Decimal, ReadOptions, is_table_source
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.rare import apply_rare_policy, note_rare_categories
 from synthmed.data.rules import check_training_rows
-from synthmed.data.schema import Schema
+from synthmed.data.schema import ColumnKind, Schema
+from synthmed.data.sparse import SparseCodeMatrix, decode_codes, sparse_source
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError, SynthmedError
@@ -46,12 +48,26 @@ from synthmed.models.monitor import (
     monitor_rows,
 )
 from synthmed.models.registry import ENTRIES, MODELS, DataKind, get_model_class
+from synthmed.models.sparse_rows import SparseRows
 from synthmed.models.training import TrainingRun, flushing_denormals
 from synthmed.version import __version__
 
-DataLike = pd.DataFrame | np.ndarray | str | Path | DatabaseTable
+DataLike = pd.DataFrame | np.ndarray | str | Path | DatabaseTable | SparseCodeMatrix
 # rows generated at once by `sample_blocks` (what `synthmed sample` writes block by block)
 SAMPLE_BLOCK = 50_000
+# values generated at once for a sparse sample (64 MiB of float32): 3,355 rows of a 5,000-code matrix
+SPARSE_SAMPLE_VALUES = 2**24
+
+
+def _fingerprint(matrix: np.ndarray | sparse.csr_array) -> str:
+    """What identifies the training matrix: its bytes (a sparse one's shape, positions and values)."""
+    digest = hashlib.sha256()
+    if sparse.issparse(matrix):
+        for part in SparseCodeMatrix(matrix, tuple(map(str, range(matrix.shape[1])))).fingerprint_parts():
+            digest.update(part)
+    else:
+        digest.update(matrix.tobytes())
+    return "sha256:" + digest.hexdigest()
 
 
 def _check_rows(n: Any) -> None:
@@ -144,6 +160,10 @@ class Synthesizer(ABC):
     # hyperparameters that must be strictly positive (the others that are numbers must be >= 0)
     positive: ClassVar[frozenset[str]] = frozenset({"batch_size"})
 
+    # whether the model trains on batches, so a sparse code matrix stays sparse (data/sparse.py) and each batch is
+    # densified on the device (models/sparse_rows.py); other models train on its dense table
+    sparse_batches: ClassVar[bool] = False
+
     seed: int | None
     device: str
     # whether the model trains (or was trained) under differential privacy: it then builds other transforms and
@@ -215,8 +235,13 @@ class Synthesizer(ABC):
         return None
 
     # ---- data handling: a table by default; a model whose data is not a flat table overrides these ----
-    def _prepare(self, data: Any, schema: Schema | str | Path | None, reading: ReadOptions) -> np.ndarray:
+    def _prepare(
+        self, data: Any, schema: Schema | str | Path | None, reading: ReadOptions
+    ) -> np.ndarray | sparse.csr_array:
         """Validate the data, learn `schema_` and `transformer_`; return the float32 training matrix."""
+        codes = sparse_source(data) if self.sparse_batches else None
+        if codes is not None:
+            return self._prepare_sparse(codes, schema)
         table, self.input_format_ = self._as_table(data, reading)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
         table = validate_table(table, declared, reading.decimal)
@@ -234,6 +259,40 @@ class Synthesizer(ABC):
         if self.private_:
             check_declared_domains(self.transformer_.to_dict())
         return self.transformer_.transform(table, dtype=np.float32)
+
+    def _prepare_sparse(self, codes: SparseCodeMatrix, schema: Schema | str | Path | None) -> sparse.csr_array:
+        """A sparse code matrix as the model learns it: every code a column of `_sparse_kind`, kept sparse."""
+        refused = [
+            (
+                schema is not None,
+                "a sparse code matrix has no schema to declare: every code is a binary or count column",
+            ),
+            (self.private_, "differentially private training reads declared domains, which a sparse matrix lacks"),
+            (len(codes) == 0, "the sparse code matrix has no rows"),
+        ]
+        for found, why in refused:
+            if found:
+                raise ConfigError(why, remedy="train on the dense table (ehr-matrix without --sparse) for this")
+        kind = self._sparse_kind(codes)
+        self.input_format_ = "sparse"
+        self.schema_ = codes.schema(kind)
+        self.transformer_ = codes.transformer(kind, keep_shares=self._calibrated_rounding)
+        return codes.scaled(self.transformer_)
+
+    def _sparse_kind(self, codes: SparseCodeMatrix) -> ColumnKind:
+        """The kind a sparse matrix's codes are learnt as: counts when it holds counts, else binary."""
+        return ColumnKind.COUNT if codes.counts else ColumnKind.BINARY
+
+    def _sparse_sample(self, n: int, run: TrainingRun) -> SparseCodeMatrix:
+        """`n` generated rows of a model fitted on a sparse matrix, densified a few at a time and kept sparse."""
+        width = self.transformer_.layout_.width
+        chunk = max(1, SPARSE_SAMPLE_VALUES // width)
+        rng = run.rng if self._decode_stochastically() else None
+        blocks = [
+            decode_codes(self._generate_in_eval(min(chunk, n - start), run).cpu().numpy(), self.transformer_, rng)
+            for start in range(0, n, chunk)
+        ]
+        return SparseCodeMatrix(sparse.vstack(blocks, format="csr"), tuple(self.transformer_.columns))
 
     def _to_output(self, matrix: np.ndarray, run: TrainingRun) -> pd.DataFrame | np.ndarray:
         """Generated matrix -> what `sample` returns (a table, or an array if fitted on one)."""
@@ -333,8 +392,8 @@ class Synthesizer(ABC):
         self.private_ = budget is not None  # models that train privately build other transforms and networks
         self.privacy_ = None
         matrix = self._prepare(data, schema, ReadOptions(na_values, encoding, decimal))
-        self.fingerprint_ = "sha256:" + hashlib.sha256(matrix.tobytes()).hexdigest()
-        self.n_rows_ = len(matrix)
+        self.fingerprint_ = _fingerprint(matrix)
+        self.n_rows_ = matrix.shape[0]
         checkpointer, resume = None, None
         if checkpoint is not None:
             identity: dict[str, Any] = {
@@ -359,12 +418,16 @@ class Synthesizer(ABC):
         seed = distributed.rank_seed(self.seed_, ranks)
         run = TrainingRun(seed, self._device(), progress, checkpointer, resume, monitor)
         with flushing_denormals(), distributed.training(ranks, self.networks_):
-            data = torch.as_tensor(matrix, device=run.device)
+            data = (
+                SparseRows(matrix, run.device)
+                if sparse.issparse(matrix)
+                else torch.as_tensor(matrix, device=run.device)
+            )
             if budget is None:
                 self._train(data, run)
             else:
                 plan = self._privacy_plan(data)
-                private = PrivateTraining(budget, len(matrix), plan.phases, seed=self.seed_)
+                private = PrivateTraining(budget, matrix.shape[0], plan.phases, seed=self.seed_)
                 private.adaptations.update(plan.adaptations)
                 self._train_privately(data, run, private)
                 self.privacy_ = private.summary()
@@ -382,8 +445,8 @@ class Synthesizer(ABC):
         *,
         conditions: Mapping[str, Any] | None = None,
         proportions: Mapping[str, Mapping[Any, float]] | None = None,
-    ) -> pd.DataFrame | np.ndarray:
-        """Generate `n` synthetic rows (a DataFrame, or an array if the model was fitted on one).
+    ) -> pd.DataFrame | np.ndarray | SparseCodeMatrix:
+        """Generate `n` synthetic rows (a DataFrame; an array or a sparse code matrix if fitted on one).
 
         Without `seed`, the k-th call after fitting uses a seed derived from the model's seed and k, so a
         script that fits and samples with a fixed seed is reproducible end to end. `conditions` fixes
@@ -398,6 +461,13 @@ class Synthesizer(ABC):
         if seed is None:
             seed = self._next_seed()
         run = TrainingRun(seed, self._device(), show_progress=False)
+        if self.input_format_ == "sparse":
+            if plan is not None:
+                raise ConfigError(
+                    "a generator of sparse code matrices samples without conditions or proportions",
+                    remedy="leave out conditions and proportions (--condition, --proportions)",
+                )
+            return self._sparse_sample(int(n), run)
         if plan is None:
             return self._to_output(self._generate_in_eval(int(n), run).cpu().numpy().astype(np.float64), run)
         table = plan.sample(int(n), lambda rows, given: self._generated_table(rows, run, given), run.rng)
@@ -410,7 +480,7 @@ class Synthesizer(ABC):
         *,
         conditions: Mapping[str, Any] | None = None,
         proportions: Mapping[str, Mapping[Any, float]] | None = None,
-    ) -> Iterator[pd.DataFrame | np.ndarray]:
+    ) -> Iterator[pd.DataFrame | np.ndarray | SparseCodeMatrix]:
         """`sample(n, seed, ...)` as blocks of at most `SAMPLE_BLOCK` rows, generated one at a time, so that writing
         millions of rows holds one block in memory. The first block is `sample(min(n, SAMPLE_BLOCK), seed)`; block k
         is seeded from (seed, k): the rows depend on `n` and `seed`, never on how they are written."""
@@ -554,6 +624,11 @@ class Synthesizer(ABC):
 
     def _fidelity_reference(self, matrix: np.ndarray) -> Reference:
         """Statistics of the training matrix that the monitor scores generated rows against."""
+        if sparse.issparse(matrix):
+            raise ConfigError(
+                "the training monitor scores dense tables, not a sparse code matrix",
+                remedy="leave out monitor_every (--monitor-every), or train on the dense table",
+            )
         if matrix.ndim != 2 or not isinstance(self.transformer_, TableTransformer):
             raise ConfigError(f"the training monitor needs tabular data, which {self.name} does not train on")
         return FidelityReference(matrix, self.transformer_, self.seed_)
@@ -613,6 +688,8 @@ class Synthesizer(ABC):
 
     @staticmethod
     def _as_table(data: DataLike, reading: ReadOptions) -> tuple[pd.DataFrame, str]:
+        if isinstance(data, SparseCodeMatrix):
+            return data.to_frame(), "frame"
         if is_table_source(data):
             return reading.read(data), "frame"
         if isinstance(data, np.ndarray):
@@ -623,5 +700,5 @@ class Synthesizer(ABC):
             return (data.replace(list(reading.na_values), np.nan) if reading.na_values else data), "frame"
         raise DataError(
             f"cannot train on a {type(data).__name__}",
-            remedy="pass a pandas DataFrame, a 2-D numpy array, or a CSV/Parquet path",
+            remedy="pass a pandas DataFrame, a 2-D numpy array, a SparseCodeMatrix, or a CSV/Parquet path",
         )

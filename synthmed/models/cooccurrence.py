@@ -23,6 +23,7 @@ COLUMNS_PER_STEP = 256
 # matrix is 16 MiB); rarer codes co-occur too seldom to weigh in the loss.
 MAX_MATCHED_COLUMNS = 2048
 _CHUNK_ROWS = 8192
+_CHUNK_VALUES = 2**24  # a chunk of a wide matrix holds at most this many values (64 MiB of float32)
 
 
 class CooccurrenceMatch:
@@ -30,12 +31,14 @@ class CooccurrenceMatch:
 
     def __init__(self, records: torch.Tensor, binary_columns: torch.Tensor) -> None:
         if len(binary_columns) > MAX_MATCHED_COLUMNS:
-            rates = records[:, binary_columns].mean(dim=0)
+            rates = records.mean(dim=0)[binary_columns]
             binary_columns = binary_columns[rates.argsort(descending=True)[:MAX_MATCHED_COLUMNS].sort().values]
         self.columns = binary_columns
         target = torch.zeros(len(binary_columns), len(binary_columns), device=records.device)
-        for start in range(0, len(records), _CHUNK_ROWS):
-            chunk = records[start : start + _CHUNK_ROWS, binary_columns]
+        chunk_rows = min(_CHUNK_ROWS, max(1, _CHUNK_VALUES // records.shape[1]))
+        for start in range(0, len(records), chunk_rows):  # rows by number: dense tensors and SparseRows alike
+            rows = torch.arange(start, min(start + chunk_rows, len(records)), device=records.device)
+            chunk = records[rows][:, binary_columns]
             target += chunk.T @ chunk
         self.target = target / len(records)
         # one record's share, added to both rates: the distance's gradient stays finite at a zero rate

@@ -18,13 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from scipy import sparse
 from torch import nn
 
 # seconds a rank waits for the others before the run fails (a crashed rank must not hang the rest forever)
+Rows = TypeVar("Rows", np.ndarray, sparse.csr_array)
 TIMEOUT_SECONDS = int(os.environ.get("SYNTHMED_DISTRIBUTED_TIMEOUT", "300"))
 
 
@@ -87,11 +90,11 @@ def training(ranks: Ranks | None, networks: dict[str, nn.Module]) -> Iterator[No
             dist.destroy_process_group()
 
 
-def shard(matrix: np.ndarray, ranks: Ranks, seed: int) -> np.ndarray:
-    """This rank's rows: an equal share of a seeded permutation (a remainder of fewer than `world` rows is left
-    out, so every rank takes the same number of steps)."""
-    share = len(matrix) // ranks.world
-    order = np.random.default_rng(seed).permutation(len(matrix))
+def shard(matrix: Rows, ranks: Ranks, seed: int) -> Rows:
+    """This rank's rows (of a dense or sparse matrix): an equal share of a seeded permutation (a remainder of fewer
+    than `world` rows is left out, so every rank takes the same number of steps)."""
+    share = matrix.shape[0] // ranks.world
+    order = np.random.default_rng(seed).permutation(matrix.shape[0])
     return matrix[np.sort(order[ranks.rank * share : (ranks.rank + 1) * share])]
 
 

@@ -98,7 +98,7 @@ class SpanHead(nn.Module):
         share = mean[self.bce_index].clamp(1e-7, 1 - 1e-7)
         total = -(share * share.log() + (1 - share) * (1 - share).log()).sum()
         if len(self.mse_index):
-            total = total + records[:, self.mse_index].var(dim=0, unbiased=False).sum()
+            total = total + records.var(dim=0, unbiased=False)[self.mse_index].sum()
         for start, stop in self.softmax_spans:
             frequencies = mean[start:stop]
             total = total - (frequencies * frequencies.clamp_min(1e-12).log()).sum()

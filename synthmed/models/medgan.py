@@ -20,6 +20,7 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import ColumnKind, Schema
+from synthmed.data.sparse import SparseCodeMatrix
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.cooccurrence import CooccurrenceMatch
@@ -158,6 +159,7 @@ class MedGAN(Synthesizer):
     """
 
     name = "medgan"
+    sparse_batches = True
     positive = frozenset(
         {"batch_size", "pretrain_batch_size", "embedding_dim", "noise_dim", "discriminator_steps", "learning_rate"}
     )
@@ -240,6 +242,14 @@ class MedGAN(Synthesizer):
                 remedy="build a binary matrix (synthmed ehr-matrix without --counts) or use data_type='auto'",
             )
         return schema
+
+    def _sparse_kind(self, codes: SparseCodeMatrix) -> ColumnKind:
+        if self.data_type == "binary" and codes.counts:
+            raise ConfigError(
+                "data_type='binary' needs a 0/1 matrix, and this sparse matrix holds counts",
+                remedy="build it without --counts, or use data_type='auto'",
+            )
+        return ColumnKind.COUNT if codes.counts or self.data_type == "count" else ColumnKind.BINARY
 
     def _mode(self, layout: ColumnLayout) -> Literal["binary", "count", "mixed"]:
         if layout.all_spans(ColumnKind.BINARY):

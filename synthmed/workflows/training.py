@@ -20,6 +20,7 @@ from synthmed.data.database import DatabaseDestination
 from synthmed.data.files import check_folder
 from synthmed.data.io import PLAIN_READING, ReadOptions, check_table_output, is_table_source, write_table_blocks
 from synthmed.data.schema import Schema
+from synthmed.data.sparse import check_sparse_output, sparse_source, write_sparse_blocks
 from synthmed.data.timeseries import to_long
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.artifact import check_output_path
@@ -88,7 +89,11 @@ def select_model(
 
 
 def _as_data(data: Any, reading: ReadOptions) -> Any:
-    """A table file read (once: the model is then trained on what was read), or the data as given."""
+    """A table file read (once: the model is then trained on what was read; a sparse code matrix stays sparse), or
+    the data as given."""
+    codes = sparse_source(data)
+    if codes is not None:
+        return codes
     return reading.read(data) if is_table_source(data) else data
 
 
@@ -213,14 +218,25 @@ def sample_to_file(
 ) -> tuple[int, int]:
     """Generate `rows` rows (sequences, in long format) from a saved generator into a CSV/Parquet `output`, or
     into a database table (a `DatabaseDestination`, written in one transaction). Table rows are generated and
-    written block by block (`Synthesizer.sample_blocks`), so memory does not grow with `rows`. Returns the rows and
-    columns written."""
+    written block by block (`Synthesizer.sample_blocks`), so memory does not grow with `rows`; a generator fitted on
+    a sparse code matrix writes a sparse Parquet file (data/sparse.py). Returns the rows and columns written."""
     if isinstance(output, DatabaseDestination):
         output.check()
     else:
         check_table_output(output, overwrite=overwrite)
     model = Synthesizer.load(generator)
+    if model.input_format_ == "sparse":
+        if isinstance(output, DatabaseDestination):
+            raise ConfigError(
+                "a generator of sparse code matrices writes a sparse Parquet file, not a database table",
+                remedy="sample into a .parquet file (-o synthetic.parquet)",
+            )
+        check_sparse_output(output)
     with cpu_threads(threads):
+        if model.input_format_ == "sparse":
+            counted = _RowCounter(model.sample_blocks(rows, seed=seed, conditions=conditions, proportions=proportions))
+            write_sparse_blocks(counted, output, overwrite=overwrite)
+            return counted.rows, counted.columns
         if model.data_kind() == "sequences":
             sequences = model.sample(rows, seed=seed, conditions=conditions, proportions=proportions)
             long = to_long(sequences, model.transformer_.columns) if isinstance(sequences, np.ndarray) else sequences
@@ -244,7 +260,7 @@ class _RowCounter:
     def __init__(self, blocks: Any) -> None:
         self.blocks, self.rows, self.columns = blocks, 0, 0
 
-    def __iter__(self) -> Iterator[pd.DataFrame]:
+    def __iter__(self) -> Iterator[Any]:
         for block in self.blocks:
             self.rows, self.columns = self.rows + len(block), block.shape[1]
             yield block
