@@ -5,13 +5,14 @@ reads the whole table and learns the same transform; it then trains on its own s
 drawn by the seed), and after every backward pass the gradients are averaged over the ranks before the optimizer
 steps, so the ranks take the same steps on a batch N times larger. Weights start equal (the same seed builds them);
 the first step of each optimizer also copies rank 0's weights to the others, for what a model sets from its shard
-before training (column frequencies). At the end every network's state is copied from rank 0, which alone writes
-the generator, and the process group is closed. Batch-norm statistics are each rank's own while training. The
-backend is gloo on CPU and NCCL on GPU.
+before training (column frequencies). Batch-norm layers normalise by the statistics of the global batch, every
+rank's rows together (`SyncedBatchNorm`). At the end every network's state is copied from rank 0, which alone writes
+the generator, and the process group is closed. The backend is gloo on CPU and NCCL on GPU.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import weakref
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import torch
 import torch.distributed as dist
 from scipy import sparse
 from torch import nn
+from torch.distributed import _functional_collectives as collectives  # torch's own advice for differentiable ones
 
 # seconds a rank waits for the others before the run fails (a crashed rank must not hang the rest forever)
 Rows = TypeVar("Rows", np.ndarray, sparse.csr_array)
@@ -79,6 +81,8 @@ def training(ranks: Ranks | None, networks: dict[str, nn.Module]) -> Iterator[No
     if ranks is None:
         yield
         return
+    for network in networks.values():
+        synchronise_batch_norms(network)
     try:
         yield
         share_rank_zero(networks)
@@ -88,6 +92,53 @@ def training(ranks: Ranks | None, networks: dict[str, nn.Module]) -> Iterator[No
         if dist.is_initialized():  # left open, gloo's threads abort the process when it exits
             dist.barrier()
             dist.destroy_process_group()
+
+
+class SyncedBatchNorm(nn.BatchNorm1d):
+    """Batch norm whose training statistics are those of the global batch: each rank's sums and sums of squares are
+    added over the ranks (a differentiable all-reduce, so gradients flow through the shared statistics too).
+
+    PyTorch's own SyncBatchNorm refuses CPU tensors, and gloo trains on CPU; this one runs on both. Outside a
+    distributed run (one process, eval mode) it is the plain batch norm it replaced, with the same saved state.
+    """
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(input)
+        channels = input.size(1)
+        reduced = [d for d in range(input.dim()) if d != 1]
+        count = torch.full((1,), input.numel() // channels, dtype=input.dtype, device=input.device)
+        local = torch.cat([input.sum(reduced), input.square().sum(reduced), count])
+        sums = collectives.wait_tensor(collectives.all_reduce(local, "sum", dist.group.WORLD))
+        total = sums[-1]
+        mean = sums[:channels] / total
+        variance = (sums[channels : 2 * channels] / total - mean.square()).clamp_min(0.0)
+        if self.track_running_stats:
+            self._track(mean.detach(), variance.detach() * total / (total - 1).clamp_min(1.0))
+        shape = (1, channels) + (1,) * (input.dim() - 2)
+        normalised = (input - mean.view(shape)) * torch.rsqrt(variance.view(shape) + self.eps)
+        if self.affine:
+            normalised = normalised * self.weight.view(shape) + self.bias.view(shape)
+        return normalised
+
+    def _track(self, mean: torch.Tensor, unbiased_variance: torch.Tensor) -> None:
+        """Update the running averages as batch norm does (cumulative when `momentum` is None)."""
+        self.num_batches_tracked.add_(1)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.lerp_(mean, factor)
+        self.running_var.lerp_(unbiased_variance, factor)
+
+
+def synchronise_batch_norms(network: nn.Module) -> None:
+    """Replace every BatchNorm1d inside `network` by a `SyncedBatchNorm` holding the same weights and statistics."""
+    for parent in list(network.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.BatchNorm1d:
+                synced = SyncedBatchNorm(
+                    child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats
+                ).to(next(itertools.chain(child.parameters(), child.buffers()), torch.empty(0)).device)
+                synced.load_state_dict(child.state_dict())
+                parent.add_module(name, synced)
 
 
 def shard(matrix: Rows, ranks: Ranks, seed: int) -> Rows:

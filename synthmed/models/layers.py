@@ -38,6 +38,7 @@ class SpanHead(nn.Module):
         self.register_buffer("mse_index", torch.as_tensor(mse, dtype=torch.long), persistent=False)
         self.softmax_spans = [(s.start, s.stop) for s in layout.spans if s.activation == "softmax"]
         self.all_sigmoid = len(self.sigmoid_index) == layout.width
+        self.all_bce = len(self.bce_index) == layout.width  # then every column is one, in order: no gathering
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         if self.all_sigmoid:  # binary code matrices: the common, fast case
@@ -58,6 +59,9 @@ class SpanHead(nn.Module):
         modes. Shown drawn values, it must judge the distribution; the gradient passes through the draw as if
         it were the probability (Bengio et al. 2013's straight-through estimator).
         """
+        if self.all_sigmoid:  # a binary code matrix: every column drawn, without gathering them
+            draws = torch.bernoulli(activated.detach().cpu(), generator=generator).to(activated.device)
+            return activated + (draws - activated).detach()
         drawn = activated.clone()
         probabilities = activated[:, self.sigmoid_index]
         draws = torch.bernoulli(probabilities.detach().cpu(), generator=generator).to(activated.device)
@@ -66,9 +70,12 @@ class SpanHead(nn.Module):
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Reconstruction loss summed over dimensions, averaged over rows (medGAN's autoencoder loss)."""
-        per_row = F.binary_cross_entropy_with_logits(
-            logits[:, self.bce_index], target[:, self.bce_index], reduction="none"
-        ).sum(dim=1)
+        if self.all_bce:
+            per_row = F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(dim=1)
+        else:
+            per_row = F.binary_cross_entropy_with_logits(
+                logits[:, self.bce_index], target[:, self.bce_index], reduction="none"
+            ).sum(dim=1)
         if len(self.mse_index):
             activated = self.forward(logits)[:, self.mse_index]
             per_row = per_row + (activated - target[:, self.mse_index]).pow(2).sum(dim=1)
