@@ -10,10 +10,10 @@ heart920, pima, diabetes, physionet), in its own process, one process at a time:
 worker (the Python API, `synthmed.fit`), the peers through benchmarks/peers/run_peer.py in their own virtualenvs.
 Every process runs with --threads torch CPU threads and the environment as a user has it.
 - tabgan, CTGAN and TVAE train --epochs epochs of batch --batch-size; TabularARGN gets them as its max_epochs and
-  batch_size (it stops early when its validation loss stops improving, and checks its epoch limit after each step,
-  so it may train one epoch more or fewer; the epochs column says how many it trained, on its 80% training split).
-  GaussianCopula has no epochs. `auto` is what `synthmed fit` trains with no options: tabgan with its own epoch
-  budget on these tables.
+  batch_size. It trains on its own 80% split of TRAIN, checks its epoch limit after each step (so it goes one step
+  past it: on a table of one batch, one epoch) and stops early when its validation loss stops improving; the epochs
+  column says how many epochs it trained. GaussianCopula has no epochs. `auto` is what `synthmed fit` trains with
+  no options: tabgan with its own epoch budget on these tables.
 - s/epoch is fit seconds / epochs, each model's preparation of the table (encoders, mixture fits) included. On a
   table smaller than the batch an epoch is one step: tabgan's on about the table's rows, CTGAN's on --batch-size
   rows drawn from them, TVAE's and TabularARGN's on the table once.
@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -84,15 +83,10 @@ class Budget:
         return f"{self.epochs} epochs, batch {self.batch_size}"
 
 
-def peak_mib() -> float:
-    """This process's peak resident memory (and any helper process it waited for), in MiB (Linux: KiB units)."""
-    own, helpers = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return max(own, helpers) / 1024
-
-
 def synthmed_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Fit and sample one synthmed model in this process (started by `measure`), as run_peer.py does for a peer."""
     import torch
+    from peers.run_peer import peak_mib
 
     from synthmed.models.monitor import CURVE_KEY
     from synthmed.models.registry import ENTRIES
@@ -324,7 +318,8 @@ def main() -> None:
     found = ratios(rows)
     runs, compared = [run_cells(row) for row in rows], [ratio_cells(ratio) for ratio in found]
     console.print(rich_table(f"Fit and sample, one process each: {settings_line(args)}", RUN_HEADINGS, runs))
-    console.print(rich_table("synthmed / peer on the same budget", RATIO_HEADINGS, compared))
+    if compared:
+        console.print(rich_table("synthmed / peer on the same budget", RATIO_HEADINGS, compared))
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k not in ("json", "markdown", "worker")}
         machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}

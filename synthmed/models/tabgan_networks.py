@@ -25,7 +25,13 @@ class Residual(nn.Module):
 
 class Generator(nn.Module):
     """Residual MLP. Its buffer `condition_shares` holds each category's share of the training rows: unconditional
-    sampling draws conditions with these frequencies (they ship in the artifact as the table's marginals)."""
+    sampling draws conditions with these frequencies (they ship in the artifact as the table's marginals).
+
+    Its input is the noise followed by the condition, a one-hot vector over every category of every discrete column
+    (thousands of dimensions for diagnosis codes), which every layer sees again through the residual concatenation.
+    A one-hot condition is multiplied by picking each row's weight column instead of by a matrix product with its
+    zeros: the same function, a fraction of the work (measured: docs/benchmarks/speed.md).
+    """
 
     def __init__(self, input_dim: int, hidden_dims: tuple[int, ...], output_dim: int, condition_dim: int) -> None:
         super().__init__()
@@ -36,9 +42,30 @@ class Generator(nn.Module):
             blocks.append(Residual(width, hidden))
             width += hidden
         self.body = nn.Sequential(*blocks, nn.Linear(width, output_dim))
+        self.condition_dim = condition_dim
 
     def forward(self, noise_and_condition: torch.Tensor) -> torch.Tensor:
-        return self.body(noise_and_condition)
+        conditions = self.condition_dim
+        condition = noise_and_condition[:, noise_and_condition.shape[1] - conditions :]
+        if not conditions or not _is_one_hot(condition):
+            return self.body(noise_and_condition)
+        category = condition.argmax(1)
+        features = noise_and_condition[:, :-conditions]  # the condition stays last in every layer's input
+        *blocks, last = self.body
+        for block in blocks:
+            features = torch.cat([F.relu(block.norm(_picking(block.linear, features, category))), features], dim=1)
+        return _picking(last, features, category)
+
+
+def _is_one_hot(condition: torch.Tensor) -> bool:
+    return bool(((condition == 0) | (condition == 1)).all() and (condition.sum(1) == 1).all())
+
+
+def _picking(linear: nn.Linear, features: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+    """`linear` of [features, one-hot(category)]: the features' product plus the category's weight column."""
+    weight = linear.weight
+    columns = weight.shape[1] - features.shape[1]
+    return F.linear(features, weight[:, :-columns], linear.bias) + weight[:, -columns:].index_select(1, category).t()
 
 
 class PackedCritic(nn.Module):
