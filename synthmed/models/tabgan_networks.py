@@ -119,7 +119,7 @@ class OutputHead:
         widths = np.array([s.width for s in spans], dtype=np.int64)
         self.span_of = torch.as_tensor(np.repeat(np.arange(len(spans)), widths), device=device)
         self.spans = len(spans)
-        self.span_start = torch.as_tensor(np.cumsum(widths) - widths, device=device)
+        self.span_bounds = [(int(a), int(a + w)) for a, w in zip(np.cumsum(widths) - widths, widths, strict=True)]
         widest = int(widths.max(initial=0))
         padded = np.full((len(spans), widest), len(self.span_of), dtype=np.int64)  # padding reads a -inf column
         for i, (first, width) in enumerate(zip(np.cumsum(widths) - widths, widths, strict=True)):
@@ -155,8 +155,10 @@ class OutputHead:
         return exponents / totals.index_select(1, self.span_of)
 
     def _most_likely(self, categories: torch.Tensor) -> torch.Tensor:
-        """One-hot of each span's largest logit (the first one on a tie)."""
-        hits = (categories == self._span_max(categories)).to(torch.int64)
-        running = hits.cumsum(1)
-        before = (running - hits).index_select(1, self.span_start).index_select(1, self.span_of)
-        return (hits.bool() & (running - before == 1)).to(categories.dtype)
+        """One-hot of each span's largest logit (the first one on a tie), span by span: each span's argmax reads its
+        block of the logits in place, where a whole-block formulation gathers every column several times."""
+        hard = torch.zeros_like(categories)
+        for start, stop in self.span_bounds:
+            block = categories[:, start:stop]
+            hard[:, start:stop].scatter_(1, block.argmax(1, keepdim=True), 1.0)
+        return hard
