@@ -223,38 +223,16 @@ def code_matrix(
     gives the same matrix kept sparse.
     """
     _check_counts(counts)
-    triples, id_name = code_events(
-        events,
-        patient_column=patient_column,
-        code_column=code_column,
-        granularity=granularity,
-        unit=unit,
-        admission_column=admission_column,
-    )
+    where = {"patient_column": patient_column, "code_column": code_column, "unit": unit}
+    triples, id_name = code_events(events, granularity=granularity, admission_column=admission_column, **where)
     return dense_matrix(triples, id_name, counts)
 
 
-def sparse_code_matrix(
-    events: pd.DataFrame,
-    *,
-    patient_column: str | None = None,
-    code_column: str | None = None,
-    granularity: str = "3digit",
-    counts: bool = False,
-    unit: str = "patient",
-    admission_column: str | None = None,
-) -> SparseCodeMatrix:
-    """`code_matrix` kept sparse (data/sparse.py): for cohorts whose dense matrix would not fit in memory."""
+def sparse_code_matrix(events: pd.DataFrame, *, counts: bool = False, **where: str | None) -> SparseCodeMatrix:
+    """`code_matrix` kept sparse (data/sparse.py), for cohorts whose dense matrix would not fit in memory; `where`
+    holds `code_matrix`'s other options (patient_column, code_column, granularity, unit, admission_column)."""
     _check_counts(counts)
-    triples, id_name = code_events(
-        events,
-        patient_column=patient_column,
-        code_column=code_column,
-        granularity=granularity,
-        unit=unit,
-        admission_column=admission_column,
-    )
-    return sparse_matrix(triples, id_name, counts)
+    return sparse_matrix(*code_events(events, **where), counts)  # type: ignore[arg-type]
 
 
 def _check_counts(counts: object) -> None:

@@ -17,6 +17,7 @@ from synthmed.data.ehr import (
     matrix_summary,
     normalise_icd9,
     read_events,
+    sparse_code_matrix,
 )
 from synthmed.errors import ConfigError, DataError
 from tests.conftest import shared_file
@@ -114,6 +115,13 @@ def test_code_matrix_binary(events: pd.DataFrame) -> None:
     assert matrix.index.tolist() == ["9", "10"]  # numeric order, ids kept as strings
     assert matrix.columns.name is None
     assert (matrix.dtypes == np.uint8).all()
+
+
+@pytest.mark.parametrize("options", [{}, {"counts": True}, {"granularity": "full", "unit": "admission"}])
+def test_the_sparse_matrix_holds_the_dense_one(events: pd.DataFrame, options: dict) -> None:
+    dense, kept = code_matrix(events, **options), sparse_code_matrix(events, **options)
+    assert (kept.values.toarray() == dense.to_numpy()).all() and list(kept.codes) == list(dense.columns)
+    assert kept.ids.tolist() == dense.index.tolist() and kept.id_name == dense.index.name
 
 
 def test_code_matrix_counts(events: pd.DataFrame) -> None:
