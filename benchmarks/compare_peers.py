@@ -14,9 +14,11 @@ Every process runs with --threads torch CPU threads and the environment as a use
   past it: on a table of one batch, one epoch) and stops early when its validation loss stops improving; the epochs
   column says how many epochs it trained. GaussianCopula has no epochs. `auto` is what `synthmed fit` trains with
   no options: tabgan with its own epoch budget on these tables.
-- s/epoch is fit seconds / epochs, each model's preparation of the table (encoders, mixture fits) included. On a
-  table smaller than the batch an epoch is one step: tabgan's on about the table's rows, CTGAN's on --batch-size
-  rows drawn from them, TVAE's and TabularARGN's on the table once.
+- s/epoch is the cost of one more epoch: each epoch model also fits --short-epochs epochs in a process of its own,
+  and s/epoch = (fit s - short fit s) / (epochs - short epochs), so the preparation of the table (encoders, mixture
+  fits) and first-call costs cancel out; where the epochs do not differ (TabularARGN stopping early at both budgets)
+  it is fit s / epochs. On a table smaller than the batch an epoch is one step: tabgan's on about the table's rows,
+  CTGAN's on --batch-size rows drawn from them, TVAE's and TabularARGN's on the table once.
 - sample rows/s: --sample-rows rows drawn after the fit, timed apart from it, writing excluded.
 - peak MiB: the process's maximum resident memory over imports, reading, fit and sample.
 - wall s: the whole process (start, imports, reading the CSV, fit, sample, writing the sample).
@@ -161,6 +163,16 @@ def measure(dataset: str, model: str, train: Path, budget: Budget, args: argpars
     }
 
 
+def per_added_epoch(row: dict, short: dict) -> dict:
+    """`row` with s/epoch as the cost of the epochs it trained beyond the `short` run's."""
+    if "error" in short or len(row["epochs"]) != 1:
+        return row
+    added = sum(row["epochs"].values()) - sum(short["epochs"].values())
+    if added <= 0:
+        return row
+    return row | {"s_per_epoch": (row["fit_s"] - short["fit_s"]) / added, "short_fit_s": short["fit_s"]}
+
+
 def ratios(rows: list[dict]) -> list[dict]:
     """synthmed / peer for each of RATIOS where both ran on the same dataset and budget, without error."""
     found = []
@@ -252,7 +264,8 @@ def markdown_table(headings: tuple[str, ...], cells: list[list[str]]) -> str:
 
 def settings_line(args: argparse.Namespace) -> str:
     return (
-        f"{args.epochs} epochs of batch {args.batch_size} for tabgan, CTGAN, TVAE and TabularARGN (its max_epochs), "
+        f"{args.epochs} epochs of batch {args.batch_size} for tabgan, CTGAN, TVAE and TabularARGN (its max_epochs; "
+        f"s/epoch against a second fit of {args.short_epochs}), "
         f"{args.threads} torch threads per process, {args.sample_rows:,} rows sampled, split seed {args.seed}, one "
         f"process at a time on {os.cpu_count()} CPU cores"
     )
@@ -286,6 +299,7 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=50, help="epochs of tabgan, CTGAN, TVAE; TabularARGN's max")
     parser.add_argument("--batch-size", type=int, default=500, help="rows per step of tabgan, CTGAN, TVAE, TabularARGN")
+    parser.add_argument("--short-epochs", type=int, default=10, help="the second budget that s/epoch is measured by")
     parser.add_argument("--sample-rows", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads of every process")
     parser.add_argument("--seed", type=int, default=0, help="split and model seed")
@@ -312,7 +326,11 @@ def main() -> None:
             train_path = folder / f"{dataset}.csv"
             train.to_csv(train_path, index=False)
             for model in (m for m in chosen_models if m in (NHDS_MODELS if dataset == NHDS else MODELS)):
-                row = measure(dataset, model, train_path, budget_for(dataset, model, args), args, folder)
+                budget = budget_for(dataset, model, args)
+                row = measure(dataset, model, train_path, budget, args, folder)
+                if budget.epochs is not None and "error" not in row:
+                    short = Budget(args.short_epochs, budget.batch_size)
+                    row = per_added_epoch(row, measure(dataset, model, train_path, short, args, folder))
                 rows.append(row | {"train_rows": len(train), "columns": train.shape[1]})
                 console.print(json.dumps(rows[-1]), soft_wrap=True)
     found = ratios(rows)

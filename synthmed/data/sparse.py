@@ -28,10 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from scipy import sparse
 
-from synthmed.data.encoders import NumericEncoder
 from synthmed.data.files import atomic_output, check_output
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
-from synthmed.data.transform import TableTransformer
 from synthmed.errors import DataError
 
 METADATA_KEY = b"synthmed.sparse"
@@ -123,38 +121,6 @@ class SparseCodeMatrix:
         """Every code a column of this kind (binary, or count), as a model learns them."""
         return Schema(tuple(ColumnSchema(code, kind) for code in self.codes))
 
-    def transformer(self, kind: ColumnKind, keep_shares: bool = False) -> TableTransformer:
-        """The transform a model's matrix would have on the dense table, learnt from column statistics alone.
-
-        Binary codes are 0/1 (with `keep_shares`, each keeps its share of rows, for calibrated rounding); count
-        codes scale by their maximum, from 0, so that an absent code stays a zero the matrix need not store.
-        """
-        if kind is ColumnKind.BINARY:
-            means = self.column_means()
-            columns = [
-                {"column": code, "kind": kind.value, "dtype": "uint8", "has_missing": False,
-                 "categories": [0, 1], "domain": "data"}
-                | ({"rounding": {"share": float(share), "threshold": 0.5, "source": "data"}} if keep_shares else {})
-                for code, share in zip(self.codes, means, strict=True)
-            ]  # fmt: skip
-        else:
-            columns = [
-                {"column": code, "kind": kind.value, "dtype": "int32", "has_missing": False,
-                 "min": 0.0, "max": float(maximum), "domain": "data"}
-                for code, maximum in zip(self.codes, self.column_maxima(), strict=True)
-            ]  # fmt: skip
-        return TableTransformer.from_dict({"columns": columns}, self.schema(kind))
-
-    def scaled(self, transformer: TableTransformer) -> sparse.csr_array:
-        """The float32 matrix a model trains on (`transformer`'s scale), still sparse."""
-        values = self.values.astype(np.float32)
-        maxima = _count_maxima(transformer)
-        if maxima is not None:
-            values.data /= np.maximum(maxima, 1.0)[values.indices].astype(np.float32)
-        elif self.counts:
-            values.data = np.ones(values.nnz, dtype=np.float32)  # a count matrix learnt as present or absent
-        return values
-
     def to_frame(self) -> pd.DataFrame:
         """The dense table (ids first, one column per code), refused beyond `MAX_DENSE_BYTES`."""
         rows, columns = self.shape
@@ -191,30 +157,6 @@ class SparseCodeMatrix:
             "id": self.id_name if self.ids is not None else None,
         }
         return {METADATA_KEY: json.dumps(described).encode()}
-
-
-def _count_maxima(transformer: TableTransformer) -> np.ndarray | None:
-    """The maxima that scale count codes, or None for binary codes."""
-    encoders = transformer.encoders_
-    if encoders and isinstance(encoders[0], NumericEncoder):
-        return np.array([encoder.maximum_ for encoder in encoders], dtype=np.float64)
-    return None
-
-
-def decode_codes(block: np.ndarray, transformer: TableTransformer, rng: np.random.Generator | None) -> sparse.csr_array:
-    """Generated rows (a model's outputs for code columns) -> sparse 0/1 or counts, decoded as the dense table's
-    encoders would: binary codes drawn (`rng`) or rounded at each one's threshold, counts rescaled and rounded."""
-    maxima = _count_maxima(transformer)
-    if maxima is not None:
-        counts = np.rint(np.clip(block, 0.0, 1.0) * maxima).astype(np.int32)
-        return sparse.csr_array(counts)
-    if rng is not None:
-        present = rng.random(block.shape) < block
-    else:
-        thresholds = np.array([encoder.threshold_ for encoder in transformer.encoders_])
-        calibrated = any(encoder.share_ is not None for encoder in transformer.encoders_)
-        present = block >= thresholds if calibrated else block > 0.5
-    return sparse.csr_array(present.astype(np.uint8))
 
 
 def sparse_source(data: Any) -> SparseCodeMatrix | None:

@@ -31,7 +31,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.data.rare import apply_rare_policy, note_rare_categories
 from synthmed.data.rules import check_training_rows
 from synthmed.data.schema import ColumnKind, Schema
-from synthmed.data.sparse import SparseCodeMatrix, decode_codes, sparse_source
+from synthmed.data.sparse import SparseCodeMatrix, sparse_source
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError, SynthmedError
@@ -48,7 +48,7 @@ from synthmed.models.monitor import (
     monitor_rows,
 )
 from synthmed.models.registry import ENTRIES, MODELS, DataKind, get_model_class
-from synthmed.models.sparse_rows import SparseRows
+from synthmed.models.sparse_rows import SparseRows, code_transformer, decode_codes, scaled_values
 from synthmed.models.training import TrainingRun, flushing_denormals
 from synthmed.version import __version__
 
@@ -276,8 +276,8 @@ class Synthesizer(ABC):
         kind = self._sparse_kind(codes)
         self.input_format_ = "sparse"
         self.schema_ = codes.schema(kind)
-        self.transformer_ = codes.transformer(kind, keep_shares=self._calibrated_rounding)
-        return codes.scaled(self.transformer_)
+        self.transformer_ = code_transformer(codes, kind, keep_shares=self._calibrated_rounding)
+        return scaled_values(codes, self.transformer_)
 
     def _sparse_kind(self, codes: SparseCodeMatrix) -> ColumnKind:
         """The kind a sparse matrix's codes are learnt as: counts when it holds counts, else binary."""
