@@ -17,7 +17,8 @@ Every process runs with --threads torch CPU threads and the environment as a use
 - s/epoch is the cost of one more epoch: each epoch model also fits --short-epochs epochs in a process of its own,
   and s/epoch = (fit s - short fit s) / (epochs - short epochs), so the preparation of the table (encoders, mixture
   fits) and first-call costs cancel out; where the epochs do not differ (TabularARGN stopping early at both budgets)
-  it is fit s / epochs. On a table smaller than the batch an epoch is one step: tabgan's on about the table's rows,
+  it is fit s / epochs, and where the longer fit took no longer (the added epochs cost less than run-to-run noise)
+  it is left out. On a table smaller than the batch an epoch is one step: tabgan's on about the table's rows,
   CTGAN's on --batch-size rows drawn from them, TVAE's and TabularARGN's on the table once.
 - sample rows/s: --sample-rows rows drawn after the fit, timed apart from it, writing excluded.
 - peak MiB: the process's maximum resident memory over imports, reading, fit and sample.
@@ -170,7 +171,8 @@ def per_added_epoch(row: dict, short: dict) -> dict:
     added = sum(row["epochs"].values()) - sum(short["epochs"].values())
     if added <= 0:
         return row
-    return row | {"s_per_epoch": (row["fit_s"] - short["fit_s"]) / added, "short_fit_s": short["fit_s"]}
+    extra = row["fit_s"] - short["fit_s"]  # at or below 0: the added epochs cost less than run-to-run noise
+    return row | {"s_per_epoch": extra / added if extra > 0 else None, "short_fit_s": short["fit_s"]}
 
 
 def ratios(rows: list[dict]) -> list[dict]:

@@ -110,13 +110,6 @@ class SparseCodeMatrix:
         ids = None if self.ids is None else self.ids[rows]
         return SparseCodeMatrix(self.values[rows], self.codes, ids, self.id_name)
 
-    def fingerprint_parts(self) -> Iterator[bytes]:
-        """The bytes that identify the matrix's content (shape, positions, values), for checkpoints and artifacts."""
-        values = self.values
-        yield np.asarray(values.shape, dtype=np.int64).tobytes()
-        for array in (values.indptr.astype(np.int64), values.indices.astype(np.int32), values.data):
-            yield array.tobytes()
-
     def schema(self, kind: ColumnKind) -> Schema:
         """Every code a column of this kind (binary, or count), as a model learns them."""
         return Schema(tuple(ColumnSchema(code, kind) for code in self.codes))
@@ -172,6 +165,13 @@ def check_sparse_output(path: str | os.PathLike[str]) -> None:
     """A sparse matrix is written as Parquet: refuse another suffix before any work."""
     if Path(path).suffix.lower() not in (".parquet", ".pq"):
         raise DataError("a sparse matrix is written as Parquet", values=[str(path)], remedy="name the output .parquet")
+
+
+def content_bytes(values: sparse.csr_array) -> Iterator[bytes]:
+    """The bytes that identify a sparse matrix's content (shape, positions, values), for checkpoints and artifacts."""
+    yield np.asarray(values.shape, dtype=np.int64).tobytes()
+    for array in (values.indptr.astype(np.int64), values.indices.astype(np.int32), values.data):
+        yield array.tobytes()
 
 
 def is_sparse_file(path: str | os.PathLike[str]) -> bool:

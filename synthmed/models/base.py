@@ -31,7 +31,7 @@ from synthmed.data.layout import ColumnLayout
 from synthmed.data.rare import apply_rare_policy, note_rare_categories
 from synthmed.data.rules import check_training_rows
 from synthmed.data.schema import ColumnKind, Schema
-from synthmed.data.sparse import SparseCodeMatrix, sparse_source
+from synthmed.data.sparse import SparseCodeMatrix, content_bytes, sparse_source
 from synthmed.data.transform import TableTransformer
 from synthmed.data.validate import validate_table
 from synthmed.errors import ArtifactError, ConfigError, DataError, NotFittedError, SynthmedError
@@ -63,7 +63,7 @@ def _fingerprint(matrix: np.ndarray | sparse.csr_array) -> str:
     """What identifies the training matrix: its bytes (a sparse one's shape, positions and values)."""
     digest = hashlib.sha256()
     if sparse.issparse(matrix):
-        for part in SparseCodeMatrix(matrix, tuple(map(str, range(matrix.shape[1])))).fingerprint_parts():
+        for part in content_bytes(matrix):
             digest.update(part)
     else:
         digest.update(matrix.tobytes())

@@ -28,8 +28,8 @@ from scipy import sparse
 from torch import nn
 from torch.distributed import _functional_collectives as collectives  # torch's own advice for differentiable ones
 
-# seconds a rank waits for the others before the run fails (a crashed rank must not hang the rest forever)
 Rows = TypeVar("Rows", np.ndarray, sparse.csr_array)
+# seconds a rank waits for the others before the run fails (a crashed rank must not hang the rest forever)
 TIMEOUT_SECONDS = int(os.environ.get("SYNTHMED_DISTRIBUTED_TIMEOUT", "300"))
 
 
