@@ -101,15 +101,6 @@ class SparseCodeMatrix:
     def column_maxima(self) -> np.ndarray:
         return self.values.max(axis=0).toarray().astype(np.float64).ravel()
 
-    def rows_per_code(self) -> np.ndarray:
-        """How many rows hold each code."""
-        return np.bincount(self.values.indices, minlength=len(self.codes))
-
-    def take(self, rows: np.ndarray) -> SparseCodeMatrix:
-        """These rows, in this order."""
-        ids = None if self.ids is None else self.ids[rows]
-        return SparseCodeMatrix(self.values[rows], self.codes, ids, self.id_name)
-
     def schema(self, kind: ColumnKind) -> Schema:
         """Every code a column of this kind (binary, or count), as a model learns them."""
         return Schema(tuple(ColumnSchema(code, kind) for code in self.codes))
