@@ -15,12 +15,13 @@ from typing import Any, Literal
 
 from synthmed.errors import ConfigError
 
-DataKind = Literal["table", "sequences"]
+DataKind = Literal["table", "sequences", "histories"]
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One registered model. `data` is "table" (one row per record) or "sequences" (n x steps x channels)."""
+    """One registered model. `data` is "table" (one row per record), "sequences" (n x steps x channels) or
+    "histories" (patients with ordered visits, each with attributes and codes)."""
 
     name: str
     data: DataKind
@@ -77,6 +78,13 @@ ENTRIES: dict[str, ModelEntry] = {
             "Conditional WGAN-GP for mixed tables: mode-specific normalisation, missing values, conditions",
             "synthmed.models.tabgan",
             "TabGAN",
+        ),
+        ModelEntry(
+            "visitgpt",
+            "histories",
+            "Causal transformer over whole patient histories: static attributes, then visits with attributes and codes",
+            "synthmed.models.visitgpt",
+            "VisitGPT",
         ),
     )
 }

@@ -1,0 +1,393 @@
+"""Histories as token sequences: the form the history model (models/visitgpt.py) learns and generates.
+
+A patient is one sequence: BOS, one token per static attribute, then for each visit VISIT, the gap since the previous
+visit (when visits have times), one token per visit attribute and the visit's codes in vocabulary order; EOS ends it.
+Every position has a *slot* that fixes which tokens may stand there, found from the tokens alone (`grammar`): a static
+or visit attribute's values, the gap's bins, or in a visit's code run the codes after the previous one (codes are a
+set, so they come in increasing order; where the input had one row per visit, at most one code per code column) and
+the VISIT or EOS that ends the run. A model scores only the allowed tokens and can only generate well-formed histories.
+
+Attributes become tokens by kind: a category or a number with few distinct values one token per value; other
+numbers one token per quantile bin, decoded uniformly within the bin at the data's precision; dates (and the time of
+the first visit) as days from the visit's time (the first visit's for static dates), binned likewise. A missing value
+is a token of its own. What ships in a saved generator: the categories, the numbers' distinct values or bin edges,
+and the code vocabulary, as with tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from synthmed.data.histories import SECONDS_PER_DAY, Histories, HistoryRoles
+from synthmed.data.inference import infer_schema
+from synthmed.data.layout import ColumnLayout
+from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, ColumnSchema, Schema
+from synthmed.data.validate import validate_table
+
+PAD, BOS = 0, 1
+# a number with at most this many distinct values keeps each value as a token; others are binned
+EXACT_VALUES = 64
+# quantile bins of a binned number (fewer when values repeat)
+NUMBER_BINS = 48
+# digits after the point kept when decoding a binned number: the data's own precision, at most this
+MAX_DECIMALS = 6
+GAP = "(gap)"
+FIRST_TIME = "(first visit time)"
+Coding = Literal["category", "number"]
+
+
+def _python(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _decimals(values: np.ndarray) -> int:
+    """The fewest digits after the point that write every value exactly (at most MAX_DECIMALS)."""
+    for digits in range(MAX_DECIMALS + 1):
+        scaled = values * 10**digits
+        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
+            return digits
+    return MAX_DECIMALS
+
+
+@dataclass
+class AttributeTokens:
+    """The tokens of one attribute: `values` (category or number kept exactly) or `edges` (binned number), then
+    one for a missing value when the data had one. Dates are coded as days from a reference time."""
+
+    name: str
+    coding: Coding
+    values: list[Any] | None = None
+    edges: list[float] | None = None
+    decimals: int = 0
+    missing: bool = False
+    date: bool = False
+    dtype: str = "object"
+
+    @classmethod
+    def learn(cls, name: str, series: pd.Series, kind: ColumnKind, reference: np.ndarray | None) -> AttributeTokens:
+        date = kind is ColumnKind.DATETIME
+        numbers = _days(series, reference) if date else None
+        missing = bool(series.isna().any())
+        dtype = "datetime" if date else str(series.dtype)
+        if kind in (ColumnKind.CATEGORICAL, ColumnKind.BINARY) or (
+            numbers is None and not pd.api.types.is_numeric_dtype(series)
+        ):
+            values = sorted((_python(v) for v in series.dropna().unique()), key=lambda v: (str(type(v)), v))
+            return cls(name, "category", values=values, missing=missing, dtype=dtype)
+        numbers = numbers if numbers is not None else series.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = numbers[~np.isnan(numbers)]
+        distinct = np.unique(present)
+        if len(distinct) <= EXACT_VALUES:
+            return cls(name, "number", values=distinct.tolist(), missing=missing, date=date, dtype=dtype)
+        edges = np.unique(np.quantile(present, np.linspace(0, 1, NUMBER_BINS + 1)))
+        return cls(
+            name, "number", edges=edges.tolist(), decimals=_decimals(present), missing=missing, date=date, dtype=dtype
+        )
+
+    @property
+    def size(self) -> int:
+        kept = len(self.values) if self.values is not None else len(self.edges or []) - 1
+        return kept + int(self.missing)
+
+    def encode(self, series: pd.Series, reference: np.ndarray | None) -> np.ndarray:
+        """Each value's token (0-based within this attribute)."""
+        missing_token = self.size - 1
+        if self.coding == "category":
+            index = pd.Index(self.values).get_indexer(series.map(_python).to_numpy(dtype=object))
+            return np.where(series.isna().to_numpy(), missing_token, index)
+        numbers = _days(series, reference) if self.date else series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if self.values is not None:
+            index = np.searchsorted(np.asarray(self.values), numbers)
+        else:
+            index = np.searchsorted(np.asarray(self.edges)[1:-1], numbers, side="right")
+        return np.where(np.isnan(numbers), missing_token, index)
+
+    def decode(self, tokens: np.ndarray, rng: np.random.Generator, reference: np.ndarray | None) -> pd.Series:
+        """Values for tokens; a binned number is drawn uniformly within its bin, at the data's precision."""
+        missing = tokens == self.size - 1 if self.missing else np.zeros(len(tokens), bool)
+        kept = np.where(missing, 0, tokens)
+        if self.coding == "category":
+            values = np.asarray([*self.values, None], dtype=object)[np.where(missing, len(self.values), kept)]
+            series = pd.Series(values, dtype=object)
+            return series.astype(self.dtype) if self.dtype not in ("object", "str", "string") else series
+        if self.values is not None:
+            numbers = np.asarray(self.values, dtype=np.float64)[kept]
+        else:
+            edges = np.asarray(self.edges)
+            low, high = edges[kept], edges[kept + 1]
+            numbers = np.round(low + rng.random(len(kept)) * (high - low), self.decimals)
+        numbers[missing] = np.nan
+        if self.date:
+            return _dates(numbers, reference)
+        if self.dtype.lower().startswith(("int", "uint")) and not missing.any():
+            return pd.Series(numbers.astype(self.dtype))
+        return pd.Series(numbers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _days(series: pd.Series, reference: np.ndarray | None) -> np.ndarray:
+    """Dates as days (from `reference`, each row's own, when given; from 1970 otherwise)."""
+    parsed = pd.to_datetime(series)
+    seconds = parsed.astype("datetime64[s]").astype("int64").to_numpy(dtype=np.float64)
+    seconds[parsed.isna().to_numpy()] = np.nan
+    days = seconds / SECONDS_PER_DAY
+    return days - reference if reference is not None else days
+
+
+def _dates(days: np.ndarray, reference: np.ndarray | None) -> pd.Series:
+    absolute = days + reference if reference is not None else days
+    return pd.Series(pd.to_datetime(np.round(absolute * SECONDS_PER_DAY), unit="s"))
+
+
+def _modelled(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[ColumnSchema]]:
+    """The attribute columns a model learns (validated; identifiers and free text left out, with a note)."""
+    if frame.shape[1] == 0:
+        return frame, []
+    clean = validate_table(frame.reset_index(drop=True)) if len(frame) else frame
+    schema = infer_schema(clean)
+    kept = [c for c in schema.columns if c.kind not in EXCLUDED_KINDS]
+    return clean[[c.name for c in kept]], kept
+
+
+@dataclass
+class Slots:
+    """Per position of padded token rows: the slot, and the allowed token range [low, high) for that position."""
+
+    slot: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+class HistoryTokenizer:
+    """Learns the token vocabulary of histories (`fit`), turns them into padded token rows (`encode`) and back
+    (`decode`), and says which tokens each position allows (`grammar`)."""
+
+    def __init__(self) -> None:
+        self.layout_ = ColumnLayout(())  # a history is no flat matrix; saved generators still list a layout
+
+    # ---- learning ------------------------------------------------------------------------------------
+    def fit(self, histories: Histories) -> tuple[HistoryTokenizer, pd.DataFrame, pd.DataFrame]:
+        """Learn the vocabulary; returns itself and the static and visit attributes it models."""
+        h = histories
+        self.roles_ = h.roles
+        self.one_row_per_visit_ = h.one_row_per_visit
+        self.time_unit_ = h.time_unit
+        self.column_order_ = list(h.column_order)
+        static, static_columns = _modelled(h.static)
+        visits, visit_columns = _modelled(h.visits)
+        first_times, visit_times = self._references(h)
+        self.static_ = [AttributeTokens.learn(c.name, static[c.name], c.kind, first_times) for c in static_columns]
+        self.visit_ = [AttributeTokens.learn(c.name, visits[c.name], c.kind, visit_times) for c in visit_columns]
+        if h.times is not None:
+            first = pd.Series(first_times)
+            self.static_.append(AttributeTokens.learn(FIRST_TIME, first, ColumnKind.CONTINUOUS, None))
+            self.gap_ = AttributeTokens.learn(GAP, pd.Series(h.gaps()), ColumnKind.CONTINUOUS, None)
+        else:
+            self.gap_ = None
+        self.vocabulary_ = list(h.vocabulary)
+        self.schema_ = Schema(tuple(static_columns + visit_columns))
+        self._place()
+        per_visit = 1 + self.visit_fields_ + np.diff(sparse.csr_array(h.codes).indptr)
+        per_patient = np.bincount(h.visit_patient, per_visit, minlength=h.n_patients)
+        self.max_length_ = int(2 + self.statics_ + per_patient.max(initial=0))  # BOS, statics, visits, EOS
+        return self, static, visits
+
+    def _references(self, h: Histories) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Each patient's first visit time and each visit's time (days), the references dates are coded from."""
+        if h.times is None:
+            return None, None
+        return h.times[h.visit_offsets[:-1]], h.times
+
+    def _place(self) -> None:
+        """Token ranges: PAD, BOS, static attributes, gap, visit attributes, codes, VISIT, EOS."""
+        sizes = [a.size for a in self.static_] + ([self.gap_.size] if self.gap_ else []) + [a.size for a in self.visit_]
+        starts = 2 + np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.attribute_starts_ = starts[:-1].tolist()
+        self.code_start_ = int(starts[-1])
+        self.visit_token_ = self.code_start_ + len(self.vocabulary_)
+        self.eos_ = self.visit_token_ + 1
+        self.size_ = self.eos_ + 1
+        # slots: 0..S-1 static, S the forced first VISIT, then one per visit attribute (gap first), then codes
+        self.statics_ = len(self.static_)
+        self.visit_fields_ = len(sizes) - self.statics_
+        self.code_slot_ = self.statics_ + 1 + self.visit_fields_
+        columns = [c for c, _ in self.vocabulary_]
+        boundaries = np.flatnonzero(np.r_[True, np.array(columns[1:]) != np.array(columns[:-1])]) if columns else []
+        ends = np.r_[np.asarray(boundaries)[1:], len(columns)] if columns else np.zeros(0, np.int64)
+        self.code_end_ = np.repeat(ends, np.diff(np.r_[boundaries, len(columns)])).astype(np.int64) + self.code_start_
+
+    @property
+    def slots(self) -> int:
+        return self.code_slot_ + 1
+
+    def slot_ranges(self) -> np.ndarray:
+        """(slots x 2): each slot's token range; the code slot's range holds the codes, VISIT and EOS."""
+        sizes = [a.size for a in self.static_] + ([self.gap_.size] if self.gap_ else []) + [a.size for a in self.visit_]
+        starts = self.attribute_starts_
+        static = [(starts[i], starts[i] + sizes[i]) for i in range(self.statics_)]
+        fields = [(starts[i], starts[i] + sizes[i]) for i in range(self.statics_, len(sizes))]
+        return np.array([*static, (self.visit_token_, self.visit_token_ + 1), *fields, (self.code_start_, self.size_)])
+
+    # ---- tokens ------------------------------------------------------------------------------------------
+    def encode(self, histories: Histories, static: pd.DataFrame, visits: pd.DataFrame) -> np.ndarray:
+        """Padded token rows (patients x longest history), PAD after EOS."""
+        h = histories
+        first_times, visit_times = self._references(h)
+        head = [np.full(h.n_patients, BOS)]
+        head += [
+            a.encode(static[a.name] if a.name != FIRST_TIME else pd.Series(first_times), first_times) + s
+            for a, s in zip(self.static_, self.attribute_starts_, strict=False)
+        ]
+        fields = [np.full(len(h.visits), self.visit_token_)]
+        field_starts = self.attribute_starts_[self.statics_ :]
+        attributes = ([self.gap_] if self.gap_ else []) + self.visit_
+        for a, start in zip(attributes, field_starts, strict=True):
+            series = pd.Series(h.gaps()) if a is self.gap_ else visits[a.name]
+            fields.append(a.encode(series, None if a is self.gap_ else visit_times) + start)
+        codes = sparse.csr_array(h.codes)
+        codes.sort_indices()
+        return self._assemble(
+            np.stack(head, 1), np.stack(fields, 1), codes.indptr, codes.indices + self.code_start_, h.visit_offsets
+        )
+
+    def _assemble(
+        self, head: np.ndarray, fields: np.ndarray, indptr: np.ndarray, code_tokens: np.ndarray, offsets: np.ndarray
+    ) -> np.ndarray:
+        """Lay out each patient's head, visits (fields then codes) and EOS in one padded row, without a loop."""
+        n, visits = len(head), len(fields)
+        per_visit = fields.shape[1] + np.diff(indptr)
+        visit_patient = np.repeat(np.arange(n), np.diff(offsets))
+        lengths = head.shape[1] + np.bincount(visit_patient, per_visit, minlength=n).astype(np.int64) + 1
+        rows = np.full((n, int(lengths.max())), PAD, dtype=np.int32)
+        rows[:, : head.shape[1]] = head
+        before = np.cumsum(per_visit) - per_visit  # visits' starts in one long run of all visits
+        start = head.shape[1] + before - before[offsets[:-1]][visit_patient] if visits else before
+        width = fields.shape[1]
+        rows[visit_patient[:, None], start[:, None] + np.arange(width)] = fields
+        code_visit = np.repeat(np.arange(visits), np.diff(indptr))
+        rank = np.arange(len(code_tokens)) - indptr[code_visit]
+        rows[visit_patient[code_visit], start[code_visit] + width + rank] = code_tokens
+        rows[np.arange(n), lengths - 1] = self.eos_
+        return rows
+
+    def grammar(self, rows: np.ndarray) -> Slots:
+        """The slot of every position of padded token rows, and the tokens it allows (PAD positions: PAD only)."""
+        n, length = rows.shape
+        positions = np.broadcast_to(np.arange(length), rows.shape)
+        marks = np.where(rows == self.visit_token_, positions, -1)
+        # the last VISIT strictly before each position: a VISIT itself ends the previous visit's code run
+        last_visit = np.maximum.accumulate(np.concatenate([np.full((n, 1), -1), marks[:, :-1]], 1), axis=1)
+        into_visit = positions - last_visit  # 1.. at a visit's fields, then its codes
+        slot = np.where(
+            last_visit < 0,
+            positions - 1,  # BOS -1, static attribute j slot j, the first VISIT (forced) slot S
+            np.where(into_visit <= self.visit_fields_, self.statics_ + into_visit, self.code_slot_),
+        )
+        ranges = self.slot_ranges()
+        safe = np.clip(slot, 0, None)
+        low, high = ranges[safe, 0].copy(), ranges[safe, 1].copy()
+        in_codes = slot == self.code_slot_
+        previous = np.concatenate([np.full((n, 1), PAD), rows[:, :-1]], 1)
+        after_code = in_codes & (previous >= self.code_start_) & (previous < self.visit_token_)
+        following = previous + 1 if not self.one_row_per_visit_ else self._column_end(previous)
+        low = np.where(after_code, following, low)
+        padding = (rows == PAD) | (slot < 0)
+        low[padding], high[padding] = PAD, PAD + 1
+        slot[padding] = -1
+        return Slots(slot, low, high)
+
+    def _column_end(self, tokens: np.ndarray) -> np.ndarray:
+        """The first token after a code's column (codes of one column run together in the vocabulary)."""
+        index = np.clip(tokens - self.code_start_, 0, max(len(self.code_end_) - 1, 0))
+        return self.code_end_[index] if len(self.code_end_) else tokens + 1
+
+    def decode(self, rows: np.ndarray, rng: np.random.Generator) -> Histories:
+        """Padded token rows (each a well-formed history, as generated) -> `Histories`."""
+        slots = self.grammar(rows).slot
+        n = len(rows)
+        visit_mark = (rows == self.visit_token_) & (slots >= 0)
+        patient_of, position_of = np.nonzero(visit_mark)
+        visits = len(patient_of)
+        offsets = np.concatenate([[0], np.cumsum(visit_mark.sum(1))])
+        visit_index = np.cumsum(visit_mark.ravel()).reshape(rows.shape) - 1
+        field = lambda k: rows[patient_of, position_of + 1 + k]  # noqa: E731 - the k-th field of every visit
+        times = None
+        statics = {a.name: rows[:, 1 + j] - self.attribute_starts_[j] for j, a in enumerate(self.static_)}
+        first_times = None
+        if self.gap_ is not None:
+            first_times = self.static_[-1].decode(statics[FIRST_TIME], rng, None).to_numpy(dtype=np.float64)
+            gaps = np.array(self.gap_.decode(field(0) - self.attribute_starts_[self.statics_], rng, None), np.float64)
+            gaps[offsets[:-1][np.diff(offsets) > 0]] = 0.0
+            gaps = np.nan_to_num(gaps)
+            starts = np.repeat(first_times, np.diff(offsets))
+            cumulative = np.cumsum(gaps)
+            times = starts + cumulative - np.repeat(cumulative[offsets[:-1]] if visits else [], np.diff(offsets))
+        static = pd.DataFrame(
+            {a.name: a.decode(statics[a.name], rng, first_times) for a in self.static_ if a.name != FIRST_TIME}
+        )
+        shift = 1 if self.gap_ is not None else 0
+        visit_frame = pd.DataFrame(
+            {
+                a.name: a.decode(field(shift + k) - self.attribute_starts_[self.statics_ + shift + k], rng, times)
+                for k, a in enumerate(self.visit_)
+            }
+        )
+        is_code = (slots == self.code_slot_) & (rows >= self.code_start_) & (rows < self.visit_token_)
+        code_patient, code_position = np.nonzero(is_code)
+        codes = sparse.csr_array(
+            (
+                np.ones(len(code_patient), np.int8),
+                (visit_index[code_patient, code_position], rows[code_patient, code_position] - self.code_start_),
+            ),
+            shape=(visits, len(self.vocabulary_)),
+        )
+        return Histories(
+            roles=self.roles_,
+            static=static if len(static.columns) else pd.DataFrame(index=range(n)),
+            visits=visit_frame if len(visit_frame.columns) else pd.DataFrame(index=range(visits)),
+            visit_patient=patient_of.astype(np.int64),
+            codes=codes,
+            vocabulary=tuple(tuple(v) for v in self.vocabulary_),
+            times=times,
+            time_unit=self.time_unit_,
+            one_row_per_visit=self.one_row_per_visit_,
+            column_order=tuple(self.column_order_),
+        )
+
+    # ---- saving ------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "roles": {**self.roles_.__dict__, "codes": list(self.roles_.codes), "exclude": list(self.roles_.exclude)},
+            "one_row_per_visit": self.one_row_per_visit_,
+            "time_unit": self.time_unit_,
+            "column_order": self.column_order_,
+            "static": [a.to_dict() for a in self.static_],
+            "visit": [a.to_dict() for a in self.visit_],
+            "gap": self.gap_.to_dict() if self.gap_ else None,
+            "vocabulary": [list(v) for v in self.vocabulary_],
+            "max_length": self.max_length_,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any], schema: Schema) -> HistoryTokenizer:
+        tokenizer = cls()
+        roles = state["roles"]
+        tokenizer.roles_ = HistoryRoles(**{**roles, "codes": tuple(roles["codes"]), "exclude": tuple(roles["exclude"])})
+        tokenizer.one_row_per_visit_ = bool(state["one_row_per_visit"])
+        tokenizer.time_unit_ = state["time_unit"]
+        tokenizer.column_order_ = list(state["column_order"])
+        tokenizer.static_ = [AttributeTokens(**a) for a in state["static"]]
+        tokenizer.visit_ = [AttributeTokens(**a) for a in state["visit"]]
+        tokenizer.gap_ = AttributeTokens(**state["gap"]) if state["gap"] else None
+        tokenizer.vocabulary_ = [tuple(v) for v in state["vocabulary"]]
+        tokenizer.schema_ = schema
+        tokenizer.max_length_ = int(state["max_length"])
+        tokenizer._place()
+        return tokenizer
