@@ -107,15 +107,47 @@ class Histories:
         )
 
 
-def _rows(mask: np.ndarray | pd.Series) -> list[str]:
-    """1-based numbers of the first offending data rows, as an error shows them."""
-    return [f"row {p + 1}" for p in np.flatnonzero(np.asarray(mask))[:SHOWN_ROWS]]
+def _refuse_positions(problem: str, positions: np.ndarray, remedy: str, column: str | None, table: str = "") -> None:
+    """Refuse rows by their 1-based data row numbers (positions are 0-based) in `table` ("" : the events table)."""
+    count = len(positions)
+    where = f" of {table}" if table else ""
+    raise DataError(
+        f"{problem} ({count} row{'s' if count != 1 else ''}{where})",
+        column=column,
+        values=[f"row {p + 1}" for p in positions[:SHOWN_ROWS]],
+        remedy=remedy,
+    )
 
 
-def _refuse_rows(problem: str, mask: np.ndarray | pd.Series, remedy: str, column: str | None = None) -> None:
+def _refuse_rows(
+    problem: str, mask: np.ndarray | pd.Series, remedy: str, column: str | None = None, table: str = ""
+) -> None:
     flags = np.asarray(mask, dtype=bool)
     if flags.any():
-        raise DataError(f"{problem} ({int(flags.sum())} rows)", column=column, values=_rows(flags), remedy=remedy)
+        _refuse_positions(problem, np.flatnonzero(flags), remedy, column, table)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Which row of the user's tables each row of the joined table came from, so that an error names a row the
+    user can find: joined with a visits table, the rows are reordered and a visit's columns repeat on its events."""
+
+    event_row: np.ndarray  # -1 for a listed visit without events
+    visit_row: np.ndarray | None = None  # None without a visits table
+    visit_columns: frozenset[str] = frozenset()
+
+    def refuse(self, problem: str, mask: np.ndarray | pd.Series, remedy: str, column: str | None = None) -> None:
+        """Refuse the flagged rows of the joined table as rows of the table `column` came from."""
+        flags = np.asarray(mask, dtype=bool)
+        if not flags.any():
+            return
+        if self.visit_row is None:
+            _refuse_positions(problem, np.unique(self.event_row[flags]), remedy, column)
+            return
+        events = flags & (self.event_row >= 0)
+        if column in self.visit_columns or not events.any():
+            _refuse_positions(problem, np.unique(self.visit_row[flags]), remedy, column, "the visits table")
+        _refuse_positions(problem, np.unique(self.event_row[events]), remedy, column, "the events table")
 
 
 ROLES_REMEDY = "name the columns with --patient-column, --visit-column, --time and --codes"
@@ -134,26 +166,31 @@ def _check_code_columns(events: pd.DataFrame, codes: tuple[str, ...]) -> None:
             )
 
 
-def _times(series: pd.Series, name: str) -> tuple[np.ndarray, TimeUnit]:
+def _times(series: pd.Series, name: str, origin: _Origin) -> tuple[np.ndarray, TimeUnit]:
     """A time column as floats (days since 1970 for dates) and its unit; unreadable times are refused by row."""
     if pd.api.types.is_bool_dtype(series):
         raise DataError("times must be dates or numbers", column=name, values=series.head(), remedy="fix --time")
     if pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan), "number"
-    parsed = series if pd.api.types.is_datetime64_any_dtype(series) else _parsed_dates(series, name)
+    parsed = series if pd.api.types.is_datetime64_any_dtype(series) else _parsed_dates(series, name, origin)
     missing = parsed.isna().to_numpy()
     seconds = parsed.astype("datetime64[s]").astype("int64").to_numpy(dtype=np.float64)
     seconds[missing] = np.nan
     return seconds / SECONDS_PER_DAY, "datetime"
 
 
-def _parsed_dates(series: pd.Series, name: str) -> pd.Series:
+def _parsed_dates(series: pd.Series, name: str, origin: _Origin) -> pd.Series:
     """Text times read as dates in the one form they can all be in (data/dates.py), refused by row otherwise."""
     texts = series.where(series.isna(), series.astype(str).str.strip())
     distinct = pd.Series(texts.dropna().unique())
-    dates = parse_dates(name, distinct)
+    try:
+        dates = parse_dates(name, distinct)
+    except DataError:
+        _refuse_unreadable(texts, name, origin)
+        raise  # every time reads as a date on its own: the column's forms disagree, as parse_dates explains
     if dates is None:
-        _refuse_rows(
+        _refuse_unreadable(texts, name, origin)
+        origin.refuse(
             "times that are neither dates nor numbers",
             series.notna(),
             "write times as dates (2164-10-23 21:09:00) or numbers",
@@ -162,11 +199,28 @@ def _parsed_dates(series: pd.Series, name: str) -> pd.Series:
     return texts.map(dict(zip(distinct, dates, strict=True))).astype("datetime64[ns]")
 
 
-def _joined(events: pd.DataFrame, roles: HistoryRoles, visits: pd.DataFrame | None) -> pd.DataFrame:
-    """Events with their visit's columns from the visits table; every event must belong to one listed visit.
-    A listed visit without events stays, with no codes."""
+def _refuse_unreadable(texts: pd.Series, name: str, origin: _Origin) -> None:
+    """Refuse the rows whose time is no date even read on its own (a stray marker among dates), if any."""
+    with warnings.catch_warnings():  # dateutil's notes about the forms it guesses
+        warnings.simplefilter("ignore")
+        alone = pd.to_datetime(texts, errors="coerce", format="mixed")
+    # dateutil reads "now" and "today" as the current time: a time without a digit is no date here
+    unreadable = texts.notna() & (alone.isna() | ~texts.str.contains(r"\d", na=False))
+    origin.refuse(
+        "times that are not dates",
+        unreadable,
+        "fix them, or declare such markers missing with --na-values (and drop their visits)",
+        name,
+    )
+
+
+def _joined(
+    events: pd.DataFrame, roles: HistoryRoles, visits: pd.DataFrame | None
+) -> tuple[pd.DataFrame, _Origin]:
+    """Events with their visit's columns from the visits table (and where each row came from); every event must
+    belong to one listed visit. A listed visit without events stays, with no codes."""
     if visits is None:
-        return events
+        return events.reset_index(drop=True), _Origin(np.arange(len(events)))
     if roles.visit is None:
         raise DataError("a visits table is joined to the events by a visit id", remedy="name it with --visit-column")
     require_columns(visits.columns, [roles.visit, roles.patient], "the visits table lacks a role column", ROLES_REMEDY)
@@ -176,6 +230,7 @@ def _joined(events: pd.DataFrame, roles: HistoryRoles, visits: pd.DataFrame | No
         listed.duplicated(keep=False) & listed.notna(),
         "keep one row per visit",
         roles.visit,
+        "the visits table",
     )
     _refuse_rows(
         "events of a visit the visits table does not list",
@@ -183,14 +238,25 @@ def _joined(events: pd.DataFrame, roles: HistoryRoles, visits: pd.DataFrame | No
         "add the visit to the visits table or drop its events",
         roles.visit,
     )
-    own = visits.rename(columns={roles.patient: "__patient_of_visit"})
+    own = visits.rename(columns={roles.patient: "__patient_of_visit"}).assign(__visit_row=np.arange(len(visits)))
     shared = [c for c in events.columns if c in own.columns and c != roles.visit]
-    joined = events.drop(columns=shared).merge(own, on=roles.visit, how="right", sort=False)
+    numbered = events.drop(columns=shared).assign(__event_row=np.arange(len(events)))
+    joined = numbered.merge(own, on=roles.visit, how="right", sort=False).reset_index(drop=True)
+    origin = _Origin(
+        joined.pop("__event_row").fillna(-1).to_numpy(dtype=np.int64),
+        joined.pop("__visit_row").to_numpy(dtype=np.int64),
+        frozenset(str(c) for c in visits.columns),
+    )
     if roles.patient in joined.columns:
         mismatch = joined[roles.patient].notna() & (joined[roles.patient] != joined["__patient_of_visit"])
-        _refuse_rows("events whose patient differs from their visit's", mismatch, "fix the patient ids", roles.patient)
+        _refuse_positions(
+            "events whose patient differs from their visit's",
+            np.unique(origin.event_row[mismatch.to_numpy()]),
+            "fix the patient ids",
+            roles.patient,
+        ) if mismatch.any() else None
     joined[roles.patient] = joined.pop("__patient_of_visit")
-    return joined
+    return joined, origin
 
 
 def _visit_of_rows(table: pd.DataFrame, roles: HistoryRoles, time: np.ndarray | None) -> np.ndarray:

@@ -157,6 +157,19 @@ def _modelled(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[ColumnSchema]]:
 
 
 @dataclass
+class HistoryParts:
+    """Token rows taken apart: each patient's static tokens, each visit's field tokens (gap first) and its code
+    tokens (`code_tokens[code_indptr[v]:code_indptr[v + 1]]`, increasing); patient i's visits are
+    `visit_offsets[i]:visit_offsets[i + 1]`. All are token ids of the tokenizer's vocabulary."""
+
+    statics: np.ndarray
+    fields: np.ndarray
+    code_indptr: np.ndarray
+    code_tokens: np.ndarray
+    visit_offsets: np.ndarray
+
+
+@dataclass
 class Slots:
     """Per position of padded token rows: the slot, and the allowed token range [low, high) for that position."""
 
@@ -197,6 +210,8 @@ class HistoryTokenizer:
         per_visit = 1 + self.visit_fields_ + np.diff(sparse.csr_array(h.codes).indptr)
         per_patient = np.bincount(h.visit_patient, per_visit, minlength=h.n_patients)
         self.max_length_ = int(2 + self.statics_ + per_patient.max(initial=0))  # BOS, statics, visits, EOS
+        self.max_visits_ = int(np.bincount(h.visit_patient, minlength=h.n_patients).max(initial=0))
+        self.max_codes_ = int(np.diff(sparse.csr_array(h.codes).indptr).max(initial=0))
         return self, static, visits
 
     def _references(self, h: Histories) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -234,6 +249,36 @@ class HistoryTokenizer:
         static = [(starts[i], starts[i] + sizes[i]) for i in range(self.statics_)]
         fields = [(starts[i], starts[i] + sizes[i]) for i in range(self.statics_, len(sizes))]
         return np.array([*static, (self.visit_token_, self.visit_token_ + 1), *fields, (self.code_start_, self.size_)])
+
+    def field_ranges(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Token ranges of the static attributes and of a visit's fields (gap first, then visit attributes)."""
+        ranges = [tuple(int(v) for v in pair) for pair in self.slot_ranges()]
+        return ranges[: self.statics_], ranges[self.statics_ + 1 : self.code_slot_]
+
+    def split(self, rows: np.ndarray) -> HistoryParts:
+        """Padded token rows -> `HistoryParts`, without a loop over patients."""
+        visit_mark = rows == self.visit_token_
+        patient_of, position_of = np.nonzero(visit_mark)
+        offsets = np.concatenate([[0], np.cumsum(visit_mark.sum(1))]).astype(np.int64)
+        fields = rows[patient_of[:, None], position_of[:, None] + 1 + np.arange(self.visit_fields_)]
+        slots = self.grammar(rows).slot
+        is_code = (slots == self.code_slot_) & (rows >= self.code_start_) & (rows < self.visit_token_)
+        visit_index = np.cumsum(visit_mark.ravel()).reshape(rows.shape) - 1
+        code_patient, code_position = np.nonzero(is_code)
+        per_visit = np.bincount(visit_index[code_patient, code_position], minlength=len(patient_of))
+        return HistoryParts(
+            statics=rows[:, 1 : 1 + self.statics_].astype(np.int64),
+            fields=fields.astype(np.int64),
+            code_indptr=np.concatenate([[0], np.cumsum(per_visit)]).astype(np.int64),
+            code_tokens=rows[code_patient, code_position].astype(np.int64),
+            visit_offsets=offsets,
+        )
+
+    def join(self, parts: HistoryParts) -> np.ndarray:
+        """`HistoryParts` -> padded token rows (the inverse of `split`)."""
+        head = np.concatenate([np.full((len(parts.statics), 1), BOS), parts.statics], 1)
+        fields = np.concatenate([np.full((len(parts.fields), 1), self.visit_token_), parts.fields], 1)
+        return self._assemble(head, fields, parts.code_indptr, parts.code_tokens, parts.visit_offsets)
 
     # ---- tokens ------------------------------------------------------------------------------------------
     def encode(self, histories: Histories, static: pd.DataFrame, visits: pd.DataFrame) -> np.ndarray:
@@ -373,6 +418,8 @@ class HistoryTokenizer:
             "gap": self.gap_.to_dict() if self.gap_ else None,
             "vocabulary": [list(v) for v in self.vocabulary_],
             "max_length": self.max_length_,
+            "max_visits": self.max_visits_,
+            "max_codes": self.max_codes_,
         }
 
     @classmethod
@@ -389,5 +436,7 @@ class HistoryTokenizer:
         tokenizer.vocabulary_ = [tuple(v) for v in state["vocabulary"]]
         tokenizer.schema_ = schema
         tokenizer.max_length_ = int(state["max_length"])
+        tokenizer.max_visits_ = int(state["max_visits"])
+        tokenizer.max_codes_ = int(state["max_codes"])
         tokenizer._place()
         return tokenizer

@@ -1,17 +1,22 @@
-"""The network of the history model: a small causal transformer over a patient's tokens (data/history_tokens.py).
+"""The networks of the history model (models/visitgpt.py), built on the token vocabulary of data/history_tokens.py.
 
-Each position's input is its token's embedding plus two structural embeddings: the slot it fills and the slot that
-comes next (the grammar fixes both, so the network always knows which field it is writing), and the number of
-visits so far. No absolute position is embedded: a history's structure is in its slots and visits, and a code run's
-order in its codes. Output logits reuse the token embeddings (tied weights) and are computed only for the tokens a
-slot allows. Generation keeps each layer's keys and values (`Cache`), so each new token costs one position's pass.
+- `VisitTransformer`: a causal transformer over a patient's visits. Position 0 summarises the static attributes,
+  position t the t-th visit (the sum of its field and code embeddings, normalised, plus a visit-count embedding).
+  Its output at position t is the context from which visit t+1 is generated.
+- `CodeDecoder`: a GRU that writes a visit's codes one at a time in vocabulary order, from the context; each step
+  scores only the codes after the previous one (and END), so a visit's codes are a set.
+- `FieldChain`: a masked autoencoder for distribution estimation (MADE; Germain et al. 2015) over a record's fields
+  (the static attributes; a visit's gap and attributes), conditioned on the context and, for a visit, its codes:
+  one pass scores every field given the fields before it, and sampling takes one pass per field.
+
+Each visit's factorisation: whether it happens at all (`continues`), its codes, then its fields.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,113 +25,161 @@ from torch import nn
 MAX_VISIT_EMBEDDINGS = 128
 
 
-@dataclass
-class Cache:
-    """Keys and values of every layer for the positions generated so far (batch x heads x positions x dim)."""
-
-    keys: list[torch.Tensor]
-    values: list[torch.Tensor]
-    length: int = 0
-
-    @classmethod
-    def empty(cls, layers: int, batch: int, heads: int, capacity: int, head_dim: int, device: torch.device) -> Cache:
-        shape = (batch, heads, capacity, head_dim)
-        return cls(
-            [torch.zeros(shape, device=device) for _ in range(layers)],
-            [torch.zeros(shape, device=device) for _ in range(layers)],
-        )
-
-    def keep(self, rows: torch.Tensor) -> None:
-        """Keep only these batch rows (sequences still being generated)."""
-        self.keys = [k.index_select(0, rows) for k in self.keys]
-        self.values = [v.index_select(0, rows) for v in self.values]
+def _init(module: nn.Module) -> None:
+    for sub in module.modules():
+        if isinstance(sub, nn.Linear | nn.Embedding):
+            nn.init.normal_(sub.weight, 0.0, 0.02)
+            if isinstance(sub, nn.Linear) and sub.bias is not None:
+                nn.init.zeros_(sub.bias)
 
 
-class Block(nn.Module):
-    """Pre-norm transformer block: causal self-attention, then a GELU MLP four times as wide."""
+class VisitTransformer(nn.Module):
+    """Pre-norm causal transformer over visit summaries (batch x positions x width)."""
 
-    def __init__(self, width: int, heads: int, dropout: float) -> None:
+    def __init__(self, width: int, layers: int, heads: int, dropout: float) -> None:
         super().__init__()
-        self.heads = heads
-        self.attention_norm = nn.LayerNorm(width)
-        self.qkv = nn.Linear(width, 3 * width)
-        self.project = nn.Linear(width, width)
-        self.mlp_norm = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(
-            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width), nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(
+            width, heads, 4 * width, dropout, activation="gelu", batch_first=True, norm_first=True
         )
-        self.dropout = dropout
+        self.body = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.visits = nn.Embedding(MAX_VISIT_EMBEDDINGS, width)
+        self.norm = nn.LayerNorm(width)
 
-    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        batch, length, width = x.shape
-        q, k, v = self.qkv(self.attention_norm(x)).split(width, dim=2)
-        return tuple(t.view(batch, length, self.heads, width // self.heads).transpose(1, 2) for t in (q, k, v))
+    def forward(self, summaries: torch.Tensor) -> torch.Tensor:
+        positions = torch.arange(summaries.shape[1], device=summaries.device).clamp(max=MAX_VISIT_EMBEDDINGS - 1)
+        mask = nn.Transformer.generate_square_subsequent_mask(summaries.shape[1], device=summaries.device)
+        return self.norm(self.body(summaries + self.visits(positions), mask=mask, is_causal=True))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = self._heads(x)
-        dropout = self.dropout if self.training else 0.0
-        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
-        x = x + F.dropout(self.project(attended.transpose(1, 2).reshape(x.shape)), dropout, self.training)
-        return x + self.mlp(self.mlp_norm(x))
 
-    def step(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, position: int) -> torch.Tensor:
-        """One new position (batch x 1 x width), attending to the cached ones and itself."""
-        q, k, v = self._heads(x)
-        keys[:, :, position : position + 1] = k
-        values[:, :, position : position + 1] = v
-        attended = F.scaled_dot_product_attention(q, keys[:, :, : position + 1], values[:, :, : position + 1])
-        x = x + self.project(attended.transpose(1, 2).reshape(x.shape))
-        return x + self.mlp(self.mlp_norm(x))
+class CodeDecoder(nn.Module):
+    """Context -> a visit's codes in increasing order, then END (the last of `codes + 1` outputs)."""
+
+    def __init__(self, width: int, codes: int) -> None:
+        super().__init__()
+        self.start = nn.Linear(width, width)
+        self.embed = nn.Embedding(codes + 1, width)  # the last one is "no code yet"
+        self.cell = nn.GRU(width, width, batch_first=True)
+        self.out = nn.Linear(width, codes + 1)
+        self.codes = codes
+
+    def forward(self, context: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+        """Logits (visits x steps x codes + 1) given each step's previous code (`codes` at the first step)."""
+        hidden, _ = self.cell(self.embed(previous), torch.tanh(self.start(context))[None])
+        return self.out(hidden)
+
+    def step(
+        self, state: torch.Tensor | None, context: torch.Tensor, previous: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step for each visit: (logits, new state)."""
+        initial = torch.tanh(self.start(context))[None] if state is None else state
+        hidden, state = self.cell(self.embed(previous)[:, None], initial)
+        return self.out(hidden[:, 0]), state
+
+
+def _made_degrees(sizes: list[int], hidden: int) -> tuple[np.ndarray, np.ndarray]:
+    """Input/output degree of every field token (field k has degree k + 1) and hidden degrees 0..fields-1."""
+    fields = len(sizes)
+    token_degrees = np.repeat(np.arange(1, fields + 1), sizes)
+    hidden_degrees = np.arange(hidden) % max(fields, 1)
+    return token_degrees, hidden_degrees
+
+
+class FieldChain(nn.Module):
+    """MADE over fields with token ranges `ranges` (contiguous, in order), conditioned on a context vector."""
+
+    def __init__(self, ranges: list[tuple[int, int]], context: int, hidden: int) -> None:
+        super().__init__()
+        self.first = ranges[0][0] if ranges else 0
+        sizes = [stop - start for start, stop in ranges]
+        self.sizes, self.total = sizes, int(sum(sizes))
+        token, unit = _made_degrees(sizes, hidden)
+        self.register_buffer("in_mask", torch.as_tensor(token[None, :] <= unit[:, None], dtype=torch.float32))
+        self.register_buffer("mid_mask", torch.as_tensor(unit[None, :] <= unit[:, None], dtype=torch.float32))
+        self.register_buffer("out_mask", torch.as_tensor(unit[None, :] < token[:, None], dtype=torch.float32))
+        self.inputs = nn.Linear(self.total, hidden)
+        self.context = nn.Linear(context, hidden)
+        self.middle = nn.Linear(hidden, hidden)
+        self.outputs = nn.Linear(hidden, self.total)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        widest = max(sizes, default=1)
+        padded = np.full((len(sizes), widest), self.total, dtype=np.int64)  # padding reads a -inf column
+        for k, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+            padded[k, :size] = start + np.arange(size)
+        self.register_buffer("padded", torch.as_tensor(padded))
+        self.register_buffer("starts", torch.as_tensor(starts))
+
+    def logits(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """(rows x fields x widest) logits of each field given the fields before it; padding is -inf."""
+        one_hot = tokens.new_zeros(len(tokens), self.total + 1, dtype=torch.float32)
+        one_hot.scatter_(1, tokens - self.first, 1.0)
+        hidden = F.relu(
+            F.linear(one_hot[:, : self.total], self.inputs.weight * self.in_mask, self.inputs.bias)
+            + self.context(context)
+        )
+        hidden = F.relu(F.linear(hidden, self.middle.weight * self.mid_mask, self.middle.bias))
+        flat = F.linear(hidden, self.outputs.weight * self.out_mask, self.outputs.bias)
+        flat = torch.cat([flat, flat.new_full((len(flat), 1), float("-inf"))], 1)
+        return flat[:, self.padded]
+
+    def loss(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Summed cross-entropy of every field of every row."""
+        if not self.sizes:
+            return context.new_zeros(())
+        logits = self.logits(tokens, context)
+        local = tokens - self.first - self.starts
+        return F.cross_entropy(logits.flatten(0, 1), local.flatten(), reduction="sum")
+
+    def sample(self, context: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+        """Draw every field in order, one pass per field (rows x fields token ids)."""
+        tokens = (self.first + self.starts).expand(len(context), -1).clone()
+        for k in range(len(self.sizes)):
+            logits = self.logits(tokens, context)[:, k]
+            tokens[:, k] = self.first + self.starts[k] + gumbel_max(logits, noise)
+        return tokens
+
+
+def gumbel_max(logits: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+    """A draw from softmax(logits) per row, with uniforms from a CPU generator (the same on any device)."""
+    uniform = torch.rand(logits.shape, generator=noise).clamp_min(1e-12).to(logits.device)
+    return (logits - torch.log(-torch.log(uniform))).argmax(-1)
 
 
 class HistoryNetwork(nn.Module):
-    """Token, slot, next-slot and visit-count embeddings -> causal transformer -> tied output logits."""
+    """Everything visitgpt learns: token embeddings, the visit transformer, the code decoder and the two chains."""
 
-    def __init__(self, vocabulary: int, slots: int, width: int, layers: int, heads: int, dropout: float) -> None:
+    def __init__(
+        self,
+        vocabulary: int,
+        code_range: tuple[int, int],
+        static_ranges: list[tuple[int, int]],
+        field_ranges: list[tuple[int, int]],
+        width: int,
+        layers: int,
+        heads: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
         self.tokens = nn.Embedding(vocabulary, width)
-        self.slots = nn.Embedding(slots + 1, width)  # the last one stands for "no slot" (BOS, padding)
-        self.next_slots = nn.Embedding(slots + 1, width)
-        self.visits = nn.Embedding(MAX_VISIT_EMBEDDINGS, width)
-        self.blocks = nn.ModuleList(Block(width, heads, dropout) for _ in range(layers))
-        self.norm = nn.LayerNorm(width)
-        self.bias = nn.Parameter(torch.zeros(vocabulary))
-        self.dropout = nn.Dropout(dropout)
-        self.heads, self.width = heads, width
-        for module in self.modules():
-            if isinstance(module, nn.Linear | nn.Embedding):
-                nn.init.normal_(module.weight, 0.0, 0.02)
-        for block in self.blocks:  # GPT-2: residual projections scaled down with depth
-            nn.init.normal_(block.project.weight, 0.0, 0.02 / math.sqrt(2 * layers))
+        self.start = nn.Parameter(torch.zeros(width))  # the context of the static attributes
+        self.summary_norm = nn.LayerNorm(width)
+        self.visits = VisitTransformer(width, layers, heads, dropout)
+        self.continues = nn.Linear(width, 1)
+        self.code_start, self.code_stop = code_range
+        self.codes = CodeDecoder(width, self.code_stop - self.code_start)
+        self.statics = FieldChain(static_ranges, width, 2 * width)
+        self.fields = FieldChain(field_ranges, 2 * width, 2 * width)
+        _init(self)
+        for layer in self.visits.body.layers:  # GPT-2: residual projections scaled down with depth
+            nn.init.normal_(layer.linear2.weight, 0.0, 0.02 / math.sqrt(2 * layers))
 
-    def embed(
-        self, tokens: torch.Tensor, slot: torch.Tensor, next_slot: torch.Tensor, visit: torch.Tensor
-    ) -> torch.Tensor:
-        none = self.slots.num_embeddings - 1
-        slot = torch.where(slot < 0, none, slot)
-        next_slot = torch.where(next_slot < 0, none, next_slot)
-        visit = visit.clamp(max=MAX_VISIT_EMBEDDINGS - 1)
-        return self.dropout(self.tokens(tokens) + self.slots(slot) + self.next_slots(next_slot) + self.visits(visit))
+    def summary(self, tokens: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        """A record's summary: its tokens' embeddings summed (padding -1 left out), plus its code set's."""
+        total = (self.tokens(tokens.clamp_min(0)) * (tokens >= 0)[..., None]).sum(-2)
+        if codes is not None:
+            total = total + codes
+        return self.summary_norm(total)
 
-    def forward(
-        self, tokens: torch.Tensor, slot: torch.Tensor, next_slot: torch.Tensor, visit: torch.Tensor
-    ) -> torch.Tensor:
-        """Hidden states (batch x positions x width) for whole sequences."""
-        x = self.embed(tokens, slot, next_slot, visit)
-        for block in self.blocks:
-            x = block(x)
-        return self.norm(x)
-
-    def step(
-        self, tokens: torch.Tensor, slot: torch.Tensor, next_slot: torch.Tensor, visit: torch.Tensor, cache: Cache
-    ) -> torch.Tensor:
-        """Hidden state (batch x width) of one new position per sequence, using and filling `cache`."""
-        x = self.embed(tokens[:, None], slot[:, None], next_slot[:, None], visit[:, None])
-        for block, keys, values in zip(self.blocks, cache.keys, cache.values, strict=True):
-            x = block.step(x, keys, values, cache.length)
-        cache.length += 1
-        return self.norm(x)[:, 0]
-
-    def logits(self, hidden: torch.Tensor, low: int, high: int) -> torch.Tensor:
-        """Scores of tokens low..high-1 for each hidden state."""
-        return hidden @ self.tokens.weight[low:high].t() + self.bias[low:high]
+    def code_bag(self, code_tokens: torch.Tensor, visit_of_code: torch.Tensor, visits: int) -> torch.Tensor:
+        """Each visit's code embeddings summed (visits x width)."""
+        bag = self.tokens.weight.new_zeros(visits, self.tokens.embedding_dim)
+        return bag.index_add(0, visit_of_code, self.tokens(code_tokens))

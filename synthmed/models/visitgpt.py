@@ -30,19 +30,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthmed.data.histories import HistoryRoles, read_histories, to_long
-from synthmed.data.history_tokens import BOS, PAD, HistoryTokenizer
+from synthmed.data.history_tokens import HistoryParts, HistoryTokenizer
 from synthmed.data.io import ReadOptions, is_table_source, read_table
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
-from synthmed.models.history_network import Cache, HistoryNetwork
+from synthmed.models.history_network import HistoryNetwork, gumbel_max
 from synthmed.models.training import TrainingRun, descend
 
 TableLike = pd.DataFrame | str | Path
-# patients generated together; the key/value cache grows with the longest history still being written
-GENERATION_BATCH = 512
-INITIAL_CACHE = 256
+# patients generated together
+GENERATION_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class VisitGPT(Synthesizer):
         heads: int = 4,
         dropout: float = 0.1,
         epochs: int = 30,
-        batch_tokens: int = 16_384,
+        batch_size: int = 256,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.01,
         warmup_steps: int = 100,
@@ -90,16 +89,16 @@ class VisitGPT(Synthesizer):
         """Hyperparameters (synthmed's choices; HALO's own are 12 layers of width 768 on a GPU):
 
         width, layers, heads: the transformer's size; dropout on embeddings, attention and MLP outputs.
-        epochs: passes over the patients; batch_tokens: tokens (patients x longest history) per step.
+        epochs: passes over the patients; batch_size: patients per step (grouped by visit count).
         learning_rate, weight_decay: AdamW's; the rate warms up linearly over `warmup_steps` steps, then decays
         along a cosine to a tenth of itself by the last step.
         """
         self.width, self.layers, self.heads, self.dropout = width, layers, heads, dropout
-        self.epochs, self.batch_tokens = epochs, batch_tokens
+        self.epochs, self.batch_size = epochs, batch_size
         self.learning_rate, self.weight_decay, self.warmup_steps = learning_rate, weight_decay, warmup_steps
         self.seed, self.device = seed, device
 
-    positive = frozenset({"width", "layers", "heads", "epochs", "batch_tokens", "learning_rate"})
+    positive = frozenset({"width", "layers", "heads", "epochs", "batch_size", "learning_rate"})
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -163,31 +162,38 @@ class VisitGPT(Synthesizer):
     # ---- network and training ----------------------------------------------------------------------------
     def _build(self, layout: ColumnLayout) -> dict[str, nn.Module]:
         tokens = self.transformer_
-        return {
-            "network": HistoryNetwork(tokens.size_, tokens.slots, self.width, self.layers, self.heads, self.dropout)
+        statics, fields = tokens.field_ranges()
+        network = HistoryNetwork(
+            tokens.size_,
+            (tokens.code_start_, tokens.visit_token_),
+            statics,
+            fields,
+            self.width,
+            self.layers,
+            self.heads,
+            self.dropout,
+        )
+        return {"network": network}
+
+    def _tensors(self, parts: HistoryParts, device: torch.device) -> dict[str, torch.Tensor]:
+        """The parts as tensors on the device; codes as local indices (0 = the first code)."""
+        tokens = self.transformer_
+        arrays = {
+            "statics": parts.statics,
+            "fields": parts.fields,
+            "codes": parts.code_tokens - tokens.code_start_,
+            "code_visit": np.repeat(np.arange(len(parts.fields)), np.diff(parts.code_indptr)),
+            "code_rank": np.arange(len(parts.code_tokens))
+            - np.repeat(parts.code_indptr[:-1], np.diff(parts.code_indptr)),
+            "column_end": tokens.code_end_ - tokens.code_start_,
         }
+        return {name: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device) for name, a in arrays.items()}
 
-    def _structure(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
-        """Per position: slot, next slot, visits so far, and the allowed range of the token there."""
-        grammar = self.transformer_.grammar(rows)
-        next_slot = np.concatenate([grammar.slot[:, 1:], np.full((len(rows), 1), -1)], 1)
-        visits = np.cumsum(rows == self.transformer_.visit_token_, axis=1)
-        arrays = {"slot": grammar.slot, "next_slot": next_slot, "visit": visits, "low": grammar.low}
-        return {name: torch.as_tensor(array.astype(np.int64)) for name, array in arrays.items()}
-
-    def _batches(self, lengths: np.ndarray) -> list[np.ndarray]:
-        """Patients sorted by length, cut into batches of at most `batch_tokens` padded tokens."""
-        order = np.argsort(lengths, kind="stable")
-        batches, start = [], 0
-        while start < len(order):
-            longest = lengths[order[start]]
-            stop = start + 1
-            while stop < len(order) and (stop - start + 1) * max(longest, lengths[order[stop]]) <= self.batch_tokens:
-                longest = max(longest, lengths[order[stop]])
-                stop += 1
-            batches.append(order[start:stop])
-            start = stop
-        return batches
+    def _batches(self, visit_counts: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+        """Patients of similar visit counts together (little padding), `batch_size` at a time, in random order."""
+        order = np.lexsort((rng.random(len(visit_counts)), visit_counts))
+        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
 
     def _schedule(self, optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
         warmup = max(1, min(self.warmup_steps, steps // 2))
@@ -201,156 +207,191 @@ class VisitGPT(Synthesizer):
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
-        network = self.networks_["network"].train()
-        rows = data.cpu().numpy()
-        lengths = (rows != PAD).sum(1)
-        structure = {k: v.to(run.device) for k, v in self._structure(rows).items()}
-        batches = self._batches(lengths)
+        network: HistoryNetwork = self.networks_["network"].train()
+        parts = self.transformer_.split(data.cpu().numpy())
+        tensors = self._tensors(parts, run.device)
+        counts = np.diff(parts.visit_offsets)
+        steps = self.epochs * math.ceil(len(counts) / self.batch_size)
         optimizer = torch.optim.AdamW(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        scheduler = self._schedule(optimizer, self.epochs * len(batches))
+        scheduler = self._schedule(optimizer, steps)
         state = {"network": network, "optimizer": optimizer, "scheduler": scheduler}
-        ranges = self.transformer_.slot_ranges()
-        for _ in run.epochs("train", self.epochs, len(rows), state):
-            total, count = 0.0, 0
-            for index in run.rng.permutation(len(batches)):
-                patients = torch.as_tensor(batches[index], device=run.device)
-                length = int(lengths[batches[index]].max())
-                tokens = data[patients, :length].long()
-                parts = {k: v[patients, :length] for k, v in structure.items()}
-                hidden = network(tokens, parts["slot"], parts["next_slot"], parts["visit"])
-                loss, targets = self._loss(network, hidden[:, :-1], tokens[:, 1:], parts, ranges)
+        for _ in run.epochs("train", self.epochs, len(counts), state):
+            total = 0.0
+            for patients in self._batches(counts, run.rng):
+                loss = self._loss(network, patients, parts, tensors)
                 optimizer.zero_grad(set_to_none=True)
-                descend(loss / targets, optimizer)
+                descend(loss / len(patients), optimizer)
                 scheduler.step()
-                total, count = total + loss.item(), count + targets
-            run.log(nll=total / count)
+                total += loss.item()
+            run.log(nll=total / len(counts))
 
     def _loss(
+        self, network: HistoryNetwork, patients: np.ndarray, parts: HistoryParts, tensors: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Summed negative log-likelihood of these patients' histories."""
+        device = tensors["fields"].device
+        counts = np.diff(parts.visit_offsets)[patients]
+        first = parts.visit_offsets[patients]
+        visits = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())  # their visit rows
+        row = np.repeat(np.arange(len(patients)), counts)
+        step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)  # 0 for a first visit
+        visits_t, row_t, step_t = (torch.as_tensor(a, device=device) for a in (visits, row, step))
+        # codes of these visits, local indices
+        code_counts = np.diff(parts.code_indptr)[visits]
+        code_rows = np.repeat(parts.code_indptr[visits] - np.cumsum(code_counts) + code_counts, code_counts)
+        code_rows = torch.as_tensor(code_rows + np.arange(code_counts.sum()), device=device)
+        code_visit = torch.as_tensor(np.repeat(np.arange(len(visits)), code_counts), device=device)
+        bag = network.code_bag(tensors["codes"][code_rows] + self.transformer_.code_start_, code_visit, len(visits))
+        fields = tensors["fields"][visits_t]
+        summaries = network.summary(fields, bag)
+        static_tokens = tensors["statics"][torch.as_tensor(patients, device=device)]
+        width = network.tokens.embedding_dim
+        sequence = summaries.new_zeros(len(patients), int(counts.max()) + 1, width)
+        sequence[:, 0] = network.summary(static_tokens)
+        sequence[row_t, step_t + 1] = summaries
+        hidden = network.visits(sequence)
+        # does another visit follow? yes before each visit, no after the last
+        lengths = torch.as_tensor(counts, device=device)
+        positions = torch.arange(sequence.shape[1], device=device)[None, :]
+        asked = positions <= lengths[:, None]
+        go_on = (positions < lengths[:, None]).float()
+        continues = network.continues(hidden).squeeze(-1)
+        loss = F.binary_cross_entropy_with_logits(continues[asked], go_on[asked], reduction="sum")
+        context = hidden[row_t, step_t]
+        loss = loss + self._code_loss(network, context, tensors, code_rows, code_visit, code_counts)
+        loss = loss + network.fields.loss(fields, torch.cat([context, network.summary_norm(bag)], 1))
+        return loss + network.statics.loss(static_tokens, network.start.expand(len(patients), -1))
+
+    def _code_loss(
         self,
         network: HistoryNetwork,
-        hidden: torch.Tensor,
-        targets: torch.Tensor,
-        parts: Mapping[str, torch.Tensor],
-        ranges: np.ndarray,
-    ) -> tuple[torch.Tensor, int]:
-        """Summed cross-entropy of each target over the tokens its slot allows, and the number of targets."""
-        slot = parts["slot"][:, 1:]
-        valid = slot >= 0
-        slot, hidden, targets, low = slot[valid], hidden[valid], targets[valid], parts["low"][:, 1:][valid]
-        order = torch.argsort(slot, stable=True)
-        counts = torch.bincount(slot, minlength=len(ranges)).tolist()
-        total = hidden.new_zeros(())
-        start = 0
-        code_slot = self.transformer_.code_slot_
-        for number, count in enumerate(counts):
-            pick = order[start : start + count]
-            start += count
-            first, stop = (int(v) for v in ranges[number])
-            if count == 0 or stop - first == 1:
-                continue  # a forced token costs nothing
-            logits = network.logits(hidden[pick], first, stop)
-            if number == code_slot:
-                allowed = torch.arange(first, stop, device=logits.device)[None, :] >= low[pick][:, None]
-                logits = logits.masked_fill(~allowed, float("-inf"))
-            total = total + F.cross_entropy(logits, targets[pick] - first, reduction="sum")
-        return total, int(valid.sum())
+        context: torch.Tensor,
+        tensors: dict[str, torch.Tensor],
+        code_rows: torch.Tensor,
+        code_visit: torch.Tensor,
+        code_counts: np.ndarray,
+    ) -> torch.Tensor:
+        """Each visit's codes in order, then END, each scored among the codes after the previous one."""
+        codes = network.codes.codes  # END's index
+        steps = int(code_counts.max(initial=0)) + 1
+        visits = len(context)
+        rank = tensors["code_rank"][code_rows]
+        targets = torch.full((visits, steps), -100, dtype=torch.long, device=context.device)
+        targets[code_visit, rank] = tensors["codes"][code_rows]
+        ends = torch.as_tensor(code_counts, device=context.device)
+        targets[torch.arange(visits, device=context.device), ends] = codes
+        previous = torch.full((visits, steps), codes, dtype=torch.long, device=context.device)
+        previous[:, 1:] = torch.where(targets[:, :-1] >= 0, targets[:, :-1], codes)
+        logits = network.codes(context, previous)
+        low = torch.where(previous == codes, 0, self._after(previous.clamp(max=codes - 1), tensors["column_end"]))
+        allowed = torch.arange(codes + 1, device=context.device)[None, None, :] >= low[..., None]
+        logits = logits.masked_fill(~allowed, float("-inf"))
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum")
+
+    def _after(self, code: torch.Tensor, column_end: torch.Tensor) -> torch.Tensor:
+        """The first code allowed after `code` (local indices): the next one, or with one row per visit the first
+        of the next code column (at most one code per column and visit)."""
+        if self.transformer_.one_row_per_visit_ and len(column_end):
+            return column_end[code]
+        return code + 1
 
     # ---- generation ----------------------------------------------------------------------------------------
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
-        capacity = int(self.transformer_.max_length_)
-        rows = torch.full((n, capacity), PAD, dtype=torch.long)
-        for start in range(0, n, GENERATION_BATCH):
-            stop = min(n, start + GENERATION_BATCH)
-            rows[start:stop] = self._generate_batch(stop - start, capacity, run)
-        return rows
+        tokens = self.transformer_
+        blocks = [self._generate_batch(min(GENERATION_BATCH, n - s), run) for s in range(0, n, GENERATION_BATCH)]
+        statics = np.concatenate([b.statics for b in blocks]) if blocks else np.zeros((0, tokens.statics_), np.int64)
+        visit_counts = np.concatenate([np.diff(b.visit_offsets) for b in blocks]) if blocks else np.zeros(0, np.int64)
+        code_counts = np.concatenate([np.diff(b.code_indptr) for b in blocks]) if blocks else np.zeros(0, np.int64)
+        parts = HistoryParts(
+            statics=statics,
+            fields=np.concatenate([b.fields for b in blocks]) if blocks else np.zeros((0, tokens.visit_fields_)),
+            code_indptr=np.concatenate([[0], np.cumsum(code_counts)]).astype(np.int64),
+            code_tokens=np.concatenate([b.code_tokens for b in blocks]) if blocks else np.zeros(0, np.int64),
+            visit_offsets=np.concatenate([[0], np.cumsum(visit_counts)]).astype(np.int64),
+        )
+        return torch.as_tensor(tokens.join(parts).astype(np.int64))
 
-    def _generate_batch(self, n: int, capacity: int, run: TrainingRun) -> torch.Tensor:
-        """Token rows of `n` new histories, written in lockstep; finished ones leave the batch."""
+    def _generate_batch(self, n: int, run: TrainingRun) -> HistoryParts:
+        """`n` new histories: static attributes, then visit after visit until each history stops (or reaches the
+        longest training history's visit count)."""
         tokens = self.transformer_
         network: HistoryNetwork = self.networks_["network"]
         device = run.device
-        ranges = torch.as_tensor(tokens.slot_ranges())
-        out = torch.full((n, capacity), PAD, dtype=torch.long)
-        out[:, 0] = BOS
-        alive = torch.arange(n)
-        current = torch.full((n,), BOS, dtype=torch.long, device=device)
-        slot = torch.full((n,), -1, dtype=torch.long, device=device)
-        visits = torch.zeros(n, dtype=torch.long, device=device)
-        since_visit = torch.zeros(n, dtype=torch.long, device=device)
-        low = torch.full((n,), tokens.code_start_, dtype=torch.long, device=device)
-        column_end = torch.as_tensor(tokens.code_end_, device=device)
-        head_dim = self.width // self.heads
-        cache = Cache.empty(self.layers, n, self.heads, min(INITIAL_CACHE, capacity), head_dim, device)
-        statics, fields, code_slot = tokens.statics_, tokens.visit_fields_, tokens.code_slot_
-        for position in range(capacity - 1):
-            if position < statics + 1:
-                next_slot = torch.full_like(slot, position)
-            else:
-                next_slot = torch.where(since_visit < fields, statics + 1 + since_visit, code_slot)
-            self._grow(cache, capacity)
-            hidden = network.step(current, slot, next_slot, visits, cache)
-            chosen = self._choose(network, hidden, next_slot, low, ranges, capacity - position - 2, run)
-            out[alive, position + 1] = chosen.cpu()
-            is_code = (chosen >= tokens.code_start_) & (chosen < tokens.visit_token_)
-            following = (
-                column_end[(chosen - tokens.code_start_).clamp(0, max(len(column_end) - 1, 0))]
-                if tokens.one_row_per_visit_ and len(column_end)
-                else chosen + 1
-            )
-            low = torch.where(is_code, following, tokens.code_start_)
-            is_visit = chosen == tokens.visit_token_
-            visits = visits + is_visit.long()
-            since_visit = torch.where(is_visit, 0, since_visit + 1)
-            current, slot = chosen, next_slot
-            going = chosen != tokens.eos_
-            if not bool(going.all()):
-                keep = torch.nonzero(going).squeeze(1)
-                if len(keep) == 0:
-                    break
-                alive = alive[keep.cpu()]
-                current, slot, visits, since_visit, low = (t[keep] for t in (current, slot, visits, since_visit, low))
-                cache.keep(keep)
-        return out
+        statics = network.statics.sample(network.start.expand(n, -1), run.noise)
+        sequence = network.summary(statics)[:, None]
+        alive = torch.arange(n, device=device)
+        made: list[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]] = []  # (patients, fields, codes)
+        for visit in range(tokens.max_visits_):
+            context = network.visits(sequence[alive])[:, -1]
+            if visit > 0:  # every history has a first visit
+                go_on = torch.rand(len(alive), generator=run.noise).to(device) < torch.sigmoid(
+                    network.continues(context)
+                ).squeeze(1)
+                alive, context = alive[go_on], context[go_on]
+            if len(alive) == 0:
+                break
+            codes = self._sample_codes(network, context, run)
+            code_visit = torch.as_tensor(np.repeat(np.arange(len(codes)), [len(c) for c in codes]), device=device)
+            flat = torch.cat(codes) if codes else torch.zeros(0, dtype=torch.long, device=device)
+            bag = network.code_bag(flat + tokens.code_start_, code_visit, len(alive))
+            fields = network.fields.sample(torch.cat([context, network.summary_norm(bag)], 1), run.noise)
+            summary = network.summary(fields, bag)
+            grown = sequence.new_zeros(n, sequence.shape[1] + 1, sequence.shape[2])
+            grown[:, :-1] = sequence
+            grown[alive, -1] = summary
+            sequence = grown
+            made.append((alive, fields, codes))
+        return self._parts(n, statics, made)
 
-    @staticmethod
-    def _grow(cache: Cache, capacity: int) -> None:
-        """Double the cache's room when it is full (never beyond the longest history)."""
-        room = cache.keys[0].shape[2]
-        if cache.length < room:
-            return
-        extra = min(room, capacity - room)
-        pad = lambda t: torch.cat([t, t.new_zeros(*t.shape[:2], extra, t.shape[3])], 2)  # noqa: E731
-        cache.keys, cache.values = [pad(k) for k in cache.keys], [pad(v) for v in cache.values]
-
-    def _choose(
-        self,
-        network: HistoryNetwork,
-        hidden: torch.Tensor,
-        next_slot: torch.Tensor,
-        low: torch.Tensor,
-        ranges: torch.Tensor,
-        remaining: int,
-        run: TrainingRun,
-    ) -> torch.Tensor:
-        """Draw each sequence's next token among those its slot allows (Gumbel-max, noise from the run's stream).
-        Near the capacity a new visit is barred and at the end only EOS is left, so every history closes."""
+    def _parts(
+        self, n: int, statics: torch.Tensor, made: list[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]]
+    ) -> HistoryParts:
+        """Generated visits (made step by step) -> `HistoryParts`, visits grouped by patient in order."""
         tokens = self.transformer_
-        chosen = torch.empty(len(hidden), dtype=torch.long, device=hidden.device)
-        for number in torch.unique(next_slot).tolist():
-            pick = torch.nonzero(next_slot == number).squeeze(1)
-            first, stop = (int(v) for v in ranges[number])
-            logits = network.logits(hidden[pick], first, stop)
-            if number == tokens.code_slot_:
-                candidates = torch.arange(first, stop, device=logits.device)[None, :]
-                allowed = (candidates >= low[pick][:, None]) | (candidates >= tokens.visit_token_)
-                if remaining < tokens.visit_fields_ + 1:
-                    allowed &= candidates != tokens.visit_token_
-                if remaining < 1:
-                    allowed = candidates == tokens.eos_
-                logits = logits.masked_fill(~allowed, float("-inf"))
-            uniform = torch.rand(logits.shape, generator=run.noise).clamp_min(1e-12).to(logits.device)
-            chosen[pick] = first + (logits - torch.log(-torch.log(uniform))).argmax(1)
-        return chosen
+        patients = np.concatenate([m[0].cpu().numpy() for m in made]) if made else np.zeros(0, np.int64)
+        steps = np.concatenate([np.full(len(m[0]), k) for k, m in enumerate(made)]) if made else np.zeros(0, np.int64)
+        order = np.lexsort((steps, patients))
+        fields = (
+            np.concatenate([m[1].cpu().numpy() for m in made])[order]
+            if made
+            else np.zeros((0, tokens.visit_fields_), np.int64)
+        )
+        codes = [c.cpu().numpy() + tokens.code_start_ for m in made for c in m[2]]
+        codes = [codes[i] for i in order]
+        counts = np.array([len(c) for c in codes], dtype=np.int64)
+        return HistoryParts(
+            statics=statics.cpu().numpy(),
+            fields=fields,
+            code_indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            code_tokens=np.concatenate(codes).astype(np.int64) if codes else np.zeros(0, np.int64),
+            visit_offsets=np.concatenate([[0], np.cumsum(np.bincount(patients, minlength=n))]).astype(np.int64),
+        )
+
+    def _sample_codes(self, network: HistoryNetwork, context: torch.Tensor, run: TrainingRun) -> list[torch.Tensor]:
+        """Each visit's codes (local indices, increasing), drawn one at a time until END."""
+        end = network.codes.codes
+        column_end = torch.as_tensor(self.transformer_.code_end_ - self.transformer_.code_start_, device=context.device)
+        visits = len(context)
+        previous = torch.full((visits,), end, dtype=torch.long, device=context.device)
+        low = torch.zeros(visits, dtype=torch.long, device=context.device)
+        done = torch.zeros(visits, dtype=torch.bool, device=context.device)
+        drawn, state = [], None
+        candidates = torch.arange(end + 1, device=context.device)[None, :]
+        for step in range(self.transformer_.max_codes_ + 1):
+            logits, state = network.codes.step(state, context, previous)
+            allowed = candidates >= low[:, None]
+            if step == self.transformer_.max_codes_:
+                allowed = candidates == end
+            chosen = gumbel_max(logits.masked_fill(~allowed, float("-inf")), run.noise)
+            chosen = torch.where(done, end, chosen)
+            drawn.append(chosen)
+            done = done | (chosen == end)
+            if bool(done.all()):
+                break
+            previous = torch.where(chosen < end, chosen, previous)
+            low = torch.where(chosen < end, self._after(chosen.clamp(max=end - 1), column_end), low)
+        table = torch.stack(drawn, 1)
+        return [row[row < end] for row in table]
 
     # ---- sampling ------------------------------------------------------------------------------------------
     def sample(  # type: ignore[override]
