@@ -265,17 +265,45 @@ def fit(
         str | None, typer.Option(help="Sequence models: the column naming each sequence of a long table.")
     ] = None,
     time_column: Annotated[
-        str | None, typer.Option("--time", help="Sequence models: the column ordering a sequence's steps.")
+        str | None,
+        typer.Option(
+            "--time", help="Sequence models: the column ordering a sequence's steps. Histories: each visit's time."
+        ),
     ] = None,
     window: Annotated[
         int | None, typer.Option(help="Sequence models: cut a recording into windows of this many steps.")
+    ] = None,
+    patient_column: Annotated[
+        str | None, typer.Option(help="Histories (visitgpt): the column naming each event's patient.")
+    ] = None,
+    codes: Annotated[
+        str | None, typer.Option(help="Histories: the code columns (text), comma-separated, e.g. diag_1,diag_2.")
+    ] = None,
+    visit_column: Annotated[
+        str | None, typer.Option(help="Histories: the visit id column (give it, --time, or both).")
+    ] = None,
+    visits: Annotated[
+        Path | None,
+        typer.Option(
+            help="Histories: a visits table (e.g. ADMISSIONS; with --db, a table there), joined on --visit-column."
+        ),
+    ] = None,
+    patients: Annotated[
+        Path | None,
+        typer.Option(
+            help="Histories: a patients table (e.g. PATIENTS; with --db, a table there), joined on --patient-column."
+        ),
+    ] = None,
+    exclude: Annotated[
+        str | None, typer.Option(help="Histories: columns not modelled, comma-separated, e.g. row_id,seq_num.")
     ] = None,
     threads: Threads = None,
     decimal: Decimal = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Train a generator on a table (or on sequences, for tsgan) and save it."""
+    """Train a generator on a table (on sequences for tsgan; on patient histories, events with --patient-column and
+    --codes, for visitgpt) and save it."""
     from synthmed.workflows.training import describe_fit, fit_to_file
 
     fitted = fit_to_file(
@@ -289,6 +317,12 @@ def fit(
         sequence_id=sequence_id,
         time_column=time_column,
         window=window,
+        patient_column=patient_column,
+        codes=_names(codes),
+        visit_column=visit_column,
+        visits=_in_db(db, visits),
+        patients=_in_db(db, patients),
+        exclude=_names(exclude),
         schema=schema,
         na_values=na_values,
         encoding=encoding,
@@ -309,7 +343,9 @@ def fit(
 @handles_errors
 def sample(
     model: Annotated[Path, typer.Argument(help="A generator written by `synthmed fit`.")],
-    rows: Annotated[int, typer.Option("--rows", "-n", help="Number of synthetic rows (sequences for tsgan).")],
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", help="Number of synthetic rows (sequences for tsgan, patients for visitgpt).")
+    ],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Output .csv or .parquet file.")] = None,
     db: Annotated[str | None, typer.Option("--db", help="Write into this database instead (with --table).")] = None,
     table: Annotated[str | None, typer.Option("--table", help="With --db: the table to write.")] = None,
@@ -326,7 +362,8 @@ def sample(
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Generate synthetic rows from a saved generator (sequences in long format: sequence, step, channels)."""
+    """Generate synthetic rows from a saved generator (sequences in long format: sequence, step, channels; patient
+    histories in the layout of the events they were fitted on)."""
     from synthmed.data.database import DatabaseDestination
     from synthmed.workflows.training import sample_to_file
 

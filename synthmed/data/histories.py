@@ -186,37 +186,32 @@ def _parsed_dates(series: pd.Series, name: str, origin: _Origin) -> pd.Series:
     try:
         dates = parse_dates(name, distinct)
     except DataError:
-        _refuse_unreadable(texts, name, origin)
+        _refuse_times(texts, name, origin, strays=True)
         raise  # every time reads as a date on its own: the column's forms disagree, as parse_dates explains
     if dates is None:
-        _refuse_unreadable(texts, name, origin)
-        origin.refuse(
-            "times that are neither dates nor numbers",
-            series.notna(),
-            "write times as dates (2164-10-23 21:09:00) or numbers",
-            name,
-        )
+        _refuse_times(texts, name, origin, strays=True)
+        _refuse_times(texts, name, origin, strays=False)
     return texts.map(dict(zip(distinct, dates, strict=True))).astype("datetime64[ns]")
 
 
-def _refuse_unreadable(texts: pd.Series, name: str, origin: _Origin) -> None:
-    """Refuse the rows whose time is no date even read on its own (a stray marker among dates), if any."""
-    with warnings.catch_warnings():  # dateutil's notes about the forms it guesses
-        warnings.simplefilter("ignore")
-        alone = pd.to_datetime(texts, errors="coerce", format="mixed")
-    # dateutil reads "now" and "today" as the current time: a time without a digit is no date here
-    unreadable = texts.notna() & (alone.isna() | ~texts.str.contains(r"\d", na=False))
+def _refuse_times(texts: pd.Series, name: str, origin: _Origin, *, strays: bool) -> None:
+    """Refuse the rows whose time is no date even read on its own (`strays`: among dates), else every row."""
+    unreadable = texts.notna()
+    if strays:
+        with warnings.catch_warnings():  # dateutil's notes about the forms it guesses
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(texts, errors="coerce", format="mixed")
+        # dateutil reads "now" and "today" as the current time: a time without a digit is no date here
+        unreadable &= parsed.isna() | ~texts.str.contains(r"\d", na=False)
     origin.refuse(
-        "times that are not dates",
+        "times that are neither dates nor numbers",
         unreadable,
-        "fix them, or declare such markers missing with --na-values (and drop their visits)",
+        "write times as dates (2164-10-23 21:09:00) or numbers, or drop these rows",
         name,
     )
 
 
-def _joined(
-    events: pd.DataFrame, roles: HistoryRoles, visits: pd.DataFrame | None
-) -> tuple[pd.DataFrame, _Origin]:
+def _joined(events: pd.DataFrame, roles: HistoryRoles, visits: pd.DataFrame | None) -> tuple[pd.DataFrame, _Origin]:
     """Events with their visit's columns from the visits table (and where each row came from); every event must
     belong to one listed visit. A listed visit without events stays, with no codes."""
     if visits is None:
@@ -237,6 +232,7 @@ def _joined(
         ~events[roles.visit].isin(listed),
         "add the visit to the visits table or drop its events",
         roles.visit,
+        "the events table",
     )
     own = visits.rename(columns={roles.patient: "__patient_of_visit"}).assign(__visit_row=np.arange(len(visits)))
     shared = [c for c in events.columns if c in own.columns and c != roles.visit]
@@ -248,38 +244,43 @@ def _joined(
         frozenset(str(c) for c in visits.columns),
     )
     if roles.patient in joined.columns:
-        mismatch = joined[roles.patient].notna() & (joined[roles.patient] != joined["__patient_of_visit"])
-        _refuse_positions(
+        of_visit = joined["__patient_of_visit"]
+        # a visit without a patient is refused as such below, naming its row in the visits table
+        mismatch = joined[roles.patient].notna() & of_visit.notna() & (joined[roles.patient] != of_visit)
+        _refuse_rows(
             "events whose patient differs from their visit's",
-            np.unique(origin.event_row[mismatch.to_numpy()]),
+            np.isin(np.arange(len(events)), origin.event_row[mismatch.to_numpy()]),
             "fix the patient ids",
             roles.patient,
-        ) if mismatch.any() else None
-    joined[roles.patient] = joined.pop("__patient_of_visit")
+            "the events table",
+        )
+        joined[roles.patient] = joined.pop("__patient_of_visit")
+    else:  # the patient column where the visits table has it
+        joined = joined.rename(columns={"__patient_of_visit": roles.patient})
     return joined, origin
 
 
-def _visit_of_rows(table: pd.DataFrame, roles: HistoryRoles, time: np.ndarray | None) -> np.ndarray:
+def _visit_of_rows(table: pd.DataFrame, roles: HistoryRoles, time: np.ndarray | None, origin: _Origin) -> np.ndarray:
     """Each row's visit number (0, 1, ... in order of first appearance), after checking a visit has one patient."""
     patient = table[roles.patient]
     if roles.visit is None:
         return pd.MultiIndex.from_arrays([patient, time]).factorize()[0]
     key = table[roles.visit]
-    _refuse_rows("rows without a visit id", key.isna(), "fill in or drop these rows", roles.visit)
+    origin.refuse("rows without a visit id", key.isna(), "fill in or drop these rows", roles.visit)
     visit = pd.factorize(key)[0]
     patients_per_visit = pd.Series(patient.to_numpy()).groupby(visit).transform("nunique").to_numpy()
-    _refuse_rows(
+    origin.refuse(
         "a visit id shared by several patients", patients_per_visit > 1, "give each visit its own id", roles.visit
     )
     return visit
 
 
 def _check_times(
-    table: pd.DataFrame, roles: HistoryRoles, visit: np.ndarray, time: np.ndarray, patient: np.ndarray
+    roles: HistoryRoles, visit: np.ndarray, time: np.ndarray, patient: np.ndarray, origin: _Origin
 ) -> None:
     """One time per visit and no two visits of a patient at one time; rows in any order are sorted, not refused."""
     times = pd.Series(time)
-    _refuse_rows(
+    origin.refuse(
         "a visit with several times",
         times.groupby(visit).transform("nunique").to_numpy() > 1,
         "give each visit one time (its admission time)",
@@ -288,7 +289,7 @@ def _check_times(
     frame = pd.DataFrame({"patient": patient, "time": time, "visit": visit})
     per_visit = frame.drop_duplicates("visit")
     clash = per_visit.duplicated(["patient", "time"], keep=False)
-    _refuse_rows(
+    origin.refuse(
         "two visits of one patient at the same time (duplicated times)",
         frame["visit"].isin(per_visit.loc[clash, "visit"]),
         "merge the visits or correct their times",
@@ -302,7 +303,7 @@ def _attribute_columns(table: pd.DataFrame, roles: HistoryRoles) -> list[str]:
 
 
 def _split_attributes(
-    table: pd.DataFrame, columns: list[str], patient: np.ndarray, visit: np.ndarray
+    table: pd.DataFrame, columns: list[str], patient: np.ndarray, visit: np.ndarray, origin: _Origin
 ) -> tuple[list[str], list[str]]:
     """Static columns (constant within every patient) and visit columns, which must be constant within a visit."""
     if not columns:
@@ -313,7 +314,7 @@ def _split_attributes(
     if varying:
         per_visit = table[varying].groupby(visit).transform("nunique", dropna=False)
         for name in varying:
-            _refuse_rows(
+            origin.refuse(
                 "a visit attribute that changes within one visit",
                 per_visit[name].to_numpy() > 1,
                 f"leave the column out (--exclude {name}) or move it to the visits table",
@@ -375,6 +376,7 @@ def _with_patients(
         key.duplicated(keep=False),
         "keep one row per patient",
         roles.patient,
+        "the patients table",
     )
     unseen = int((~key.isin(ids)).sum())
     if unseen:
@@ -400,9 +402,9 @@ def read_histories(
     require_columns(events.columns, in_events, "the events table lacks a role column", ROLES_REMEDY)
     _check_code_columns(events, roles.codes)
     one_row_per_visit = visits is None and (roles.visit is None or not events[roles.visit].dropna().duplicated().any())
-    table = _joined(events, roles, visits).reset_index(drop=True)
+    table, origin = _joined(events, roles, visits)
     require_columns(table.columns, list(roles.names), "the tables lack a role column", ROLES_REMEDY)
-    _refuse_rows(
+    origin.refuse(
         "a visit without a patient: the patient id is missing",
         table[roles.patient].isna(),
         "fill in the patient or drop these rows",
@@ -410,17 +412,17 @@ def read_histories(
     )
     if table.empty:
         raise DataError("the events table has no rows", remedy="check the file and its filters")
-    time, unit = _times(table[roles.time], roles.time) if roles.time is not None else (None, None)
+    time, unit = _times(table[roles.time], roles.time, origin) if roles.time is not None else (None, None)
     if time is not None:
-        _refuse_rows("visits without a time", np.isnan(time), "fill in the time or drop these rows", roles.time)
+        origin.refuse("visits without a time", np.isnan(time), "fill in the time or drop these rows", roles.time)
     patient, patient_ids = pd.factorize(table[roles.patient])
-    visit = _visit_of_rows(table, roles, time)
+    visit = _visit_of_rows(table, roles, time, origin)
     if time is not None:
-        _check_times(table, roles, visit, time, patient)
+        _check_times(roles, visit, time, patient, origin)
     first_rows = _visit_order(table, roles, visit, patient, time)
     position = np.empty(len(first_rows), np.int64)
     position[visit[first_rows]] = np.arange(len(first_rows))  # visit number -> place in the sorted visits
-    static_columns, visit_columns = _split_attributes(table, _attribute_columns(table, roles), patient, visit)
+    static_columns, visit_columns = _split_attributes(table, _attribute_columns(table, roles), patient, visit, origin)
     patient_first = np.unique(patient, return_index=True)[1]
     static = _with_patients(
         table.loc[patient_first, static_columns].reset_index(drop=True), patient_ids, patients, roles

@@ -116,7 +116,9 @@ class AttributeTokens:
             series = pd.Series(values, dtype=object)
             return series.astype(self.dtype) if self.dtype not in ("object", "str", "string") else series
         if self.values is not None:
-            numbers = np.asarray(self.values, dtype=np.float64)[kept]
+            known = np.asarray(self.values, dtype=np.float64)
+            # no value at all: every patient's gap is missing when each has one visit
+            numbers = known[kept] if len(known) else np.full(len(kept), np.nan)
         else:
             edges = np.asarray(self.edges)
             low, high = edges[kept], edges[kept + 1]
@@ -261,8 +263,7 @@ class HistoryTokenizer:
         patient_of, position_of = np.nonzero(visit_mark)
         offsets = np.concatenate([[0], np.cumsum(visit_mark.sum(1))]).astype(np.int64)
         fields = rows[patient_of[:, None], position_of[:, None] + 1 + np.arange(self.visit_fields_)]
-        slots = self.grammar(rows).slot
-        is_code = (slots == self.code_slot_) & (rows >= self.code_start_) & (rows < self.visit_token_)
+        is_code = (rows >= self.code_start_) & (rows < self.visit_token_)  # code tokens stand nowhere else
         visit_index = np.cumsum(visit_mark.ravel()).reshape(rows.shape) - 1
         code_patient, code_position = np.nonzero(is_code)
         per_visit = np.bincount(visit_index[code_patient, code_position], minlength=len(patient_of))
@@ -323,7 +324,8 @@ class HistoryTokenizer:
         return rows
 
     def grammar(self, rows: np.ndarray) -> Slots:
-        """The slot of every position of padded token rows, and the tokens it allows (PAD positions: PAD only)."""
+        """The slot of every position of padded token rows, and the tokens it allows (PAD positions: PAD only; the
+        opening BOS, slot -1 like PAD: BOS only)."""
         n, length = rows.shape
         positions = np.broadcast_to(np.arange(length), rows.shape)
         marks = np.where(rows == self.visit_token_, positions, -1)
@@ -346,6 +348,8 @@ class HistoryTokenizer:
         padding = (rows == PAD) | (slot < 0)
         low[padding], high[padding] = PAD, PAD + 1
         slot[padding] = -1
+        opening = rows == BOS  # position 0 (slot -1: never predicted) allows BOS alone
+        low[opening], high[opening] = BOS, BOS + 1
         return Slots(slot, low, high)
 
     def _column_end(self, tokens: np.ndarray) -> np.ndarray:

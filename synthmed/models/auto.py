@@ -6,7 +6,8 @@ The rule (docs/choosing-a-model.md has the figures behind it, each with the comm
 - a table of codes or flags, at least `CODE_MATRIX_COLUMNS` modelled columns all binary or counts: medGAN with its
   extensions (`medgan-extended`), which alone met every bar of the NHDS discharge study (19 flags) and is the
   best-balanced of synthmed's models on the code matrices at a fraction of corGAN's time;
-- any other table (a mixed clinical table): tabgan at its defaults, first on every shared clinical table.
+- any other table (a mixed clinical table): tabgan at its defaults, first on every shared clinical table;
+- patient histories (events named by `--patient-column` and `--codes`): visitgpt, synthmed's one model of them.
 """
 
 from __future__ import annotations
@@ -43,9 +44,16 @@ class Choice:
 
 
 def choose_model(
-    data: pd.DataFrame | np.ndarray | SparseCodeMatrix, *, schema: Schema | None = None, sequences: bool = False
+    data: pd.DataFrame | np.ndarray | SparseCodeMatrix | None,
+    *,
+    schema: Schema | None = None,
+    sequences: bool = False,
+    histories: bool = False,
 ) -> Choice:
-    """Pick the model for `data` (a table, an array or a sparse code matrix); `sequences` says it holds sequences."""
+    """Pick the model for `data` (a table, an array or a sparse code matrix); `sequences` says it holds sequences,
+    `histories` that it holds patient histories (then `data` is not read and may be None)."""
+    if histories:
+        return Choice("visitgpt", None, "patient histories: visitgpt, synthmed's model of whole histories")
     if sequences or (isinstance(data, np.ndarray) and data.ndim == 3):
         return Choice("tsgan", "tsgan-adam", "sequences: tsgan with DCGAN's Adam optimiser (study 3)")
     if isinstance(data, SparseCodeMatrix):

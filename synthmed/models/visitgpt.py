@@ -415,8 +415,8 @@ class VisitGPT(Synthesizer):
         patients = visits = 0
         for block in super().sample_blocks(n, seed, **options):
             block[roles.patient] += patients
-            patients = int(block[roles.patient].max(initial=patients))
+            patients = max(patients, int(block[roles.patient].max())) if len(block) else patients
             if roles.visit is not None:
                 block[roles.visit] += visits
-                visits = int(block[roles.visit].max(initial=visits))
+                visits = max(visits, int(block[roles.visit].max())) if len(block) else visits
             yield block

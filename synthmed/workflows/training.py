@@ -1,14 +1,15 @@
-"""`fit` and `sample` end to end: a table (or sequences) in, a saved generator out, and back to a table file.
+"""`fit` and `sample` end to end: a table (sequences, patient histories) in, a saved generator out, and back to a
+table file.
 
 The CLI's `fit` and `sample` are these two functions; a Python user gets the same checks (outputs before any work,
-sequence options only for sequence models) and the same files.
+sequence options only for sequence models, history options only for history models) and the same files.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,13 @@ def select_model(
     preset: str | None = None,
     settings: Mapping[str, Any] | None = None,
     sequences: bool = False,
+    histories: bool = False,
     schema: Schema | str | Path | None = None,
     reading: ReadOptions = PLAIN_READING,
 ) -> Selection:
     """The model a command trains: `model` itself, a registered model by name, or `auto`, chosen from the data
-    (models/auto.py); a named `preset` (models/presets.py) sets its hyperparameters, and `settings` override them."""
+    (models/auto.py; `sequences` and `histories` say what the data holds, and `data` is then not read); a named
+    `preset` (models/presets.py) sets its hyperparameters, and `settings` override them."""
     if isinstance(model, Synthesizer):
         if preset is not None or settings:
             raise ConfigError("a preset or settings apply to a model name, not to a model object")
@@ -62,11 +65,11 @@ def select_model(
     table = None
     reason = None
     if model == "auto" and chosen is None:
-        table = None if sequences else _as_data(data, reading)
+        table = None if sequences or histories else _as_data(data, reading)
         declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
         with warnings.catch_warnings():  # the notes about the data come once, when the chosen model reads it
             warnings.simplefilter("ignore", SynthmedWarning)
-            choice = choose_model(table, schema=declared, sequences=sequences)
+            choice = choose_model(table, schema=declared, sequences=sequences, histories=histories)
         name, preset, reason = choice.model, choice.preset, choice.reason
         chosen = get_preset(preset) if preset is not None else None
     elif model == "auto":
@@ -125,35 +128,86 @@ def fit(
     sequence_id: str | None = None,
     time_column: str | None = None,
     window: int | None = None,
+    patient_column: str | None = None,
+    codes: Sequence[str] | None = None,
+    visit_column: str | None = None,
+    visits: Any = None,
+    patients: Any = None,
+    exclude: Sequence[str] | None = None,
     **fit_options: Any,
 ) -> Synthesizer:
     """Choose, configure and train a model on `data`: `synthmed.fit("heart.csv")` trains what `auto` picks.
 
     `model` is a model, a registered model's name, or "auto" (chosen from the data, see `select_model`), with a
-    named `preset` and hyperparameter `settings`. `sequence_id`, `time_column` and `window` describe sequences
-    and are refused for a model of tables; `fit_options` are `Synthesizer.fit`'s. The choice and its reason are
+    named `preset` and hyperparameter `settings`. `sequence_id`, `time_column` and `window` describe sequences;
+    `patient_column`, `codes`, `visit_column` and/or `time_column`, the `visits` and `patients` tables and the
+    `exclude`d columns describe patient histories (`data` then holds their events). Each set is refused for a model
+    of another kind, before any data is read; `fit_options` are `Synthesizer.fit`'s. The choice and its reason are
     kept in `selection_` (and model.json).
     """
-    described = {"sequence_id": sequence_id, "time": time_column, "window": window}
+    described = {
+        "patient_column": patient_column,
+        "codes": _listed(codes),
+        "visit_column": visit_column,
+        "visits": visits,
+        "patients": patients,
+        "exclude": _listed(exclude),
+    }
+    history_options = {name: value for name, value in described.items() if value is not None}
+    described = {"sequence_id": sequence_id, "window": window}
     sequence_options = {name: value for name, value in described.items() if value is not None}
+    # --time orders a sequence's steps or a patient's visits: with history options (or for visitgpt), the visits
+    sequence_time = time_column is not None and not history_options
     reading = ReadOptions(fit_options.get("na_values"), fit_options.get("encoding"), fit_options.get("decimal"))
     selection = select_model(
         model,
         data,
         preset=preset,
         settings=settings,
-        sequences=bool(sequence_options),
+        sequences=bool(sequence_options) or sequence_time,
+        histories=bool(history_options),
         schema=fit_options.get("schema"),
         reading=reading,
     )
     chosen = selection.model
-    if sequence_options and chosen.data_kind() != "sequences":
+    kind = chosen.data_kind()
+    if kind != "sequences" and (sequence_options or (sequence_time and kind == "table")):
         raise ConfigError(
             f"--sequence-id, --time and --window describe sequences, which {chosen.name} does not model",
-            remedy="use --model tsgan for time series",
+            remedy="use --model tsgan for time series"
+            + (" (patient histories take --time, not --sequence-id or --window)" if kind == "histories" else ""),
         )
+    if history_options and kind != "histories":
+        raise ConfigError(
+            f"--patient-column, --codes, --visit-column, --visits, --patients and --exclude describe patient "
+            f"histories, which {chosen.name} does not model",
+            values=[f"--{name.replace('_', '-')}" for name in history_options],
+            remedy="use --model visitgpt (or auto) for patient histories",
+        )
+    if kind == "histories":
+        options = _history_options(chosen.name, history_options, time_column)
+    else:
+        options = sequence_options | ({"time": time_column} if time_column is not None else {})
     chosen.selection_ = selection.record
-    return chosen.fit(selection.data, **fit_options, **sequence_options)
+    return chosen.fit(selection.data, **fit_options, **options)
+
+
+def _listed(names: str | Sequence[str] | None) -> list[str] | None:
+    """Column names as a list (one name given as text is one name); None when there are none."""
+    listed = [names] if isinstance(names, str) else list(names or [])
+    return listed or None
+
+
+def _history_options(model: str, options: dict[str, Any], time_column: str | None) -> dict[str, Any]:
+    """The options a model of histories is fitted with; the patient and the code columns must be named."""
+    absent = [f"--{name.replace('_', '-')}" for name in ("patient_column", "codes") if name not in options]
+    if absent:
+        raise ConfigError(
+            f"{model} learns patient histories from events: name the patient column and the code columns",
+            values=absent,
+            remedy="e.g. --patient-column subject_id --codes icd9_code --visit-column hadm_id --time admittime",
+        )
+    return {**options, "time": time_column}
 
 
 def fit_to_file(
@@ -184,12 +238,15 @@ def describe_fit(fitted: Fitted) -> list[str]:
     model = fitted.model
     chosen = describe_selection(model.selection_)
     transformer = model.transformer_
-    width = len(transformer.columns)
-    shape = (
-        f"{model.n_rows_} sequences x {transformer.steps_} steps x {width} channels"
-        if model.data_kind() == "sequences"
-        else f"{model.n_rows_} rows x {width} columns ({transformer.layout_.width} dimensions)"
-    )
+    kind = model.data_kind()
+    if kind == "histories":
+        attributes = len(model.schema_.columns)
+        shape = f"{model.n_rows_} patients' histories ({len(transformer.vocabulary_)} codes, {attributes} attributes)"
+    elif kind == "sequences":
+        shape = f"{model.n_rows_} sequences x {transformer.steps_} steps x {len(transformer.columns)} channels"
+    else:
+        width = len(transformer.columns)
+        shape = f"{model.n_rows_} rows x {width} columns ({transformer.layout_.width} dimensions)"
     lines = [chosen] if chosen is not None else []
     lines += [
         f"{model.name} trained on {shape} in {fitted.seconds:.1f} s; seed {model.seed_}, {model.threads_} CPU "
@@ -216,8 +273,9 @@ def sample_to_file(
     threads: int | None = None,
     overwrite: bool = False,
 ) -> tuple[int, int]:
-    """Generate `rows` rows (sequences, in long format) from a saved generator into a CSV/Parquet `output`, or
-    into a database table (a `DatabaseDestination`, written in one transaction). Table rows are generated and
+    """Generate `rows` rows (sequences, in long format; for a model of histories, `rows` patients' histories in their
+    events' layout) from a saved generator into a CSV/Parquet `output`, or into a database table (a
+    `DatabaseDestination`, written in one transaction). Table rows (and histories) are generated and
     written block by block (`Synthesizer.sample_blocks`), so memory does not grow with `rows`; a generator fitted on
     a sparse code matrix writes a sparse Parquet file (data/sparse.py). Returns the rows and columns written."""
     if isinstance(output, DatabaseDestination):

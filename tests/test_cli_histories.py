@@ -1,0 +1,263 @@
+"""The command line on patient histories: `synthmed fit --patient-column ... --codes ...` trains visitgpt on long
+events, `synthmed sample` writes synthetic histories in the events' layout, and wrong options or ambiguous
+histories exit with status 2 before any training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner, Result
+
+import synthmed
+from synthmed.cli import app
+from tests.conftest import shared_file
+
+# Tiny training: each fit takes a second or two.
+TINY = ["--epochs", "2", "--set", "width=32", "--set", "layers=1", "--set", "heads=2", "--seed", "0"]
+ROLES = ["--patient-column", "patient", "--visit-column", "encounter", "--time", "day", "--codes", "diag_1,diag_2"]
+HISTORY = [*ROLES, "--exclude", "row_id"]
+CODES = ["250.01", "401", "0389", "V45"]
+N_PATIENTS = 30
+
+runner = CliRunner()
+
+
+def invoke(*args: str | Path) -> Result:
+    return runner.invoke(app, [str(arg) for arg in args])
+
+
+def assert_user_error(result: Result, *fragments: str) -> None:
+    """Exit status 2 and one `error:` message naming each fragment, without a traceback."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert result.stderr.startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+
+
+def events(seed: int = 0) -> pd.DataFrame:
+    """Diabetes 130-US's layout: one row per encounter with two diagnosis columns (a code with a leading zero, a
+    missing second diagnosis), a patient attribute, an encounter attribute and a row number."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for patient in range(N_PATIENTS):
+        sex = rng.choice(["F", "M"])
+        for number, day in enumerate(sorted(rng.choice(600, size=rng.integers(1, 4), replace=False))):
+            rows.append(
+                {
+                    "row_id": len(rows),
+                    "patient": 100 + patient,
+                    "encounter": 1000 + 10 * patient + number,
+                    "day": str((pd.Timestamp("2019-01-01") + pd.Timedelta(days=int(day))).date()),
+                    "diag_1": rng.choice(CODES),
+                    "diag_2": rng.choice(["428", "401", None]),
+                    "sex": sex,
+                    "ward": rng.choice(["a", "b", "c"]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def write_events(path: Path, table: pd.DataFrame | None = None) -> Path:
+    (events() if table is None else table).to_csv(path, index=False)
+    return path
+
+
+@dataclass(frozen=True)
+class Fitted:
+    csv: Path
+    model: Path
+    result: Result
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> Fitted:
+    """The events fitted once by `--model auto`, which history options make visitgpt."""
+    folder = tmp_path_factory.mktemp("histories")
+    csv, model = write_events(folder / "events.csv"), folder / "model.smg"
+    result = invoke("fit", csv, "--model", "auto", *TINY, *HISTORY, "-o", model)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return Fitted(csv, model, result)
+
+
+def read_codes_as_text(path: Path, codes: list[str]) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=dict.fromkeys(codes, str))
+
+
+# ---- fit and sample --------------------------------------------------------------------------------------------
+def test_history_options_make_auto_choose_visitgpt_and_fit_saves_it(fitted: Fitted) -> None:
+    assert fitted.model.exists() and synthmed.load(fitted.model).name == "visitgpt"
+    assert "model visitgpt, auto: patient histories" in fitted.result.stdout
+    assert f"visitgpt trained on {N_PATIENTS} patients' histories" in fitted.result.stdout
+
+
+def test_sample_writes_histories_in_the_events_layout(fitted: Fitted, tmp_path: Path) -> None:
+    output = tmp_path / "synthetic.csv"
+    result = invoke("sample", fitted.model, "-n", "12", "-o", output, "--seed", "0")
+    assert result.exit_code == 0, (result.output, result.exception)
+    synthetic = read_codes_as_text(output, ["diag_1", "diag_2"])
+    real = read_codes_as_text(fitted.csv, ["diag_1", "diag_2"])
+    assert synthetic.columns.tolist() == [c for c in real.columns if c != "row_id"]
+    assert sorted(synthetic["patient"].unique()) == list(range(1, 13))
+    assert synthetic["encounter"].tolist() == list(range(1, len(synthetic) + 1))  # one row per encounter
+    for column in ("diag_1", "diag_2"):
+        assert set(synthetic[column].dropna()) <= set(real[column].dropna()), column
+    assert (synthetic.groupby("patient")["sex"].nunique() == 1).all()  # a patient attribute stays one per patient
+    assert f"wrote {len(synthetic)} synthetic rows" in result.stdout
+
+
+def test_same_seed_gives_the_same_histories(fitted: Fitted, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    for output in (first, second):
+        assert invoke("sample", fitted.model, "-n", "5", "-o", output, "--seed", "3", "-q").exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_one_row_per_code_with_a_visits_table(tmp_path: Path) -> None:
+    table = events()
+    visits = table[["encounter", "patient", "day", "ward"]]
+    codes = table.melt(id_vars=["encounter"], value_vars=["diag_1", "diag_2"], value_name="code").dropna()
+    csv, visits_csv = tmp_path / "codes.csv", tmp_path / "visits.csv"
+    codes[["encounter", "code"]].to_csv(csv, index=False)
+    visits.to_csv(visits_csv, index=False)
+    roles = ["--patient-column", "patient", "--visit-column", "encounter", "--time", "day", "--codes", "code"]
+    model = tmp_path / "m.smg"
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *roles, "--visits", visits_csv, "-o", model, "-q")
+    assert result.exit_code == 0, (result.output, result.exception)
+    output = tmp_path / "out.csv"
+    assert invoke("sample", model, "-n", "4", "-o", output, "-q").exit_code == 0
+    synthetic = read_codes_as_text(output, ["code"])
+    assert synthetic.columns.tolist() == ["encounter", "code", "patient", "day", "ward"]
+    assert set(synthetic["code"].dropna()) <= set(codes["code"])
+
+
+def test_events_and_visits_read_from_a_database(tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    table = events()
+    codes = table.melt(id_vars=["encounter"], value_vars=["diag_1", "diag_2"], value_name="code").dropna()
+    visits = table[["encounter", "patient", "day", "ward"]]
+    path = tmp_path / "hospital.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.register("code_rows", codes[["encounter", "code"]])
+        connection.register("visit_rows", visits)
+        connection.execute("CREATE TABLE codes AS SELECT * FROM code_rows")
+        connection.execute("CREATE TABLE visits AS SELECT * FROM visit_rows")
+    roles = ["--patient-column", "patient", "--visit-column", "encounter", "--time", "day", "--codes", "code"]
+    source = ["--db", f"duckdb:///{path}", "--table", "codes", "--visits", "visits"]
+    model = tmp_path / "m.smg"
+    result = invoke("fit", *source, "--model", "visitgpt", *TINY, *roles, "-o", model, "-q")
+    assert result.exit_code == 0, (result.output, result.exception)
+    synthetic = synthmed.load(model).sample(3, seed=0)
+    assert synthetic.columns.tolist() == ["encounter", "code", "patient", "day", "ward"]
+
+
+# ---- refused before training -----------------------------------------------------------------------------------
+def test_history_options_for_a_model_of_tables_are_refused(tmp_path: Path) -> None:
+    csv, model = write_events(tmp_path / "events.csv"), tmp_path / "m.smg"
+    result = invoke("fit", csv, "--model", "medgan", *HISTORY, "-o", model)
+    assert_user_error(result, "describe patient histories, which medgan does not model", "--model visitgpt")
+    assert not model.exists()
+    assert_user_error(invoke("fit", csv, "--model", "tsgan", "--patients", csv, "-o", model), "tsgan does not model")
+
+
+@pytest.mark.parametrize(
+    ("left_out", "named"),
+    [(["--patient-column", "patient"], "--patient-column"), (["--codes", "diag_1,diag_2"], "--codes")],
+)
+def test_visitgpt_needs_the_patient_and_the_codes(tmp_path: Path, left_out: list[str], named: str) -> None:
+    csv, model = write_events(tmp_path / "events.csv"), tmp_path / "m.smg"
+    options = " ".join(ROLES).replace(" ".join(left_out), "").split()
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *options, "-o", model)
+    assert_user_error(result, "visitgpt learns patient histories", named)
+    assert not model.exists()
+
+
+def test_visitgpt_without_any_option_names_them(tmp_path: Path) -> None:
+    csv = write_events(tmp_path / "events.csv")
+    result = invoke("fit", csv, "--model", "visitgpt", "--time", "day", "-o", tmp_path / "m.smg")
+    assert_user_error(result, "--patient-column", "--codes")
+
+
+def test_visitgpt_needs_a_visit_id_or_a_time(tmp_path: Path) -> None:
+    csv = write_events(tmp_path / "events.csv")
+    options = ["--patient-column", "patient", "--codes", "diag_1"]
+    assert_user_error(invoke("fit", csv, "--model", "visitgpt", *options, "-o", tmp_path / "m.smg"), "--visit-column")
+
+
+def test_sequence_options_for_visitgpt_are_refused(tmp_path: Path) -> None:
+    csv = write_events(tmp_path / "events.csv")
+    result = invoke("fit", csv, "--model", "visitgpt", *HISTORY, "--sequence-id", "patient", "-o", tmp_path / "m.smg")
+    assert_user_error(result, "visitgpt does not model", "not --sequence-id")
+
+
+def test_duplicated_times_are_refused_by_row(tmp_path: Path) -> None:
+    table = events()
+    second = table.index[table["patient"].duplicated()][0]  # a patient's second encounter, on its first's day
+    table.loc[second, "day"] = table.loc[second - 1, "day"]
+    csv, model = write_events(tmp_path / "events.csv", table), tmp_path / "m.smg"
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *HISTORY, "-o", model)
+    assert_user_error(result, "Column 'day'", "duplicated times", f"'row {second}'", f"'row {second + 1}'")
+    assert not model.exists()
+
+
+def test_a_visit_without_a_patient_is_refused_by_row(tmp_path: Path) -> None:
+    table = events()
+    table.loc[6, "patient"] = None
+    csv = write_events(tmp_path / "events.csv", table)
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *HISTORY, "-o", tmp_path / "m.smg")
+    assert_user_error(result, "Column 'patient'", "the patient id is missing", "'row 7'")
+
+
+def test_a_visit_attribute_changing_within_a_visit_names_exclude(tmp_path: Path) -> None:
+    table = events()
+    codes = table.melt(id_vars=["encounter"], value_vars=["diag_1", "diag_2"], value_name="code").dropna()
+    codes = codes.sort_values("encounter", kind="stable", ignore_index=True)
+    codes["seq_num"] = codes.groupby("encounter").cumcount() + 1  # MIMIC's position of a code in its visit
+    csv, visits_csv = tmp_path / "codes.csv", tmp_path / "visits.csv"
+    codes[["encounter", "seq_num", "code"]].to_csv(csv, index=False)
+    table[["encounter", "patient", "day"]].to_csv(visits_csv, index=False)
+    roles = ["--patient-column", "patient", "--visit-column", "encounter", "--time", "day", "--codes", "code"]
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *roles, "--visits", visits_csv, "-o", tmp_path / "m.smg")
+    first = int(np.flatnonzero(codes["seq_num"] == 2)[0])
+    assert_user_error(result, "Column 'seq_num'", "--exclude seq_num", "of the events table", f"'row {first}'")
+
+
+def test_events_of_a_visit_missing_from_the_visits_table_are_refused_by_row(tmp_path: Path) -> None:
+    table = events()
+    csv, visits_csv = tmp_path / "events.csv", tmp_path / "visits.csv"
+    table[["encounter", "diag_1"]].to_csv(csv, index=False)
+    table[["encounter", "patient", "day"]].drop(index=4).to_csv(visits_csv, index=False)
+    options = ["--patient-column", "patient", "--visit-column", "encounter", "--codes", "diag_1", "--visits"]
+    result = invoke("fit", csv, "--model", "visitgpt", *options, visits_csv, "-o", tmp_path / "m.smg")
+    assert_user_error(result, "events of a visit the visits table does not list", "'row 5'")
+
+
+# ---- end to end on MIMIC-III's demo ----------------------------------------------------------------------------
+@pytest.mark.e2e
+def test_mimic3_demo_diagnoses_with_admissions_and_patients(tmp_path: Path) -> None:
+    diagnoses = shared_file("mimic3-demo", "DIAGNOSES_ICD.csv")
+    admissions = shared_file("mimic3-demo", "ADMISSIONS.csv")
+    patients = shared_file("mimic3-demo", "PATIENTS.csv")
+    model, output = tmp_path / "mimic.smg", tmp_path / "synthetic.csv"
+    options = [
+        *["--patient-column", "subject_id", "--visit-column", "hadm_id", "--time", "admittime"],
+        *["--codes", "icd9_code", "--visits", admissions, "--patients", patients, "--exclude", "row_id,seq_num"],
+    ]
+    result = invoke("fit", diagnoses, "--model", "visitgpt", *TINY, *options, "-o", model)
+    assert result.exit_code == 0, (result.output, result.exception)
+    result = invoke("sample", model, "-n", "20", "-o", output, "--seed", "0")
+    assert result.exit_code == 0, (result.output, result.exception)
+    synthetic = read_codes_as_text(output, ["icd9_code"])
+    tables = [pd.read_csv(path, nrows=0) for path in (diagnoses, admissions, patients)]
+    given = [c for c in dict.fromkeys(c for t in tables for c in t.columns) if c not in ("row_id", "seq_num")]
+    modelled = {"subject_id", "hadm_id", "admittime", "icd9_code"} | set(synthmed.load(model).schema_.names)
+    assert synthetic.columns.tolist() == [c for c in given if c in modelled]
+    assert {"gender", "dob", "admission_type", "ethnicity"} <= set(synthetic.columns)  # from all three tables
+    assert synthetic["subject_id"].nunique() == 20
+    vocabulary = set(read_codes_as_text(diagnoses, ["icd9_code"])["icd9_code"].dropna())
+    sampled = set(synthetic["icd9_code"].dropna())
+    assert sampled and sampled <= vocabulary, sorted(sampled - vocabulary)[:5]
