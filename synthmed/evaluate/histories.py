@@ -53,6 +53,8 @@ def _on_union(a: sparse.spmatrix, b: sparse.spmatrix) -> tuple[np.ndarray, np.nd
     """The entries of two sparse matrices over the positions where either is non-zero."""
     pattern = sparse.coo_array((abs(a) + abs(b)) != 0)
     rows, cols = pattern.row, pattern.col
+    if len(rows) == 0:
+        return np.zeros(0), np.zeros(0)
     a, b = sparse.csr_array(a), sparse.csr_array(b)
     return np.asarray(a[rows, cols]).ravel(), np.asarray(b[rows, cols]).ravel()
 

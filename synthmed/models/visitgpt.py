@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -64,6 +65,15 @@ def _read(source: TableLike, reading: ReadOptions, codes: Sequence[str] = ()) ->
         text = read_table(source, na_values=reading.na_values, encoding=reading.encoding, as_text=True)
         table[numeric] = text[numeric]
     return table
+
+
+@contextmanager
+def _seeded_dropout(seed: int, device: torch.device) -> Iterator[None]:
+    """Dropout draws from torch's global generator: seed it for one epoch (from the run's checkpointed stream, so a
+    resumed run draws the same masks) and give the caller's state back afterwards."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
 
 
 class VisitGPT(Synthesizer):
@@ -217,12 +227,13 @@ class VisitGPT(Synthesizer):
         state = {"network": network, "optimizer": optimizer, "scheduler": scheduler}
         for _ in run.epochs("train", self.epochs, len(counts), state):
             total = 0.0
-            for patients in self._batches(counts, run.rng):
-                loss = self._loss(network, patients, parts, tensors)
-                optimizer.zero_grad(set_to_none=True)
-                descend(loss / len(patients), optimizer)
-                scheduler.step()
-                total += loss.item()
+            with _seeded_dropout(int(run.rng.integers(2**31)), run.device):
+                for patients in self._batches(counts, run.rng):
+                    loss = self._loss(network, patients, parts, tensors)
+                    optimizer.zero_grad(set_to_none=True)
+                    descend(loss / len(patients), optimizer)
+                    scheduler.step()
+                    total += loss.item()
             run.log(nll=total / len(counts))
 
     def _loss(

@@ -1,0 +1,108 @@
+"""visitgpt learns whole histories: what it samples is well formed, in the training layout, reproducible from its
+seed and its saved file, and it picks up structure the training histories hold (who gets which code, how many
+visits, what follows what)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmed.data.histories import HistoryRoles, read_histories
+from synthmed.errors import ConfigError
+from synthmed.models.base import Synthesizer
+from synthmed.models.visitgpt import VisitGPT
+
+SMALL = {"width": 32, "layers": 1, "heads": 2, "seed": 0}
+ROLES = {"patient_column": "patient", "codes": ["diag_1", "diag_2"], "visit_column": "encounter", "time": "day"}
+
+
+def structured_events(patients: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Two visits per patient, 30 to 40 days apart. Women's first visit holds code A, men's B; the second
+    visit's code follows the first (A -> C, B -> D); diag_2 is missing half the time."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for patient in range(patients):
+        sex = "F" if patient % 2 else "M"
+        first = "A" if sex == "F" else "B"
+        start = pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 300)))
+        for number, code in enumerate((first, {"A": "C", "B": "D"}[first])):
+            day = start + pd.Timedelta(days=number * int(rng.integers(30, 41)))
+            rows.append(
+                {
+                    "patient": patient,
+                    "encounter": 10 * patient + number,
+                    "day": str(day.date()),
+                    "diag_1": code,
+                    "diag_2": rng.choice(["X", None]),
+                    "sex": sex,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[VisitGPT, pd.DataFrame]:
+    events = structured_events()
+    model = VisitGPT(epochs=60, batch_size=32, learning_rate=3e-3, **SMALL).fit(events, **ROLES, progress=False)
+    return model, events
+
+
+def test_samples_are_histories_in_the_training_layout(trained: tuple[VisitGPT, pd.DataFrame]) -> None:
+    model, events = trained
+    sample = model.sample(50)
+    assert list(sample.columns) == list(events.columns)
+    assert sample["patient"].nunique() == 50
+    assert set(sample["diag_1"].dropna()) <= set(events["diag_1"])
+    histories = read_histories(sample, HistoryRoles("patient", ("diag_1", "diag_2"), "encounter", "day"))
+    assert histories.n_patients == 50
+
+
+def test_it_learns_who_gets_which_code_and_what_follows(trained: tuple[VisitGPT, pd.DataFrame]) -> None:
+    model, _ = trained
+    sample = model.sample(200, seed=1)
+    first = sample.sort_values(["patient", "day"]).groupby("patient").head(1)
+    matches = (first["sex"].map({"F": "A", "M": "B"}) == first["diag_1"]).mean()
+    assert matches > 0.9, matches
+    second = sample.sort_values(["patient", "day"]).groupby("patient").nth(1)
+    follows = second["diag_1"].to_numpy() == first.set_index("patient").loc[second["patient"], "diag_1"].map(
+        {"A": "C", "B": "D"}
+    ).to_numpy()
+    assert follows.mean() > 0.8, follows.mean()
+    visits = sample.groupby("patient").size()
+    assert (visits == 2).mean() > 0.8, visits.value_counts()
+    gaps = second["day"].to_numpy() - first.set_index("patient").loc[second["patient"], "day"].to_numpy()
+    days = pd.to_timedelta(gaps).days
+    assert 20 <= np.median(days) <= 50, days
+
+
+def test_the_same_seed_gives_the_same_histories_and_file(tmp_path: Path) -> None:
+    events = structured_events(40)
+    first = VisitGPT(epochs=3, **SMALL).fit(events, **ROLES, progress=False)
+    second = VisitGPT(epochs=3, **SMALL).fit(events, **ROLES, progress=False)
+    pd.testing.assert_frame_equal(first.sample(30, seed=5), second.sample(30, seed=5))
+    one, two = first.save(tmp_path / "a.zip"), second.save(tmp_path / "b.zip")
+    assert one.read_bytes() == two.read_bytes()
+    loaded = Synthesizer.load(one)
+    pd.testing.assert_frame_equal(loaded.sample(30, seed=5), first.sample(30, seed=5))
+    assert not first.sample(30, seed=5).equals(first.sample(30, seed=6))
+
+
+def test_blocks_number_patients_and_visits_on(trained: tuple[VisitGPT, pd.DataFrame]) -> None:
+    model, _ = trained
+    table = pd.concat(list(model.sample_blocks(30, seed=2)))
+    assert table["patient"].nunique() == table["patient"].max() == 30
+    assert not table.duplicated(["encounter", "diag_1"]).any()
+
+
+def test_what_it_cannot_do_yet_is_refused_before_training() -> None:
+    events = structured_events(20)
+    with pytest.raises(ConfigError, match="differentially private"):
+        VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False, dp_epsilon=1.0)
+    model = VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False)
+    with pytest.raises(ConfigError, match="conditions"):
+        model.sample(5, conditions={"sex": "F"})
+    with pytest.raises(ConfigError, match="multiple of heads"):
+        VisitGPT(width=30, heads=4).fit(events, **ROLES, progress=False)
