@@ -67,9 +67,10 @@ def test_it_learns_who_gets_which_code_and_what_follows(trained: tuple[VisitGPT,
     matches = (first["sex"].map({"F": "A", "M": "B"}) == first["diag_1"]).mean()
     assert matches > 0.9, matches
     second = sample.sort_values(["patient", "day"]).groupby("patient").nth(1)
-    follows = second["diag_1"].to_numpy() == first.set_index("patient").loc[second["patient"], "diag_1"].map(
-        {"A": "C", "B": "D"}
-    ).to_numpy()
+    follows = (
+        second["diag_1"].to_numpy()
+        == first.set_index("patient").loc[second["patient"], "diag_1"].map({"A": "C", "B": "D"}).to_numpy()
+    )
     assert follows.mean() > 0.8, follows.mean()
     visits = sample.groupby("patient").size()
     assert (visits == 2).mean() > 0.8, visits.value_counts()
