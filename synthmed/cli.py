@@ -547,8 +547,14 @@ def evaluate(
         str | None, typer.Option(help="Sequences in long format: the column naming each row's sequence.")
     ] = None,
     time_column: Annotated[
-        str | None, typer.Option("--time", help="Sequences in long format: the column ordering steps in time.")
+        str | None,
+        typer.Option("--time", help="Sequences in long format: the column ordering steps. Histories: visit times."),
     ] = None,
+    patient_column: Annotated[
+        str | None, typer.Option(help="Histories in long format (as `sample` writes them): the patient column.")
+    ] = None,
+    codes: Annotated[str | None, typer.Option(help="Histories: the code columns, comma-separated.")] = None,
+    visit_column: Annotated[str | None, typer.Option(help="Histories: the visit id column.")] = None,
     window: Annotated[
         int | None, typer.Option(help="Sequences: steps per window (default: the shortest sequence length).")
     ] = None,
@@ -561,9 +567,10 @@ def evaluate(
     decimal: Decimal = None,
     overwrite: Overwrite = False,
 ) -> None:
-    """Judge a synthetic table, or synthetic sequences (--sequence-id, --time): fidelity, utility and privacy."""
+    """Judge a synthetic table, synthetic sequences (--sequence-id, --time) or synthetic patient histories
+    (--patient-column, --codes, --visit-column and/or --time): fidelity, utility and privacy."""
     from synthmed.data.io import ReadOptions
-    from synthmed.workflows.evaluation import describe_evaluation, evaluate_files
+    from synthmed.workflows.evaluation import describe_evaluation, evaluate_files, history_roles
 
     result = evaluate_files(
         _in_db(db, train),
@@ -580,6 +587,7 @@ def evaluate(
         sequence_id=sequence_id,
         time_column=time_column,
         window=window,
+        histories=history_roles(patient_column, _names(codes), visit_column, time_column),
         generator=generator,
         reading=ReadOptions(na_values, encoding, decimal),
         overwrite=overwrite,

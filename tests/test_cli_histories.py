@@ -4,6 +4,7 @@ histories exit with status 2 before any training."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,54 @@ def test_same_seed_gives_the_same_histories(fitted: Fitted, tmp_path: Path) -> N
     for output in (first, second):
         assert invoke("sample", fitted.model, "-n", "5", "-o", output, "--seed", "3", "-q").exit_code == 0
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_evaluate_judges_histories_patient_by_patient(fitted: Fitted, tmp_path: Path) -> None:
+    synthetic, holdout, report = tmp_path / "synthetic.csv", tmp_path / "holdout.csv", tmp_path / "evaluation.json"
+    assert invoke("sample", fitted.model, "-n", str(N_PATIENTS), "-o", synthetic, "-q").exit_code == 0
+    write_events(holdout, events(seed=1))
+    roles = ["--patient-column", "patient", "--visit-column", "encounter", "--time", "day", "--codes", "diag_1,diag_2"]
+    result = invoke(
+        "evaluate",
+        "--train",
+        fitted.csv,
+        "--holdout",
+        holdout,
+        "--synthetic",
+        synthetic,
+        *roles,
+        "--target",
+        "ward",
+        "--json",
+        report,
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    document = json.loads(report.read_text())
+    assert document["about"]["data"] == "histories"
+    assert document["about"]["rows"] == {"train": N_PATIENTS, "holdout": N_PATIENTS, "synthetic": N_PATIENTS}
+    names = [check["name"] for check in document["fidelity"]["checks"]]
+    assert names[:3] == ["code probabilities", "within-visit co-occurrence", "consecutive-visit codes"]
+    assert "patient detection" in names
+    assert document["fidelity"]["holdout_histories"]["codes_per_visit_mean"] > 0
+    assert document["utility"]["checks"][0]["name"] == "TSTR / TRTR"
+    assert any(check["name"].startswith("distance") for check in document["privacy"]["checks"])
+
+
+def test_evaluate_needs_the_codes_with_the_patient_column(fitted: Fitted, tmp_path: Path) -> None:
+    result = invoke(
+        "evaluate",
+        "--train",
+        fitted.csv,
+        "--holdout",
+        fitted.csv,
+        "--synthetic",
+        fitted.csv,
+        "--patient-column",
+        "patient",
+        "--json",
+        tmp_path / "e.json",
+    )
+    assert_user_error(result, "--patient-column and --codes")
 
 
 def test_one_row_per_code_with_a_visits_table(tmp_path: Path) -> None:

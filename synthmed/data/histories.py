@@ -14,15 +14,20 @@ Columns that are not roles are attributes: static when constant within every pat
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from synthmed.data.database import DatabaseTable
 from synthmed.data.dates import parse_dates
+from synthmed.data.io import PARQUET_SUFFIXES, ReadOptions, is_table_source, read_table
 from synthmed.data.validate import require_columns
 from synthmed.errors import DataError, SynthmedWarning
 
@@ -386,6 +391,21 @@ def _with_patients(
     extra = [c for c in patients.columns if c != roles.patient and c not in static.columns and c not in roles.exclude]
     joined = patients.set_index(roles.patient)[extra].reindex(ids)
     return pd.concat([static, joined.reset_index(drop=True)], axis=1)
+
+
+def read_events(
+    source: pd.DataFrame | str | os.PathLike[str] | DatabaseTable, reading: ReadOptions, codes: Sequence[str] = ()
+) -> pd.DataFrame:
+    """A table of events, visits or patients (a frame, a file or a database table); code columns of a CSV file are
+    read as text, so '0389' keeps its zero."""
+    if not is_table_source(source):
+        return source
+    table = reading.read(source)
+    numeric = [c for c in codes if c in table.columns and pd.api.types.is_numeric_dtype(table[c])]
+    if numeric and not isinstance(source, DatabaseTable) and Path(source).suffix.lower() not in PARQUET_SUFFIXES:
+        text = read_table(source, na_values=reading.na_values, encoding=reading.encoding, as_text=True)
+        table[numeric] = text[numeric]
+    return table
 
 
 def read_histories(

@@ -138,7 +138,8 @@ def _fidelity(tables: EvaluationTables, policy: Policy, seed: int) -> Area:
     return Area(worst([c.verdict for c in checks]), checks, figures)
 
 
-def _utility(tables: EvaluationTables, target: str | None, policy: Policy, seed: int) -> Area:
+def utility_area(tables: EvaluationTables, target: str | None, policy: Policy, seed: int) -> Area:
+    """TSTR against TRTR for `target` (inconclusive without one), judged by the utility policy."""
     if target is None:
         check = Check("utility", Verdict.INCONCLUSIVE, "no target column given (--target)")
         return Area(Verdict.INCONCLUSIVE, (check,), {})
@@ -261,7 +262,7 @@ def evaluate(
         train, holdout, synthetic, schema, seed=seed, rare_min_count=int(policy.privacy.rare_category_min_count)
     )
     fidelity = _fidelity(tables, policy, seed)
-    usefulness = _utility(tables, target, policy, seed)
+    usefulness = utility_area(tables, target, policy, seed)
     privacy = _privacy(tables, quasi_identifiers or tables.schema.quasi_identifiers, k, policy, seed)
     about = {
         "rows": {"train": len(tables.train), "holdout": len(tables.holdout), "synthetic": len(tables.synthetic)},

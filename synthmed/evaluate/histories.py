@@ -25,7 +25,7 @@ from scipy import sparse, stats
 from synthmed.data.histories import Histories
 
 # visits with a next visit a code must be found in before its consecutive-visit shares are compared
-MIN_SUPPORT = 10
+MIN_SUPPORT = 100
 
 
 def _aligned(histories: Histories, index: dict[tuple[str, str], int]) -> sparse.csr_array:
@@ -85,8 +85,9 @@ def _total_variation(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.abs(p - q).sum())
 
 
-def history_figures(training: Histories, compared: Histories) -> dict[str, Any]:
-    """HALO's R^2 figures and the shape distances of `compared` against `training`."""
+def history_figures(training: Histories, compared: Histories, min_support: int = MIN_SUPPORT) -> dict[str, Any]:
+    """HALO's R^2 figures and the shape distances of `compared` against `training` (`min_support`: see
+    MIN_SUPPORT); a figure with nothing to compare (no code with enough support) is None."""
     vocabulary = sorted({tuple(v) for v in training.vocabulary} | {tuple(v) for v in compared.vocabulary})
     index = {code: i for i, code in enumerate(vocabulary)}
     real, other = _aligned(training, index), _aligned(compared, index)
@@ -96,7 +97,7 @@ def history_figures(training: Histories, compared: Histories) -> dict[str, Any]:
     pairs_real, pairs_other = _on_union(_cooccurrence(real), _cooccurrence(other))
     counts_real, totals_real = _consecutive(training, real)
     counts_other, totals_other = _consecutive(compared, other)
-    starts = totals_real >= MIN_SUPPORT
+    starts = totals_real >= min_support
     next_real, next_other = _on_union(
         _conditional(counts_real, totals_real, starts), _conditional(counts_other, totals_other, starts)
     )
@@ -117,4 +118,4 @@ def history_figures(training: Histories, compared: Histories) -> dict[str, Any]:
         if len(a) and len(b):
             figures["gap_ks"] = float(stats.ks_2samp(a, b).statistic)
             figures["gap_median_days"] = float(np.median(b))
-    return figures
+    return {name: None if isinstance(value, float) and np.isnan(value) else value for name, value in figures.items()}

@@ -129,11 +129,16 @@ class FieldChain(nn.Module):
         local = tokens - self.first - self.starts
         return F.cross_entropy(logits.flatten(0, 1), local.flatten(), reduction="sum")
 
-    def sample(self, context: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
-        """Draw every field in order, one pass per field (rows x fields token ids)."""
+    def sample(
+        self, context: torch.Tensor, noise: torch.Generator, allowed: dict[int, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Draw every field in order, one pass per field (rows x fields token ids); `allowed` restricts field k to
+        the values marked True in its (widest,) mask."""
         tokens = (self.first + self.starts).expand(len(context), -1).clone()
         for k in range(len(self.sizes)):
             logits = self.logits(tokens, context)[:, k]
+            if allowed is not None and k in allowed:
+                logits = logits.masked_fill(~allowed[k], float("-inf"))
             tokens[:, k] = self.first + self.starts[k] + gumbel_max(logits, noise)
         return tokens
 

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthmed.data.histories import HistoryRoles, read_histories, to_long
+from synthmed.data.histories import HistoryRoles, read_events, read_histories, to_long
 from synthmed.data.history_tokens import HistoryParts, HistoryTokenizer
-from synthmed.data.io import ReadOptions, is_table_source, read_table
+from synthmed.data.io import ReadOptions
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError
@@ -53,18 +53,6 @@ class _HistoryInput:
     roles: HistoryRoles
     visits: TableLike | None
     patients: TableLike | None
-
-
-def _read(source: TableLike, reading: ReadOptions, codes: Sequence[str] = ()) -> pd.DataFrame:
-    """A table; code columns of a CSV file are read as text, so '0389' keeps its zero."""
-    if not is_table_source(source):
-        return source
-    table = reading.read(source)
-    numeric = [c for c in codes if c in table.columns and pd.api.types.is_numeric_dtype(table[c])]
-    if numeric and str(source).lower().split(".")[-1] not in ("parquet", "pq"):
-        text = read_table(source, na_values=reading.na_values, encoding=reading.encoding, as_text=True)
-        table[numeric] = text[numeric]
-    return table
 
 
 @contextmanager
@@ -152,10 +140,10 @@ class VisitGPT(Synthesizer):
             )
         roles = data.roles
         histories = read_histories(
-            _read(data.events, reading, roles.codes),
+            read_events(data.events, reading, roles.codes),
             roles,
-            visits=None if data.visits is None else _read(data.visits, reading),
-            patients=None if data.patients is None else _read(data.patients, reading),
+            visits=None if data.visits is None else read_events(data.visits, reading),
+            patients=None if data.patients is None else read_events(data.patients, reading),
         )
         self.input_format_ = "histories"
         tokenizer, static, visits = HistoryTokenizer().fit(histories)
@@ -345,7 +333,9 @@ class VisitGPT(Synthesizer):
             code_visit = torch.as_tensor(np.repeat(np.arange(len(codes)), [len(c) for c in codes]), device=device)
             flat = torch.cat(codes) if codes else torch.zeros(0, dtype=torch.long, device=device)
             bag = network.code_bag(flat + tokens.code_start_, code_visit, len(alive))
-            fields = network.fields.sample(torch.cat([context, network.summary_norm(bag)], 1), run.noise)
+            fields = network.fields.sample(
+                torch.cat([context, network.summary_norm(bag)], 1), run.noise, self._gap_rule(visit == 0, device)
+            )
             summary = network.summary(fields, bag)
             grown = sequence.new_zeros(n, sequence.shape[1] + 1, sequence.shape[2])
             grown[:, :-1] = sequence
@@ -353,6 +343,15 @@ class VisitGPT(Synthesizer):
             sequence = grown
             made.append((alive, fields, codes))
         return self._parts(n, statics, made)
+
+    def _gap_rule(self, first: bool, device: torch.device) -> dict[int, torch.Tensor] | None:
+        """A first visit has no gap (the gap's missing value), a later one has one: no two visits share a time."""
+        gap = self.transformer_.gap_
+        if gap is None:
+            return None
+        widest = self.networks_["network"].fields.padded.shape[1]
+        no_gap = torch.arange(widest, device=device) == gap.size - 1
+        return {0: no_gap if first else ~no_gap & (torch.arange(widest, device=device) < gap.size)}
 
     def _parts(
         self, n: int, statics: torch.Tensor, made: list[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]]

@@ -11,10 +11,12 @@ from typing import Any
 import pandas as pd
 
 from synthmed.data.files import check_output, write_text
+from synthmed.data.histories import HistoryRoles, read_events
 from synthmed.data.io import PLAIN_READING, ReadOptions
 from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.evaluate.evaluation import Evaluation, evaluate
+from synthmed.evaluate.history_evaluation import evaluate_histories
 from synthmed.evaluate.policy import Policy
 from synthmed.evaluate.timeseries import evaluate_sequences
 from synthmed.models.artifact import read_artifact
@@ -38,12 +40,14 @@ def evaluate_files(
     time_column: str | None = None,
     window: int | None = None,
     generator: str | Path | None = None,
+    histories: HistoryRoles | None = None,
     reading: ReadOptions = PLAIN_READING,
     overwrite: bool = False,
 ) -> Evaluation:
     """Judge SYNTHETIC against TRAIN with HOLDOUT as the reference, and write the `report` and/or `json_output`.
 
-    Sequences in long format are judged when `sequence_id`, `time_column` or `window` is given. With
+    Sequences in long format are judged when `sequence_id`, `time_column` or `window` is given, patient histories in
+    long format (as `sample` writes them) when `histories` names their columns (`history_roles`). With
     `generator`, the report also plots the generator's training monitor curve. `schema` and `policy` may be
     files; `reading` says how to read the table files; every output path is checked before anything is read.
     """
@@ -55,8 +59,20 @@ def evaluate_files(
     schema = Schema.load(schema) if isinstance(schema, str | Path) else schema
     policy = Policy.load(policy) if isinstance(policy, str | Path) else policy
     monitor = training_monitor(generator) if generator is not None else None
-    tables = [reading.read(path) for path in (train, holdout, synthetic)]
-    if sequence_id is None and time_column is None and window is None:
+    codes = histories.codes if histories is not None else ()
+    tables = [read_events(path, reading, codes) for path in (train, holdout, synthetic)]
+    if histories is not None:
+        refused = {
+            "--sequence-id": sequence_id,
+            "--window": window,
+            "--schema": schema,
+            "--quasi-identifiers": quasi_identifiers,
+        }
+        given = [option for option, value in refused.items() if value]
+        if given:
+            raise ConfigError("these options do not apply to histories", values=given, remedy="leave them out")
+        result = evaluate_histories(*tables, histories, target=target, policy=policy, seed=seed)
+    elif sequence_id is None and time_column is None and window is None:
         result = evaluate(
             *tables, target=target, schema=schema, quasi_identifiers=quasi_identifiers, k=k, policy=policy, seed=seed
         )
@@ -71,6 +87,20 @@ def evaluate_files(
     if report is not None:
         write_report(document, report)
     return result
+
+
+def history_roles(
+    patient_column: str | None, codes: list[str] | None, visit_column: str | None, time_column: str | None
+) -> HistoryRoles | None:
+    """The columns of histories to evaluate, None when no history option is given (a table or sequences)."""
+    if patient_column is None and not codes and visit_column is None:
+        return None
+    if patient_column is None or not codes:
+        raise ConfigError(
+            "histories are evaluated with both --patient-column and --codes",
+            remedy="e.g. --patient-column patient_nbr --codes diag_1,diag_2,diag_3 --visit-column encounter_id",
+        )
+    return HistoryRoles(patient_column, tuple(codes), visit_column, time_column)
 
 
 def describe_evaluation(document: Mapping[str, Any]) -> list[str]:

@@ -61,5 +61,7 @@ def test_consecutive_shares_follow_the_definition() -> None:
     # the compared set: every x is followed by x, so P(y | x) = 0 and P(x | x) = 1 where the truth is 11/12, 1/12
     other = histories([(p, 2 * p, 0, "x") for p in range(12)] + [(p, 2 * p + 1, 5, "x") for p in range(12)])
     truth, estimate = np.array([1 / 12, 11 / 12]), np.array([1.0, 0.0])
-    assert history_figures(real, other)["consecutive_r2"] == pytest.approx(r_squared(truth, estimate))
-    assert history_figures(real, other)["visits_per_patient_tvd"] == 0.0
+    figures = history_figures(real, other, min_support=10)
+    assert figures["consecutive_r2"] == pytest.approx(r_squared(truth, estimate))
+    assert history_figures(real, other, min_support=13)["consecutive_r2"] is None  # x is in 12 visits
+    assert figures["visits_per_patient_tvd"] == 0.0
