@@ -98,7 +98,7 @@ class AttributeTokens:
         """Each value's token (0-based within this attribute)."""
         missing_token = self.size - 1
         if self.coding == "category":
-            index = pd.Index(self.values).get_indexer(series.map(_python).to_numpy(dtype=object))
+            index = pd.Index(self.values, dtype=object).get_indexer(series.to_numpy(dtype=object))
             return np.where(series.isna().to_numpy(), missing_token, index)
         numbers = _days(series, reference) if self.date else series.to_numpy(dtype=np.float64, na_value=np.nan)
         if self.values is not None:

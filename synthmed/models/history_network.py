@@ -167,8 +167,11 @@ class HistoryNetwork(nn.Module):
         self.tokens = nn.Embedding(vocabulary, width)
         self.start = nn.Parameter(torch.zeros(width))  # the context of the static attributes
         self.summary_norm = nn.LayerNorm(width)
+        self.code_norm = nn.LayerNorm(width)
         self.visits = VisitTransformer(width, layers, heads, dropout)
-        self.continues = nn.Linear(width, 1)
+        # whether another visit follows: from the context and the number of visits so far
+        self.visit_count = nn.Embedding(MAX_VISIT_EMBEDDINGS, width)
+        self.stop_head = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
         self.code_start, self.code_stop = code_range
         self.codes = CodeDecoder(width, self.code_stop - self.code_start)
         self.statics = FieldChain(static_ranges, width, 2 * width)
@@ -178,11 +181,15 @@ class HistoryNetwork(nn.Module):
             nn.init.normal_(layer.linear2.weight, 0.0, 0.02 / math.sqrt(2 * layers))
 
     def summary(self, tokens: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
-        """A record's summary: its tokens' embeddings summed (padding -1 left out), plus its code set's."""
-        total = (self.tokens(tokens.clamp_min(0)) * (tokens >= 0)[..., None]).sum(-2)
-        if codes is not None:
-            total = total + codes
-        return self.summary_norm(total)
+        """A record's summary: its field tokens' embeddings summed, plus its code set's, each normalised on its own
+        so that three diagnoses weigh as much as forty attributes."""
+        total = self.summary_norm(self.tokens(tokens).sum(-2))
+        return total if codes is None else total + self.code_norm(codes)
+
+    def continues(self, context: torch.Tensor, visits: torch.Tensor) -> torch.Tensor:
+        """Logit that another visit follows, given the context after `visits` visits."""
+        count = self.visit_count(visits.clamp(max=MAX_VISIT_EMBEDDINGS - 1))
+        return self.stop_head(torch.cat([context, count], -1)).squeeze(-1)
 
     def code_bag(self, code_tokens: torch.Tensor, visit_of_code: torch.Tensor, visits: int) -> torch.Tensor:
         """Each visit's code embeddings summed (visits x width)."""

@@ -254,11 +254,11 @@ class VisitGPT(Synthesizer):
         positions = torch.arange(sequence.shape[1], device=device)[None, :]
         asked = positions <= lengths[:, None]
         go_on = (positions < lengths[:, None]).float()
-        continues = network.continues(hidden).squeeze(-1)
+        continues = network.continues(hidden, positions.expand(len(patients), -1))
         loss = F.binary_cross_entropy_with_logits(continues[asked], go_on[asked], reduction="sum")
         context = hidden[row_t, step_t]
         loss = loss + self._code_loss(network, context, tensors, code_rows, code_visit, code_counts)
-        loss = loss + network.fields.loss(fields, torch.cat([context, network.summary_norm(bag)], 1))
+        loss = loss + network.fields.loss(fields, torch.cat([context, network.code_norm(bag)], 1))
         return loss + network.statics.loss(static_tokens, network.start.expand(len(patients), -1))
 
     def _code_loss(
@@ -323,9 +323,10 @@ class VisitGPT(Synthesizer):
         for visit in range(tokens.max_visits_):
             context = network.visits(sequence[alive])[:, -1]
             if visit > 0:  # every history has a first visit
+                count = torch.full((len(alive),), visit, device=device)
                 go_on = torch.rand(len(alive), generator=run.noise).to(device) < torch.sigmoid(
-                    network.continues(context)
-                ).squeeze(1)
+                    network.continues(context, count)
+                )
                 alive, context = alive[go_on], context[go_on]
             if len(alive) == 0:
                 break
@@ -334,7 +335,7 @@ class VisitGPT(Synthesizer):
             flat = torch.cat(codes) if codes else torch.zeros(0, dtype=torch.long, device=device)
             bag = network.code_bag(flat + tokens.code_start_, code_visit, len(alive))
             fields = network.fields.sample(
-                torch.cat([context, network.summary_norm(bag)], 1), run.noise, self._gap_rule(visit == 0, device)
+                torch.cat([context, network.code_norm(bag)], 1), run.noise, self._gap_rule(visit == 0, device)
             )
             summary = network.summary(fields, bag)
             grown = sequence.new_zeros(n, sequence.shape[1] + 1, sequence.shape[2])
