@@ -383,7 +383,16 @@ def _with_patients(
         roles.patient,
         "the patients table",
     )
-    unseen = int((~key.isin(ids)).sum())
+    known = key.isin(ids)
+    if len(key) and not known.any():
+        raise DataError(
+            "no patient of the patients table has visits: their ids match none of the events' "
+            f"({key.dtype} ids against {ids.dtype} ones)",
+            column=roles.patient,
+            values=key.head(),
+            remedy="give both tables the same patient ids (the same type: numbers or text)",
+        )
+    unseen = int((~known).sum())
     if unseen:
         warnings.warn(
             f"{unseen} patients of the patients table have no visits and are left out", SynthmedWarning, stacklevel=3

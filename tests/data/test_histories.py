@@ -318,3 +318,10 @@ def test_visit_ids_listed_twice_and_patients_listed_twice_name_their_rows() -> N
 def test_missing_role_columns_are_named() -> None:
     message = _refused(wide_events().drop(columns="dx2"))
     assert "Column 'dx2'" in message and "--codes" in message
+
+
+def test_a_patients_table_whose_ids_match_no_event_is_refused() -> None:
+    events = pd.DataFrame({"patient": [1, 1, 2], "visit": [1, 2, 3], "code": ["a", "b", "c"]})
+    patients = pd.DataFrame({"patient": ["1", "2"], "sex": ["F", "M"]})
+    with pytest.raises(DataError, match="match none of the events"):
+        read_histories(events, HistoryRoles("patient", ("code",), visit="visit"), patients=patients)
