@@ -52,7 +52,12 @@ class VisitTransformer(nn.Module):
 
 
 class CodeDecoder(nn.Module):
-    """Context -> a visit's codes in increasing order, then END (the last of `codes + 1` outputs)."""
+    """Context -> a visit's codes in increasing order, then END (the last of `codes + 1` outputs).
+
+    Diagnoses recur from visit to visit, so each step also scores a code by whether the patient's previous visit
+    held it, or any earlier visit did, in any code column (a copy mechanism: two gains the step's state sets, times
+    0/1 indicators over the vocabulary); `seen` carries those indicators, (visits x 2 x codes), or None.
+    """
 
     def __init__(self, width: int, codes: int) -> None:
         super().__init__()
@@ -60,20 +65,29 @@ class CodeDecoder(nn.Module):
         self.embed = nn.Embedding(codes + 1, width)  # the last one is "no code yet"
         self.cell = nn.GRU(width, width, batch_first=True)
         self.out = nn.Linear(width, codes + 1)
+        self.copy = nn.Linear(width, 2)
         self.codes = codes
 
-    def forward(self, context: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+    def _scores(self, hidden: torch.Tensor, seen: torch.Tensor | None) -> torch.Tensor:
+        logits = self.out(hidden)
+        if seen is None:
+            return logits
+        gains = self.copy(hidden)  # (visits [x steps] x 2): previous visit, any earlier visit
+        copied = torch.bmm(gains if gains.dim() == 3 else gains[:, None], seen).reshape(logits[..., :-1].shape)
+        return torch.cat([logits[..., :-1] + copied, logits[..., -1:]], -1)
+
+    def forward(self, context: torch.Tensor, previous: torch.Tensor, seen: torch.Tensor | None) -> torch.Tensor:
         """Logits (visits x steps x codes + 1) given each step's previous code (`codes` at the first step)."""
         hidden, _ = self.cell(self.embed(previous), torch.tanh(self.start(context))[None])
-        return self.out(hidden)
+        return self._scores(hidden, seen)
 
     def step(
-        self, state: torch.Tensor | None, context: torch.Tensor, previous: torch.Tensor
+        self, state: torch.Tensor | None, context: torch.Tensor, previous: torch.Tensor, seen: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One step for each visit: (logits, new state)."""
         initial = torch.tanh(self.start(context))[None] if state is None else state
         hidden, state = self.cell(self.embed(previous)[:, None], initial)
-        return self.out(hidden[:, 0]), state
+        return self._scores(hidden[:, 0], seen), state
 
 
 def _made_degrees(sizes: list[int], hidden: int) -> tuple[np.ndarray, np.ndarray]:

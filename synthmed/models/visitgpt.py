@@ -184,8 +184,19 @@ class VisitGPT(Synthesizer):
             "code_rank": np.arange(len(parts.code_tokens))
             - np.repeat(parts.code_indptr[:-1], np.diff(parts.code_indptr)),
             "column_end": tokens.code_end_ - tokens.code_start_,
+            "code_keys": self._code_keys(),
         }
         return {name: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device) for name, a in arrays.items()}
+
+    def _code_keys(self) -> np.ndarray:
+        """Each code's key: the same code text in any code column shares one (diag_1=428 and diag_2=428)."""
+        texts = [code for _, code in self.transformer_.vocabulary_]
+        return np.unique(texts, return_inverse=True)[1].astype(np.int64) if texts else np.zeros(0, np.int64)
+
+    @staticmethod
+    def _seen(held: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        """(visits x 2 x codes) indicators from (visits x 2 x keys) ones: the code's key was held."""
+        return held[:, :, keys]
 
     def _batches(self, visit_counts: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
         """Patients of similar visit counts together (little padding), `batch_size` at a time, in random order."""
@@ -257,9 +268,26 @@ class VisitGPT(Synthesizer):
         continues = network.continues(hidden, positions.expand(len(patients), -1))
         loss = F.binary_cross_entropy_with_logits(continues[asked], go_on[asked], reduction="sum")
         context = hidden[row_t, step_t]
-        loss = loss + self._code_loss(network, context, tensors, code_rows, code_visit, code_counts)
+        seen = self._history_seen(tensors, code_rows, code_visit, step_t)
+        loss = loss + self._code_loss(network, context, tensors, code_rows, code_visit, code_counts, seen)
         loss = loss + network.fields.loss(fields, torch.cat([context, network.code_norm(bag)], 1))
         return loss + network.statics.loss(static_tokens, network.start.expand(len(patients), -1))
+
+    def _history_seen(
+        self, tensors: dict[str, torch.Tensor], code_rows: torch.Tensor, code_visit: torch.Tensor, step: torch.Tensor
+    ) -> torch.Tensor:
+        """For visits listed patient by patient in order: which codes the previous visit held, and which any earlier
+        visit did (visits x 2 x codes)."""
+        keys = tensors["code_keys"]
+        visits = len(step)
+        held = torch.zeros(visits, int(keys.max()) + 1 if len(keys) else 0, device=step.device)
+        held[code_visit, keys[tensors["codes"][code_rows]]] = 1.0
+        previous = torch.zeros_like(held)
+        previous[1:] = torch.where((step[1:] > 0)[:, None], held[:-1], 0.0)
+        before = held.cumsum(0) - held  # codes of all earlier visits in the list
+        first = torch.arange(visits, device=step.device) - step  # each visit's patient's first visit
+        earlier = (before - before[first]) > 0
+        return self._seen(torch.stack([previous, earlier.float()], 1), keys)
 
     def _code_loss(
         self,
@@ -269,6 +297,7 @@ class VisitGPT(Synthesizer):
         code_rows: torch.Tensor,
         code_visit: torch.Tensor,
         code_counts: np.ndarray,
+        seen: torch.Tensor,
     ) -> torch.Tensor:
         """Each visit's codes in order, then END, each scored among the codes after the previous one."""
         codes = network.codes.codes  # END's index
@@ -281,7 +310,7 @@ class VisitGPT(Synthesizer):
         targets[torch.arange(visits, device=context.device), ends] = codes
         previous = torch.full((visits, steps), codes, dtype=torch.long, device=context.device)
         previous[:, 1:] = torch.where(targets[:, :-1] >= 0, targets[:, :-1], codes)
-        logits = network.codes(context, previous)
+        logits = network.codes(context, previous, seen)
         low = torch.where(previous == codes, 0, self._after(previous.clamp(max=codes - 1), tensors["column_end"]))
         allowed = torch.arange(codes + 1, device=context.device)[None, None, :] >= low[..., None]
         logits = logits.masked_fill(~allowed, float("-inf"))
@@ -319,6 +348,8 @@ class VisitGPT(Synthesizer):
         statics = network.statics.sample(network.start.expand(n, -1), run.noise)
         sequence = network.summary(statics)[:, None]
         alive = torch.arange(n, device=device)
+        keys = torch.as_tensor(self._code_keys(), device=device)
+        held = torch.zeros(n, 2, int(keys.max()) + 1 if len(keys) else 0, device=device)  # previous, any earlier
         made: list[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]] = []  # (patients, fields, codes)
         for visit in range(tokens.max_visits_):
             context = network.visits(sequence[alive])[:, -1]
@@ -330,9 +361,13 @@ class VisitGPT(Synthesizer):
                 alive, context = alive[go_on], context[go_on]
             if len(alive) == 0:
                 break
-            codes = self._sample_codes(network, context, run)
+            codes = self._sample_codes(network, context, self._seen(held[alive], keys), run)
             code_visit = torch.as_tensor(np.repeat(np.arange(len(codes)), [len(c) for c in codes]), device=device)
             flat = torch.cat(codes) if codes else torch.zeros(0, dtype=torch.long, device=device)
+            now = torch.zeros(len(alive), held.shape[2], device=device)
+            now[code_visit, keys[flat]] = 1.0
+            held[alive, 0] = now
+            held[alive, 1] = torch.maximum(held[alive, 1], now)
             bag = network.code_bag(flat + tokens.code_start_, code_visit, len(alive))
             fields = network.fields.sample(
                 torch.cat([context, network.code_norm(bag)], 1), run.noise, self._gap_rule(visit == 0, device)
@@ -378,8 +413,11 @@ class VisitGPT(Synthesizer):
             visit_offsets=np.concatenate([[0], np.cumsum(np.bincount(patients, minlength=n))]).astype(np.int64),
         )
 
-    def _sample_codes(self, network: HistoryNetwork, context: torch.Tensor, run: TrainingRun) -> list[torch.Tensor]:
-        """Each visit's codes (local indices, increasing), drawn one at a time until END."""
+    def _sample_codes(
+        self, network: HistoryNetwork, context: torch.Tensor, seen: torch.Tensor, run: TrainingRun
+    ) -> list[torch.Tensor]:
+        """Each visit's codes (local indices, increasing), drawn one at a time until END; `seen`: what the patient's
+        earlier visits held (see CodeDecoder)."""
         end = network.codes.codes
         column_end = torch.as_tensor(self.transformer_.code_end_ - self.transformer_.code_start_, device=context.device)
         visits = len(context)
@@ -389,7 +427,7 @@ class VisitGPT(Synthesizer):
         drawn, state = [], None
         candidates = torch.arange(end + 1, device=context.device)[None, :]
         for step in range(self.transformer_.max_codes_ + 1):
-            logits, state = network.codes.step(state, context, previous)
+            logits, state = network.codes.step(state, context, previous, seen)
             allowed = candidates >= low[:, None]
             if step == self.transformer_.max_codes_:
                 allowed = candidates == end

@@ -79,6 +79,25 @@ def test_it_learns_who_gets_which_code_and_what_follows(trained: tuple[VisitGPT,
     assert 20 <= np.median(days) <= 50, days
 
 
+def test_it_copies_a_diagnosis_that_recurs_in_the_next_visit() -> None:
+    """The second visit repeats the first one's code, drawn from 30 (chance: 1 in 30), in the other code column."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for patient in range(300):
+        code = f"C{rng.integers(30)}"
+        rows += [
+            {"patient": patient, "encounter": 2 * patient, "day": "2020-01-01", "diag_1": code, "diag_2": None},
+            {"patient": patient, "encounter": 2 * patient + 1, "day": "2020-03-01", "diag_1": "Z", "diag_2": code},
+        ]
+    model = VisitGPT(epochs=30, batch_size=64, learning_rate=3e-3, **SMALL).fit(
+        pd.DataFrame(rows), **ROLES, progress=False
+    )
+    sample = model.sample(200, seed=0).sort_values(["patient", "day"])
+    first, second = sample.groupby("patient").nth(0), sample.groupby("patient").nth(1)
+    repeated = first.set_index("patient").loc[second["patient"], "diag_1"].to_numpy() == second["diag_2"].to_numpy()
+    assert repeated.mean() > 0.6, repeated.mean()  # chance: 1 in 30
+
+
 def test_the_same_seed_gives_the_same_histories_and_file(tmp_path: Path) -> None:
     events = structured_events(40)
     first = VisitGPT(epochs=3, **SMALL).fit(events, **ROLES, progress=False)
