@@ -310,3 +310,9 @@ def test_mimic3_demo_diagnoses_with_admissions_and_patients(tmp_path: Path) -> N
     vocabulary = set(read_codes_as_text(diagnoses, ["icd9_code"])["icd9_code"].dropna())
     sampled = set(synthetic["icd9_code"].dropna())
     assert sampled and sampled <= vocabulary, sorted(sampled - vocabulary)[:5]
+
+
+def test_audit_and_release_of_histories_are_refused_with_a_remedy(fitted: Fitted, tmp_path: Path) -> None:
+    assert_user_error(invoke("audit", fitted.csv, "--model", "visitgpt"), "canary audit", "synthmed evaluate")
+    released = invoke("release", fitted.model, "--train", fitted.csv, "--holdout", fitted.csv, "-o", tmp_path / "r")
+    assert_user_error(released, "release vets tables", "synthmed evaluate")

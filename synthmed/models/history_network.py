@@ -1,15 +1,18 @@
 """The networks of the history model (models/visitgpt.py), built on the token vocabulary of data/history_tokens.py.
 
 - `VisitTransformer`: a causal transformer over a patient's visits. Position 0 summarises the static attributes,
-  position t the t-th visit (the sum of its field and code embeddings, normalised, plus a visit-count embedding).
+  position t the t-th visit (its field embeddings and its code embeddings, each summed and normalised, plus a
+  visit-count embedding).
   Its output at position t is the context from which visit t+1 is generated.
 - `CodeDecoder`: a GRU that writes a visit's codes one at a time in vocabulary order, from the context; each step
-  scores only the codes after the previous one (and END), so a visit's codes are a set.
+  scores only the codes after the previous one (and END), so a visit's codes are a set, and adds to a code's score
+  what the patient's previous and earlier visits held of it (a copy mechanism: diagnoses recur).
 - `FieldChain`: a masked autoencoder for distribution estimation (MADE; Germain et al. 2015) over a record's fields
   (the static attributes; a visit's gap and attributes), conditioned on the context and, for a visit, its codes:
   one pass scores every field given the fields before it, and sampling takes one pass per field.
 
-Each visit's factorisation: whether it happens at all (`continues`), its codes, then its fields.
+Each visit's factorisation: whether it happens at all (`continues`, from the context and the visit count), its
+codes, then its fields.
 """
 
 from __future__ import annotations

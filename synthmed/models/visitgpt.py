@@ -1,18 +1,17 @@
-"""visitgpt: whole patient histories (static attributes, then visits with their attributes, gap and codes) generated
-token by token by a small causal transformer.
+"""visitgpt: whole patient histories (static attributes, then visits with their codes, gap and attributes).
 
 HALO (Theodorou et al., Nature Communications 2023) is the reference: a transformer over visits whose output feeds an
 autoregressive head over the whole code vocabulary inside each visit, so every visit costs a pass over thousands of
-codes whatever it holds. visitgpt writes a history as one token sequence instead (data/history_tokens.py): attribute
-values, then the visit's codes in vocabulary order, so a visit costs as many positions as it has fields and codes
-(a Diabetes 130-US encounter: 40 attributes and 3 diagnoses; a MIMIC admission: about 14 codes). Within-visit
-co-occurrence and what follows what across visits are both plain next-token prediction, attributes and codes depend on
-each other in both directions of time, and a grammar (which tokens each position allows) makes every generated
-history well formed. A width of 128 with 3 layers trains on 2 CPU cores in minutes on the shared histories; HALO's
-12 layers of 768 need a GPU.
+codes whatever it holds. visitgpt keeps the transformer over visits and makes the inside of a visit cheap
+(models/history_network.py): whether another visit follows, then the visit's codes one at a time in vocabulary order
+(a GRU that may only pick codes after the previous one, and that copies codes the patient's earlier visits held), then
+its gap and attributes from a masked autoencoder (MADE) conditioned on the context and the codes. A visit costs as
+many steps as it has codes plus one pass per attribute when sampling, and one pass in all when training. The data
+arrive as token rows (data/history_tokens.py), taken apart into patients' attributes, visits' fields and codes.
+Width 128 with 3 layers trains on 2 CPU cores in minutes on the shared histories; HALO's 12 layers of 768 need a GPU.
 
-Training minimises next-token cross-entropy over the allowed tokens with AdamW, a linear warm-up and a cosine decay;
-batches are patients of similar length up to a token budget.
+Training minimises the histories' negative log-likelihood with AdamW, a linear warm-up and a cosine decay; batches are
+patients of similar visit counts.
 """
 
 from __future__ import annotations
@@ -78,7 +77,7 @@ class VisitGPT(Synthesizer):
         dropout: float = 0.1,
         epochs: int = 30,
         batch_size: int = 256,
-        learning_rate: float = 1e-3,
+        learning_rate: float = 3e-3,
         weight_decay: float = 0.01,
         warmup_steps: int = 100,
         seed: int | None = None,

@@ -291,6 +291,11 @@ def audit_file(
     table = reading.read(data)
     declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
     selection = select_model(model, table, preset=preset, settings=settings, schema=declared)
+    if selection.model.data_kind() != "table":
+        raise ConfigError(
+            f"the canary audit plants records in a table; {selection.model.name} learns {selection.model.data_kind()}",
+            remedy="audit a model of tables, or judge the histories' privacy with synthmed evaluate",
+        )
     selection.model.selection_ = selection.record
     with cpu_threads(threads):
         result = audit(table, selection.model, schema=declared, **options)

@@ -218,7 +218,10 @@ def release_files(
     if generator is not None:
         model = Synthesizer.load(generator)
         if model.data_kind() != "table":
-            raise ConfigError(f"release vets tables; {model.name} generates sequences")
+            raise ConfigError(
+                f"release vets tables; {model.name} generates {model.data_kind()}",
+                remedy="judge its samples with synthmed evaluate",
+            )
 
         generate, recipe = _drawing(model, seed), recipe_of(model, declared)
         table = generate(rows or len(real[0]), -1)
