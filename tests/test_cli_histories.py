@@ -316,3 +316,13 @@ def test_audit_and_release_of_histories_are_refused_with_a_remedy(fitted: Fitted
     assert_user_error(invoke("audit", fitted.csv, "--model", "visitgpt"), "canary audit", "synthmed evaluate")
     released = invoke("release", fitted.model, "--train", fitted.csv, "--holdout", fitted.csv, "-o", tmp_path / "r")
     assert_user_error(released, "release vets tables", "synthmed evaluate")
+
+
+def test_sample_conditions_on_a_patient_attribute(fitted: Fitted, tmp_path: Path) -> None:
+    output = tmp_path / "women.csv"
+    result = invoke("sample", fitted.model, "-n", "10", "-o", output, "--condition", "sex=F", "-q")
+    assert result.exit_code == 0, (result.output, result.exception)
+    women = pd.read_csv(output)
+    assert (women["sex"] == "F").all() and women["patient"].nunique() == 10
+    wrong = invoke("sample", fitted.model, "-n", "10", "-o", tmp_path / "w.csv", "--condition", "ward=a")
+    assert_user_error(wrong, "patient attributes", "sex")

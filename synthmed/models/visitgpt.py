@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthmed.data.histories import HistoryRoles, read_events, read_histories, to_long
-from synthmed.data.history_tokens import HistoryParts, HistoryTokenizer
+from synthmed.data.history_tokens import FIRST_TIME, AttributeTokens, HistoryParts, HistoryTokenizer
 from synthmed.data.io import ReadOptions
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import Schema
@@ -42,6 +42,9 @@ from synthmed.models.training import TrainingRun, descend
 TableLike = pd.DataFrame | str | Path
 # patients generated together
 GENERATION_BATCH = 1024
+# conditional sampling draws patients' attributes in batches of this many, and gives up after this many per patient
+CONDITION_BATCH = 4096
+MAX_CONDITION_DRAWS = 1000
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,27 @@ def _seeded_dropout(seed: int, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         yield
+
+
+def _local_token(attribute: AttributeTokens, value: Any) -> int:
+    """The token of `value` among an attribute's (None: missing); a value given as text matches by its text."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        if attribute.missing:
+            return attribute.size - 1
+    elif attribute.values is not None:
+        for index, known in enumerate(attribute.values):
+            if known == value or str(known) == str(value):
+                return index
+    elif attribute.edges is not None:
+        raise ConfigError(
+            "conditions on a number binned into ranges are not supported", column=attribute.name, values=[value]
+        )
+    raise ConfigError(
+        "a value the training patients do not hold",
+        column=attribute.name,
+        values=[value],
+        remedy=f"choose among: {', '.join(map(str, attribute.values or []))}",
+    )
 
 
 class VisitGPT(Synthesizer):
@@ -325,7 +349,8 @@ class VisitGPT(Synthesizer):
     # ---- generation ----------------------------------------------------------------------------------------
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
         tokens = self.transformer_
-        blocks = [self._generate_batch(min(GENERATION_BATCH, n - s), run) for s in range(0, n, GENERATION_BATCH)]
+        forced = self._forced_statics(n, getattr(self, "_requests", {}), run.rng)
+        blocks = [self._generate_batch(forced[s : s + GENERATION_BATCH], run) for s in range(0, n, GENERATION_BATCH)]
         statics = np.concatenate([b.statics for b in blocks]) if blocks else np.zeros((0, tokens.statics_), np.int64)
         visit_counts = np.concatenate([np.diff(b.visit_offsets) for b in blocks]) if blocks else np.zeros(0, np.int64)
         code_counts = np.concatenate([np.diff(b.code_indptr) for b in blocks]) if blocks else np.zeros(0, np.int64)
@@ -338,13 +363,54 @@ class VisitGPT(Synthesizer):
         )
         return torch.as_tensor(tokens.join(parts).astype(np.int64))
 
-    def _generate_batch(self, n: int, run: TrainingRun) -> HistoryParts:
-        """`n` new histories: static attributes, then visit after visit until each history stops (or reaches the
-        longest training history's visit count)."""
+    def _forced_statics(
+        self, n: int, requests: dict[int, list[tuple[int, float]]], rng: np.random.Generator
+    ) -> np.ndarray:
+        """(n x static fields): the token each new patient must have, -1 where free; a mix's counts follow its
+        shares (largest remainders), in random order."""
+        forced = np.full((n, self.transformer_.statics_), -1, dtype=np.int64)
+        for field, asked in requests.items():
+            shares = np.array([share for _, share in asked])
+            counts = np.floor(shares * n).astype(np.int64)
+            counts[np.argsort(-(shares * n - counts), kind="stable")[: n - counts.sum()]] += 1
+            forced[:, field] = rng.permutation(np.repeat([token for token, _ in asked], counts))
+        return forced
+
+    def _draw_statics(self, network: HistoryNetwork, forced: np.ndarray, run: TrainingRun) -> torch.Tensor:
+        """Patients' static attributes from the model, drawn again until each matches its forced tokens."""
+        n = len(forced)
+        draw = lambda rows: network.statics.sample(network.start.expand(rows, -1), run.noise)  # noqa: E731
+        if (forced < 0).all():
+            return draw(n)
+        statics = torch.empty(n, forced.shape[1], dtype=torch.long, device=run.device)
+        patterns, pattern_of = np.unique(forced, axis=0, return_inverse=True)
+        for number, pattern in enumerate(patterns):
+            rows = np.flatnonzero(pattern_of.ravel() == number)
+            fixed = np.flatnonzero(pattern >= 0)
+            wanted = torch.as_tensor(pattern[fixed], device=run.device)
+            found, tried = [], 0
+            while sum(len(f) for f in found) < len(rows):
+                if tried >= MAX_CONDITION_DRAWS * len(rows):
+                    raise ConfigError(
+                        "the generator rarely produces patients with these attributes: "
+                        f"{sum(len(f) for f in found)} of {tried} draws matched",
+                        values=[self.transformer_.static_[j].name for j in fixed],
+                        remedy="ask for attributes the training patients hold more often",
+                    )
+                candidates = draw(CONDITION_BATCH)
+                tried += CONDITION_BATCH
+                found.append(candidates[(candidates[:, fixed] == wanted).all(1)])
+            statics[torch.as_tensor(rows, device=run.device)] = torch.cat(found)[: len(rows)]
+        return statics
+
+    def _generate_batch(self, forced: np.ndarray, run: TrainingRun) -> HistoryParts:
+        """New histories, one per row of `forced` (see `_forced_statics`): static attributes, then visit after
+        visit until each history stops (or reaches the longest training history's visit count)."""
         tokens = self.transformer_
         network: HistoryNetwork = self.networks_["network"]
         device = run.device
-        statics = network.statics.sample(network.start.expand(n, -1), run.noise)
+        n = len(forced)
+        statics = self._draw_statics(network, forced, run)
         sequence = network.summary(statics)[:, None]
         alive = torch.arange(n, device=device)
         keys = torch.as_tensor(self._code_keys(), device=device)
@@ -450,12 +516,45 @@ class VisitGPT(Synthesizer):
         conditions: Mapping[str, Any] | None = None,
         proportions: Mapping[str, Mapping[Any, float]] | None = None,
     ) -> pd.DataFrame:
-        """`n` synthetic patients' histories as one long table, in the layout of the training events."""
-        if conditions or proportions:
-            raise ConfigError(
-                "visitgpt samples without conditions or proportions yet", remedy="leave out --condition/--proportions"
-            )
-        return super().sample(n, seed)
+        """`n` synthetic patients' histories as one long table, in the layout of the training events.
+
+        `conditions` fixes patient attributes ({"gender": "Female"}), `proportions` one patient attribute's mix
+        ({"gender": {"Female": 0.5, "Male": 0.5}}); the model's patients are drawn until they match (rejection, so
+        the rest of each history follows the model's own distribution given those attributes)."""
+        self._check_fitted()
+        self._requests = self._static_requests(conditions or {}, proportions or {})
+        try:
+            return super().sample(n, seed)
+        finally:
+            del self._requests
+
+    def _static_requests(
+        self, conditions: Mapping[str, Any], proportions: Mapping[str, Mapping[Any, float]]
+    ) -> dict[int, list[tuple[int, float]]]:
+        """Static field -> the tokens asked for and their shares."""
+        tokens = self.transformer_
+        statics = {a.name: j for j, a in enumerate(tokens.static_) if a.name != FIRST_TIME}
+        requests: dict[int, list[tuple[int, float]]] = {}
+        asked = [(column, {value: 1.0}) for column, value in conditions.items()] + list(proportions.items())
+        for column, mix in asked:
+            if column not in statics:
+                raise ConfigError(
+                    "conditions and proportions apply to patient attributes (constant within each patient)",
+                    column=str(column),
+                    remedy=f"choose among: {', '.join(statics) or 'none (this model has no patient attributes)'}",
+                )
+            if not isinstance(mix, Mapping) or not mix:
+                raise ConfigError("proportions map values to shares", column=str(column), remedy='e.g. {"F": 0.5}')
+            shares = np.array([float(share) for share in mix.values()])
+            if (shares < 0).any() or shares.sum() <= 0 or not np.isfinite(shares).all():
+                raise ConfigError("shares must be non-negative with a positive sum", column=str(column), values=shares)
+            j = statics[column]
+            attribute = tokens.static_[j]
+            requests[j] = [
+                (tokens.attribute_starts_[j] + _local_token(attribute, value), share / shares.sum())
+                for value, share in zip(mix, shares, strict=True)
+            ]
+        return requests
 
     def sample_blocks(self, n: int, seed: int | None = None, **options: Any) -> Iterator[pd.DataFrame]:
         """As the base class's blocks, with patient (and visit) numbers running on across blocks."""

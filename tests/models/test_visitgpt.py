@@ -117,12 +117,23 @@ def test_blocks_number_patients_and_visits_on(trained: tuple[VisitGPT, pd.DataFr
     assert not table.duplicated(["encounter", "diag_1"]).any()
 
 
+def test_conditions_and_proportions_fix_patient_attributes(trained: tuple[VisitGPT, pd.DataFrame]) -> None:
+    model, _ = trained
+    women = model.sample(60, seed=3, conditions={"sex": "F"})
+    assert (women["sex"] == "F").all() and women["patient"].nunique() == 60
+    first = women.sort_values(["patient", "day"]).groupby("patient").head(1)
+    assert (first["diag_1"] == "A").mean() > 0.9  # the rest of the history follows the attribute
+    mixed = model.sample(100, seed=3, proportions={"sex": {"F": 0.25, "M": 0.75}})
+    assert mixed.groupby("patient")["sex"].first().value_counts().to_dict() == {"M": 75, "F": 25}
+    with pytest.raises(ConfigError, match="patient attributes"):
+        model.sample(5, conditions={"diag_1": "A"})
+    with pytest.raises(ConfigError, match="do not hold"):
+        model.sample(5, conditions={"sex": "X"})
+
+
 def test_what_it_cannot_do_yet_is_refused_before_training() -> None:
     events = structured_events(20)
     with pytest.raises(ConfigError, match="differentially private"):
         VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False, dp_epsilon=1.0)
-    model = VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False)
-    with pytest.raises(ConfigError, match="conditions"):
-        model.sample(5, conditions={"sex": "F"})
     with pytest.raises(ConfigError, match="multiple of heads"):
         VisitGPT(width=30, heads=4).fit(events, **ROLES, progress=False)
