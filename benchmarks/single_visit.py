@@ -44,7 +44,8 @@ def code_matrix() -> pd.DataFrame:
     matrix = output_folder("nhds-2010") / "codes-3digit.parquet"
     if not matrix.exists():
         print(synthmed_cli("ehr-matrix", nhds_discharges(), "--code-columns", "diagnosis_*", "-o", matrix))
-    return pd.read_parquet(matrix)
+    table = pd.read_parquet(matrix)
+    return table[[c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]]  # the codes, not the id
 
 
 def as_events(records: pd.DataFrame) -> pd.DataFrame:

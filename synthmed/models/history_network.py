@@ -18,6 +18,7 @@ codes, then its fields.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -113,11 +114,13 @@ class FieldChain(nn.Module):
         self.register_buffer("in_mask", torch.as_tensor(token[None, :] <= unit[:, None], dtype=torch.float32))
         self.register_buffer("mid_mask", torch.as_tensor(unit[None, :] <= unit[:, None], dtype=torch.float32))
         self.register_buffer("out_mask", torch.as_tensor(unit[None, :] < token[:, None], dtype=torch.float32))
-        self.inputs = nn.Linear(self.total, hidden)
+        with warnings.catch_warnings():  # a record without fields has zero-width layers, which nothing calls
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+            self.inputs = nn.Linear(self.total, hidden)
+            self.outputs = nn.Linear(hidden, self.total)
         self.context = nn.Linear(context, hidden)
         self.middle = nn.Linear(hidden, hidden)
-        self.outputs = nn.Linear(hidden, self.total)
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        starts = np.cumsum([0, *sizes])[:-1].astype(np.int64)
         widest = max(sizes, default=1)
         padded = np.full((len(sizes), widest), self.total, dtype=np.int64)  # padding reads a -inf column
         for k, (start, size) in enumerate(zip(starts, sizes, strict=True)):

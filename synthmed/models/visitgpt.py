@@ -99,7 +99,7 @@ class VisitGPT(Synthesizer):
         layers: int = 3,
         heads: int = 4,
         dropout: float = 0.1,
-        epochs: int = 30,
+        epochs: int = 50,
         batch_size: int = 256,
         learning_rate: float = 3e-3,
         weight_decay: float = 0.01,

@@ -137,3 +137,19 @@ def test_what_it_cannot_do_yet_is_refused_before_training() -> None:
         VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False, dp_epsilon=1.0)
     with pytest.raises(ConfigError, match="multiple of heads"):
         VisitGPT(width=30, heads=4).fit(events, **ROLES, progress=False)
+
+
+def test_histories_of_codes_alone_one_visit_each() -> None:
+    """Records as one-visit histories: no attribute, no time, only codes (one row per code)."""
+    rng = np.random.default_rng(0)
+    rows = [
+        {"record": record, "visit": record, "code": code}
+        for record in range(80)
+        for code in rng.choice(["a", "b", "c", "d"], size=rng.integers(1, 4), replace=False)
+    ]
+    model = VisitGPT(epochs=2, **SMALL).fit(
+        pd.DataFrame(rows), patient_column="record", visit_column="visit", codes=["code"], progress=False
+    )
+    sample = model.sample(20, seed=0)
+    assert list(sample.columns) == ["record", "visit", "code"]
+    assert sample.groupby("record")["visit"].nunique().eq(1).all() and sample["record"].nunique() == 20
