@@ -14,6 +14,7 @@ from typing import Any
 
 from synthmed.data.files import write_text
 from synthmed.report import html, plots
+from synthmed.report.histories import history_sections
 from synthmed.report.privacy import privacy_section
 from synthmed.report.sequences import SEQUENCE_SECTIONS
 
@@ -247,8 +248,11 @@ def render_report(evaluation: Mapping[str, Any], title: str = "synthmed evaluati
     True
     """
     renderers = SECTIONS
-    if (evaluation.get("about") or {}).get("data") == "sequences":
+    data = (evaluation.get("about") or {}).get("data")
+    if data == "sequences":
         renderers = SEQUENCE_SECTIONS
+    elif data == "histories":
+        renderers = history_sections(_utility)
     sections = []
     for key, heading, question in AREAS:
         area = evaluation.get(key) or {}
