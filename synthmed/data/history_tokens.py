@@ -209,9 +209,6 @@ class HistoryTokenizer:
         self.vocabulary_ = list(h.vocabulary)
         self.schema_ = Schema(tuple(static_columns + visit_columns))
         self._place()
-        per_visit = 1 + self.visit_fields_ + np.diff(sparse.csr_array(h.codes).indptr)
-        per_patient = np.bincount(h.visit_patient, per_visit, minlength=h.n_patients)
-        self.max_length_ = int(2 + self.statics_ + per_patient.max(initial=0))  # BOS, statics, visits, EOS
         self.max_visits_ = int(np.bincount(h.visit_patient, minlength=h.n_patients).max(initial=0))
         self.max_codes_ = int(np.diff(sparse.csr_array(h.codes).indptr).max(initial=0))
         return self, static, visits
@@ -421,7 +418,6 @@ class HistoryTokenizer:
             "visit": [a.to_dict() for a in self.visit_],
             "gap": self.gap_.to_dict() if self.gap_ else None,
             "vocabulary": [list(v) for v in self.vocabulary_],
-            "max_length": self.max_length_,
             "max_visits": self.max_visits_,
             "max_codes": self.max_codes_,
         }
@@ -439,7 +435,6 @@ class HistoryTokenizer:
         tokenizer.gap_ = AttributeTokens(**state["gap"]) if state["gap"] else None
         tokenizer.vocabulary_ = [tuple(v) for v in state["vocabulary"]]
         tokenizer.schema_ = schema
-        tokenizer.max_length_ = int(state["max_length"])
         tokenizer.max_visits_ = int(state["max_visits"])
         tokenizer.max_codes_ = int(state["max_codes"])
         tokenizer._place()
