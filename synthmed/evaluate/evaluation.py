@@ -181,6 +181,20 @@ def privacy_checks(copies: ExactCopies, attacks: list[MembershipAttack], rules: 
     ]
 
 
+def record_privacy_area(tables: EvaluationTables, policy: Policy, seed: int) -> Area:
+    """Exact copies, distances to the closest record and the membership attacks on whole records (a flattened
+    window, a patient's history), judged by the privacy policy."""
+    copies = exact_copies(tables)
+    attacks = membership_inference(tables, seed=seed)
+    checks = privacy_checks(copies, attacks, policy.privacy)
+    figures = {
+        "exact_copies": copies.to_dict(),
+        "distance_to_closest_record": distance_to_closest_record(tables, seed=seed).to_dict(),
+        "membership_inference": [attack.to_dict() for attack in attacks],
+    }
+    return Area(worst([c.verdict for c in checks]), tuple(checks), figures)
+
+
 def rare_category_check(tables: EvaluationTables, min_count: int) -> tuple[Check, dict[str, dict[str, int]]]:
     """Whether any synthetic row holds a category that fewer than `min_count` TRAIN records hold, and the counts
     per column (never the values: the report is shared)."""

@@ -20,9 +20,8 @@ from scipy import sparse
 
 from synthmed.data.histories import Histories, HistoryRoles, read_histories
 from synthmed.errors import ConfigError, SynthmedError
-from synthmed.evaluate.attacks import distance_to_closest_record, exact_copies, membership_inference
 from synthmed.evaluate.encoding import prepare_tables
-from synthmed.evaluate.evaluation import Area, Evaluation, privacy_checks, utility_area
+from synthmed.evaluate.evaluation import Area, Evaluation, record_privacy_area, utility_area
 from synthmed.evaluate.histories import MIN_SUPPORT, history_figures
 from synthmed.evaluate.policy import Check, Policy, Verdict, limit_check, worst
 from synthmed.evaluate.similarity import detection
@@ -130,18 +129,6 @@ def _fidelity(figures: dict[str, Any], reference: dict[str, Any], detected: Any,
     return Area(worst([c.verdict for c in checks]), tuple(checks), document)
 
 
-def _privacy(tables: Any, policy: Policy, seed: int) -> Area:
-    copies = exact_copies(tables)
-    attacks = membership_inference(tables, seed=seed)
-    checks = privacy_checks(copies, attacks, policy.privacy)
-    figures = {
-        "exact_copies": copies.to_dict(),
-        "distance_to_closest_record": distance_to_closest_record(tables, seed=seed).to_dict(),
-        "membership_inference": [attack.to_dict() for attack in attacks],
-    }
-    return Area(worst([c.verdict for c in checks]), tuple(checks), figures)
-
-
 ROLES = ("train", "holdout", "synthetic")
 
 
@@ -181,7 +168,7 @@ def evaluate_histories(
     tables = prepare_tables(*frames, seed=seed)
     fidelity = _fidelity(figures, reference, detection(tables, seed=seed), policy)
     usefulness = utility_area(tables, target, policy, seed)
-    privacy = _privacy(tables, policy, seed)
+    privacy = record_privacy_area(tables, policy, seed)
     about = {
         "data": "histories",
         "rows": {role: histories[role].n_patients for role in histories},

@@ -27,9 +27,8 @@ from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
 from synthmed.data.timeseries import Sequences, check_sequences, from_long
 from synthmed.data.validate import require_columns
 from synthmed.errors import ConfigError, DataError
-from synthmed.evaluate.attacks import distance_to_closest_record, exact_copies, membership_inference
 from synthmed.evaluate.encoding import prepare_tables
-from synthmed.evaluate.evaluation import Area, Evaluation, privacy_checks
+from synthmed.evaluate.evaluation import Area, Evaluation, record_privacy_area
 from synthmed.evaluate.intervals import bootstrap, rank_auc
 from synthmed.evaluate.policy import Check, Policy, Verdict, correlation_check, limit_check, worst
 from synthmed.evaluate.similarity import DETECTION_FOLDS, DETECTION_TREES, CorrelationMatrices, Detection
@@ -467,16 +466,7 @@ def _privacy(windows: _Windows, policy: Policy, seed: int) -> Area:
     """The tabular copies, DCR and membership attacks on flattened windows, min-max scaled per step and channel."""
     frames = [_flattened(data, windows.channels) for data in (windows.train, windows.holdout, windows.synthetic)]
     schema = Schema(tuple(ColumnSchema(str(name), ColumnKind.CONTINUOUS, declared=True) for name in frames[0].columns))
-    tables = prepare_tables(*frames, schema, seed=seed)
-    copies = exact_copies(tables)
-    attacks = membership_inference(tables, seed=seed)
-    checks = privacy_checks(copies, attacks, policy.privacy)
-    figures = {
-        "exact_copies": copies.to_dict(),
-        "distance_to_closest_record": distance_to_closest_record(tables, seed=seed).to_dict(),
-        "membership_inference": [attack.to_dict() for attack in attacks],
-    }
-    return Area(worst([c.verdict for c in checks]), tuple(checks), figures)
+    return record_privacy_area(prepare_tables(*frames, schema, seed=seed), policy, seed)
 
 
 def evaluate_sequences(
