@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 import synthmed
 from synthmed.cli import app
 from tests.conftest import shared_file
+from tests.test_cli import assert_user_error
 
 # Tiny training: each fit takes a second or two.
 TINY = ["--epochs", "2", "--set", "width=32", "--set", "layers=1", "--set", "heads=2", "--seed", "0"]
@@ -29,15 +30,6 @@ runner = CliRunner()
 
 def invoke(*args: str | Path) -> Result:
     return runner.invoke(app, [str(arg) for arg in args])
-
-
-def assert_user_error(result: Result, *fragments: str) -> None:
-    """Exit status 2 and one `error:` message naming each fragment, without a traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert result.stderr.startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
 
 
 def events(seed: int = 0) -> pd.DataFrame:

@@ -28,16 +28,14 @@ improving; PAR's epochs, default 128), --threads (torch's CPU threads).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from run_peer import peak_mib
+from run_peer import report
 
 Sampler = Callable[[int], pd.DataFrame]
 # a fit: the visits table in (ordered by patient, then visit); a sampler of n patients' visits and the epochs out
@@ -146,16 +144,7 @@ def main() -> None:
     generated = sample(args.patients)
     sampled = time.perf_counter()
     to_long(generated, columns, args.patient, args.visit).to_csv(args.output, index=False)
-    package = "mostlyai-engine" if args.peer == "tabularargn" else "sdv"
-    figures = {
-        "fit_seconds": fitted - started,
-        "sample_seconds": sampled - fitted,
-        "epochs": epochs,
-        "version": f"{package} {version(package)}",
-        "threads": torch.get_num_threads(),
-        "peak_mib": peak_mib(),
-    }
-    print(json.dumps(figures))
+    report(args.peer, (started, fitted, sampled), epochs)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,22 @@ def sdv_fit(kind: str, epochs: int | None, batch_size: int | None) -> Fit:
     return fit
 
 
+def report(peer: str, clock: tuple[float, float, float], epochs: int | None) -> None:
+    """Print the run's JSON line: fit and sample seconds (from the start, fitted and sampled times), the epochs,
+    the peer's version, torch's threads and the process's peak memory."""
+    started, fitted, sampled = clock
+    package = "mostlyai-engine" if peer == "tabularargn" else "sdv"
+    figures = {
+        "fit_seconds": fitted - started,
+        "sample_seconds": sampled - fitted,
+        "epochs": epochs,
+        "version": f"{package} {version(package)}",
+        "threads": torch.get_num_threads(),
+        "peak_mib": peak_mib(),
+    }
+    print(json.dumps(figures))
+
+
 def tabularargn_fit(epochs: int | None, batch_size: int | None) -> Fit:
     """mostlyai-engine's TabularARGN, imported here so that its import is not timed as part of the fit."""
     from mostlyai.engine import TabularARGN
@@ -96,16 +112,7 @@ def main() -> None:
     synthetic = sample(args.rows)
     sampled = time.perf_counter()
     synthetic.to_csv(args.output, index=False)
-    package = "mostlyai-engine" if args.peer == "tabularargn" else "sdv"
-    figures = {
-        "fit_seconds": fitted - started,
-        "sample_seconds": sampled - fitted,
-        "epochs": epochs,
-        "version": f"{package} {version(package)}",
-        "threads": torch.get_num_threads(),
-        "peak_mib": peak_mib(),
-    }
-    print(json.dumps(figures))
+    report(args.peer, (started, fitted, sampled), epochs)
 
 
 if __name__ == "__main__":
