@@ -227,34 +227,32 @@ class VisitGPT(Synthesizer):
         batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         return [batches[i] for i in rng.permutation(len(batches))]
 
-    def _schedule(self, optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def _rate(self, step: int, steps: int) -> float:
+        """The learning rate at optimizer step `step` of `steps`: a linear warm-up, then a cosine decay to a tenth.
+        A function of the step alone, so a run resumed from a checkpoint continues on the same schedule."""
         warmup = max(1, min(self.warmup_steps, steps // 2))
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            progress = min(1.0, (step - warmup) / max(1, steps - warmup))
-            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        if step < warmup:
+            return self.learning_rate * (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+        return self.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
         network: HistoryNetwork = self.networks_["network"].train()
         parts = self.transformer_.split(data.cpu().numpy())
         tensors = self._tensors(parts, run.device)
         counts = np.diff(parts.visit_offsets)
-        steps = self.epochs * math.ceil(len(counts) / self.batch_size)
+        per_epoch = math.ceil(len(counts) / self.batch_size)
         optimizer = torch.optim.AdamW(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        scheduler = self._schedule(optimizer, steps)
-        state = {"network": network, "optimizer": optimizer, "scheduler": scheduler}
-        for _ in run.epochs("train", self.epochs, len(counts), state):
+        state = {"network": network, "optimizer": optimizer}
+        for epoch in run.epochs("train", self.epochs, len(counts), state):
             total = 0.0
             with _seeded_dropout(int(run.rng.integers(2**31)), run.device):
-                for patients in self._batches(counts, run.rng):
+                for step, patients in enumerate(self._batches(counts, run.rng), start=epoch * per_epoch):
+                    for group in optimizer.param_groups:
+                        group["lr"] = self._rate(step, self.epochs * per_epoch)
                     loss = self._loss(network, patients, parts, tensors)
                     optimizer.zero_grad(set_to_none=True)
                     descend(loss / len(patients), optimizer)
-                    scheduler.step()
                     total += loss.item()
             run.log(nll=total / len(counts))
 

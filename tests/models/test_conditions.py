@@ -16,7 +16,7 @@ from synthmed.models.registry import ENTRIES
 from synthmed.models.training import TrainingRun
 from tests.models.test_synthesizers import make_model
 
-NOT_TABULAR = frozenset(name for name, entry in ENTRIES.items() if entry.data == "sequences")
+NOT_TABULAR = frozenset(name for name, entry in ENTRIES.items() if entry.data != "table")
 
 
 def patients(n: int = 120) -> pd.DataFrame:

@@ -34,10 +34,14 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
         "generator_widths": [16, 8],
         "discriminator_widths": [8, 16],
     },
+    "visitgpt": {"epochs": 2, "width": 32, "layers": 1, "heads": 2},
 }
 # Models of (n, T, C) sequences, not flat tables: only the table-free tests below apply to them; the same
 # properties on sequences (seeding, save/load, checkpoints, errors) are tested in tests/models/test_tsgan.py.
 SEQUENCE_MODELS = frozenset(name for name, entry in ENTRIES.items() if entry.data == "sequences")
+# Models of patient histories fit on events with their columns named: none of these tests applies; the same
+# properties on histories are tested in tests/models/test_visitgpt.py.
+HISTORY_MODELS = frozenset(name for name, entry in ENTRIES.items() if entry.data == "histories")
 TABLE_FREE_TESTS = frozenset(
     {"test_bad_hyperparameters_fail_before_training", "test_unknown_hyperparameter_lists_the_valid_names"}
 )
@@ -60,6 +64,8 @@ def test_every_model_has_fast_test_settings() -> None:
 def model_name(request: pytest.FixtureRequest) -> str:
     if request.param in SEQUENCE_MODELS and request.function.__name__ not in TABLE_FREE_TESTS:
         pytest.skip(f"{request.param} learns sequences, not flat tables (see tests/models/test_tsgan.py)")
+    if request.param in HISTORY_MODELS:
+        pytest.skip(f"{request.param} learns patient histories (see tests/models/test_visitgpt.py)")
     return request.param
 
 

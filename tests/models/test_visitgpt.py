@@ -13,6 +13,7 @@ import pytest
 from synthmed.data.histories import HistoryRoles, read_histories
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
+from synthmed.models.training import TrainingRun
 from synthmed.models.visitgpt import VisitGPT
 
 SMALL = {"width": 32, "layers": 1, "heads": 2, "seed": 0}
@@ -153,3 +154,30 @@ def test_histories_of_codes_alone_one_visit_each() -> None:
     sample = model.sample(20, seed=0)
     assert list(sample.columns) == ["record", "visit", "code"]
     assert sample.groupby("record")["visit"].nunique().eq(1).all() and sample["record"].nunique() == 20
+
+
+class Interrupted(Exception):
+    """Stands in for a crash in the middle of training."""
+
+
+def test_a_crashed_fit_resumes_from_its_checkpoint_to_the_same_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = structured_events(40)
+    reference = VisitGPT(epochs=4, **SMALL).fit(events, **ROLES, progress=False)
+    logged = {"epochs": 0}
+    original_log = TrainingRun.log
+
+    def crashing_log(run: TrainingRun, **metrics: float) -> None:
+        logged["epochs"] += 1
+        if logged["epochs"] == 3:
+            raise Interrupted
+        original_log(run, **metrics)
+
+    monkeypatch.setattr(TrainingRun, "log", crashing_log)
+    with pytest.raises(Interrupted):
+        VisitGPT(epochs=4, **SMALL).fit(events, **ROLES, progress=False, checkpoint=tmp_path, checkpoint_every=1)
+    logged["epochs"] = -100  # never crash again
+    resumed = VisitGPT(epochs=4, **SMALL).fit(events, **ROLES, progress=False, checkpoint=tmp_path, checkpoint_every=1)
+    assert logged["epochs"] == -100 + 2  # epochs 3 and 4 only
+    pd.testing.assert_frame_equal(resumed.sample(20, seed=1), reference.sample(20, seed=1))
