@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 import synthmed
-from synthmed.cli import app
 from tests.conftest import shared_file
-from tests.test_cli import assert_user_error
+from tests.test_cli import assert_user_error, invoke
 
 # Tiny training: each fit takes a second or two.
 TINY = ["--epochs", "2", "--set", "width=32", "--set", "layers=1", "--set", "heads=2", "--seed", "0"]
@@ -24,12 +23,6 @@ ROLES = ["--patient-column", "patient", "--visit-column", "encounter", "--time",
 HISTORY = [*ROLES, "--exclude", "row_id"]
 CODES = ["250.01", "401", "0389", "V45"]
 N_PATIENTS = 30
-
-runner = CliRunner()
-
-
-def invoke(*args: str | Path) -> Result:
-    return runner.invoke(app, [str(arg) for arg in args])
 
 
 def events(seed: int = 0) -> pd.DataFrame:
