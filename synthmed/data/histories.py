@@ -18,7 +18,6 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -27,7 +26,7 @@ from scipy import sparse
 
 from synthmed.data.database import DatabaseTable
 from synthmed.data.dates import parse_dates
-from synthmed.data.io import PARQUET_SUFFIXES, ReadOptions, is_table_source, read_table
+from synthmed.data.io import ReadOptions, is_table_source, read_table
 from synthmed.data.validate import require_columns
 from synthmed.errors import DataError, SynthmedWarning
 
@@ -407,14 +406,13 @@ def read_events(
 ) -> pd.DataFrame:
     """A table of events, visits or patients (a frame, a file or a database table); code columns of a CSV file are
     read as text, so '0389' keeps its zero."""
+    if isinstance(source, DatabaseTable):
+        return reading.read(source)
     if not is_table_source(source):
         return source
-    table = reading.read(source)
-    numeric = [c for c in codes if c in table.columns and pd.api.types.is_numeric_dtype(table[c])]
-    if numeric and not isinstance(source, DatabaseTable) and Path(source).suffix.lower() not in PARQUET_SUFFIXES:
-        text = read_table(source, na_values=reading.na_values, encoding=reading.encoding, as_text=True)
-        table[numeric] = text[numeric]
-    return table
+    return read_table(
+        source, na_values=reading.na_values, encoding=reading.encoding, decimal=reading.decimal, as_text=tuple(codes)
+    )
 
 
 def read_histories(

@@ -118,7 +118,7 @@ def _read_csv(
     na_values: Sequence[str] | None,
     encoding: str | None,
     decimal: Decimal | None,
-    as_text: bool,
+    as_text: bool | Sequence[str],
 ) -> pd.DataFrame:
     sep = _separator(path, encoding, compression)
     header = pd.read_csv(
@@ -132,7 +132,7 @@ def _read_csv(
         encoding=encoding,
         sep=sep,
         compression=compression,
-        dtype=str if as_text else None,
+        dtype=str if as_text is True else (dict.fromkeys(as_text, str) if as_text else None),
         **options,
     )
 
@@ -200,7 +200,7 @@ def read_table(
     na_values: Sequence[str] | None = None,
     encoding: str | None = None,
     decimal: Decimal | None = None,
-    as_text: bool = False,
+    as_text: bool | Sequence[str] = False,
 ) -> pd.DataFrame:
     """Read a CSV (optionally compressed) or Parquet file.
 
@@ -208,8 +208,8 @@ def read_table(
     the data set's own markers, such as "?" in the UCI heart files. `decimal` (CSV only) says how numbers are
     written when the file does not make it clear: "," for "1.234,5", "." for "1,234.5"; without it, columns
     of decimal-comma numbers are recognised during validation (data/numbers.py). `as_text` reads every CSV
-    column as text, so codes keep their leading zeros. A `DatabaseTable` (data/database.py) is read from its
-    database, typed by the database's column types.
+    column (True) or the named ones as text, so codes keep their leading zeros. A `DatabaseTable`
+    (data/database.py) is read from its database, typed by the database's column types.
     """
     if isinstance(path, DatabaseTable):
         return path.read(list(na_values or []))
