@@ -356,49 +356,35 @@ class HistoryTokenizer:
 
     def decode(self, rows: np.ndarray, rng: np.random.Generator) -> Histories:
         """Padded token rows (each a well-formed history, as generated) -> `Histories`."""
-        slots = self.grammar(rows).slot
-        n = len(rows)
-        visit_mark = (rows == self.visit_token_) & (slots >= 0)
-        patient_of, position_of = np.nonzero(visit_mark)
-        visits = len(patient_of)
-        offsets = np.concatenate([[0], np.cumsum(visit_mark.sum(1))])
-        visit_index = np.cumsum(visit_mark.ravel()).reshape(rows.shape) - 1
-        field = lambda k: rows[patient_of, position_of + 1 + k]  # noqa: E731 - the k-th field of every visit
-        times = None
-        statics = {a.name: rows[:, 1 + j] - self.attribute_starts_[j] for j, a in enumerate(self.static_)}
-        first_times = None
+        parts = self.split(rows)
+        n, visits = len(rows), len(parts.fields)
+        counts = np.diff(parts.visit_offsets)
+        local = parts.fields - np.asarray(self.attribute_starts_[self.statics_ :], dtype=np.int64)
+        statics = {a.name: parts.statics[:, j] - self.attribute_starts_[j] for j, a in enumerate(self.static_)}
+        times = first_times = None
         if self.gap_ is not None:
             first_times = self.static_[-1].decode(statics[FIRST_TIME], rng, None).to_numpy(dtype=np.float64)
-            gaps = np.array(self.gap_.decode(field(0) - self.attribute_starts_[self.statics_], rng, None), np.float64)
-            gaps[offsets[:-1][np.diff(offsets) > 0]] = 0.0
-            gaps = np.nan_to_num(gaps)
-            starts = np.repeat(first_times, np.diff(offsets))
-            cumulative = np.cumsum(gaps)
-            times = starts + cumulative - np.repeat(cumulative[offsets[:-1]] if visits else [], np.diff(offsets))
+            gaps = np.array(self.gap_.decode(local[:, 0], rng, None), np.float64)
+            gaps[parts.visit_offsets[:-1][counts > 0]] = 0.0
+            cumulative = np.cumsum(np.nan_to_num(gaps))
+            starts = np.repeat(first_times, counts)
+            times = starts + cumulative - np.repeat(cumulative[parts.visit_offsets[:-1]] if visits else [], counts)
         static = pd.DataFrame(
             {a.name: a.decode(statics[a.name], rng, first_times) for a in self.static_ if a.name != FIRST_TIME}
         )
         shift = 1 if self.gap_ is not None else 0
         visit_frame = pd.DataFrame(
-            {
-                a.name: a.decode(field(shift + k) - self.attribute_starts_[self.statics_ + shift + k], rng, times)
-                for k, a in enumerate(self.visit_)
-            }
+            {a.name: a.decode(local[:, shift + k], rng, times) for k, a in enumerate(self.visit_)}
         )
-        is_code = (slots == self.code_slot_) & (rows >= self.code_start_) & (rows < self.visit_token_)
-        code_patient, code_position = np.nonzero(is_code)
         codes = sparse.csr_array(
-            (
-                np.ones(len(code_patient), np.int8),
-                (visit_index[code_patient, code_position], rows[code_patient, code_position] - self.code_start_),
-            ),
+            (np.ones(len(parts.code_tokens), np.int8), parts.code_tokens - self.code_start_, parts.code_indptr),
             shape=(visits, len(self.vocabulary_)),
         )
         return Histories(
             roles=self.roles_,
             static=static if len(static.columns) else pd.DataFrame(index=range(n)),
             visits=visit_frame if len(visit_frame.columns) else pd.DataFrame(index=range(visits)),
-            visit_patient=patient_of.astype(np.int64),
+            visit_patient=np.repeat(np.arange(n), counts),
             codes=codes,
             vocabulary=tuple(tuple(v) for v in self.vocabulary_),
             times=times,
