@@ -36,6 +36,17 @@ SECONDS_PER_DAY = 86_400.0
 TimeUnit = Literal["datetime", "number"]
 
 
+def concatenated_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """starts[i], starts[i] + 1, ..., starts[i] + counts[i] - 1 for each i, one range after another (the rows of
+    several patients' visits, or of several visits' codes, without a loop).
+
+    >>> concatenated_ranges(np.array([5, 0]), np.array([2, 3])).tolist()
+    [5, 6, 0, 1, 2]
+    """
+    starts, counts = np.asarray(starts, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum(), dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class HistoryRoles:
     """Which columns carry the patient, the visit (an id, a time, or both) and the codes; `exclude` is not modelled."""
@@ -98,9 +109,8 @@ class Histories:
     def take(self, patients: np.ndarray) -> Histories:
         """The histories of these patients (positions), in this order."""
         offsets = self.visit_offsets
-        rows = np.concatenate([np.arange(offsets[p], offsets[p + 1]) for p in patients]) if len(patients) else []
-        rows = np.asarray(rows, dtype=np.int64)
         counts = np.diff(offsets)[patients]
+        rows = concatenated_ranges(offsets[patients], counts)
         return replace(
             self,
             static=self.static.iloc[patients].reset_index(drop=True),

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from synthmed.data.histories import SECONDS_PER_DAY, Histories, HistoryRoles
+from synthmed.data.histories import SECONDS_PER_DAY, Histories, HistoryRoles, concatenated_ranges
 from synthmed.data.inference import infer_schema
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, ColumnSchema, Schema
@@ -315,7 +315,7 @@ class HistoryTokenizer:
         width = fields.shape[1]
         rows[visit_patient[:, None], start[:, None] + np.arange(width)] = fields
         code_visit = np.repeat(np.arange(visits), np.diff(indptr))
-        rank = np.arange(len(code_tokens)) - indptr[code_visit]
+        rank = concatenated_ranges(np.zeros(visits), np.diff(indptr))
         rows[visit_patient[code_visit], start[code_visit] + width + rank] = code_tokens
         rows[np.arange(n), lengths - 1] = self.eos_
         return rows

@@ -175,7 +175,7 @@ class HistoryNetwork(nn.Module):
     def __init__(
         self,
         vocabulary: int,
-        code_range: tuple[int, int],
+        codes: int,
         static_ranges: list[tuple[int, int]],
         field_ranges: list[tuple[int, int]],
         width: int,
@@ -192,8 +192,7 @@ class HistoryNetwork(nn.Module):
         # whether another visit follows: from the context and the number of visits so far
         self.visit_count = nn.Embedding(MAX_VISIT_EMBEDDINGS, width)
         self.stop_head = nn.Sequential(nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
-        self.code_start, self.code_stop = code_range
-        self.codes = CodeDecoder(width, self.code_stop - self.code_start)
+        self.codes = CodeDecoder(width, codes)
         self.statics = FieldChain(static_ranges, width, 2 * width)
         self.fields = FieldChain(field_ranges, 2 * width, 2 * width)
         _init(self)

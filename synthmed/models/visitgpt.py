@@ -29,17 +29,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthmed.data.histories import HistoryRoles, read_events, read_histories, to_long
+from synthmed.data.histories import HistoryRoles, concatenated_ranges, read_events, read_histories, to_long
 from synthmed.data.history_tokens import FIRST_TIME, AttributeTokens, HistoryParts, HistoryTokenizer
 from synthmed.data.io import ReadOptions
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
+from synthmed.models.conditions import largest_remainder
 from synthmed.models.history_network import HistoryNetwork, gumbel_max
 from synthmed.models.training import TrainingRun, descend
 
 TableLike = pd.DataFrame | str | Path
+# one visit number's generated visits: their patients, the visit number (one per visit), their fields (visits x
+# fields), the codes of all of them one visit after another (local indices) and how many each visit holds
+GeneratedVisits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 # patients generated together
 GENERATION_BATCH = 1024
 # conditional sampling draws patients' attributes in batches of this many, and gives up after this many per patient
@@ -109,7 +113,7 @@ class VisitGPT(Synthesizer):
     ) -> None:
         """Hyperparameters (synthmed's choices; HALO's own are 12 layers of width 768 on a GPU):
 
-        width, layers, heads: the transformer's size; dropout on embeddings, attention and MLP outputs.
+        width, layers, heads: the visit transformer's size; dropout: in its attention and MLP layers.
         epochs: passes over the patients; batch_size: patients per step (grouped by visit count).
         learning_rate, weight_decay: AdamW's; the rate warms up linearly over `warmup_steps` steps, then decays
         along a cosine to a tenth of itself by the last step.
@@ -186,7 +190,7 @@ class VisitGPT(Synthesizer):
         statics, fields = tokens.field_ranges()
         network = HistoryNetwork(
             tokens.size_,
-            (tokens.code_start_, tokens.visit_token_),
+            len(tokens.vocabulary_),
             statics,
             fields,
             self.width,
@@ -204,22 +208,17 @@ class VisitGPT(Synthesizer):
             "fields": parts.fields,
             "codes": parts.code_tokens - tokens.code_start_,
             "code_visit": np.repeat(np.arange(len(parts.fields)), np.diff(parts.code_indptr)),
-            "code_rank": np.arange(len(parts.code_tokens))
-            - np.repeat(parts.code_indptr[:-1], np.diff(parts.code_indptr)),
+            "code_rank": concatenated_ranges(np.zeros(len(parts.fields)), np.diff(parts.code_indptr)),
             "column_end": tokens.code_end_ - tokens.code_start_,
-            "code_keys": self._code_keys(),
+            "code_keys": self._code_keys()[0],
         }
         return {name: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device) for name, a in arrays.items()}
 
-    def _code_keys(self) -> np.ndarray:
-        """Each code's key: the same code text in any code column shares one (diag_1=428 and diag_2=428)."""
-        texts = [code for _, code in self.transformer_.vocabulary_]
-        return np.unique(texts, return_inverse=True)[1].astype(np.int64) if texts else np.zeros(0, np.int64)
-
-    @staticmethod
-    def _seen(held: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """(visits x 2 x codes) indicators from (visits x 2 x keys) ones: the code's key was held."""
-        return held[:, :, keys]
+    def _code_keys(self) -> tuple[np.ndarray, int]:
+        """Each code's key, and how many keys: the same code text in any code column shares one (diag_1=428 and
+        diag_2=428)."""
+        texts, keys = np.unique([code for _, code in self.transformer_.vocabulary_], return_inverse=True)
+        return keys.astype(np.int64), len(texts)
 
     def _batches(self, visit_counts: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
         """Patients of similar visit counts together (little padding), `batch_size` at a time, in random order."""
@@ -263,14 +262,13 @@ class VisitGPT(Synthesizer):
         device = tensors["fields"].device
         counts = np.diff(parts.visit_offsets)[patients]
         first = parts.visit_offsets[patients]
-        visits = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())  # their visit rows
+        visits = concatenated_ranges(first, counts)  # their visit rows
         row = np.repeat(np.arange(len(patients)), counts)
-        step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)  # 0 for a first visit
+        step = concatenated_ranges(np.zeros(len(patients)), counts)  # 0 for a first visit
         visits_t, row_t, step_t = (torch.as_tensor(a, device=device) for a in (visits, row, step))
         # codes of these visits, local indices
         code_counts = np.diff(parts.code_indptr)[visits]
-        code_rows = np.repeat(parts.code_indptr[visits] - np.cumsum(code_counts) + code_counts, code_counts)
-        code_rows = torch.as_tensor(code_rows + np.arange(code_counts.sum()), device=device)
+        code_rows = torch.as_tensor(concatenated_ranges(parts.code_indptr[visits], code_counts), device=device)
         code_visit = torch.as_tensor(np.repeat(np.arange(len(visits)), code_counts), device=device)
         bag = network.code_bag(tensors["codes"][code_rows] + self.transformer_.code_start_, code_visit, len(visits))
         fields = tensors["fields"][visits_t]
@@ -301,14 +299,14 @@ class VisitGPT(Synthesizer):
         visit did (visits x 2 x codes)."""
         keys = tensors["code_keys"]
         visits = len(step)
-        held = torch.zeros(visits, int(keys.max()) + 1 if len(keys) else 0, device=step.device)
+        held = torch.zeros(visits, self._code_keys()[1], device=step.device)
         held[code_visit, keys[tensors["codes"][code_rows]]] = 1.0
         previous = torch.zeros_like(held)
         previous[1:] = torch.where((step[1:] > 0)[:, None], held[:-1], 0.0)
         before = held.cumsum(0) - held  # codes of all earlier visits in the list
         first = torch.arange(visits, device=step.device) - step  # each visit's patient's first visit
         earlier = (before - before[first]) > 0
-        return self._seen(torch.stack([previous, earlier.float()], 1), keys)
+        return torch.stack([previous, earlier.float()], 1)[:, :, keys]  # from each code's key to the code
 
     def _code_loss(
         self,
@@ -346,20 +344,13 @@ class VisitGPT(Synthesizer):
 
     # ---- generation ----------------------------------------------------------------------------------------
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
-        tokens = self.transformer_
         forced = self._forced_statics(n, getattr(self, "_requests", {}), run.rng)
-        blocks = [self._generate_batch(forced[s : s + GENERATION_BATCH], run) for s in range(0, n, GENERATION_BATCH)]
-        statics = np.concatenate([b.statics for b in blocks]) if blocks else np.zeros((0, tokens.statics_), np.int64)
-        visit_counts = np.concatenate([np.diff(b.visit_offsets) for b in blocks]) if blocks else np.zeros(0, np.int64)
-        code_counts = np.concatenate([np.diff(b.code_indptr) for b in blocks]) if blocks else np.zeros(0, np.int64)
-        parts = HistoryParts(
-            statics=statics,
-            fields=np.concatenate([b.fields for b in blocks]) if blocks else np.zeros((0, tokens.visit_fields_)),
-            code_indptr=np.concatenate([[0], np.cumsum(code_counts)]).astype(np.int64),
-            code_tokens=np.concatenate([b.code_tokens for b in blocks]) if blocks else np.zeros(0, np.int64),
-            visit_offsets=np.concatenate([[0], np.cumsum(visit_counts)]).astype(np.int64),
-        )
-        return torch.as_tensor(tokens.join(parts).astype(np.int64))
+        statics, made = [], []
+        for start in range(0, n, GENERATION_BATCH):
+            batch_statics, batch_made = self._generate_batch(forced[start : start + GENERATION_BATCH], run)
+            statics.append(batch_statics.cpu().numpy())
+            made += [(patients + start, *visits) for patients, *visits in batch_made]
+        return torch.as_tensor(self.transformer_.join(self._parts(n, np.concatenate(statics), made)).astype(np.int64))
 
     def _forced_statics(
         self, n: int, requests: dict[int, list[tuple[int, float]]], rng: np.random.Generator
@@ -368,9 +359,7 @@ class VisitGPT(Synthesizer):
         shares (largest remainders), in random order."""
         forced = np.full((n, self.transformer_.statics_), -1, dtype=np.int64)
         for field, asked in requests.items():
-            shares = np.array([share for _, share in asked])
-            counts = np.floor(shares * n).astype(np.int64)
-            counts[np.argsort(-(shares * n - counts), kind="stable")[: n - counts.sum()]] += 1
+            counts = largest_remainder(n, [share for _, share in asked])
             forced[:, field] = rng.permutation(np.repeat([token for token, _ in asked], counts))
         return forced
 
@@ -401,9 +390,10 @@ class VisitGPT(Synthesizer):
             statics[torch.as_tensor(rows, device=run.device)] = torch.cat(found)[: len(rows)]
         return statics
 
-    def _generate_batch(self, forced: np.ndarray, run: TrainingRun) -> HistoryParts:
+    def _generate_batch(self, forced: np.ndarray, run: TrainingRun) -> tuple[torch.Tensor, list[GeneratedVisits]]:
         """New histories, one per row of `forced` (see `_forced_statics`): static attributes, then visit after
-        visit until each history stops (or reaches the longest training history's visit count)."""
+        visit until each history stops (or reaches the longest training history's visit count). Returns the static
+        tokens and, per visit number, the visits made (`GeneratedVisits`, patients numbered from 0)."""
         tokens = self.transformer_
         network: HistoryNetwork = self.networks_["network"]
         device = run.device
@@ -411,9 +401,10 @@ class VisitGPT(Synthesizer):
         statics = self._draw_statics(network, forced, run)
         sequence = network.summary(statics)[:, None]
         alive = torch.arange(n, device=device)
-        keys = torch.as_tensor(self._code_keys(), device=device)
-        held = torch.zeros(n, 2, int(keys.max()) + 1 if len(keys) else 0, device=device)  # previous, any earlier
-        made: list[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]] = []  # (patients, fields, codes)
+        keys, key_count = self._code_keys()
+        keys = torch.as_tensor(keys, device=device)
+        held = torch.zeros(n, 2, key_count, device=device)  # keys of the previous visit, of any earlier one
+        made: list[GeneratedVisits] = []
         for visit in range(tokens.max_visits_):
             context = network.visits(sequence[alive])[:, -1]
             if visit > 0:  # every history has a first visit
@@ -424,10 +415,10 @@ class VisitGPT(Synthesizer):
                 alive, context = alive[go_on], context[go_on]
             if len(alive) == 0:
                 break
-            codes = self._sample_codes(network, context, self._seen(held[alive], keys), run)
-            code_visit = torch.as_tensor(np.repeat(np.arange(len(codes)), [len(c) for c in codes]), device=device)
-            flat = torch.cat(codes) if codes else torch.zeros(0, dtype=torch.long, device=device)
-            now = torch.zeros(len(alive), held.shape[2], device=device)
+            drawn = self._sample_codes(network, context, held[alive][:, :, keys], run)
+            present = drawn < network.codes.codes  # END pads each visit's codes
+            code_visit, flat = torch.nonzero(present)[:, 0], drawn[present]
+            now = torch.zeros(len(alive), key_count, device=device)
             now[code_visit, keys[flat]] = 1.0
             held[alive, 0] = now
             held[alive, 1] = torch.maximum(held[alive, 1], now)
@@ -440,8 +431,9 @@ class VisitGPT(Synthesizer):
             grown[:, :-1] = sequence
             grown[alive, -1] = summary
             sequence = grown
-            made.append((alive, fields, codes))
-        return self._parts(n, statics, made)
+            visits = (alive, torch.full_like(alive, visit), fields, flat, present.sum(1))
+            made.append(tuple(part.cpu().numpy().astype(np.int64) for part in visits))
+        return statics, made
 
     def _gap_rule(self, first: bool, device: torch.device) -> dict[int, torch.Tensor] | None:
         """A first visit has no gap (the gap's missing value), a later one has one: no two visits share a time."""
@@ -452,35 +444,24 @@ class VisitGPT(Synthesizer):
         no_gap = torch.arange(widest, device=device) == gap.size - 1
         return {0: no_gap if first else ~no_gap & (torch.arange(widest, device=device) < gap.size)}
 
-    def _parts(
-        self, n: int, statics: torch.Tensor, made: list[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]]
-    ) -> HistoryParts:
-        """Generated visits (made step by step) -> `HistoryParts`, visits grouped by patient in order."""
-        tokens = self.transformer_
-        patients = np.concatenate([m[0].cpu().numpy() for m in made]) if made else np.zeros(0, np.int64)
-        steps = np.concatenate([np.full(len(m[0]), k) for k, m in enumerate(made)]) if made else np.zeros(0, np.int64)
+    def _parts(self, n: int, statics: np.ndarray, made: list[GeneratedVisits]) -> HistoryParts:
+        """Generated visits (made visit number by visit number) -> `HistoryParts`, grouped by patient in order."""
+        patients, steps, fields, codes, counts = (np.concatenate(part) for part in zip(*made, strict=True))
         order = np.lexsort((steps, patients))
-        fields = (
-            np.concatenate([m[1].cpu().numpy() for m in made])[order]
-            if made
-            else np.zeros((0, tokens.visit_fields_), np.int64)
-        )
-        codes = [c.cpu().numpy() + tokens.code_start_ for m in made for c in m[2]]
-        codes = [codes[i] for i in order]
-        counts = np.array([len(c) for c in codes], dtype=np.int64)
+        first_code = np.cumsum(counts) - counts  # each visit's first code in `codes`, in the order made
         return HistoryParts(
-            statics=statics.cpu().numpy(),
-            fields=fields,
-            code_indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            code_tokens=np.concatenate(codes).astype(np.int64) if codes else np.zeros(0, np.int64),
+            statics=statics,
+            fields=fields[order],
+            code_indptr=np.concatenate([[0], np.cumsum(counts[order])]).astype(np.int64),
+            code_tokens=codes[concatenated_ranges(first_code[order], counts[order])] + self.transformer_.code_start_,
             visit_offsets=np.concatenate([[0], np.cumsum(np.bincount(patients, minlength=n))]).astype(np.int64),
         )
 
     def _sample_codes(
         self, network: HistoryNetwork, context: torch.Tensor, seen: torch.Tensor, run: TrainingRun
-    ) -> list[torch.Tensor]:
-        """Each visit's codes (local indices, increasing), drawn one at a time until END; `seen`: what the patient's
-        earlier visits held (see CodeDecoder)."""
+    ) -> torch.Tensor:
+        """Each visit's codes (local indices, increasing), drawn one at a time until END, as a (visits x steps) table
+        padded with END; `seen`: what the patient's earlier visits held (see CodeDecoder)."""
         end = network.codes.codes
         column_end = torch.as_tensor(self.transformer_.code_end_ - self.transformer_.code_start_, device=context.device)
         visits = len(context)
@@ -502,8 +483,7 @@ class VisitGPT(Synthesizer):
                 break
             previous = torch.where(chosen < end, chosen, previous)
             low = torch.where(chosen < end, self._after(chosen.clamp(max=end - 1), column_end), low)
-        table = torch.stack(drawn, 1)
-        return [row[row < end] for row in table]
+        return torch.stack(drawn, 1)
 
     # ---- sampling ------------------------------------------------------------------------------------------
     def sample(  # type: ignore[override]
