@@ -89,29 +89,32 @@ def patient_table(histories: Histories, codes: list[tuple[str, str]]) -> pd.Data
     return pd.concat([table, visits.reindex(range(h.n_patients))], axis=1)
 
 
+def _margin_check(name: str, gap: float, detail: str, policy: Policy) -> Check:
+    """How far a figure falls behind the real holdout's, judged by the column-shape margins."""
+    rules = policy.fidelity
+    warn, fail = rules.column_shape_margin_warn, rules.column_shape_margin_fail
+    return limit_check(name, gap, warn, fail, higher_is_worse=True, detail=detail)
+
+
 def _fidelity(figures: dict[str, Any], reference: dict[str, Any], detected: Any, policy: Policy) -> Area:
     rules = policy.fidelity
     checks = [
-        limit_check(
+        _margin_check(
             name,
             float(reference[key] - figures[key]),
-            rules.column_shape_margin_warn,
-            rules.column_shape_margin_fail,
-            higher_is_worse=True,
-            detail=f"R^2 {figures[key]:.3f} (real holdout {reference[key]:.3f})",
+            f"R^2 {figures[key]:.3f} (real holdout {reference[key]:.3f})",
+            policy,
         )
         if figures[key] is not None and reference[key] is not None
         else Check(name, Verdict.INCONCLUSIVE, UNDEFINED[key])
         for key, name in R2_FIGURES.items()
     ]
     checks += [
-        limit_check(
+        _margin_check(
             name,
             float(figures[key] - reference[key]),
-            rules.column_shape_margin_warn,
-            rules.column_shape_margin_fail,
-            higher_is_worse=True,
-            detail=f"total variation distance {figures[key]:.3f} (real holdout {reference[key]:.3f})",
+            f"total variation distance {figures[key]:.3f} (real holdout {reference[key]:.3f})",
+            policy,
         )
         for key, name in DISTANCE_FIGURES.items()
     ]
