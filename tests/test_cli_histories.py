@@ -5,17 +5,15 @@ histories exit with status 2 before any training."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import Result
 
 import synthmed
 from tests.conftest import shared_file
-from tests.test_cli import assert_user_error, invoke
+from tests.test_cli import Fitted, assert_user_error, invoke
 
 # Tiny training: each fit takes a second or two.
 TINY = ["--epochs", "2", "--set", "width=32", "--set", "layers=1", "--set", "heads=2", "--seed", "0"]
@@ -51,13 +49,6 @@ def events(seed: int = 0) -> pd.DataFrame:
 def write_events(path: Path, table: pd.DataFrame | None = None) -> Path:
     (events() if table is None else table).to_csv(path, index=False)
     return path
-
-
-@dataclass(frozen=True)
-class Fitted:
-    csv: Path
-    model: Path
-    result: Result
 
 
 @pytest.fixture(scope="module")

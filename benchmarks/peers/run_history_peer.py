@@ -34,8 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from run_peer import report
+from run_peer import parsed, report
 
 Sampler = Callable[[int], pd.DataFrame]
 # a fit: the visits table in (ordered by patient, then visit); a sampler of n patients' visits and the epochs out
@@ -123,14 +122,8 @@ def main() -> None:
     parser.add_argument("--visit", required=True, help="the visit id column, in time order within a patient")
     parser.add_argument("--codes", nargs="+", required=True, help="the code columns")
     parser.add_argument("--context", action="append", default=[], help="a patient-level column (repeat)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    args = parsed(parser)
     table = pd.read_csv(args.train, dtype={column: str for column in args.codes})
     columns = list(table.columns)
     visits = table.sort_values([args.patient, args.visit], kind="stable", ignore_index=True).drop(columns=args.visit)

@@ -47,6 +47,19 @@ def sdv_fit(kind: str, epochs: int | None, batch_size: int | None) -> Fit:
     return fit
 
 
+def parsed(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The options with --seed and --threads added, and the process set up by them: torch's CPU threads, numpy's
+    and torch's global seeds (the peers draw from those)."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    return args
+
+
 def report(peer: str, clock: tuple[float, float, float], epochs: int | None) -> None:
     """Print the run's JSON line: fit and sample seconds (from the start, fitted and sampled times), the epochs,
     the peer's version, torch's threads and the process's peak memory."""
@@ -92,15 +105,9 @@ def main() -> None:
     parser.add_argument("train")
     parser.add_argument("rows", type=int)
     parser.add_argument("output")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    args = parsed(parser)
     table = pd.read_csv(args.train)
     if args.peer == "tabularargn":
         fit = tabularargn_fit(args.epochs, args.batch_size)
