@@ -1,11 +1,13 @@
-"""Histories as token sequences: the form the history model (models/visitgpt.py) learns and generates.
+"""Histories as token sequences: the padded rows the history model (models/visitgpt.py) is fitted on and returns,
+taken apart into patients' attribute tokens, visits' field tokens and codes (`split`, `HistoryParts`) and put back
+together (`join`).
 
 A patient is one sequence: BOS, one token per static attribute, then for each visit VISIT, the gap since the previous
 visit (when visits have times), one token per visit attribute and the visit's codes in vocabulary order; EOS ends it.
-Every position has a *slot* that fixes which tokens may stand there, found from the tokens alone (`grammar`): a static
-or visit attribute's values, the gap's bins, or in a visit's code run the codes after the previous one (codes are a
-set, so they come in increasing order; where the input had one row per visit, at most one code per code column) and
-the VISIT or EOS that ends the run. A model scores only the allowed tokens and can only generate well-formed histories.
+Every position has a *slot* that fixes which tokens may stand there, found from the tokens alone (`grammar`, the
+definition of a well-formed row): a static or visit attribute's values, the gap's bins, or in a visit's code run the
+codes after the previous one (codes are a set, so they come in increasing order; where the input had one row per
+visit, at most one code per code column) and the VISIT or EOS that ends the run.
 
 Attributes become tokens by kind: a category or a number with few distinct values one token per value; other
 numbers one token per quantile bin, decoded uniformly within the bin at the data's precision; dates (and the time of
