@@ -13,7 +13,7 @@ Attributes become tokens by kind: a category or a number with few distinct value
 numbers one token per quantile bin, decoded uniformly within the bin at the data's precision; dates (and the time of
 the first visit) as days from the visit's time (the first visit's for static dates), binned likewise. A missing value
 is a token of its own. What ships in a saved generator: the categories, the numbers' distinct values or bin edges,
-and the code vocabulary, as with tables.
+and the code vocabulary; by default only values that at least k patients hold (data/history_rare.py).
 """
 
 from __future__ import annotations
@@ -26,10 +26,19 @@ import pandas as pd
 from scipy import sparse
 
 from synthmed.data.histories import SECONDS_PER_DAY, Histories, HistoryRoles, concatenated_ranges
+from synthmed.data.history_rare import (
+    DEFAULT_MIN_PATIENTS,
+    RarePolicy,
+    coding_bounds,
+    generalise_codes,
+    patients_holding,
+)
 from synthmed.data.inference import infer_schema
 from synthmed.data.layout import ColumnLayout
+from synthmed.data.rare import MERGED
 from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, ColumnSchema, Schema
 from synthmed.data.validate import validate_table
+from synthmed.errors import DataError
 
 PAD, BOS = 0, 1
 # a number with at most this many distinct values keeps each value as a token; others are binned
@@ -38,6 +47,7 @@ EXACT_VALUES = 64
 NUMBER_BINS = 48
 # digits after the point kept when decoding a binned number: the data's own precision, at most this
 MAX_DECIMALS = 6
+TEXT_DTYPES = ("object", "str", "string")
 GAP = "(gap)"
 FIRST_TIME = "(first visit time)"
 Coding = Literal["category", "number"]
@@ -69,9 +79,21 @@ class AttributeTokens:
     missing: bool = False
     date: bool = False
     dtype: str = "object"
+    rare_note: str = ""  # what the rare-value treatment found or changed, without any value
 
     @classmethod
-    def learn(cls, name: str, series: pd.Series, kind: ColumnKind, reference: np.ndarray | None) -> AttributeTokens:
+    def learn(
+        cls,
+        name: str,
+        series: pd.Series,
+        kind: ColumnKind,
+        reference: np.ndarray | None,
+        holders: np.ndarray,
+        rare: RarePolicy = "keep",
+        min_patients: int = DEFAULT_MIN_PATIENTS,
+    ) -> AttributeTokens:
+        """The tokens of `series` (each row's patient in `holders`); unless `rare` is `keep`, only values that at least
+        `min_patients` patients hold ship (data/history_rare.py), and `rare_note` says what changed."""
         date = kind is ColumnKind.DATETIME
         numbers = _days(series, reference) if date else None
         missing = bool(series.isna().any())
@@ -79,17 +101,78 @@ class AttributeTokens:
         if kind in (ColumnKind.CATEGORICAL, ColumnKind.BINARY) or (
             numbers is None and not pd.api.types.is_numeric_dtype(series)
         ):
-            values = sorted((_python(v) for v in series.dropna().unique()), key=lambda v: (str(type(v)), v))
-            return cls(name, "category", values=values, missing=missing, dtype=dtype)
+            return cls._categories(name, series, holders, rare, min_patients, missing, dtype)
         numbers = numbers if numbers is not None else series.to_numpy(dtype=np.float64, na_value=np.nan)
-        present = numbers[~np.isnan(numbers)]
-        distinct = np.unique(present)
+        notes = []
+        if rare != "keep":
+            bounds = coding_bounds(numbers, holders, min_patients)
+            if bounds is None:
+                every = "" if np.isnan(numbers).all() else f"fewer than {min_patients} patients have a value: none kept"
+                return cls(name, "number", values=[], missing=True, date=date, dtype=dtype, rare_note=every)
+            clipped = np.clip(numbers, *bounds)
+            if np.nanmin(numbers) < bounds[0] or np.nanmax(numbers) > bounds[1]:
+                notes.append(f"top- and bottom-coded to values at least {min_patients} patients reach")
+            numbers = clipped
+        present = ~np.isnan(numbers)
+        distinct, index = np.unique(numbers[present], return_inverse=True)
         if len(distinct) <= EXACT_VALUES:
-            return cls(name, "number", values=distinct.tolist(), missing=missing, date=date, dtype=dtype)
-        edges = np.unique(np.quantile(present, np.linspace(0, 1, NUMBER_BINS + 1)))
+            held = patients_holding(index, holders[present], len(distinct))
+            if rare != "keep" and (held < min_patients).any():
+                distinct = distinct[held >= min_patients]  # the coded extremes are held by enough patients
+                notes.append(f"values of fewer than {min_patients} patients coded as the nearest kept value")
+            return cls(
+                name,
+                "number",
+                values=distinct.tolist(),
+                missing=missing,
+                date=date,
+                dtype=dtype,
+                rare_note=", ".join(notes),
+            )
+        edges = np.unique(np.quantile(numbers[present], np.linspace(0, 1, NUMBER_BINS + 1)))
         return cls(
-            name, "number", edges=edges.tolist(), decimals=_decimals(present), missing=missing, date=date, dtype=dtype
+            name,
+            "number",
+            edges=edges.tolist(),
+            decimals=_decimals(numbers[present]),
+            missing=missing,
+            date=date,
+            dtype=dtype,
+            rare_note=", ".join(notes),
         )
+
+    @classmethod
+    def _categories(
+        cls,
+        name: str,
+        series: pd.Series,
+        holders: np.ndarray,
+        rare: RarePolicy,
+        min_patients: int,
+        missing: bool,
+        dtype: str,
+    ) -> AttributeTokens:
+        """A category's tokens: rare values merged into "(other)" (text only) or made missing, unless kept."""
+        present = series.notna().to_numpy()
+        known, index = np.unique(series[present].astype(str).to_numpy(dtype=str), return_inverse=True)
+        values = {str(v): _python(v) for v in series[present].unique()}
+        held = patients_holding(index, holders[present], len(known))
+        few = [values[text] for text, count in zip(known, held, strict=True) if count < min_patients and text != MERGED]
+        kept = [value for text, value in values.items() if rare == "keep" or text not in set(map(str, few))]
+        kept.sort(key=lambda v: (str(type(v)), v))
+        if not few:
+            return cls(name, "category", values=kept, missing=missing, dtype=dtype)
+        if rare == "keep":
+            found = f"{len(few)} categories held by fewer than {min_patients} patients"
+            return cls(name, "category", values=kept, missing=missing, dtype=dtype, rare_note=found)
+        if rare == "merge" and dtype in TEXT_DTYPES:
+            if MERGED not in kept:
+                kept.append(MERGED)
+            how = f'merged into "{MERGED}"'
+        else:
+            missing, how = True, "made missing"
+        note = f"{len(few)} categories held by fewer than {min_patients} patients {how}"
+        return cls(name, "category", values=kept, missing=missing, dtype=dtype, rare_note=note)
 
     @property
     def size(self) -> int:
@@ -101,10 +184,13 @@ class AttributeTokens:
         missing_token = self.size - 1
         if self.coding == "category":
             index = pd.Index(self.values, dtype=object).get_indexer(series.to_numpy(dtype=object))
-            return np.where(series.isna().to_numpy(), missing_token, index)
+            other = self.values.index(MERGED) if MERGED in self.values else missing_token  # a value not kept
+            return np.where(series.isna().to_numpy(), missing_token, np.where(index < 0, other, index))
         numbers = _days(series, reference) if self.date else series.to_numpy(dtype=np.float64, na_value=np.nan)
-        if self.values is not None:
-            index = np.searchsorted(np.asarray(self.values), numbers)
+        if self.values is not None:  # the nearest kept value (the value itself unless it was rare)
+            known = np.asarray(self.values, dtype=np.float64)
+            index = np.searchsorted((known[1:] + known[:-1]) / 2, numbers) if len(known) else np.full(len(numbers), -1)
+            numbers = numbers if len(known) else np.full(len(numbers), np.nan)
         else:
             index = np.searchsorted(np.asarray(self.edges)[1:-1], numbers, side="right")
         return np.where(np.isnan(numbers), missing_token, index)
@@ -116,7 +202,7 @@ class AttributeTokens:
         if self.coding == "category":
             values = np.asarray([*self.values, None], dtype=object)[np.where(missing, len(self.values), kept)]
             series = pd.Series(values, dtype=object)
-            return series.astype(self.dtype) if self.dtype not in ("object", "str", "string") else series
+            return series.astype(self.dtype) if self.dtype not in TEXT_DTYPES else series
         if self.values is not None:
             known = np.asarray(self.values, dtype=np.float64)
             # no value at all: every patient's gap is missing when each has one visit
@@ -190,9 +276,13 @@ class HistoryTokenizer:
         self.layout_ = ColumnLayout(())  # a history is no flat matrix; saved generators still list a layout
 
     # ---- learning ------------------------------------------------------------------------------------
-    def fit(self, histories: Histories) -> tuple[HistoryTokenizer, pd.DataFrame, pd.DataFrame]:
-        """Learn the vocabulary; returns itself and the static and visit attributes it models."""
-        h = histories
+    def fit(
+        self, histories: Histories, rare: RarePolicy = "keep", min_patients: int = DEFAULT_MIN_PATIENTS
+    ) -> tuple[HistoryTokenizer, Histories, pd.DataFrame, pd.DataFrame]:
+        """Learn the vocabulary, shipping only values at least `min_patients` patients hold unless `rare` is `keep`
+        (data/history_rare.py); returns itself, the histories with rare codes generalised, and the static and visit
+        attributes it models (what `encode` takes)."""
+        h, rare_codes = generalise_codes(histories, rare, min_patients)
         self.roles_ = h.roles
         self.one_row_per_visit_ = h.one_row_per_visit
         self.time_unit_ = h.time_unit
@@ -200,20 +290,43 @@ class HistoryTokenizer:
         static, static_columns = _modelled(h.static)
         visits, visit_columns = _modelled(h.visits)
         first_times, visit_times = self._references(h)
-        self.static_ = [AttributeTokens.learn(c.name, static[c.name], c.kind, first_times) for c in static_columns]
-        self.visit_ = [AttributeTokens.learn(c.name, visits[c.name], c.kind, visit_times) for c in visit_columns]
+        patients = np.arange(h.n_patients)
+
+        def learn(
+            name: str, series: pd.Series, kind: ColumnKind, reference: np.ndarray | None, holders: np.ndarray
+        ) -> AttributeTokens:
+            return AttributeTokens.learn(name, series, kind, reference, holders, rare, min_patients)
+
+        self.static_ = [learn(c.name, static[c.name], c.kind, first_times, patients) for c in static_columns]
+        self.visit_ = [learn(c.name, visits[c.name], c.kind, visit_times, h.visit_patient) for c in visit_columns]
         if h.times is not None:
             first = pd.Series(first_times)
-            self.static_.append(AttributeTokens.learn(FIRST_TIME, first, ColumnKind.CONTINUOUS, None))
-            self.gap_ = AttributeTokens.learn(GAP, pd.Series(h.gaps()), ColumnKind.CONTINUOUS, None)
+            self.static_.append(learn(FIRST_TIME, first, ColumnKind.CONTINUOUS, None, patients))
+            self.gap_ = learn(GAP, pd.Series(h.gaps()), ColumnKind.CONTINUOUS, None, h.visit_patient)
+            self._check_gap(h, min_patients)
         else:
             self.gap_ = None
         self.vocabulary_ = list(h.vocabulary)
         self.schema_ = Schema(tuple(static_columns + visit_columns))
+        self.rare_notes_ = {
+            **{column: f"{n} codes held by fewer than {min_patients} patients" for column, n in rare_codes.items()},
+            **{a.name: a.rare_note for a in [*self.static_, *self.visit_, self.gap_] if a and a.rare_note},
+        }
+        self.rare_ = {"policy": rare, "min_patients": min_patients}
         self._place()
         self.max_visits_ = int(np.bincount(h.visit_patient, minlength=h.n_patients).max(initial=0))
         self.max_codes_ = int(np.diff(sparse.csr_array(h.codes).indptr).max(initial=0))
-        return self, static, visits
+        return self, h, static, visits
+
+    def _check_gap(self, h: Histories, min_patients: int) -> None:
+        """Later visits need a gap; refuse when too few patients have one to ship any without naming them."""
+        if self.gap_ is not None and self.gap_.values == [] and len(h.visits) > h.n_patients:
+            raise DataError(
+                f"fewer than {min_patients} patients have a second visit, so no time between visits can be learned "
+                "without publishing single patients' gaps",
+                column=h.roles.time,
+                remedy="train on more patients, or declare the values public (rare='keep', --rare-values keep)",
+            )
 
     def _references(self, h: Histories) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Each patient's first visit time and each visit's time (days), the references dates are coded from."""
@@ -408,6 +521,8 @@ class HistoryTokenizer:
             "vocabulary": [list(v) for v in self.vocabulary_],
             "max_visits": self.max_visits_,
             "max_codes": self.max_codes_,
+            "rare": self.rare_,
+            "rare_notes": self.rare_notes_,
         }
 
     @classmethod
@@ -425,5 +540,7 @@ class HistoryTokenizer:
         tokenizer.schema_ = schema
         tokenizer.max_visits_ = int(state["max_visits"])
         tokenizer.max_codes_ = int(state["max_codes"])
+        tokenizer.rare_ = dict(state["rare"])
+        tokenizer.rare_notes_ = dict(state["rare_notes"])
         tokenizer._place()
         return tokenizer

@@ -17,6 +17,7 @@ patients of similar visit counts.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,11 +31,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthmed.data.histories import HistoryRoles, concatenated_ranges, read_events, read_histories, to_long
+from synthmed.data.history_rare import DEFAULT_MIN_PATIENTS, RarePolicy, check_rare_policy
 from synthmed.data.history_tokens import FIRST_TIME, AttributeTokens, HistoryParts, HistoryTokenizer
 from synthmed.data.io import ReadOptions
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import Schema
-from synthmed.errors import ConfigError
+from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
 from synthmed.models.conditions import largest_remainder
 from synthmed.models.history_network import HistoryNetwork, gumbel_max
@@ -52,6 +54,14 @@ MAX_CONDITION_DRAWS = 1000
 
 
 @dataclass(frozen=True)
+class _RareTreatment:
+    """What becomes of values fewer than `min_patients` patients hold (data/history_rare.py)."""
+
+    policy: RarePolicy
+    min_patients: int
+
+
+@dataclass(frozen=True)
 class _HistoryInput:
     """What `fit` received, carried through the base class's `fit` to `_prepare`."""
 
@@ -59,6 +69,7 @@ class _HistoryInput:
     roles: HistoryRoles
     visits: TableLike | None
     patients: TableLike | None
+    rare: _RareTreatment
 
 
 @contextmanager
@@ -89,6 +100,28 @@ def _local_token(attribute: AttributeTokens, value: Any) -> int:
         values=[value],
         remedy=f"choose among: {', '.join(map(str, attribute.values or []))}",
     )
+
+
+def _note_rare(tokenizer: HistoryTokenizer) -> None:
+    """Say at fit which columns had values fewer than k patients hold, and what became of them."""
+    if not tokenizer.rare_notes_:
+        return
+    policy, k = tokenizer.rare_["policy"], tokenizer.rare_["min_patients"]
+    listed = "; ".join(f"{column}: {what}" for column, what in tokenizer.rare_notes_.items())
+    if policy == "keep":
+        message = (
+            f"Values held by fewer than {k} patients ship in the generator and can appear in samples, where each "
+            f"points to a few real patients ({listed}); `evaluate` fails on them. Leave rare_values at 'merge' "
+            "(--rare-values merge) unless these values are public."
+        )
+    else:
+        merged = "become their column's '(other)' code" if policy == "merge" else "are dropped"
+        message = (
+            f"Only values at least {k} patients hold ship in the generator (rare codes {merged}, rare categories "
+            f"'(other)' or missing, numbers top- and bottom-coded): {listed}. rare_values='keep' (--rare-values "
+            "keep) ships every value."
+        )
+    warnings.warn(message, SynthmedWarning, stacklevel=4)
 
 
 class VisitGPT(Synthesizer):
@@ -146,14 +179,20 @@ class VisitGPT(Synthesizer):
         visits: TableLike | None = None,
         patients: TableLike | None = None,
         exclude: Sequence[str] = (),
+        rare_values: RarePolicy = "merge",
+        min_patients: int = DEFAULT_MIN_PATIENTS,
         **options: Any,
     ) -> Self:
         """Learn histories from long-form `events` (one row per visit, or per code): `patient_column`, the visit
         id (`visit_column`) and/or `time`, and the `codes` columns; every other column is a patient attribute when
         constant within each patient, else a visit attribute. `visits` and `patients` are optional tables joined
-        by the visit id and the patient id. `options` are the base `fit`'s (progress, checkpoint, ...)."""
+        by the visit id and the patient id. Codes, categories and numbers' extremes held by fewer than
+        `min_patients` patients are generalised (`rare_values`: merge, suppress or keep; data/history_rare.py).
+        `options` are the base `fit`'s (progress, checkpoint, ...)."""
+        check_rare_policy(rare_values, min_patients)
         roles = HistoryRoles(patient_column, tuple(codes), visit_column, time, tuple(exclude))
-        return super().fit(_HistoryInput(events, roles, visits, patients), **options)
+        rare = _RareTreatment(rare_values, min_patients)
+        return super().fit(_HistoryInput(events, roles, visits, patients, rare), **options)
 
     def _prepare(self, data: Any, schema: Schema | str | Path | None, reading: ReadOptions) -> np.ndarray:
         if not isinstance(data, _HistoryInput):
@@ -173,8 +212,11 @@ class VisitGPT(Synthesizer):
             patients=None if data.patients is None else read_events(data.patients, reading),
         )
         self.input_format_ = "histories"
-        tokenizer, static, visits = HistoryTokenizer().fit(histories)
+        tokenizer, histories, static, visits = HistoryTokenizer().fit(
+            histories, data.rare.policy, data.rare.min_patients
+        )
         self.transformer_, self.schema_ = tokenizer, tokenizer.schema_
+        _note_rare(tokenizer)
         return tokenizer.encode(histories, static, visits)
 
     def _load_transform(self, meta: dict[str, Any]) -> None:

@@ -58,7 +58,7 @@ ROLES = {
 def fitted(histories: Histories) -> tuple[HistoryTokenizer, pd.DataFrame, pd.DataFrame, np.ndarray]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SynthmedWarning)  # notes about the tiny attribute tables
-        tokenizer, static, visits = HistoryTokenizer().fit(histories)
+        tokenizer, _, static, visits = HistoryTokenizer().fit(histories)
     return tokenizer, static, visits, tokenizer.encode(histories, static, visits)
 
 

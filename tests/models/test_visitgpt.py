@@ -4,6 +4,7 @@ visits, what follows what)."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from synthmed.data.histories import HistoryRoles, read_histories
-from synthmed.errors import ConfigError
+from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
 from synthmed.models.training import TrainingRun
 from synthmed.models.visitgpt import VisitGPT
@@ -130,6 +131,27 @@ def test_conditions_and_proportions_fix_patient_attributes(trained: tuple[VisitG
         model.sample(5, conditions={"diag_1": "A"})
     with pytest.raises(ConfigError, match="do not hold"):
         model.sample(5, conditions={"sex": "X"})
+
+
+def test_a_code_one_patient_holds_reaches_neither_the_file_nor_the_samples(tmp_path: Path) -> None:
+    events = structured_events(60)
+    events.loc[0, "diag_2"] = "SINGULAR"  # patient 0's first visit: a code no one else has
+    events.loc[events["patient"] == 1, "sex"] = "unusual"  # a category one patient holds
+    default = VisitGPT(epochs=2, **SMALL)
+    with pytest.warns(SynthmedWarning, match="Only values at least 5 patients hold"):
+        default.fit(events, **ROLES, progress=False)
+    saved = default.save(tmp_path / "merged.zip")
+    with zipfile.ZipFile(saved) as archive:
+        meta = archive.read("model.json").decode()
+    assert "SINGULAR" not in meta and "unusual" not in meta and "(other)" in meta
+    sample = default.sample(300, seed=0)
+    assert "SINGULAR" not in set(sample["diag_2"]) and "unusual" not in set(sample["sex"])
+    kept = VisitGPT(epochs=2, **SMALL)
+    with pytest.warns(SynthmedWarning, match="ship in the generator and can appear"):
+        kept.fit(events, **ROLES, progress=False, rare_values="keep")
+    assert ("diag_2", "SINGULAR") in kept.transformer_.vocabulary_
+    with pytest.raises(ConfigError, match="rare values"):
+        VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False, rare_values="hide")
 
 
 def test_what_it_cannot_do_yet_is_refused_before_training() -> None:
