@@ -297,6 +297,16 @@ def fit(
     exclude: Annotated[
         str | None, typer.Option(help="Histories: columns not modelled, comma-separated, e.g. row_id,seq_num.")
     ] = None,
+    rare_values: Annotated[
+        str | None,
+        typer.Option(
+            help="Histories: codes and categories fewer than --min-patients patients hold: merge (into '(other)', "
+            "the default), suppress, or keep (declares them public). Numbers are top- and bottom-coded unless keep."
+        ),
+    ] = None,
+    min_patients: Annotated[
+        int | None, typer.Option(help="Histories: patients a value needs to ship in the generator (default 5).")
+    ] = None,
     threads: Threads = None,
     decimal: Decimal = None,
     overwrite: Overwrite = False,
@@ -323,6 +333,8 @@ def fit(
         visits=_in_db(db, visits),
         patients=_in_db(db, patients),
         exclude=_names(exclude),
+        rare_values=rare_values,
+        min_patients=min_patients,
         schema=schema,
         na_values=na_values,
         encoding=encoding,

@@ -283,9 +283,31 @@ def test_mimic3_demo_diagnoses_with_admissions_and_patients(tmp_path: Path) -> N
     assert synthetic.columns.tolist() == [c for c in given if c in modelled]
     assert {"gender", "dob", "admission_type", "ethnicity"} <= set(synthetic.columns)  # from all three tables
     assert synthetic["subject_id"].nunique() == 20
-    vocabulary = set(read_codes_as_text(diagnoses, ["icd9_code"])["icd9_code"].dropna())
+    real = read_codes_as_text(diagnoses, ["icd9_code"])
+    held = real.groupby("icd9_code")["subject_id"].nunique()
     sampled = set(synthetic["icd9_code"].dropna())
-    assert sampled and sampled <= vocabulary, sorted(sampled - vocabulary)[:5]
+    assert sampled and sampled <= set(held.index[held >= 5]) | {"(other)"}, sorted(sampled)[:5]
+
+
+def test_rare_codes_ship_only_when_declared_public(tmp_path: Path) -> None:
+    table = events()
+    table.loc[0, "diag_1"] = "SINGULAR"
+    csv = write_events(tmp_path / "events.csv", table)
+    merged, kept = tmp_path / "merged.smg", tmp_path / "kept.smg"
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *HISTORY, "-o", merged)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert ("diag_1", "SINGULAR") not in synthmed.load(merged).transformer_.vocabulary_
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *HISTORY, "--rare-values", "keep", "-o", kept)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert ("diag_1", "SINGULAR") in synthmed.load(kept).transformer_.vocabulary_
+    strict = tmp_path / "strict.smg"
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *HISTORY, "--min-patients", "11", "-o", strict)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert synthmed.load(strict).transformer_.rare_ == {"policy": "merge", "min_patients": 11}
+    wrong = invoke("fit", csv, "--model", "visitgpt", *TINY, *HISTORY, "--rare-values", "hide", "-o", tmp_path / "w")
+    assert_user_error(wrong, "rare values", "merge, suppress, keep")
+    for_tables = invoke("fit", csv, "--model", "tabgan", "--rare-values", "keep", "-o", tmp_path / "t.smg")
+    assert_user_error(for_tables, "--rare-values", "visitgpt")
 
 
 def test_audit_and_release_of_histories_are_refused_with_a_remedy(fitted: Fitted, tmp_path: Path) -> None:

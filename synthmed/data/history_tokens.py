@@ -48,6 +48,8 @@ NUMBER_BINS = 48
 # digits after the point kept when decoding a binned number: the data's own precision, at most this
 MAX_DECIMALS = 6
 TEXT_DTYPES = ("object", "str", "string")
+# the pandas type that holds a category's values and a missing value, for types that cannot hold one
+NULLABLE = {"int64": "Int64", "int32": "Int32", "int16": "Int16", "int8": "Int8", "bool": "boolean"}
 GAP = "(gap)"
 FIRST_TIME = "(first visit time)"
 Coding = Literal["category", "number"]
@@ -107,11 +109,11 @@ class AttributeTokens:
         if rare != "keep":
             bounds = coding_bounds(numbers, holders, min_patients)
             if bounds is None:
-                every = "" if np.isnan(numbers).all() else f"fewer than {min_patients} patients have a value: none kept"
+                every = "" if np.isnan(numbers).all() else "too few patients have a value: none kept"
                 return cls(name, "number", values=[], missing=True, date=date, dtype=dtype, rare_note=every)
             clipped = np.clip(numbers, *bounds)
             if np.nanmin(numbers) < bounds[0] or np.nanmax(numbers) > bounds[1]:
-                notes.append(f"top- and bottom-coded to values at least {min_patients} patients reach")
+                notes.append("top- and bottom-coded")
             numbers = clipped
         present = ~np.isnan(numbers)
         distinct, index = np.unique(numbers[present], return_inverse=True)
@@ -119,7 +121,7 @@ class AttributeTokens:
             held = patients_holding(index, holders[present], len(distinct))
             if rare != "keep" and (held < min_patients).any():
                 distinct = distinct[held >= min_patients]  # the coded extremes are held by enough patients
-                notes.append(f"values of fewer than {min_patients} patients coded as the nearest kept value")
+                notes.append("rare values coded as the nearest kept one")
             return cls(
                 name,
                 "number",
@@ -157,21 +159,27 @@ class AttributeTokens:
         known, index = np.unique(series[present].astype(str).to_numpy(dtype=str), return_inverse=True)
         values = {str(v): _python(v) for v in series[present].unique()}
         held = patients_holding(index, holders[present], len(known))
-        few = [values[text] for text, count in zip(known, held, strict=True) if count < min_patients and text != MERGED]
+        flags = set(values.values()) <= {0, 1}  # 0/1 and True/False name no one (as for tables, data/rare.py)
+        few = [
+            values[text]
+            for text, count in zip(known, held, strict=True)
+            if count < min_patients and text != MERGED and not flags
+        ]
         kept = [value for text, value in values.items() if rare == "keep" or text not in set(map(str, few))]
         kept.sort(key=lambda v: (str(type(v)), v))
         if not few:
             return cls(name, "category", values=kept, missing=missing, dtype=dtype)
         if rare == "keep":
-            found = f"{len(few)} categories held by fewer than {min_patients} patients"
+            found = f"{len(few)} rare categories"
             return cls(name, "category", values=kept, missing=missing, dtype=dtype, rare_note=found)
         if rare == "merge" and dtype in TEXT_DTYPES:
             if MERGED not in kept:
                 kept.append(MERGED)
-            how = f'merged into "{MERGED}"'
-        else:
+            how = f"merged into {MERGED}"
+        else:  # a missing value keeps the column's type: integers become nullable ones
             missing, how = True, "made missing"
-        note = f"{len(few)} categories held by fewer than {min_patients} patients {how}"
+            dtype = NULLABLE.get(dtype, dtype)
+        note = f"{len(few)} rare categories {how}"
         return cls(name, "category", values=kept, missing=missing, dtype=dtype, rare_note=note)
 
     @property
@@ -309,7 +317,7 @@ class HistoryTokenizer:
         self.vocabulary_ = list(h.vocabulary)
         self.schema_ = Schema(tuple(static_columns + visit_columns))
         self.rare_notes_ = {
-            **{column: f"{n} codes held by fewer than {min_patients} patients" for column, n in rare_codes.items()},
+            **{column: f"{count} rare codes" for column, count in rare_codes.items()},
             **{a.name: a.rare_note for a in [*self.static_, *self.visit_, self.gap_] if a and a.rare_note},
         }
         self.rare_ = {"policy": rare, "min_patients": min_patients}

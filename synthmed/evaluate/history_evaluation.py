@@ -19,8 +19,9 @@ import pandas as pd
 from scipy import sparse
 
 from synthmed.data.histories import Histories, HistoryRoles, read_histories
+from synthmed.data.history_rare import rare_values
 from synthmed.errors import ConfigError, SynthmedError
-from synthmed.evaluate.encoding import prepare_tables
+from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
 from synthmed.evaluate.evaluation import Area, Evaluation, record_privacy_area, utility_area
 from synthmed.evaluate.histories import MIN_SUPPORT, history_figures
 from synthmed.evaluate.policy import Check, Policy, Verdict, limit_check, worst
@@ -132,6 +133,49 @@ def _fidelity(figures: dict[str, Any], reference: dict[str, Any], detected: Any,
     return Area(worst([c.verdict for c in checks]), tuple(checks), document)
 
 
+def _patients_with(histories: Histories, column: str, values: set[str]) -> np.ndarray:
+    """The patients (positions) whose history holds one of `values` in `column` (a code column or an attribute)."""
+    h = histories
+    if column in h.roles.codes:
+        coo = sparse.coo_array(h.codes)
+        wanted = np.array([c == column and code in values for c, code in h.vocabulary], dtype=bool)
+        return np.unique(h.visit_patient[coo.row[wanted[coo.col]]])
+    if column in h.static.columns:
+        return np.flatnonzero(h.static[column].astype("string").isin(values).to_numpy(dtype=bool, na_value=False))
+    if column in h.visits.columns:
+        held = h.visits[column].astype("string").isin(values).to_numpy(dtype=bool, na_value=False)
+        return np.unique(h.visit_patient[held])
+    return np.zeros(0, dtype=np.int64)
+
+
+def _privacy(tables: EvaluationTables, train: Histories, synthetic: Histories, policy: Policy, seed: int) -> Area:
+    """The attacks and distances on whole histories, and the rare values of any code column or attribute."""
+    records = record_privacy_area(tables, policy, seed)
+    check, figures = rare_value_check(train, synthetic, int(policy.privacy.rare_category_min_count))
+    checks = (*records.checks, check)
+    return Area(worst([c.verdict for c in checks]), checks, {**records.figures, "rare_values": figures})
+
+
+def rare_value_check(train: Histories, synthetic: Histories, min_patients: int) -> tuple[Check, dict[str, Any]]:
+    """Whether any synthetic patient holds a code or category that fewer than `min_patients` training patients hold,
+    and the counts per column (never the values: the report is shared)."""
+    per_column = {}
+    for column, values in rare_values(train, min_patients).items():
+        holders = _patients_with(synthetic, column, values)
+        per_column[column] = {"rare_values": len(values), "synthetic_patients": len(holders)}
+    patients = sum(figures["synthetic_patients"] for figures in per_column.values())
+    if patients:
+        columns = ", ".join(repr(name) for name, figures in per_column.items() if figures["synthetic_patients"])
+        reason = (
+            f"{patients} synthetic patients hold a code or category of fewer than {min_patients} training patients "
+            f"(columns {columns}): fit with rare_values='merge' (--rare-values merge, the default) or 'suppress'"
+        )
+        return Check("rare values", Verdict.FAIL, reason), per_column
+    where = "no synthetic patient holds" if per_column else "the training histories have no"
+    reason = f"{where} a code or category of fewer than {min_patients} patients"
+    return Check("rare values", Verdict.PASS, reason), per_column
+
+
 ROLES = ("train", "holdout", "synthetic")
 
 
@@ -171,7 +215,7 @@ def evaluate_histories(
     tables = prepare_tables(*frames, seed=seed)
     fidelity = _fidelity(figures, reference, detection(tables, seed=seed), policy)
     usefulness = utility_area(tables, target, policy, seed)
-    privacy = record_privacy_area(tables, policy, seed)
+    privacy = _privacy(tables, histories["train"], histories["synthetic"], policy, seed)
     about = {
         "data": "histories",
         "rows": {role: histories[role].n_patients for role in histories},

@@ -110,16 +110,16 @@ def _note_rare(tokenizer: HistoryTokenizer) -> None:
     listed = "; ".join(f"{column}: {what}" for column, what in tokenizer.rare_notes_.items())
     if policy == "keep":
         message = (
-            f"Values held by fewer than {k} patients ship in the generator and can appear in samples, where each "
-            f"points to a few real patients ({listed}); `evaluate` fails on them. Leave rare_values at 'merge' "
+            f"Values held by fewer than {k} patients (rare) ship in the generator and can appear in samples, where "
+            f"each points to a few real patients ({listed}); `evaluate` fails on them. Leave rare_values at 'merge' "
             "(--rare-values merge) unless these values are public."
         )
     else:
         merged = "become their column's '(other)' code" if policy == "merge" else "are dropped"
         message = (
             f"Only values at least {k} patients hold ship in the generator (rare codes {merged}, rare categories "
-            f"'(other)' or missing, numbers top- and bottom-coded): {listed}. rare_values='keep' (--rare-values "
-            "keep) ships every value."
+            f"'(other)' or missing, numbers top- and bottom-coded to values {k} patients reach): {listed}. "
+            "rare_values='keep' (--rare-values keep) ships every value."
         )
     warnings.warn(message, SynthmedWarning, stacklevel=4)
 

@@ -134,6 +134,8 @@ def fit(
     visits: Any = None,
     patients: Any = None,
     exclude: Sequence[str] | None = None,
+    rare_values: str | None = None,
+    min_patients: int | None = None,
     **fit_options: Any,
 ) -> Synthesizer:
     """Choose, configure and train a model on `data`: `synthmed.fit("heart.csv")` trains what `auto` picks.
@@ -141,7 +143,8 @@ def fit(
     `model` is a model, a registered model's name, or "auto" (chosen from the data, see `select_model`), with a
     named `preset` and hyperparameter `settings`. `sequence_id`, `time_column` and `window` describe sequences;
     `patient_column`, `codes`, `visit_column` and/or `time_column`, the `visits` and `patients` tables and the
-    `exclude`d columns describe patient histories (`data` then holds their events). Each set is refused for a model
+    `exclude`d columns describe patient histories (`data` then holds their events), with what becomes of values
+    fewer than `min_patients` patients hold (`rare_values`, data/history_rare.py). Each set is refused for a model
     of another kind, before any data is read; `fit_options` are `Synthesizer.fit`'s. The choice and its reason are
     kept in `selection_` (and model.json).
     """
@@ -152,6 +155,8 @@ def fit(
         "visits": visits,
         "patients": patients,
         "exclude": _listed(exclude),
+        "rare_values": rare_values,
+        "min_patients": min_patients,
     }
     history_options = {name: value for name, value in described.items() if value is not None}
     described = {"sequence_id": sequence_id, "window": window}
@@ -179,8 +184,8 @@ def fit(
         )
     if history_options and kind != "histories":
         raise ConfigError(
-            f"--patient-column, --codes, --visit-column, --visits, --patients and --exclude describe patient "
-            f"histories, which {chosen.name} does not model",
+            "--patient-column, --codes, --visit-column, --visits, --patients, --exclude, --rare-values and "
+            f"--min-patients describe patient histories, which {chosen.name} does not model",
             values=[f"--{name.replace('_', '-')}" for name in history_options],
             remedy="use --model visitgpt (or auto) for patient histories",
         )
