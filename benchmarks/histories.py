@@ -37,6 +37,8 @@ import argparse
 import json
 import os
 import platform
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -167,6 +169,10 @@ def measure(model: str, train: Path, patients: int, context: list[str], args: ar
     row["wall_s"] = time.perf_counter() - started
     stderr = done.stderr.strip()
     lines = done.stdout.strip().splitlines()
+    if done.returncode < 0:  # killed by a signal: SIGKILL is what the kernel sends a process out of memory
+        name = signal.Signals(-done.returncode).name
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far, MiB
+        return row | {"error": f"killed by {name} (largest process so far: {peak:,.0f} MiB)", "stderr": stderr[-3000:]}
     if done.returncode != 0 or not lines:
         last = stderr.splitlines()[-1] if stderr else f"exit status {done.returncode}"
         return row | {"error": last, "stderr": stderr[-3000:]}
@@ -188,6 +194,7 @@ def measure(model: str, train: Path, patients: int, context: list[str], args: ar
 def judged(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, seed: int) -> dict[str, Any]:
     """The history figures, utility and privacy of `synthetic` against TRAIN (HOLDOUT as the reference)."""
     from synthmed.data.histories import read_histories
+    from synthmed.data.rare import MERGED
     from synthmed.evaluate.histories import history_figures
     from synthmed.evaluate.history_evaluation import evaluate_histories
 
@@ -201,8 +208,8 @@ def judged(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, 
     return {
         "patients": int(synthetic[PATIENT].nunique()),
         "visits": len(synthetic),
-        # TabularARGN's value protection writes rare categories as this token, codes included
-        "rare_code_cells": int((synthetic[list(CODES)] == RARE).sum().sum()),
+        # rare codes as the models write them: TabularARGN's value protection, visitgpt's rare_values="merge"
+        "rare_code_cells": int(synthetic[list(CODES)].isin([RARE, MERGED]).sum().sum()),
         "history": figures,
         "tstr_to_trtr": summary.get("tstr_to_trtr", {}).get(best) if best is not None else None,
         "utility_best_model": best,
@@ -325,6 +332,9 @@ def main() -> None:
     chosen = args.models.split(",")
     if unknown := sorted(set(chosen) - set(MODELS)):
         parser.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(MODELS)}")
+    for output in (args.json, args.markdown):  # made before hours of training, not after
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
     if args.peer_epochs is not None:
         args.argn_epochs = args.argn_epochs if args.argn_epochs is not None else args.peer_epochs
         args.par_epochs = args.par_epochs if args.par_epochs is not None else args.peer_epochs

@@ -290,6 +290,11 @@ class HistoryTokenizer:
         """Learn the vocabulary, shipping only values at least `min_patients` patients hold unless `rare` is `keep`
         (data/history_rare.py); returns itself, the histories with rare codes generalised, and the static and visit
         attributes it models (what `encode` takes)."""
+        if rare != "keep" and histories.n_patients < min_patients:
+            raise DataError(
+                f"only {histories.n_patients} patients: no value could be shipped that {min_patients} patients hold",
+                remedy="train on more patients, or declare the values public (rare_values='keep', --rare-values keep)",
+            )
         h, rare_codes = generalise_codes(histories, rare, min_patients)
         self.roles_ = h.roles
         self.one_row_per_visit_ = h.one_row_per_visit
@@ -322,9 +327,20 @@ class HistoryTokenizer:
         }
         self.rare_ = {"policy": rare, "min_patients": min_patients}
         self._place()
-        self.max_visits_ = int(np.bincount(h.visit_patient, minlength=h.n_patients).max(initial=0))
-        self.max_codes_ = int(np.diff(sparse.csr_array(h.codes).indptr).max(initial=0))
+        visit_counts = np.bincount(h.visit_patient, minlength=h.n_patients).astype(np.float64)
+        code_counts = np.diff(sparse.csr_array(h.codes).indptr).astype(np.float64)
+        self.max_visits_ = self._longest(visit_counts, patients, rare, min_patients)
+        self.max_codes_ = self._longest(code_counts, h.visit_patient, rare, min_patients)
         return self, h, static, visits
+
+    @staticmethod
+    def _longest(counts: np.ndarray, holders: np.ndarray, rare: RarePolicy, min_patients: int) -> int:
+        """The most visits (codes in a visit) generation allows: the training maximum, top-coded like a number
+        unless rare values are kept (one patient's 40 visits would otherwise ship)."""
+        if rare == "keep":
+            return int(counts.max(initial=0))
+        _, top = coding_bounds(counts, holders, min_patients) or (0, 0)  # fit has enough patients for bounds
+        return int(top)
 
     def _check_gap(self, h: Histories, min_patients: int) -> None:
         """Later visits need a gap; refuse when too few patients have one to ship any without naming them."""

@@ -151,3 +151,14 @@ def test_nothing_fewer_than_k_patients_hold_ships(counts: list[int], codes: list
             coded = table.assign(value=column.clip(low, high))
             held = coded.groupby("value")["pid"].nunique()
             assert all(held.get(value, 0) >= k for value in attribute.values), attribute.name
+
+
+def test_the_longest_history_is_top_coded_and_too_few_patients_are_refused() -> None:
+    table = events(patients=12)
+    extra = table[table["pid"] == 3].iloc[[0]]
+    longer = [extra.assign(vid=900 + i, day=3000 + 40 * (i + 1)) for i in range(6)]  # patient 3: 8 visits
+    histories = read_histories(pd.concat([table, *longer], ignore_index=True), ROLES)
+    assert tokenized(histories, "keep").max_visits_ == 8
+    assert tokenized(histories, "merge").max_visits_ == 2  # what 5 patients reach
+    with pytest.raises(DataError, match="only 3 patients"):
+        tokenized(read_histories(events(patients=3), ROLES), "merge")
