@@ -23,12 +23,12 @@ CODES = ["250.01", "401", "0389", "V45"]
 N_PATIENTS = 30
 
 
-def events(seed: int = 0) -> pd.DataFrame:
+def events(seed: int = 0, patients: int = N_PATIENTS) -> pd.DataFrame:
     """Diabetes 130-US's layout: one row per encounter with two diagnosis columns (a code with a leading zero, a
     missing second diagnosis), a patient attribute, an encounter attribute and a row number."""
     rng = np.random.default_rng(seed)
     rows = []
-    for patient in range(N_PATIENTS):
+    for patient in range(patients):
         sex = rng.choice(["F", "M"])
         for number, day in enumerate(sorted(rng.choice(600, size=rng.integers(1, 4), replace=False))):
             rows.append(
@@ -310,10 +310,68 @@ def test_rare_codes_ship_only_when_declared_public(tmp_path: Path) -> None:
     assert_user_error(for_tables, "--rare-values", "visitgpt")
 
 
-def test_audit_and_release_of_histories_are_refused_with_a_remedy(fitted: Fitted, tmp_path: Path) -> None:
+def test_the_audit_of_histories_is_refused_with_a_remedy(fitted: Fitted) -> None:
     assert_user_error(invoke("audit", fitted.csv, "--model", "visitgpt"), "canary audit", "synthmed evaluate")
-    released = invoke("release", fitted.model, "--train", fitted.csv, "--holdout", fitted.csv, "-o", tmp_path / "r")
-    assert_user_error(released, "release vets tables", "synthmed evaluate")
+
+
+def test_release_of_too_few_histories_is_refused_as_inconclusive(fitted: Fitted, tmp_path: Path) -> None:
+    holdout, folder = write_events(tmp_path / "holdout.csv", events(seed=1)), tmp_path / "release"
+    result = invoke("release", fitted.model, "--train", fitted.csv, "--holdout", holdout, "-o", folder)
+    assert result.exit_code == 3, (result.output, result.exception)  # 30 patients cannot decide membership
+    assert "release refused: privacy verdict INCONCLUSIVE" in result.output
+    document = json.loads((folder / "evaluation.json").read_text())
+    assert document["about"]["data"] == "histories" and document["about"]["rows"]["synthetic"] == N_PATIENTS
+    assert "rare values" in [check["name"] for check in document["privacy"]["checks"]]
+    assert (folder / "report.html").exists() and not (folder / "synthetic.csv").exists()
+
+
+def test_release_writes_histories_and_a_card_when_privacy_passes(tmp_path: Path) -> None:
+    """300 patients (enough holdout patients to score an attack at 1% false positives) under a policy loose enough
+    for what so few show."""
+    train = write_events(tmp_path / "train.csv", events(seed=0, patients=300))
+    holdout = write_events(tmp_path / "holdout.csv", events(seed=1, patients=300))
+    policy, model, folder = tmp_path / "policy.yaml", tmp_path / "model.smg", tmp_path / "release"
+    policy.write_text("privacy: {membership_auc_upper: 0.9, membership_tpr_at_1pct_fpr: 0.5, unique_exact_match: 1}\n")
+    assert invoke("fit", train, "--model", "visitgpt", *TINY, *HISTORY, "-o", model, "-q").exit_code == 0
+    result = invoke("release", model, "--train", train, "--holdout", holdout, "--policy", policy, "-o", folder)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "privacy PASS" in result.output
+    released = read_codes_as_text(folder / "synthetic.csv", ["diag_1", "diag_2"])
+    assert released.columns.tolist() == [c for c in events().columns if c != "row_id"]
+    assert released["patient"].nunique() == 300
+    card = json.loads((folder / "model_card.json").read_text())
+    assert card["generator"]["model"] == "visitgpt" and card["rare_values"]["policy"] == "merge"
+    assert "Values held by fewer than 5 patients: `merge`" in (folder / "MODEL_CARD.md").read_text()
+
+
+def test_a_history_generator_listing_rare_values_is_not_released_with_it(tmp_path: Path) -> None:
+    table = events()
+    table.loc[0, "diag_1"] = "SINGULAR"
+    csv, model = write_events(tmp_path / "events.csv", table), tmp_path / "kept.smg"
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *HISTORY, "--rare-values", "keep", "-o", model)
+    assert result.exit_code == 0, (result.output, result.exception)
+    holdout, folder = write_events(tmp_path / "holdout.csv", events(seed=1)), tmp_path / "release"
+    result = invoke("release", model, "--train", csv, "--holdout", holdout, "--include-generator", "-o", folder)
+    assert result.exit_code == 3, (result.output, result.exception)  # refused
+    checks = json.loads((folder / "evaluation.json").read_text())["privacy"]["checks"]
+    generator = next(check for check in checks if check["name"] == "rare values in the generator")
+    assert generator["verdict"] == "fail" and "diag_1" in generator["reason"]
+    assert not (folder / "generator.smg").exists()
+    refused = invoke(
+        "release",
+        model,
+        "--train",
+        csv,
+        "--holdout",
+        holdout,
+        "--k-anonymity",
+        "5",
+        "--quasi-identifiers",
+        "sex",
+        "-o",
+        tmp_path / "k",
+    )
+    assert_user_error(refused, "k-anonymity", "leave them out")
 
 
 def test_sample_conditions_on_a_patient_attribute(fitted: Fitted, tmp_path: Path) -> None:

@@ -86,6 +86,9 @@ def model_card(
                 "accountant": privacy["accountant"],
                 "adaptations": privacy.get("adaptations", {}),
             }
+        rare = generator["transformer"].get("rare") if isinstance(generator.get("transformer"), dict) else None
+        if rare is not None:  # a history model: what became of values few patients hold
+            card["rare_values"] = {**rare, "changed": generator["transformer"].get("rare_notes", {})}
     if k_anonymity is not None:
         card["k_anonymity"] = k_anonymity
     return card
@@ -112,6 +115,12 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines.append(
             f"- Made {made['k']}-anonymous on {', '.join(made['quasi_identifiers'])}: {made['replaced']} rows "
             f"replaced by newly generated ones, {made['dropped']} dropped"
+        )
+    if "rare_values" in card:
+        rare = card["rare_values"]
+        lines.append(
+            f"- Values held by fewer than {rare['min_patients']} patients: `{rare['policy']}` "
+            f"({'; '.join(f'{column}: {what}' for column, what in rare['changed'].items()) or 'none found'})"
         )
     lines.append("")
     dp = card["differential_privacy"]

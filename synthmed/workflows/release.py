@@ -23,11 +23,14 @@ from rich.console import Console
 
 from synthmed.data.database import DatabaseDestination, DatabaseTable
 from synthmed.data.files import check_new_folder
+from synthmed.data.histories import read_events, read_histories
+from synthmed.data.history_rare import rare_values
 from synthmed.data.io import PLAIN_READING, ReadOptions, is_table_source
 from synthmed.data.rare import rare_categories
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
 from synthmed.errors import ConfigError, OutputError
 from synthmed.evaluate.evaluation import evaluate, membership_undecided, with_shadow_models
+from synthmed.evaluate.history_evaluation import evaluate_histories
 from synthmed.evaluate.policy import Check, Policy, Verdict, worst
 from synthmed.models.artifact import read_artifact
 from synthmed.models.base import Synthesizer
@@ -141,29 +144,56 @@ def release(
         min_count = int((policy or Policy()).privacy.rare_category_min_count)
         checks.append(generator_rare_check(read_artifact(generator)[0], train, min_count))
         document["privacy"]["checks"].append(checks[-1].to_dict())
+    made = None
+    if k_anonymity is not None:
+        names, k = k_anonymity
+        made = {"k": k, "quasi_identifiers": names, "replaced": replaced, "dropped": dropped}
+    released, verdict, blocking = _gated(document, checks)
+    written = _Release(synthetic, train, generator, include_generator, made, output_table)
+    _write(folder, document, written if released else None)
+    return ReleaseOutcome(released, folder, verdict, blocking, replaced, dropped)
+
+
+def _gated(document: dict[str, Any], checks: list[Check]) -> tuple[bool, Verdict, tuple[Check, ...]]:
+    """The privacy verdict over `checks` (recorded in `document`): released only on PASS, and what stood in the way."""
     verdict = worst([check.verdict for check in checks])
     document["privacy"]["verdict"] = verdict.value
     released = verdict is Verdict.PASS
+    blocking = () if released else tuple(check for check in checks if check.verdict is not Verdict.PASS)
+    return released, verdict, blocking
+
+
+@dataclass(frozen=True)
+class _Release:
+    """What a released folder holds beside the report: the data, the card's sources and the generator."""
+
+    synthetic: pd.DataFrame
+    train: pd.DataFrame
+    generator: Path | None
+    include_generator: bool
+    k_anonymity: dict[str, Any] | None = None
+    output_table: DatabaseDestination | None = None
+
+
+def _write(folder: Path, document: dict[str, Any], released: _Release | None) -> None:
+    """The report and evaluation, and with `released` the data, the model card and the generator, written into a
+    hidden folder beside `folder` and renamed into place in one step."""
     staging = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
         write_report(document, staging / REPORT_FILE, title="synthmed release")
         (staging / EVALUATION_FILE).write_text(json.dumps(document, indent=2, allow_nan=False))
-        if released:
-            synthetic.to_csv(staging / SYNTHETIC_FILE, index=False)
-            meta = read_artifact(generator)[0] if generator is not None else None
-            made = None
-            if k_anonymity is not None:
-                names, k = k_anonymity
-                made = {"k": k, "quasi_identifiers": names, "replaced": replaced, "dropped": dropped}
-            card = model_card(document, train, len(synthetic), meta, made)
+        if released is not None:
+            released.synthetic.to_csv(staging / SYNTHETIC_FILE, index=False)
+            meta = read_artifact(released.generator)[0] if released.generator is not None else None
+            card = model_card(document, released.train, len(released.synthetic), meta, released.k_anonymity)
             (staging / CARD_FILES[0]).write_text(card_markdown(card))
             (staging / CARD_FILES[1]).write_text(json.dumps(card, indent=2, allow_nan=False))
-            if include_generator:
-                shutil.copyfile(generator, staging / GENERATOR_FILE)
-            if output_table is not None:
-                output_table.write(synthetic)
+            if released.include_generator and released.generator is not None:
+                shutil.copyfile(released.generator, staging / GENERATOR_FILE)
+            if released.output_table is not None:
+                released.output_table.write(released.synthetic)
         os.rename(staging, folder)  # one step: the folder appears whole or not at all
     except OSError as error:
         if staging is not None:
@@ -176,8 +206,73 @@ def release(
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    blocking = tuple(check for check in checks if check.verdict is not Verdict.PASS)
-    return ReleaseOutcome(released, folder, verdict, () if released else blocking, replaced, dropped)
+
+
+def release_histories(
+    model: Synthesizer,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    output: str | os.PathLike[str],
+    *,
+    generator: Path,
+    patients: int | None = None,
+    include_generator: bool = False,
+    target: str | None = None,
+    policy: Policy | None = None,
+    seed: int = 0,
+    output_table: DatabaseDestination | None = None,
+) -> ReleaseOutcome:
+    """Sample `patients` histories (default: as many as TRAIN has) from a history model saved in `generator`, judge
+    them patient by patient against TRAIN and HOLDOUT (long tables in the generator's layout) and write the release
+    folder as `release` does. A generator to include must list no code or category fewer than k TRAIN patients
+    hold (`history_generator_check`)."""
+    folder = check_new_folder(output)
+    if output_table is not None:
+        output_table.check()
+    roles = model.transformer_.roles_
+    count = patients or int(train[roles.patient].nunique())
+    synthetic = model.sample(count, seed=seed)
+    evaluation = evaluate_histories(train, holdout, synthetic, roles, target=target, policy=policy, seed=seed)
+    document = evaluation.to_dict()
+    checks = list(evaluation.privacy.checks)
+    if include_generator:
+        min_patients = int((policy or Policy()).privacy.rare_category_min_count)
+        checks.append(history_generator_check(model, train, min_patients))
+        document["privacy"]["checks"].append(checks[-1].to_dict())
+    released, verdict, blocking = _gated(document, checks)
+    _write(
+        folder,
+        document,
+        _Release(synthetic, train, generator, include_generator, None, output_table) if released else None,
+    )
+    return ReleaseOutcome(released, folder, verdict, blocking)
+
+
+def history_generator_check(model: Synthesizer, train: pd.DataFrame, min_patients: int) -> Check:
+    """Whether a history generator to be released lists a code or category fewer than `min_patients` TRAIN patients
+    hold (its file would publish it even if no sample shows it)."""
+    tokens = model.transformer_
+    rare = rare_values(read_histories(train, tokens.roles_), min_patients)
+    listed: dict[str, set[str]] = {}
+    for column, code in tokens.vocabulary_:
+        listed.setdefault(column, set()).add(str(code))
+    for attribute in [*tokens.static_, *tokens.visit_]:
+        if attribute.coding == "category":
+            listed.setdefault(attribute.name, set()).update(map(str, attribute.values))
+    carried = [column for column, values in rare.items() if values & listed.get(column, set())]
+    if carried:
+        return Check(
+            "rare values in the generator",
+            Verdict.FAIL,
+            f"the generator's file lists codes or categories of fewer than {min_patients} training patients "
+            f"(columns {', '.join(map(repr, carried))}): release without --include-generator, or refit with "
+            "--rare-values merge (the default) or suppress",
+        )
+    return Check(
+        "rare values in the generator",
+        Verdict.PASS,
+        f"the generator lists no code or category of fewer than {min_patients} training patients",
+    )
 
 
 def release_files(
@@ -201,7 +296,9 @@ def release_files(
     output_table: DatabaseDestination | None = None,
 ) -> ReleaseOutcome:
     """`release` from files: sample `rows` (default: as TRAIN) from a saved `generator`, or vet the table in
-    `synthetic`. With `k_anonymity` (k) on `quasi_identifiers`, rows that must be replaced are drawn from the
+    `synthetic`. A generator of patient histories samples `rows` patients (default: as TRAIN has) and is judged
+    by `release_histories` (TRAIN and HOLDOUT in its layout; no k-anonymity or shadow-model game). With
+    `k_anonymity` (k) on `quasi_identifiers`, rows that must be replaced are drawn from the
     generator with other seeds than the release's. A generator's recipe can play the shadow-model game; a
     table alone cannot."""
     if (generator is None) == (synthetic is None):
@@ -213,13 +310,35 @@ def release_files(
     check_new_folder(output)
     check_shadow_models(shadow_models)
     declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
+    model = Synthesizer.load(generator) if generator is not None else None
+    if model is not None and model.data_kind() == "histories":
+        if k_anonymity is not None or schema is not None:
+            raise ConfigError(
+                "a release of histories takes no --k-anonymity or --schema: the generator names its columns, and "
+                "its rare values are already generalised (--rare-values at fit)",
+                remedy="leave them out",
+            )
+        codes = model.transformer_.roles_.codes
+        train_events, holdout_events = (read_events(path, reading, codes) for path in (train, holdout))
+        return release_histories(
+            model,
+            train_events,
+            holdout_events,
+            output,
+            generator=Path(generator),
+            patients=rows,
+            include_generator=include_generator,
+            target=target,
+            policy=Policy.load(policy) if isinstance(policy, str | Path) else policy,
+            seed=seed,
+            output_table=output_table,
+        )
     real = [reading.read(path) for path in (train, holdout)]
     generate = recipe = None
-    if generator is not None:
-        model = Synthesizer.load(generator)
+    if model is not None:
         if model.data_kind() != "table":
             raise ConfigError(
-                f"release vets tables; {model.name} generates {model.data_kind()}",
+                f"release vets tables and patient histories; {model.name} generates {model.data_kind()}",
                 remedy="judge its samples with synthmed evaluate",
             )
 
