@@ -762,35 +762,75 @@ def audit(
     na_values: NaValues = None,
     encoding: Encoding = None,
     decimal: Decimal = None,
+    patient_column: Annotated[
+        str | None, typer.Option(help="Histories: audit visitgpt on events; the column naming each patient.")
+    ] = None,
+    codes: Annotated[str | None, typer.Option(help="Histories: the code columns, comma-separated.")] = None,
+    visit_column: Annotated[str | None, typer.Option(help="Histories: the visit id column.")] = None,
+    time_column: Annotated[str | None, typer.Option("--time", help="Histories: each visit's time.")] = None,
+    exclude: Annotated[str | None, typer.Option(help="Histories: columns not modelled, comma-separated.")] = None,
+    rare_values: Annotated[
+        str | None, typer.Option(help="Histories: merge (default), suppress or keep rare codes and categories.")
+    ] = None,
+    min_patients: Annotated[
+        int | None, typer.Option(help="Histories: patients a value needs to ship (default 5).")
+    ] = None,
     threads: Threads = None,
     overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Plant canary records in a copy of the data, train, and measure how the generator reproduces them.
+    """Plant canary records (with --patient-column and --codes, canary patients' histories) in a copy of the data,
+    train, and measure how the generator reproduces them.
 
     Exit status 4 when the generator leaks more than its privacy accounting allows."""
     from synthmed.data.io import ReadOptions
     from synthmed.workflows.audit import audit_file, describe_audit
+    from synthmed.workflows.evaluation import history_roles
 
-    result = audit_file(
-        _source(data, db, table, query, "the training table"),
-        model,
-        preset=preset,
-        settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
-        threads=threads,
-        output=output,
-        schema=schema,
-        reading=ReadOptions(na_values, encoding, decimal),
-        overwrite=overwrite,
-        once=once,
-        per_repetition=repeated,
-        reference=reference,
-        rows=rows,
-        seed=seed,
-        dp_epsilon=dp_epsilon,
-        dp_delta=dp_delta,
-        progress=not quiet,
-    )
+    source = _source(data, db, table, query, "the training table")
+    common = {
+        "preset": preset,
+        "settings": _settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
+        "threads": threads,
+        "output": output,
+        "reading": ReadOptions(na_values, encoding, decimal),
+        "overwrite": overwrite,
+        "once": once,
+        "per_repetition": repeated,
+        "reference": reference,
+        "seed": seed,
+        "dp_epsilon": dp_epsilon,
+        "progress": not quiet,
+    }
+    roles = history_roles(patient_column, _names(codes), visit_column, time_column, _names(exclude))
+    history_only = {
+        "--time": time_column,
+        "--exclude": exclude,
+        "--rare-values": rare_values,
+        "--min-patients": min_patients,
+    }
+    if roles is None and any(value is not None for value in history_only.values()):
+        raise ConfigError(
+            "these options describe patient histories",
+            values=[name for name, value in history_only.items() if value is not None],
+            remedy="name the patient and the code columns too (--patient-column, --codes)",
+        )
+    if roles is not None and schema is not None:
+        raise ConfigError("a history audit takes no --schema: visitgpt infers each attribute", remedy="leave it out")
+    if roles is not None:
+        from synthmed.workflows.history_audit import audit_histories_file
+
+        rare = {"rare_values": rare_values, "min_patients": min_patients}
+        result = audit_histories_file(
+            source,
+            roles,
+            model,
+            patients=rows,
+            fit_options={name: value for name, value in rare.items() if value is not None},
+            **common,
+        )
+    else:
+        result = audit_file(source, model, schema=schema, rows=rows, dp_delta=dp_delta, **common)
     for line in describe_audit(result):
         typer.echo(line)
     if not result.consistent:

@@ -310,8 +310,27 @@ def test_rare_codes_ship_only_when_declared_public(tmp_path: Path) -> None:
     assert_user_error(for_tables, "--rare-values", "visitgpt")
 
 
-def test_the_audit_of_histories_is_refused_with_a_remedy(fitted: Fitted) -> None:
-    assert_user_error(invoke("audit", fitted.csv, "--model", "visitgpt"), "canary audit", "synthmed evaluate")
+def test_the_canary_audit_plants_patients_in_the_histories(tmp_path: Path) -> None:
+    table = events(patients=120)  # with 30 codes per column: enough combinations for 28 canaries
+    rng = np.random.default_rng(0)
+    table["diag_1"] = [f"A{i}" for i in rng.integers(30, size=len(table))]
+    table["diag_2"] = [f"B{i}" for i in rng.integers(30, size=len(table))]
+    csv, output = write_events(tmp_path / "events.csv", table), tmp_path / "audit.json"
+    counts = ["--once", "4", "--repeated", "1", "--reference", "20"]
+    result = invoke("audit", csv, *TINY, *HISTORY, *counts, "-o", output)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "visitgpt trained on 120 patients + 34 canary patients" in result.output
+    document = json.loads(output.read_text())
+    assert document["unit"] == "patients" and document["accounted_epsilon"] is None
+    assert [group["repetitions"] for group in document["groups"]] == [0, 1, 2, 4, 8, 16]
+
+
+def test_audit_options_of_histories_need_the_patient_and_the_codes(fitted: Fitted) -> None:
+    assert_user_error(invoke("audit", fitted.csv, "--model", "visitgpt"), "canary audit", "--patient-column")
+    alone = invoke("audit", fitted.csv, "--rare-values", "keep")
+    assert_user_error(alone, "describe patient histories", "--patient-column")
+    private = invoke("audit", fitted.csv, *HISTORY, "--dp-epsilon", "1")
+    assert_user_error(private, "differentially private", "without --dp-epsilon")
 
 
 def test_release_of_too_few_histories_is_refused_as_inconclusive(fitted: Fitted, tmp_path: Path) -> None:

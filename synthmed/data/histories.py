@@ -121,6 +121,21 @@ class Histories:
         )
 
 
+def joined(first: Histories, second: Histories) -> Histories:
+    """The patients of `first`, then those of `second` (the same roles, layout and code vocabulary)."""
+    if first.vocabulary != second.vocabulary or first.roles != second.roles:
+        raise ValueError("only histories of one vocabulary and one set of roles can be joined")
+    times = None if first.times is None or second.times is None else np.concatenate([first.times, second.times])
+    return replace(
+        first,
+        static=pd.concat([first.static, second.static], ignore_index=True),
+        visits=pd.concat([first.visits, second.visits], ignore_index=True),
+        visit_patient=np.concatenate([first.visit_patient, second.visit_patient + first.n_patients]),
+        codes=sparse.csr_array(sparse.vstack([first.codes, second.codes])),
+        times=times,
+    )
+
+
 def _refuse_positions(problem: str, positions: np.ndarray, remedy: str, column: str | None, table: str = "") -> None:
     """Refuse rows by their 1-based data row numbers (positions are 0-based) in `table` ("" : the events table)."""
     count = len(positions)

@@ -92,6 +92,7 @@ class AuditResult:
     membership: EmpiricalEpsilon
     accounted_epsilon: float | None  # None: trained without DP
     selection: dict[str, Any] | None = None  # how the model was chosen (auto, a preset), as model.json records it
+    unit: str = "rows"  # what a canary is: a row, or a patient's history (workflows/history_audit.py)
 
     @property
     def consistent(self) -> bool:
@@ -203,7 +204,7 @@ def empirical_epsilon(members: np.ndarray, outsiders: np.ndarray, delta: float) 
     )
 
 
-def _group(repetitions: int, distances: np.ndarray, reference: np.ndarray, exposures: np.ndarray) -> CanaryGroup:
+def canary_group(repetitions: int, distances: np.ndarray, reference: np.ndarray, exposures: np.ndarray) -> CanaryGroup:
     near = np.quantile(reference, NEAR_SHARE)
     return CanaryGroup(
         repetitions=repetitions,
@@ -252,10 +253,10 @@ def audit(
     space = _DistanceSpace(full_schema, [table, canaries, synthetic])
     distances = nearest_distances(space.encode(synthetic), space.encode(canaries), space.weights)[:, 0]
     never = distances[counts == 0]
-    groups = [_group(0, never, never, _leave_one_out_exposure(never))]
+    groups = [canary_group(0, never, never, leave_one_out_exposure(never))]
     for repetitions in REPETITIONS:
         chosen = distances[counts == repetitions]
-        groups.append(_group(repetitions, chosen, never, exposure(chosen, never)))
+        groups.append(canary_group(repetitions, chosen, never, exposure(chosen, never)))
     delta = model.privacy_["delta"] if model.privacy_ else (dp_delta or 1.0 / (10 * len(augmented)))
     return AuditResult(
         model=model.name,
@@ -294,7 +295,7 @@ def audit_file(
     if selection.model.data_kind() != "table":
         raise ConfigError(
             f"the canary audit plants records in a table; {selection.model.name} learns {selection.model.data_kind()}",
-            remedy="audit a model of tables, or judge the histories' privacy with synthmed evaluate",
+            remedy="audit patient histories with --patient-column and --codes (the history audit)",
         )
     selection.model.selection_ = selection.record
     with cpu_threads(threads):
@@ -304,7 +305,7 @@ def audit_file(
     return result
 
 
-def _leave_one_out_exposure(reference: np.ndarray) -> np.ndarray:
+def leave_one_out_exposure(reference: np.ndarray) -> np.ndarray:
     """Each never-inserted canary's exposure among the others: what a canary the model never saw scores."""
     ordered = np.sort(reference)
     closer = np.searchsorted(ordered, reference, side="left")
@@ -317,8 +318,8 @@ def describe_audit(result: AuditResult) -> list[str]:
     chosen = describe_selection(result.selection)
     lines = [chosen] if chosen is not None else []
     lines += [
-        f"{result.model} trained on {result.rows} rows + {result.inserted_rows} canary rows; "
-        f"{result.synthetic_rows} rows generated",
+        f"{result.model} trained on {result.rows} {result.unit} + {result.inserted_rows} canary {result.unit}; "
+        f"{result.synthetic_rows} {result.unit} generated",
         f"{'inserted':>9} {'canaries':>9} {'exact':>7} {'near':>7} {'exposure':>9} {'max':>6}",
     ]
     for group in result.groups:

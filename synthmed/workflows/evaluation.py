@@ -90,17 +90,21 @@ def evaluate_files(
 
 
 def history_roles(
-    patient_column: str | None, codes: list[str] | None, visit_column: str | None, time_column: str | None
+    patient_column: str | None,
+    codes: list[str] | None,
+    visit_column: str | None,
+    time_column: str | None,
+    exclude: list[str] | None = None,
 ) -> HistoryRoles | None:
-    """The columns of histories to evaluate, None when no history option is given (a table or sequences)."""
+    """The columns of histories to evaluate or audit, None when no history option is given (a table or sequences)."""
     if patient_column is None and not codes and visit_column is None:
         return None
     if patient_column is None or not codes:
         raise ConfigError(
-            "histories are evaluated with both --patient-column and --codes",
+            "histories are evaluated and audited with both --patient-column and --codes",
             remedy="e.g. --patient-column patient_nbr --codes diag_1,diag_2,diag_3 --visit-column encounter_id",
         )
-    return HistoryRoles(patient_column, tuple(codes), visit_column, time_column)
+    return HistoryRoles(patient_column, tuple(codes), visit_column, time_column, tuple(exclude or ()))
 
 
 def describe_evaluation(document: Mapping[str, Any]) -> list[str]:
