@@ -130,8 +130,8 @@ class FieldChain(nn.Module):
 
     def logits(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """(rows x fields x widest) logits of each field given the fields before it; padding is -inf."""
-        one_hot = tokens.new_zeros(len(tokens), self.total + 1, dtype=torch.float32)
-        one_hot.scatter_(1, tokens - self.first, 1.0)
+        empty = torch.zeros(len(tokens), self.total + 1, device=context.device)
+        one_hot = empty.scatter(1, tokens - self.first, 1.0)  # out of place: per-patient gradients map over it
         hidden = F.relu(
             F.linear(one_hot[:, : self.total], self.inputs.weight * self.in_mask, self.inputs.bias)
             + self.context(context)
@@ -141,13 +141,17 @@ class FieldChain(nn.Module):
         flat = torch.cat([flat, flat.new_full((len(flat), 1), float("-inf"))], 1)
         return flat[:, self.padded]
 
-    def loss(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Summed cross-entropy of every field of every row."""
+    def row_losses(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Each row's cross-entropy summed over its fields (rows,)."""
         if not self.sizes:
-            return context.new_zeros(())
+            return context.new_zeros(len(context))
         logits = self.logits(tokens, context)
         local = tokens - self.first - self.starts
-        return F.cross_entropy(logits.flatten(0, 1), local.flatten(), reduction="sum")
+        return F.cross_entropy(logits.flatten(0, 1), local.flatten(), reduction="none").view(len(tokens), -1).sum(1)
+
+    def loss(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Summed cross-entropy of every field of every row."""
+        return self.row_losses(tokens, context).sum()
 
     def sample(
         self, context: torch.Tensor, noise: torch.Generator, allowed: dict[int, torch.Tensor] | None = None
@@ -214,3 +218,89 @@ class HistoryNetwork(nn.Module):
         """Each visit's code embeddings summed (visits x width)."""
         bag = self.tokens.weight.new_zeros(visits, self.tokens.embedding_dim)
         return bag.index_add(0, visit_of_code, self.tokens(code_tokens))
+
+
+class HistoryLikelihood(nn.Module):
+    """The negative log-likelihood of whole histories under a `HistoryNetwork`, summed over the patients given.
+
+    Patients come padded to a common shape (`forward`), so that the same computation serves a batch of patients of
+    similar visit counts and, mapped over patients one at a time (torch.func.vmap, models/dp.py), each patient's own
+    gradient for DP-SGD. Nothing in it depends on the values of the data for its shapes, and nothing is in place.
+    """
+
+    def __init__(self, network: HistoryNetwork, code_start: int, after: np.ndarray, keys: np.ndarray) -> None:
+        """`after[c]`: the first code allowed after code c (local indices); `keys[c]`: c's key, shared by the same
+        code text in any code column (the copy mechanism's unit)."""
+        super().__init__()
+        self.network = network
+        self.code_start = code_start
+        self.key_count = int(keys.max(initial=-1)) + 1
+        self.register_buffer("after", torch.as_tensor(after, dtype=torch.long))
+        self.register_buffer("keys", torch.as_tensor(keys, dtype=torch.long))
+
+    def forward(
+        self,
+        statics: torch.Tensor,
+        fields: torch.Tensor,
+        visits: torch.Tensor,
+        codes: torch.Tensor,
+        code_counts: torch.Tensor,
+    ) -> torch.Tensor:
+        """Summed NLL of patients given as statics (P x S) tokens, fields (P x V x F) tokens, visit counts (P,), codes
+        (P x V x C) local indices and code counts (P x V); positions past a count are padding of any valid value."""
+        net = self.network
+        patients, most, width = fields.shape[0], fields.shape[1], net.tokens.embedding_dim
+        device = fields.device
+        visit_mask = torch.arange(most, device=device)[None, :] < visits[:, None]
+        code_mask = torch.arange(codes.shape[2], device=device)[None, None, :] < code_counts[..., None]
+        safe = torch.where(code_mask, codes, 0)
+        bag = (net.tokens(safe + self.code_start) * code_mask[..., None]).sum(2)
+        sequence = torch.cat([net.summary(statics)[:, None], net.summary(fields, bag)], 1)
+        hidden = net.visits(sequence)
+        # does another visit follow? yes before each visit, no after the last, nothing asked past it
+        positions = torch.arange(most + 1, device=device)[None, :]
+        asked, go_on = (positions <= visits[:, None]).float(), (positions < visits[:, None]).float()
+        continues = net.continues(hidden, positions.expand(patients, -1))
+        loss = (F.binary_cross_entropy_with_logits(continues, go_on, reduction="none") * asked).sum()
+        context = hidden[:, :most]
+        flat = patients * most
+        seen = self._seen(safe, code_mask).reshape(flat, 2, -1)
+        loss = loss + self._code_loss(context.reshape(flat, width), codes, code_counts, visit_mask, seen)
+        conditioned = torch.cat([context, net.code_norm(bag)], -1).reshape(flat, 2 * width)
+        fields_loss = net.fields.row_losses(fields.reshape(flat, -1), conditioned) * visit_mask.reshape(flat)
+        return loss + fields_loss.sum() + net.statics.loss(statics, net.start.expand(patients, -1))
+
+    def _seen(self, codes: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """Per visit, which codes the patient's previous visit held and which any earlier one did (P x V x 2 x codes),
+        by key."""
+        keys = torch.where(present, self.keys[codes], self.key_count)  # absent codes go to a spare column
+        empty = torch.zeros(*codes.shape[:2], self.key_count + 1, device=codes.device)
+        held = empty.scatter(2, keys, 1.0)[..., : self.key_count]
+        previous = torch.cat([torch.zeros_like(held[:, :1]), held[:, :-1]], 1)
+        earlier = ((held.cumsum(1) - held) > 0).float()
+        return torch.stack([previous, earlier], 2)[..., self.keys]
+
+    def _code_loss(
+        self,
+        context: torch.Tensor,
+        codes: torch.Tensor,
+        code_counts: torch.Tensor,
+        visit_mask: torch.Tensor,
+        seen: torch.Tensor,
+    ) -> torch.Tensor:
+        """Each visit's codes in order, then END, each scored among the codes after the previous one."""
+        end = self.network.codes.codes
+        flat, device = len(context), context.device
+        counts = code_counts.reshape(flat, 1)
+        rank = torch.arange(codes.shape[2] + 1, device=device)[None, :]
+        written = torch.cat([codes.reshape(flat, -1), torch.full((flat, 1), end, device=device)], 1)
+        targets = torch.where(rank < counts, written, torch.where(rank == counts, end, -100))
+        targets = torch.where(visit_mask.reshape(flat, 1), targets, -100)
+        previous = torch.cat(
+            [torch.full((flat, 1), end, device=device), torch.where(targets[:, :-1] >= 0, targets[:, :-1], end)], 1
+        )
+        logits = self.network.codes(context, previous, seen)
+        low = torch.where(previous == end, 0, self.after[previous.clamp(max=end - 1)])
+        allowed = torch.arange(end + 1, device=device)[None, None, :] >= low[..., None]
+        logits = logits.masked_fill(~allowed, float("-inf"))
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum")

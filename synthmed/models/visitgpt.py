@@ -27,7 +27,6 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from synthmed.data.histories import HistoryRoles, concatenated_ranges, read_events, read_histories, to_long
@@ -39,7 +38,7 @@ from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
 from synthmed.models.conditions import largest_remainder
-from synthmed.models.history_network import HistoryNetwork, gumbel_max
+from synthmed.models.history_network import HistoryLikelihood, HistoryNetwork, gumbel_max
 from synthmed.models.training import TrainingRun, descend
 
 TableLike = pd.DataFrame | str | Path
@@ -242,19 +241,33 @@ class VisitGPT(Synthesizer):
         )
         return {"network": network}
 
-    def _tensors(self, parts: HistoryParts, device: torch.device) -> dict[str, torch.Tensor]:
-        """The parts as tensors on the device; codes as local indices (0 = the first code)."""
+    def _likelihood(self) -> HistoryLikelihood:
+        """The training objective over the network (history_network.py)."""
+        network = self.networks_["network"]
+        return HistoryLikelihood(network, self.transformer_.code_start_, self._following(), self._code_keys()[0])
+
+    def _padded(self, parts: HistoryParts, patients: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """These patients as `HistoryLikelihood` takes them: statics, fields, visit counts, codes and code counts,
+        padded to the longest history and the fullest visit among them (padding: valid tokens, never scored)."""
         tokens = self.transformer_
-        arrays = {
-            "statics": parts.statics,
-            "fields": parts.fields,
-            "codes": parts.code_tokens - tokens.code_start_,
-            "code_visit": np.repeat(np.arange(len(parts.fields)), np.diff(parts.code_indptr)),
-            "code_rank": concatenated_ranges(np.zeros(len(parts.fields)), np.diff(parts.code_indptr)),
-            "column_end": tokens.code_end_ - tokens.code_start_,
-            "code_keys": self._code_keys()[0],
-        }
-        return {name: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device) for name, a in arrays.items()}
+        counts = np.diff(parts.visit_offsets)[patients]
+        rows = concatenated_ranges(parts.visit_offsets[patients], counts)
+        owner = np.repeat(np.arange(len(patients)), counts)
+        step = concatenated_ranges(np.zeros(len(patients)), counts)
+        shape = (len(patients), int(counts.max(initial=1)))
+        fields = np.empty((*shape, parts.fields.shape[1]), dtype=np.int64)
+        fields[...] = np.asarray(tokens.attribute_starts_[tokens.statics_ :], dtype=np.int64)
+        fields[owner, step] = parts.fields[rows]
+        per_visit = np.diff(parts.code_indptr)[rows]
+        codes = np.zeros((*shape, int(per_visit.max(initial=0))), dtype=np.int64)
+        visit_of_code = np.repeat(np.arange(len(rows)), per_visit)
+        rank = concatenated_ranges(np.zeros(len(rows)), per_visit)
+        code_rows = concatenated_ranges(parts.code_indptr[rows], per_visit)
+        codes[owner[visit_of_code], step[visit_of_code], rank] = parts.code_tokens[code_rows] - tokens.code_start_
+        code_counts = np.zeros(shape, dtype=np.int64)
+        code_counts[owner, step] = per_visit
+        arrays = (parts.statics[patients], fields, counts, codes, code_counts)
+        return tuple(torch.as_tensor(np.asarray(a, dtype=np.int64), device=device) for a in arrays)
 
     def _code_keys(self) -> tuple[np.ndarray, int]:
         """Each code's key, and how many keys: the same code text in any code column shares one (diag_1=428 and
@@ -279,8 +292,8 @@ class VisitGPT(Synthesizer):
 
     def _train(self, data: torch.Tensor, run: TrainingRun) -> None:
         network: HistoryNetwork = self.networks_["network"].train()
+        likelihood = self._likelihood()
         parts = self.transformer_.split(data.cpu().numpy())
-        tensors = self._tensors(parts, run.device)
         counts = np.diff(parts.visit_offsets)
         per_epoch = math.ceil(len(counts) / self.batch_size)
         optimizer = torch.optim.AdamW(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
@@ -291,98 +304,21 @@ class VisitGPT(Synthesizer):
                 for step, patients in enumerate(self._batches(counts, run.rng), start=epoch * per_epoch):
                     for group in optimizer.param_groups:
                         group["lr"] = self._rate(step, self.epochs * per_epoch)
-                    loss = self._loss(network, patients, parts, tensors)
+                    loss = likelihood(*self._padded(parts, patients, run.device))
                     optimizer.zero_grad(set_to_none=True)
                     descend(loss / len(patients), optimizer)
                     total += loss.item()
             run.log(nll=total / len(counts))
 
-    def _loss(
-        self, network: HistoryNetwork, patients: np.ndarray, parts: HistoryParts, tensors: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
-        """Summed negative log-likelihood of these patients' histories."""
-        device = tensors["fields"].device
-        counts = np.diff(parts.visit_offsets)[patients]
-        first = parts.visit_offsets[patients]
-        visits = concatenated_ranges(first, counts)  # their visit rows
-        row = np.repeat(np.arange(len(patients)), counts)
-        step = concatenated_ranges(np.zeros(len(patients)), counts)  # 0 for a first visit
-        visits_t, row_t, step_t = (torch.as_tensor(a, device=device) for a in (visits, row, step))
-        # codes of these visits, local indices
-        code_counts = np.diff(parts.code_indptr)[visits]
-        code_rows = torch.as_tensor(concatenated_ranges(parts.code_indptr[visits], code_counts), device=device)
-        code_visit = torch.as_tensor(np.repeat(np.arange(len(visits)), code_counts), device=device)
-        bag = network.code_bag(tensors["codes"][code_rows] + self.transformer_.code_start_, code_visit, len(visits))
-        fields = tensors["fields"][visits_t]
-        summaries = network.summary(fields, bag)
-        static_tokens = tensors["statics"][torch.as_tensor(patients, device=device)]
-        width = network.tokens.embedding_dim
-        sequence = summaries.new_zeros(len(patients), int(counts.max()) + 1, width)
-        sequence[:, 0] = network.summary(static_tokens)
-        sequence[row_t, step_t + 1] = summaries
-        hidden = network.visits(sequence)
-        # does another visit follow? yes before each visit, no after the last
-        lengths = torch.as_tensor(counts, device=device)
-        positions = torch.arange(sequence.shape[1], device=device)[None, :]
-        asked = positions <= lengths[:, None]
-        go_on = (positions < lengths[:, None]).float()
-        continues = network.continues(hidden, positions.expand(len(patients), -1))
-        loss = F.binary_cross_entropy_with_logits(continues[asked], go_on[asked], reduction="sum")
-        context = hidden[row_t, step_t]
-        seen = self._history_seen(tensors, code_rows, code_visit, step_t)
-        loss = loss + self._code_loss(network, context, tensors, code_rows, code_visit, code_counts, seen)
-        loss = loss + network.fields.loss(fields, torch.cat([context, network.code_norm(bag)], 1))
-        return loss + network.statics.loss(static_tokens, network.start.expand(len(patients), -1))
-
-    def _history_seen(
-        self, tensors: dict[str, torch.Tensor], code_rows: torch.Tensor, code_visit: torch.Tensor, step: torch.Tensor
-    ) -> torch.Tensor:
-        """For visits listed patient by patient in order: which codes the previous visit held, and which any earlier
-        visit did (visits x 2 x codes)."""
-        keys = tensors["code_keys"]
-        visits = len(step)
-        held = torch.zeros(visits, self._code_keys()[1], device=step.device)
-        held[code_visit, keys[tensors["codes"][code_rows]]] = 1.0
-        previous = torch.zeros_like(held)
-        previous[1:] = torch.where((step[1:] > 0)[:, None], held[:-1], 0.0)
-        before = held.cumsum(0) - held  # codes of all earlier visits in the list
-        first = torch.arange(visits, device=step.device) - step  # each visit's patient's first visit
-        earlier = (before - before[first]) > 0
-        return torch.stack([previous, earlier.float()], 1)[:, :, keys]  # from each code's key to the code
-
-    def _code_loss(
-        self,
-        network: HistoryNetwork,
-        context: torch.Tensor,
-        tensors: dict[str, torch.Tensor],
-        code_rows: torch.Tensor,
-        code_visit: torch.Tensor,
-        code_counts: np.ndarray,
-        seen: torch.Tensor,
-    ) -> torch.Tensor:
-        """Each visit's codes in order, then END, each scored among the codes after the previous one."""
-        codes = network.codes.codes  # END's index
-        steps = int(code_counts.max(initial=0)) + 1
-        visits = len(context)
-        rank = tensors["code_rank"][code_rows]
-        targets = torch.full((visits, steps), -100, dtype=torch.long, device=context.device)
-        targets[code_visit, rank] = tensors["codes"][code_rows]
-        ends = torch.as_tensor(code_counts, device=context.device)
-        targets[torch.arange(visits, device=context.device), ends] = codes
-        previous = torch.full((visits, steps), codes, dtype=torch.long, device=context.device)
-        previous[:, 1:] = torch.where(targets[:, :-1] >= 0, targets[:, :-1], codes)
-        logits = network.codes(context, previous, seen)
-        low = torch.where(previous == codes, 0, self._after(previous.clamp(max=codes - 1), tensors["column_end"]))
-        allowed = torch.arange(codes + 1, device=context.device)[None, None, :] >= low[..., None]
-        logits = logits.masked_fill(~allowed, float("-inf"))
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum")
-
-    def _after(self, code: torch.Tensor, column_end: torch.Tensor) -> torch.Tensor:
-        """The first code allowed after `code` (local indices): the next one, or with one row per visit the first
+    def _following(self) -> np.ndarray:
+        """The first code allowed after each code (local indices): the next one, or with one row per visit the first
         of the next code column (at most one code per column and visit)."""
-        if self.transformer_.one_row_per_visit_ and len(column_end):
-            return column_end[code]
-        return code + 1
+        tokens = self.transformer_
+        if not tokens.vocabulary_:  # END alone is ever drawn; the masked lookups still need an entry
+            return np.zeros(1, dtype=np.int64)
+        if tokens.one_row_per_visit_:
+            return (tokens.code_end_ - tokens.code_start_).astype(np.int64)
+        return np.arange(1, len(tokens.vocabulary_) + 1, dtype=np.int64)
 
     # ---- generation ----------------------------------------------------------------------------------------
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:
@@ -505,7 +441,7 @@ class VisitGPT(Synthesizer):
         """Each visit's codes (local indices, increasing), drawn one at a time until END, as a (visits x steps) table
         padded with END; `seen`: what the patient's earlier visits held (see CodeDecoder)."""
         end = network.codes.codes
-        column_end = torch.as_tensor(self.transformer_.code_end_ - self.transformer_.code_start_, device=context.device)
+        following = torch.as_tensor(self._following(), device=context.device)
         visits = len(context)
         previous = torch.full((visits,), end, dtype=torch.long, device=context.device)
         low = torch.zeros(visits, dtype=torch.long, device=context.device)
@@ -524,7 +460,7 @@ class VisitGPT(Synthesizer):
             if bool(done.all()):
                 break
             previous = torch.where(chosen < end, chosen, previous)
-            low = torch.where(chosen < end, self._after(chosen.clamp(max=end - 1), column_end), low)
+            low = torch.where(chosen < end, following[chosen.clamp(max=end - 1)], low)
         return torch.stack(drawn, 1)
 
     # ---- sampling ------------------------------------------------------------------------------------------
