@@ -800,6 +800,7 @@ def audit(
         "reference": reference,
         "seed": seed,
         "dp_epsilon": dp_epsilon,
+        "dp_delta": dp_delta,
         "progress": not quiet,
     }
     roles = history_roles(patient_column, _names(codes), visit_column, time_column, _names(exclude))
@@ -830,7 +831,7 @@ def audit(
             **common,
         )
     else:
-        result = audit_file(source, model, schema=schema, rows=rows, dp_delta=dp_delta, **common)
+        result = audit_file(source, model, schema=schema, rows=rows, **common)
     for line in describe_audit(result):
         typer.echo(line)
     if not result.consistent:

@@ -247,6 +247,15 @@ class PrivateTraining:
         finally:
             private.close()
 
+    @contextmanager
+    def training_per_record(
+        self, phase: str, objective: nn.Module, optimizer: torch.optim.Optimizer
+    ) -> Iterator[PrivateObjective]:
+        """`objective` (a module whose output is the loss summed over the records it is given) trained by DP-SGD in
+        `phase`, each record's gradient computed on its own by torch.func: for networks whose layers do not see one
+        row per record (a patient's history runs through visits and codes)."""
+        yield PrivateObjective(self, phase, objective, optimizer)
+
     def batches(self, phase: str, rng: np.random.Generator, count: int) -> Iterator[np.ndarray]:
         """`count` Poisson-sampled batches of record indices (possibly empty), each one an accounted step."""
         for _ in range(count):
@@ -394,7 +403,7 @@ class PrivateModule:
         """
         for indices in self._private.batches(self._phase, rng, count):
             if noise_when_empty and not len(indices):
-                self._noise_only_step()
+                _noise_only_step(self._private, self._phase, self.module, self.optimizer)
                 continue
             value = loss(data[torch.as_tensor(indices, device=data.device)])
             self.optimizer.zero_grad(set_to_none=True)
@@ -411,22 +420,80 @@ class PrivateModule:
         finally:
             self._recording.enable_hooks()
 
-    def _noise_only_step(self) -> None:
-        """An empty Poisson batch still takes a step of pure noise, as the mechanism it is accounted as does."""
-        private = self._private
-        for parameter in self.module.parameters():
-            if not parameter.requires_grad:
-                continue
-            noise = torch.normal(
-                0.0, private.noise_multiplier * private.budget.max_grad_norm, parameter.shape, generator=private.noise
-            )
-            parameter.grad = (noise / private.expected_batch(self._phase)).to(parameter.device)
-        self.optimizer.original_optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-
     def close(self) -> None:
         """Remove the per-record gradient hooks: the module trains or generates as a plain network again."""
         self._recording._close()
+
+
+def _noise_only_step(private: PrivateTraining, phase: str, module: nn.Module, optimizer: Any) -> None:
+    """An empty Poisson batch still takes a step of pure noise, as the mechanism it is accounted as does."""
+    for parameter in module.parameters():
+        if not parameter.requires_grad:
+            continue
+        noise = torch.normal(
+            0.0, private.noise_multiplier * private.budget.max_grad_norm, parameter.shape, generator=private.noise
+        )
+        parameter.grad = (noise / private.expected_batch(phase)).to(parameter.device)
+    optimizer.original_optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+class PrivateObjective:
+    """A loss module trained by DP-SGD with per-record gradients from torch.func (vmap of grad over records).
+
+    Opacus's optimizer clips each record's gradient, adds the calibrated noise and steps; a batch too large to hold
+    every record's gradient at once comes in chunks whose clipped gradients it accumulates before the one noisy
+    step (its virtual steps). Every Poisson batch `descend` draws is one accounted step of the phase.
+    """
+
+    def __init__(self, private: PrivateTraining, phase: str, objective: nn.Module, optimizer: torch.optim.Optimizer):
+        opacus, _, _ = _quiet_opacus()
+        self.objective = objective
+        self._private, self._phase = private, phase
+        self.optimizer = opacus.optimizers.DPOptimizer(
+            optimizer,
+            noise_multiplier=private.noise_multiplier,
+            max_grad_norm=private.budget.max_grad_norm,
+            expected_batch_size=private.expected_batch(phase),
+            loss_reduction="mean",
+            generator=private.noise,
+        )
+        self._names = [name for name, parameter in objective.named_parameters() if parameter.requires_grad]
+
+    def _per_record(self, records: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        """Each record's gradient of the objective (records along the first dimension of every tensor)."""
+        from torch.func import functional_call, grad, vmap
+
+        trainable = dict(self.objective.named_parameters())
+        fixed = {name: value for name, value in trainable.items() if name not in self._names}
+        fixed |= dict(self.objective.named_buffers())
+        weights = {name: trainable[name].detach() for name in self._names}
+
+        def loss(weights: dict[str, torch.Tensor], *record: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.objective, {**weights, **fixed}, tuple(part[None] for part in record))
+
+        with warnings.catch_warnings():  # batching rules torch lacks fall back to a loop inside torch
+            warnings.filterwarnings("ignore", message="There is a performance drop", category=UserWarning)
+            mapped = vmap(grad(loss), in_dims=(None, *([0] * len(records))), randomness="different")
+            return mapped(weights, *records)
+
+    def descend(
+        self, rng: np.random.Generator, count: int, chunks: Callable[[np.ndarray], Iterator[tuple[torch.Tensor, ...]]]
+    ) -> None:
+        """`count` DP-SGD steps, each on a Poisson batch of record indices that `chunks` turns into the objective's
+        inputs, a few records at a time; an empty batch takes a step of pure noise."""
+        parameters = dict(self.objective.named_parameters())
+        for indices in self._private.batches(self._phase, rng, count):
+            if not len(indices):
+                _noise_only_step(self._private, self._phase, self.objective, self.optimizer)
+                continue
+            parts = list(chunks(indices))
+            for number, records in enumerate(parts):
+                for name, gradient in self._per_record(records).items():
+                    parameters[name].grad_sample = gradient
+                self.optimizer.signal_skip_step(do_skip=number < len(parts) - 1)
+                self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
 
 
 def _is_public(column: dict[str, Any]) -> bool:

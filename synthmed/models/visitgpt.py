@@ -38,6 +38,7 @@ from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
 from synthmed.models.conditions import largest_remainder
+from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.history_network import HistoryLikelihood, HistoryNetwork, gumbel_max
 from synthmed.models.training import TrainingRun, descend
 
@@ -50,6 +51,8 @@ GENERATION_BATCH = 1024
 # conditional sampling draws patients' attributes in batches of this many, and gives up after this many per patient
 CONDITION_BATCH = 4096
 MAX_CONDITION_DRAWS = 1000
+# patients whose own gradients are computed at once under DP (each holds a copy of every weight's gradient)
+PRIVATE_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,11 @@ class VisitGPT(Synthesizer):
             raise ConfigError(
                 "visitgpt infers each attribute's kind; it takes no schema yet", remedy="leave out schema"
             )
+        if self.private_ and data.rare.policy == "keep":
+            raise ConfigError(
+                "under differential privacy the values a history model ships must each be held by several patients",
+                remedy="leave rare_values at 'merge' (or 'suppress') when training with dp_epsilon",
+            )
         roles = data.roles
         histories = read_histories(
             read_events(data.events, reading, roles.codes),
@@ -296,7 +304,7 @@ class VisitGPT(Synthesizer):
         parts = self.transformer_.split(data.cpu().numpy())
         counts = np.diff(parts.visit_offsets)
         per_epoch = math.ceil(len(counts) / self.batch_size)
-        optimizer = torch.optim.AdamW(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        optimizer = self._optimizer(network)
         state = {"network": network, "optimizer": optimizer}
         for epoch in run.epochs("train", self.epochs, len(counts), state):
             total = 0.0
@@ -309,6 +317,46 @@ class VisitGPT(Synthesizer):
                     descend(loss / len(patients), optimizer)
                     total += loss.item()
             run.log(nll=total / len(counts))
+
+    # ---- differential privacy ------------------------------------------------------------------------------
+    def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:
+        n, k = len(data), self.transformer_.rare_["min_patients"]
+        adaptations = {
+            "unit": "one clipped gradient per patient: the whole history (every visit, code and attribute)",
+            "batches": "Poisson samples of patients, their gradients computed in chunks of similar visit counts",
+            "shipped values": "codes, categories, numbers' values and bin edges and the longest history come from "
+            f"the data, each held by at least {k} patients (rare_values): outside the privacy budget",
+        }
+        return PrivacyPlan({"train": Phase(min(self.batch_size, n), self.epochs * self._private_steps(n))}, adaptations)
+
+    def _private_steps(self, n: int) -> int:
+        return max(1, round(n / min(self.batch_size, n)))
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
+        """DP-SGD with one clipped gradient per patient (models/dp.py: per-record gradients by torch.func); only
+        the epsilon spent is logged, as losses on real histories would be released outside the budget."""
+        network: HistoryNetwork = self.networks_["network"].train()
+        parts = self.transformer_.split(data.cpu().numpy())
+        counts = np.diff(parts.visit_offsets)
+        per_epoch, optimizer = self._private_steps(len(counts)), self._optimizer(network)
+
+        def chunks(patients: np.ndarray) -> Iterator[tuple[torch.Tensor, ...]]:
+            ordered = patients[np.argsort(counts[patients], kind="stable")]  # little padding within a chunk
+            for start in range(0, len(ordered), PRIVATE_CHUNK):
+                yield self._padded(parts, ordered[start : start + PRIVATE_CHUNK], run.device)
+
+        with private.training_per_record("train", self._likelihood(), optimizer) as training:
+            state = {"network": network, "optimizer": training.optimizer}
+            for epoch in run.epochs("train", self.epochs, len(counts), state):
+                with _seeded_dropout(int(run.rng.integers(2**31)), run.device):
+                    for step in range(epoch * per_epoch, (epoch + 1) * per_epoch):
+                        for group in optimizer.param_groups:
+                            group["lr"] = self._rate(step, self.epochs * per_epoch)
+                        training.descend(run.rng, 1, chunks)
+                run.log(epsilon=private.logged_epsilon)
+
+    def _optimizer(self, network: HistoryNetwork) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
 
     def _following(self) -> np.ndarray:
         """The first code allowed after each code (local indices): the next one, or with one row per visit the first

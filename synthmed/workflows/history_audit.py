@@ -129,12 +129,14 @@ def audit_histories(
     reference: int = 256,
     patients: int | None = None,
     seed: int = 0,
+    dp_epsilon: float | None = None,
+    dp_delta: float | None = None,
     progress: bool = True,
     **fit_options: Any,
 ) -> AuditResult:
-    """Insert canary histories among the real ones in `events`, fit the history `model` on them (`fit_options`:
-    the model's history options, e.g. rare_values), generate `patients` histories (default: as many as trained on)
-    and measure how the canaries' code combinations were reproduced."""
+    """Insert canary histories among the real ones in `events`, fit the history `model` on them (privately with
+    `dp_epsilon`; `fit_options`: the model's history options, e.g. rare_values), generate `patients` histories
+    (default: as many as trained on) and measure how the canaries' code combinations were reproduced."""
     if min(once, per_repetition) < 1 or reference < 10:
         raise ConfigError(
             "an audit needs canaries inserted once, some repeated, and at least 10 never inserted",
@@ -155,9 +157,12 @@ def audit_histories(
         visit_column=roles.visit,
         time=roles.time,
         progress=progress,
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
         **fit_options,
     )
     total = real.n_patients + inserted.n_patients
+    privacy = getattr(model, "privacy_", None)
     synthetic = read_histories(model.sample(patients or total, seed=seed), roles)
     vocabulary = {tuple(pair): i for i, pair in enumerate(real.vocabulary)}
     distances = nearest_jaccard(
@@ -174,8 +179,8 @@ def audit_histories(
         inserted_rows=inserted.n_patients,
         synthetic_rows=synthetic.n_patients,
         groups=tuple(groups),
-        membership=empirical_epsilon(distances[counts == 1], never, 1.0 / (10 * total)),
-        accounted_epsilon=None,
+        membership=empirical_epsilon(distances[counts == 1], never, privacy["delta"] if privacy else 1 / (10 * total)),
+        accounted_epsilon=privacy["epsilon"] if privacy else None,
         selection=getattr(model, "selection_", None),
         unit="patients",
     )
@@ -193,19 +198,13 @@ def audit_histories_file(
     reading: ReadOptions = PLAIN_READING,
     overwrite: bool = False,
     fit_options: Mapping[str, Any] | None = None,
-    dp_epsilon: float | None = None,
     **options: Any,
 ) -> AuditResult:
     """`audit_histories` of the events in `data` (a file, a frame or a database table, in the long layout `sample`
     writes), the result written as JSON to `output`; `options` are `audit_histories`'s, `fit_options` the model's
-    history options (rare_values, min_patients). Differential privacy (`dp_epsilon`) is refused for histories."""
+    history options (rare_values, min_patients)."""
     if output is not None:
         check_output(output, overwrite=overwrite, example="audit.json")
-    if dp_epsilon is not None:
-        raise ConfigError(
-            "differentially private training of patient histories is not available yet",
-            remedy="audit the model trained without --dp-epsilon",
-        )
     selection = select_model(model, None, preset=preset, settings=settings, histories=True)
     if selection.model.data_kind() != "histories":
         raise ConfigError(

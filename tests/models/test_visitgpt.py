@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from synthmed.data.histories import HistoryRoles, read_histories
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
+from synthmed.models.dp import PrivateTraining
 from synthmed.models.training import TrainingRun
 from synthmed.models.visitgpt import VisitGPT
 
@@ -154,12 +156,44 @@ def test_a_code_one_patient_holds_reaches_neither_the_file_nor_the_samples(tmp_p
         VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False, rare_values="hide")
 
 
-def test_what_it_cannot_do_yet_is_refused_before_training() -> None:
+def test_bad_settings_are_refused_before_training() -> None:
     events = structured_events(20)
-    with pytest.raises(ConfigError, match="differentially private"):
-        VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False, dp_epsilon=1.0)
     with pytest.raises(ConfigError, match="multiple of heads"):
         VisitGPT(width=30, heads=4).fit(events, **ROLES, progress=False)
+    with pytest.raises(ConfigError, match="held by several patients"):
+        VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False, dp_epsilon=1.0, rare_values="keep")
+
+
+class Recorded(VisitGPT):
+    """visitgpt that keeps what its private training computed for the first patients, to compare."""
+
+    def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
+        parts = self.transformer_.split(data.cpu().numpy())
+        likelihood = self._likelihood().eval()  # no dropout: gradients comparable one by one
+        with private.training_per_record("train", likelihood, self._optimizer(self.networks_["network"])) as t:
+            together = t._per_record(self._padded(parts, np.array([0, 1, 2]), run.device))
+        alone = []
+        for patient in range(3):
+            likelihood.zero_grad()
+            likelihood(*self._padded(parts, np.array([patient]), run.device)).backward()
+            alone.append({name: p.grad.clone() for name, p in likelihood.named_parameters()})
+        self.compared_ = together, alone
+        super()._train_privately(data, run, private)
+
+
+def test_private_training_clips_one_gradient_per_patient_and_spends_the_budget(tmp_path: Path) -> None:
+    events = structured_events(60)
+    model = Recorded(epochs=2, batch_size=16, **SMALL).fit(events, **ROLES, progress=False, dp_epsilon=2.0)
+    together, alone = model.compared_
+    for patient in range(3):  # each patient's gradient, computed among others, is its own history's alone
+        for name, gradient in alone[patient].items():
+            torch.testing.assert_close(together[name][patient], gradient, rtol=1e-4, atol=1e-5)
+    assert 1.9 < model.privacy_["epsilon"] <= 2.0 and model.privacy_["delta"] == pytest.approx(1 / 600)
+    assert "per patient" in model.privacy_["adaptations"]["unit"]
+    assert "outside the privacy budget" in model.privacy_["adaptations"]["shipped values"]
+    loaded = Synthesizer.load(model.save(tmp_path / "private.zip"))
+    assert loaded.privacy_["epsilon"] == model.privacy_["epsilon"]
+    assert loaded.sample(10, seed=0)["patient"].nunique() == 10
 
 
 def test_histories_of_codes_alone_one_visit_each() -> None:
