@@ -307,6 +307,10 @@ def fit(
     min_patients: Annotated[
         int | None, typer.Option(help="Histories: patients a value needs to ship in the generator (default 5).")
     ] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option(help="Histories: YAML of named code-prefix groups; codes become the groups they fall in."),
+    ] = None,
     threads: Threads = None,
     decimal: Decimal = None,
     overwrite: Overwrite = False,
@@ -335,6 +339,7 @@ def fit(
         exclude=_names(exclude),
         rare_values=rare_values,
         min_patients=min_patients,
+        groups=groups,
         schema=schema,
         na_values=na_values,
         encoding=encoding,

@@ -289,6 +289,25 @@ def test_mimic3_demo_diagnoses_with_admissions_and_patients(tmp_path: Path) -> N
     assert sampled and sampled <= set(held.index[held >= 5]) | {"(other)"}, sorted(sampled)[:5]
 
 
+def test_code_groups_replace_codes_by_the_groups_they_fall_in(tmp_path: Path) -> None:
+    groups, csv = tmp_path / "groups.yaml", write_events(tmp_path / "events.csv")
+    groups.write_text("groups:\n  diabetes: ['250']\n  hypertension: ['401']\n  heart_failure: ['428']\n")
+    model, output = tmp_path / "grouped.smg", tmp_path / "synthetic.csv"
+    result = invoke("fit", csv, "--model", "visitgpt", *TINY, *HISTORY, "--groups", groups, "-o", model)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert {code for _, code in synthmed.load(model).transformer_.vocabulary_} <= {
+        "diabetes",
+        "hypertension",
+        "heart_failure",
+        "(other)",
+    }
+    assert invoke("sample", model, "-n", "20", "-o", output, "--seed", "0", "-q").exit_code == 0
+    synthetic = read_codes_as_text(output, ["diag_1", "diag_2"])
+    assert set(synthetic["diag_1"].dropna()) <= {"diabetes", "hypertension", "(other)"}  # 0389, V45: no group
+    for_tables = invoke("fit", csv, "--model", "tabgan", "--groups", groups, "-o", tmp_path / "t.smg")
+    assert_user_error(for_tables, "--groups", "visitgpt")
+
+
 def test_rare_codes_ship_only_when_declared_public(tmp_path: Path) -> None:
     table = events()
     table.loc[0, "diag_1"] = "SINGULAR"

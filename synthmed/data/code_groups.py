@@ -22,7 +22,9 @@ rows per record) or from a wide table (one row per record, one column per code s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,10 +35,14 @@ from synthmed.errors import DataError, SchemaError
 
 def load_groups(path: str | Path) -> dict[str, tuple[str, ...]]:
     """Group name -> code prefixes, from a YAML/JSON file with a `groups` mapping; prefixes cleaned like codes."""
-    groups = read_spec_section(path, "groups", dict, "groups file")
+    return cleaned_groups(read_spec_section(path, "groups", dict, "groups file"))
+
+
+def cleaned_groups(groups: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Group name -> code prefixes cleaned like codes; each group needs a non-empty list of prefixes."""
     cleaned = {}
     for name, prefixes in groups.items():
-        if not isinstance(prefixes, list) or not prefixes:
+        if not isinstance(prefixes, list | tuple) or not prefixes:
             raise SchemaError("each group needs a non-empty list of code prefixes", column=str(name), values=[prefixes])
         cleaned[str(name)] = tuple(clean_codes(pd.Series([str(p) for p in prefixes])).dropna())
     return cleaned

@@ -29,7 +29,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from synthmed.data.code_groups import cleaned_groups, load_groups
 from synthmed.data.histories import HistoryRoles, concatenated_ranges, read_events, read_histories, to_long
+from synthmed.data.history_groups import grouped_histories
 from synthmed.data.history_rare import DEFAULT_MIN_PATIENTS, RarePolicy, check_rare_policy
 from synthmed.data.history_tokens import FIRST_TIME, AttributeTokens, HistoryParts, HistoryTokenizer
 from synthmed.data.io import ReadOptions
@@ -72,6 +74,7 @@ class _HistoryInput:
     visits: TableLike | None
     patients: TableLike | None
     rare: _RareTreatment
+    groups: dict[str, tuple[str, ...]] | None
 
 
 @contextmanager
@@ -183,6 +186,7 @@ class VisitGPT(Synthesizer):
         exclude: Sequence[str] = (),
         rare_values: RarePolicy = "merge",
         min_patients: int = DEFAULT_MIN_PATIENTS,
+        groups: Mapping[str, Sequence[str]] | str | Path | None = None,
         **options: Any,
     ) -> Self:
         """Learn histories from long-form `events` (one row per visit, or per code): `patient_column`, the visit
@@ -190,11 +194,15 @@ class VisitGPT(Synthesizer):
         constant within each patient, else a visit attribute. `visits` and `patients` are optional tables joined
         by the visit id and the patient id. Codes, categories and numbers' extremes held by fewer than
         `min_patients` patients are generalised (`rare_values`: merge, suppress or keep; data/history_rare.py).
-        `options` are the base `fit`'s (progress, checkpoint, ...)."""
+        `groups` (a groups file or {name: prefixes}) replaces codes by the groups they fall in
+        (data/history_groups.py). `options` are the base `fit`'s (progress, checkpoint, ...)."""
         check_rare_policy(rare_values, min_patients)
         roles = HistoryRoles(patient_column, tuple(codes), visit_column, time, tuple(exclude))
         rare = _RareTreatment(rare_values, min_patients)
-        return super().fit(_HistoryInput(events, roles, visits, patients, rare), **options)
+        named = None
+        if groups is not None:
+            named = load_groups(groups) if isinstance(groups, str | Path) else cleaned_groups(groups)
+        return super().fit(_HistoryInput(events, roles, visits, patients, rare, named), **options)
 
     def _prepare(self, data: Any, schema: Schema | str | Path | None, reading: ReadOptions) -> np.ndarray:
         if not isinstance(data, _HistoryInput):
@@ -218,6 +226,8 @@ class VisitGPT(Synthesizer):
             visits=None if data.visits is None else read_events(data.visits, reading),
             patients=None if data.patients is None else read_events(data.patients, reading),
         )
+        if data.groups is not None:
+            histories = grouped_histories(histories, data.groups)
         self.input_format_ = "histories"
         tokenizer, histories, static, visits = HistoryTokenizer().fit(
             histories, data.rare.policy, data.rare.min_patients

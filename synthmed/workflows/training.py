@@ -136,6 +136,7 @@ def fit(
     exclude: Sequence[str] | None = None,
     rare_values: str | None = None,
     min_patients: int | None = None,
+    groups: Any = None,
     **fit_options: Any,
 ) -> Synthesizer:
     """Choose, configure and train a model on `data`: `synthmed.fit("heart.csv")` trains what `auto` picks.
@@ -144,9 +145,9 @@ def fit(
     named `preset` and hyperparameter `settings`. `sequence_id`, `time_column` and `window` describe sequences;
     `patient_column`, `codes`, `visit_column` and/or `time_column`, the `visits` and `patients` tables and the
     `exclude`d columns describe patient histories (`data` then holds their events), with what becomes of values
-    fewer than `min_patients` patients hold (`rare_values`, data/history_rare.py). Each set is refused for a model
-    of another kind, before any data is read; `fit_options` are `Synthesizer.fit`'s. The choice and its reason are
-    kept in `selection_` (and model.json).
+    fewer than `min_patients` patients hold (`rare_values`, data/history_rare.py) and code `groups`. Each set is
+    refused for a model of another kind, before any data is read; `fit_options` are `Synthesizer.fit`'s. The
+    choice and its reason are kept in `selection_` (and model.json).
     """
     described = {
         "patient_column": patient_column,
@@ -157,6 +158,7 @@ def fit(
         "exclude": _listed(exclude),
         "rare_values": rare_values,
         "min_patients": min_patients,
+        "groups": groups,
     }
     history_options = {name: value for name, value in described.items() if value is not None}
     described = {"sequence_id": sequence_id, "window": window}
@@ -184,8 +186,8 @@ def fit(
         )
     if history_options and kind != "histories":
         raise ConfigError(
-            "--patient-column, --codes, --visit-column, --visits, --patients, --exclude, --rare-values and "
-            f"--min-patients describe patient histories, which {chosen.name} does not model",
+            "--patient-column, --codes, --visit-column, --visits, --patients, --exclude, --rare-values, "
+            f"--min-patients and --groups describe patient histories, which {chosen.name} does not model",
             values=[f"--{name.replace('_', '-')}" for name in history_options],
             remedy="use --model visitgpt (or auto) for patient histories",
         )
