@@ -86,6 +86,12 @@ def _validated(table: pd.DataFrame, role: str, schema: Schema | None, quiet: boo
         raise error.located(f"the {role} table") from None
 
 
+def _with_empty_columns(validated: pd.DataFrame, given: pd.DataFrame) -> pd.DataFrame:
+    """A validated HOLDOUT or SYNTHETIC table with the columns validation dropped for being entirely missing put
+    back (a small holdout can lack every value of a column TRAIN has; that is not a missing column)."""
+    return validated.reindex(columns=[name for name in given.columns if isinstance(name, str)])
+
+
 def _refuse_unknown_columns(synthetic: pd.DataFrame, train: pd.DataFrame, schema: Schema) -> None:
     """Anything in SYNTHETIC that TRAIN's modelled columns do not hold is refused: a column the generator never
     learned can only have come from somewhere else, real identifiers and notes included."""
@@ -122,7 +128,10 @@ def prepare_tables(
     `rare_min_count` TRAIN rows are kept for the privacy checks; SYNTHETIC may hold no column that TRAIN's
     modelled columns do not."""
     train = _validated(train, "training", schema, quiet=False)
-    holdout, synthetic = _validated(holdout, "holdout", schema), _validated(synthetic, "synthetic", schema)
+    holdout, synthetic = (
+        _with_empty_columns(_validated(table, role, schema), table)
+        for table, role in ((holdout, "holdout"), (synthetic, "synthetic"))
+    )
     full_schema = infer_schema(train, schema)
     train, holdout, synthetic = (apply_rare_policy(table, full_schema) for table in (train, holdout, synthetic))
     names = [column.name for column in full_schema.modelled]

@@ -59,6 +59,14 @@ def test_unusable_holdout_and_synthetic_tables_are_named() -> None:
         evaluate(train, patients(1), broken)
 
 
+def test_a_holdout_column_without_any_value_is_a_column_not_a_missing_one() -> None:
+    train, synthetic = patients(0), patients(2).drop(columns="patient_id")
+    empty = patients(1).assign(sbp=np.nan)  # a small holdout can lack every value of a column
+    assert evaluate(train, empty, synthetic).fidelity.verdict is not None
+    with pytest.raises(DataError, match="the holdout table lacks columns of the training table"):
+        evaluate(train, patients(1).drop(columns="sbp"), synthetic)
+
+
 def test_a_rare_training_category_in_the_synthetic_data_fails_privacy() -> None:
     train, holdout = patients(0, rare=True), patients(1)
     leaking = patients(2).drop(columns="patient_id")
