@@ -206,17 +206,37 @@ def rare_category_check(tables: EvaluationTables, min_count: int) -> tuple[Check
             "appearing": int(tables.synthetic.loc[held, name].nunique()),
             "synthetic_rows": int(held.sum()),
         }
-    rows = sum(figures["synthetic_rows"] for figures in per_column.values())
-    if rows:
-        columns = [name for name, figures in per_column.items() if figures["synthetic_rows"]]
+    remedy = "declare `rare: merge` or `rare: suppress` for them in the schema"
+    unit = RareUnit("row", "a category", "training records", "no column learned from the data has")
+    return rare_verdict("rare categories", per_column, unit, min_count, remedy), per_column
+
+
+@dataclass(frozen=True)
+class RareUnit:
+    """How a rare-value check counts: synthetic rows or patients, what they hold, and of whom in TRAIN."""
+
+    synthetic: str  # "row", "patient"
+    held: str  # "a category", "a code or category"
+    owners: str  # "training records"
+    nothing_rare: str  # the reason when TRAIN has no rare value at all
+
+
+def rare_verdict(
+    name: str, per_column: dict[str, dict[str, int]], unit: RareUnit, min_count: int, remedy: str
+) -> Check:
+    """FAIL when a synthetic row (patient) holds a value fewer than `min_count` TRAIN records (patients) hold, naming
+    the columns and the remedy; `per_column` counts them under "synthetic_<unit>s"."""
+    key = f"synthetic_{unit.synthetic}s"
+    found = sum(figures[key] for figures in per_column.values())
+    if found:
+        columns = ", ".join(repr(column) for column, figures in per_column.items() if figures[key])
         reason = (
-            f"{rows} synthetic rows hold a category of fewer than {min_count} training records (columns "
-            f"{', '.join(map(repr, columns))}): declare `rare: merge` or `rare: suppress` for them in the schema"
+            f"{found} synthetic {unit.synthetic}s hold {unit.held} of fewer than {min_count} {unit.owners} "
+            f"(columns {columns}): {remedy}"
         )
-        return Check("rare categories", Verdict.FAIL, reason), per_column
-    where = "no synthetic row holds" if per_column else "no column learned from the data has"
-    reason = f"{where} a category of fewer than {min_count} training records"
-    return Check("rare categories", Verdict.PASS, reason), per_column
+        return Check(name, Verdict.FAIL, reason)
+    where = f"no synthetic {unit.synthetic} holds" if per_column else unit.nothing_rare
+    return Check(name, Verdict.PASS, f"{where} {unit.held} of fewer than {min_count} {unit.owners}")
 
 
 DISCLOSURE_KINDS = ("singling out", "linkability", "attribute inference")

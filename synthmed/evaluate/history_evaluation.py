@@ -22,7 +22,14 @@ from synthmed.data.histories import Histories, HistoryRoles, read_histories
 from synthmed.data.history_rare import rare_values
 from synthmed.errors import ConfigError, SynthmedError
 from synthmed.evaluate.encoding import EvaluationTables, prepare_tables
-from synthmed.evaluate.evaluation import Area, Evaluation, record_privacy_area, utility_area
+from synthmed.evaluate.evaluation import (
+    Area,
+    Evaluation,
+    RareUnit,
+    rare_verdict,
+    record_privacy_area,
+    utility_area,
+)
 from synthmed.evaluate.histories import MIN_SUPPORT, history_figures
 from synthmed.evaluate.policy import Check, Policy, Verdict, limit_check, worst
 from synthmed.evaluate.similarity import detection
@@ -163,17 +170,9 @@ def rare_value_check(train: Histories, synthetic: Histories, min_patients: int) 
     for column, values in rare_values(train, min_patients).items():
         holders = _patients_with(synthetic, column, values)
         per_column[column] = {"rare_values": len(values), "synthetic_patients": len(holders)}
-    patients = sum(figures["synthetic_patients"] for figures in per_column.values())
-    if patients:
-        columns = ", ".join(repr(name) for name, figures in per_column.items() if figures["synthetic_patients"])
-        reason = (
-            f"{patients} synthetic patients hold a code or category of fewer than {min_patients} training patients "
-            f"(columns {columns}): fit with rare_values='merge' (--rare-values merge, the default) or 'suppress'"
-        )
-        return Check("rare values", Verdict.FAIL, reason), per_column
-    where = "no synthetic patient holds" if per_column else "the training histories have no"
-    reason = f"{where} a code or category of fewer than {min_patients} patients"
-    return Check("rare values", Verdict.PASS, reason), per_column
+    remedy = "fit with rare_values='merge' (--rare-values merge, the default) or 'suppress'"
+    unit = RareUnit("patient", "a code or category", "training patients", "the training histories have no")
+    return rare_verdict("rare values", per_column, unit, min_patients, remedy), per_column
 
 
 ROLES = ("train", "holdout", "synthetic")

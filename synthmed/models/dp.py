@@ -235,6 +235,19 @@ class PrivateTraining:
             low, high = (low, middle) if within(middle) else (middle, high)
         return float(high)
 
+    def noisy(self, phase: str, optimizer: torch.optim.Optimizer) -> Any:
+        """`optimizer` stepping on per-record gradients clipped to the budget's bound plus the calibrated noise, for
+        Poisson batches of `phase` (Opacus's DPOptimizer; gradients of a mean loss)."""
+        opacus, _, _ = _quiet_opacus()
+        return opacus.optimizers.DPOptimizer(
+            optimizer,
+            noise_multiplier=self.noise_multiplier,
+            max_grad_norm=self.budget.max_grad_norm,
+            expected_batch_size=self.expected_batch(phase),
+            loss_reduction="mean",
+            generator=self.noise,
+        )
+
     def expected_batch(self, phase: str) -> int:
         return max(1, round(self.sample_rates[phase] * self.rows))
 
@@ -375,14 +388,7 @@ class PrivateModule:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._recording = opacus.GradSampleModule(module)
-        self.optimizer = opacus.optimizers.DPOptimizer(
-            optimizer,
-            noise_multiplier=private.noise_multiplier,
-            max_grad_norm=private.budget.max_grad_norm,
-            expected_batch_size=private.expected_batch(phase),
-            loss_reduction="mean",
-            generator=private.noise,
-        )
+        self.optimizer = private.noisy(phase, optimizer)
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self._recording(*inputs)
@@ -447,17 +453,9 @@ class PrivateObjective:
     """
 
     def __init__(self, private: PrivateTraining, phase: str, objective: nn.Module, optimizer: torch.optim.Optimizer):
-        opacus, _, _ = _quiet_opacus()
         self.objective = objective
         self._private, self._phase = private, phase
-        self.optimizer = opacus.optimizers.DPOptimizer(
-            optimizer,
-            noise_multiplier=private.noise_multiplier,
-            max_grad_norm=private.budget.max_grad_norm,
-            expected_batch_size=private.expected_batch(phase),
-            loss_reduction="mean",
-            generator=private.noise,
-        )
+        self.optimizer = private.noisy(phase, optimizer)
         self._names = [name for name, parameter in objective.named_parameters() if parameter.requires_grad]
 
     def _per_record(self, records: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
