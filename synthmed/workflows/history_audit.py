@@ -2,13 +2,13 @@
 
 A canary is a history no patient has: a real patient's skeleton (visit count, times, attributes) whose codes are
 replaced by uniform draws among the codes at least k patients hold, each in its code column (so a visit keeps its
-number of codes, and the rare-value treatment at fit cannot erase a canary's codes); of four such draws the one
-farthest from every real patient is kept. Canaries are inserted once, 2, 4, 8 and 16 times (as that many patients),
-many more are drawn alike and never inserted, and the model is trained on the real histories plus the inserted
-ones. A canary's distance to the synthetic data is the Jaccard distance between its set of codes (over all its
-visits, each with its column) and the closest synthetic patient's: 0 when some synthetic patient holds exactly its
-combination. Exposure and the empirical epsilon are the table audit's. The trained model is discarded; the result
-holds aggregates only.
+number of codes, and the rare-value treatment at fit cannot erase a canary's codes); of four such draws per canary,
+the distinct code combinations that no real patient holds are kept, farthest from the real patients first.
+Canaries are inserted once, 2, 4, 8 and 16 times (as that many patients), many more are drawn alike and never
+inserted, and the model is trained on the real histories plus the inserted ones. A canary's distance to the
+synthetic data is the Jaccard distance between its set of codes (over all its visits, each with its column) and the
+closest synthetic patient's: 0 when some synthetic patient holds exactly its combination. Exposure and the
+empirical epsilon are the table audit's. The trained model is discarded; the result holds aggregates only.
 """
 
 from __future__ import annotations
