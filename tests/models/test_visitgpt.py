@@ -15,7 +15,7 @@ import torch
 from synthmed.data.histories import HistoryRoles, read_histories
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
-from synthmed.models.dp import PrivateTraining
+from synthmed.models.dp import PrivateTraining, epsilon_of, stored_composition
 from synthmed.models.training import TrainingRun
 from synthmed.models.visitgpt import VisitGPT
 
@@ -188,7 +188,10 @@ def test_private_training_clips_one_gradient_per_patient_and_spends_the_budget(t
     for patient in range(3):  # each patient's gradient, computed among others, is its own history's alone
         for name, gradient in alone[patient].items():
             torch.testing.assert_close(together[name][patient], gradient, rtol=1e-4, atol=1e-5)
-    assert 1.9 < model.privacy_["epsilon"] <= 2.0 and model.privacy_["delta"] == pytest.approx(1 / 600)
+    privacy = model.privacy_
+    assert 1.9 < privacy["epsilon"] <= 2.0 and privacy["delta"] == pytest.approx(1 / 600)
+    assert privacy["phases"]["train"]["steps"] == 2 * 4  # every planned step: 2 epochs of 60 / 16 patients
+    assert epsilon_of(stored_composition(privacy), privacy["delta"]) == pytest.approx(privacy["epsilon"])
     assert "per patient" in model.privacy_["adaptations"]["unit"]
     assert "outside the privacy budget" in model.privacy_["adaptations"]["shipped values"]
     loaded = Synthesizer.load(model.save(tmp_path / "private.zip"))
