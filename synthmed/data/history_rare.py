@@ -102,6 +102,18 @@ def coding_bounds(numbers: np.ndarray, patients: np.ndarray, min_patients: int) 
     return (low, high) if low <= high else (high, high)
 
 
+def rare_categories_of(series: pd.Series, holders: np.ndarray, min_patients: int) -> set[str]:
+    """The values of a category column (as text) that fewer than `min_patients` patients hold (`holders[i]` is row
+    i's patient); "(other)" and the values of a 0/1 or True/False column name no one (as for tables, data/rare.py)."""
+    present = series.notna().to_numpy()
+    values = series[present]
+    if set(values.unique()) <= {0, 1}:
+        return set()
+    known, index = np.unique(values.astype(str).to_numpy(dtype=str), return_inverse=True)
+    held = patients_holding(index, holders[present], len(known))
+    return {text for text, count in zip(known, held, strict=True) if count < min_patients} - {MERGED}
+
+
 def rare_values(histories: Histories, min_patients: int) -> dict[str, set[str]]:
     """Per code column and per text attribute, the values (as text) fewer than `min_patients` patients hold; columns
     without any are left out. What `evaluate` looks for in synthetic histories."""
@@ -109,17 +121,14 @@ def rare_values(histories: Histories, min_patients: int) -> dict[str, set[str]]:
     for (column, code), is_rare in zip(histories.vocabulary, rare_codes(histories, min_patients), strict=True):
         if is_rare:
             found.setdefault(column, set()).add(code)
-    for frame, patients in ((histories.static, np.arange(histories.n_patients)), (histories.visits, None)):
-        holders = histories.visit_patient if patients is None else patients
+    for frame, holders in (
+        (histories.static, np.arange(histories.n_patients)),
+        (histories.visits, histories.visit_patient),
+    ):
         for name in frame.columns:
             series = frame[name]
             if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
                 continue
-            text = series.astype("string")
-            present = text.notna().to_numpy()
-            known, index = np.unique(text[present].to_numpy(dtype=str), return_inverse=True)
-            counts = patients_holding(index, holders[present], len(known))
-            rare = {value for value, count in zip(known, counts, strict=True) if count < min_patients}
-            if rare - {MERGED}:
-                found[name] = rare - {MERGED}
+            if rare := rare_categories_of(series, holders, min_patients):
+                found[name] = rare
     return found

@@ -32,6 +32,7 @@ from synthmed.data.history_rare import (
     coding_bounds,
     generalise_codes,
     patients_holding,
+    rare_categories_of,
 )
 from synthmed.data.inference import infer_schema
 from synthmed.data.layout import ColumnLayout
@@ -155,17 +156,9 @@ class AttributeTokens:
         dtype: str,
     ) -> AttributeTokens:
         """A category's tokens: rare values merged into "(other)" (text only) or made missing, unless kept."""
-        present = series.notna().to_numpy()
-        known, index = np.unique(series[present].astype(str).to_numpy(dtype=str), return_inverse=True)
-        values = {str(v): _python(v) for v in series[present].unique()}
-        held = patients_holding(index, holders[present], len(known))
-        flags = set(values.values()) <= {0, 1}  # 0/1 and True/False name no one (as for tables, data/rare.py)
-        few = [
-            values[text]
-            for text, count in zip(known, held, strict=True)
-            if count < min_patients and text != MERGED and not flags
-        ]
-        kept = [value for text, value in values.items() if rare == "keep" or text not in set(map(str, few))]
+        few = rare_categories_of(series, holders, min_patients)
+        values = {str(v): _python(v) for v in series.dropna().unique()}
+        kept = [value for text, value in values.items() if rare == "keep" or text not in few]
         kept.sort(key=lambda v: (str(type(v)), v))
         if not few:
             return cls(name, "category", values=kept, missing=missing, dtype=dtype)

@@ -122,6 +122,12 @@ class Phase:
     share: float | None = None
 
 
+def steps_per_epoch(rows: int, batch_size: int) -> int:
+    """Poisson batches of expected size min(`batch_size`, `rows`) that read every record once per epoch in
+    expectation (at least one)."""
+    return max(1, round(rows / min(batch_size, rows)))
+
+
 @dataclass(frozen=True)
 class PrivacyPlan:
     """What a model plans for a private fit: its phases that read real records, and what it changes to train

@@ -214,10 +214,10 @@ class HistoryNetwork(nn.Module):
         count = self.visit_count(visits.clamp(max=MAX_VISIT_EMBEDDINGS - 1))
         return self.stop_head(torch.cat([context, count], -1)).squeeze(-1)
 
-    def code_bag(self, code_tokens: torch.Tensor, visit_of_code: torch.Tensor, visits: int) -> torch.Tensor:
-        """Each visit's code embeddings summed (visits x width)."""
-        bag = self.tokens.weight.new_zeros(visits, self.tokens.embedding_dim)
-        return bag.index_add(0, visit_of_code, self.tokens(code_tokens))
+    def code_bag(self, code_tokens: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """Each visit's code embeddings summed (... x width), from its code tokens padded along the last dimension
+        (`present` marks the codes; padding must still be valid tokens)."""
+        return (self.tokens(code_tokens) * present[..., None]).sum(-2)
 
 
 class HistoryLikelihood(nn.Module):
@@ -254,7 +254,7 @@ class HistoryLikelihood(nn.Module):
         visit_mask = torch.arange(most, device=device)[None, :] < visits[:, None]
         code_mask = torch.arange(codes.shape[2], device=device)[None, None, :] < code_counts[..., None]
         safe = torch.where(code_mask, codes, 0)
-        bag = (net.tokens(safe + self.code_start) * code_mask[..., None]).sum(2)
+        bag = net.code_bag(safe + self.code_start, code_mask)
         sequence = torch.cat([net.summary(statics)[:, None], net.summary(fields, bag)], 1)
         hidden = net.visits(sequence)
         # does another visit follow? yes before each visit, no after the last, nothing asked past it

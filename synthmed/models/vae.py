@@ -16,7 +16,7 @@ from torch import nn
 
 from synthmed.data.layout import ColumnLayout
 from synthmed.models.base import Synthesizer
-from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
+from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining, steps_per_epoch
 from synthmed.models.layers import SpanHead
 from synthmed.models.training import TrainingRun, descend
 
@@ -158,10 +158,7 @@ class VAE(Synthesizer):
 
     def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:
         batch = min(self.batch_size, len(data))
-        return PrivacyPlan({"train": Phase(batch, self.epochs * self._private_steps(len(data)))}, {})
-
-    def _private_steps(self, n: int) -> int:
-        return max(1, round(n / min(self.batch_size, n)))
+        return PrivacyPlan({"train": Phase(batch, self.epochs * steps_per_epoch(len(data), self.batch_size))}, {})
 
     def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
         """DP-SGD over encoder and decoder together: both see real records. Only the epsilon spent is logged:
@@ -176,7 +173,7 @@ class VAE(Synthesizer):
                 return self.head_.loss(logits, records) + self.kl_weight * _kl_divergence(mean, log_variance)
 
             for _ in run.epochs("train", self.epochs, n, state):
-                autoencoding.descend(run.rng, self._private_steps(n), data, loss)
+                autoencoding.descend(run.rng, steps_per_epoch(n, self.batch_size), data, loss)
                 run.log(epsilon=private.logged_epsilon)
 
     def _generate(self, n: int, run: TrainingRun) -> torch.Tensor:

@@ -40,7 +40,7 @@ from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
 from synthmed.models.conditions import largest_remainder
-from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
+from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining, steps_per_epoch
 from synthmed.models.history_network import HistoryLikelihood, HistoryNetwork, gumbel_max
 from synthmed.models.training import TrainingRun, descend
 
@@ -337,10 +337,8 @@ class VisitGPT(Synthesizer):
             "shipped values": "codes, categories, numbers' values and bin edges and the longest history come from "
             f"the data, each held by at least {k} patients (rare_values): outside the privacy budget",
         }
-        return PrivacyPlan({"train": Phase(min(self.batch_size, n), self.epochs * self._private_steps(n))}, adaptations)
-
-    def _private_steps(self, n: int) -> int:
-        return max(1, round(n / min(self.batch_size, n)))
+        phase = Phase(min(self.batch_size, n), self.epochs * steps_per_epoch(n, self.batch_size))
+        return PrivacyPlan({"train": phase}, adaptations)
 
     def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
         """DP-SGD with one clipped gradient per patient (models/dp.py: per-record gradients by torch.func); only
@@ -348,7 +346,7 @@ class VisitGPT(Synthesizer):
         network: HistoryNetwork = self.networks_["network"].train()
         parts = self.transformer_.split(data.cpu().numpy())
         counts = np.diff(parts.visit_offsets)
-        per_epoch, optimizer = self._private_steps(len(counts)), self._optimizer(network)
+        per_epoch, optimizer = steps_per_epoch(len(counts), self.batch_size), self._optimizer(network)
 
         def chunks(patients: np.ndarray) -> Iterator[tuple[torch.Tensor, ...]]:
             ordered = patients[np.argsort(counts[patients], kind="stable")]  # little padding within a chunk
@@ -458,7 +456,7 @@ class VisitGPT(Synthesizer):
             now[code_visit, keys[flat]] = 1.0
             held[alive, 0] = now
             held[alive, 1] = torch.maximum(held[alive, 1], now)
-            bag = network.code_bag(flat + tokens.code_start_, code_visit, len(alive))
+            bag = network.code_bag(torch.where(present, drawn, 0) + tokens.code_start_, present)
             fields = network.fields.sample(
                 torch.cat([context, network.code_norm(bag)], 1), run.noise, self._gap_rule(visit == 0, device)
             )
