@@ -232,17 +232,11 @@ def audit(
 ) -> AuditResult:
     """Insert canaries into a copy of `table`, fit `model` on it (privately with `dp_epsilon`), generate `rows`
     (default: as many as the copy) and measure how the canaries were reproduced."""
-    if min(once, per_repetition) < 1 or reference < 10:
-        raise ConfigError(
-            "an audit needs canaries inserted once, some repeated, and at least 10 never inserted",
-            values=[once, per_repetition, reference],
-        )
+    counts = canary_counts(once, per_repetition, reference)
     table = validate_table(table, schema)
     full_schema = infer_schema(table, schema)
     rng = np.random.default_rng(seed)
-    repeated = REPETITIONS[1:]
-    canaries = draw_canaries(table, full_schema, once + per_repetition * len(repeated) + reference, rng)
-    counts = np.r_[np.full(once, 1), np.repeat(repeated, per_repetition), np.zeros(reference, dtype=int)]
+    canaries = draw_canaries(table, full_schema, len(counts), rng)
     inserted = canaries.loc[canaries.index.repeat(counts)]
     augmented = pd.concat([table, inserted], ignore_index=True)
     augmented = augmented.iloc[rng.permutation(len(augmented))].reset_index(drop=True)
@@ -252,21 +246,43 @@ def audit(
         synthetic = pd.DataFrame(synthetic, columns=table.columns)
     space = _DistanceSpace(full_schema, [table, canaries, synthetic])
     distances = nearest_distances(space.encode(synthetic), space.encode(canaries), space.weights)[:, 0]
+    return audit_result(model, distances, counts, (len(table), len(inserted), len(synthetic)))
+
+
+def canary_counts(once: int, per_repetition: int, reference: int) -> np.ndarray:
+    """How many times each canary is inserted: `once` canaries 1 time, `per_repetition` each 2, 4, 8 and 16 times,
+    `reference` never (0); refused before anything is read when the game could not be played."""
+    if min(once, per_repetition) < 1 or reference < 10:
+        raise ConfigError(
+            "an audit needs canaries inserted once, some repeated, and at least 10 never inserted",
+            values=[once, per_repetition, reference],
+        )
+    return np.r_[np.full(once, 1), np.repeat(REPETITIONS[1:], per_repetition), np.zeros(reference, dtype=int)]
+
+
+def audit_result(
+    model: Synthesizer, distances: np.ndarray, counts: np.ndarray, sizes: tuple[int, int, int], unit: str = "rows"
+) -> AuditResult:
+    """The audit of canaries inserted `counts` times, from each one's distance to the closest synthetic record;
+    `sizes`: the real, inserted and synthetic records (rows or patients, as `unit` says)."""
     never = distances[counts == 0]
     groups = [canary_group(0, never, never, leave_one_out_exposure(never))]
     for repetitions in REPETITIONS:
         chosen = distances[counts == repetitions]
         groups.append(canary_group(repetitions, chosen, never, exposure(chosen, never)))
-    delta = model.privacy_["delta"] if model.privacy_ else (dp_delta or 1.0 / (10 * len(augmented)))
+    privacy = getattr(model, "privacy_", None)
+    real, inserted, synthetic = sizes
+    delta = privacy["delta"] if privacy else 1.0 / (10 * (real + inserted))
     return AuditResult(
         model=model.name,
-        rows=len(table),
-        inserted_rows=len(inserted),
-        synthetic_rows=len(synthetic),
+        rows=real,
+        inserted_rows=inserted,
+        synthetic_rows=synthetic,
         groups=tuple(groups),
         membership=empirical_epsilon(distances[counts == 1], never, delta),
-        accounted_epsilon=model.privacy_["epsilon"] if model.privacy_ else None,
+        accounted_epsilon=privacy["epsilon"] if privacy else None,
         selection=getattr(model, "selection_", None),
+        unit=unit,
     )
 
 

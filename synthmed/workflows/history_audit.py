@@ -30,15 +30,7 @@ from synthmed.data.io import PLAIN_READING, ReadOptions
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.training import cpu_threads
-from synthmed.workflows.audit import (
-    CANARY_POOL,
-    REPETITIONS,
-    AuditResult,
-    canary_group,
-    empirical_epsilon,
-    exposure,
-    leave_one_out_exposure,
-)
+from synthmed.workflows.audit import CANARY_POOL, AuditResult, audit_result, canary_counts
 from synthmed.workflows.training import select_model
 
 # synthetic patients compared with all canaries at once (bounds the canaries x patients overlap matrix)
@@ -137,17 +129,11 @@ def audit_histories(
     """Insert canary histories among the real ones in `events`, fit the history `model` on them (privately with
     `dp_epsilon`; `fit_options`: the model's history options, e.g. rare_values), generate `patients` histories
     (default: as many as trained on) and measure how the canaries' code combinations were reproduced."""
-    if min(once, per_repetition) < 1 or reference < 10:
-        raise ConfigError(
-            "an audit needs canaries inserted once, some repeated, and at least 10 never inserted",
-            values=[once, per_repetition, reference],
-        )
+    counts = canary_counts(once, per_repetition, reference)
     real = read_histories(events, roles)
     rng = np.random.default_rng(seed)
-    repeated = REPETITIONS[1:]
     min_patients = int(fit_options.get("min_patients", DEFAULT_MIN_PATIENTS))
-    canaries = draw_history_canaries(real, once + per_repetition * len(repeated) + reference, min_patients, rng)
-    counts = np.r_[np.full(once, 1), np.repeat(repeated, per_repetition), np.zeros(reference, dtype=int)]
+    canaries = draw_history_canaries(real, len(counts), min_patients, rng)
     inserted = canaries.take(np.repeat(np.arange(len(counts)), counts))
     augmented = to_long(joined(real, inserted))
     model.fit(
@@ -161,29 +147,13 @@ def audit_histories(
         dp_delta=dp_delta,
         **fit_options,
     )
-    total = real.n_patients + inserted.n_patients
-    privacy = getattr(model, "privacy_", None)
-    synthetic = read_histories(model.sample(patients or total, seed=seed), roles)
+    synthetic = read_histories(model.sample(patients or real.n_patients + inserted.n_patients, seed=seed), roles)
     vocabulary = {tuple(pair): i for i, pair in enumerate(real.vocabulary)}
     distances = nearest_jaccard(
         patient_codes(canaries, vocabulary), patient_codes(synthetic, vocabulary), _distinct_codes(synthetic)
     )
-    never = distances[counts == 0]
-    groups = [canary_group(0, never, never, leave_one_out_exposure(never))]
-    for repetitions in REPETITIONS:
-        chosen = distances[counts == repetitions]
-        groups.append(canary_group(repetitions, chosen, never, exposure(chosen, never)))
-    return AuditResult(
-        model=model.name,
-        rows=real.n_patients,
-        inserted_rows=inserted.n_patients,
-        synthetic_rows=synthetic.n_patients,
-        groups=tuple(groups),
-        membership=empirical_epsilon(distances[counts == 1], never, privacy["delta"] if privacy else 1 / (10 * total)),
-        accounted_epsilon=privacy["epsilon"] if privacy else None,
-        selection=getattr(model, "selection_", None),
-        unit="patients",
-    )
+    sizes = (real.n_patients, inserted.n_patients, synthetic.n_patients)
+    return audit_result(model, distances, counts, sizes, unit="patients")
 
 
 def audit_histories_file(
