@@ -148,17 +148,20 @@ def release(
     if k_anonymity is not None:
         names, k = k_anonymity
         made = {"k": k, "quasi_identifiers": names, "replaced": replaced, "dropped": dropped}
-    released, verdict, blocking = _gated(document, checks)
-    written = _Release(synthetic, train, generator, include_generator, made, output_table)
-    _write(folder, document, written if released else None)
+    contents = _Release(synthetic, train, generator, include_generator, made, output_table)
+    released, verdict, blocking = _gate_and_write(folder, document, checks, contents)
     return ReleaseOutcome(released, folder, verdict, blocking, replaced, dropped)
 
 
-def _gated(document: dict[str, Any], checks: list[Check]) -> tuple[bool, Verdict, tuple[Check, ...]]:
-    """The privacy verdict over `checks` (recorded in `document`): released only on PASS, and what stood in the way."""
+def _gate_and_write(
+    folder: Path, document: dict[str, Any], checks: list[Check], contents: _Release
+) -> tuple[bool, Verdict, tuple[Check, ...]]:
+    """The privacy verdict over `checks` (recorded in `document`), and the folder: `contents` only on PASS, the
+    report and evaluation always. Returns whether it was released, the verdict and what stood in the way."""
     verdict = worst([check.verdict for check in checks])
     document["privacy"]["verdict"] = verdict.value
     released = verdict is Verdict.PASS
+    _write(folder, document, contents if released else None)
     blocking = () if released else tuple(check for check in checks if check.verdict is not Verdict.PASS)
     return released, verdict, blocking
 
@@ -239,12 +242,8 @@ def release_histories(
         min_patients = int((policy or Policy()).privacy.rare_category_min_count)
         checks.append(history_generator_check(model, train, min_patients))
         document["privacy"]["checks"].append(checks[-1].to_dict())
-    released, verdict, blocking = _gated(document, checks)
-    _write(
-        folder,
-        document,
-        _Release(synthetic, train, generator, include_generator, None, output_table) if released else None,
-    )
+    contents = _Release(synthetic, train, generator, include_generator, None, output_table)
+    released, verdict, blocking = _gate_and_write(folder, document, checks, contents)
     return ReleaseOutcome(released, folder, verdict, blocking)
 
 
