@@ -789,54 +789,32 @@ def audit(
 
     Exit status 4 when the generator leaks more than its privacy accounting allows."""
     from synthmed.data.io import ReadOptions
-    from synthmed.workflows.audit import audit_file, describe_audit
+    from synthmed.workflows.audit import describe_audit
     from synthmed.workflows.evaluation import history_roles
+    from synthmed.workflows.history_audit import audit_data
 
-    source = _source(data, db, table, query, "the training table")
-    common = {
-        "preset": preset,
-        "settings": _settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
-        "threads": threads,
-        "output": output,
-        "reading": ReadOptions(na_values, encoding, decimal),
-        "overwrite": overwrite,
-        "once": once,
-        "per_repetition": repeated,
-        "reference": reference,
-        "seed": seed,
-        "dp_epsilon": dp_epsilon,
-        "dp_delta": dp_delta,
-        "progress": not quiet,
-    }
-    roles = history_roles(patient_column, _names(codes), visit_column, time_column, _names(exclude))
-    history_only = {
-        "--time": time_column,
-        "--exclude": exclude,
-        "--rare-values": rare_values,
-        "--min-patients": min_patients,
-    }
-    if roles is None and any(value is not None for value in history_only.values()):
-        raise ConfigError(
-            "these options describe patient histories",
-            values=[name for name, value in history_only.items() if value is not None],
-            remedy="name the patient and the code columns too (--patient-column, --codes)",
-        )
-    if roles is not None and schema is not None:
-        raise ConfigError("a history audit takes no --schema: visitgpt infers each attribute", remedy="leave it out")
-    if roles is not None:
-        from synthmed.workflows.history_audit import audit_histories_file
-
-        rare = {"rare_values": rare_values, "min_patients": min_patients}
-        result = audit_histories_file(
-            source,
-            roles,
-            model,
-            patients=rows,
-            fit_options={name: value for name, value in rare.items() if value is not None},
-            **common,
-        )
-    else:
-        result = audit_file(source, model, schema=schema, rows=rows, **common)
+    history_flags = {"--time": time_column, "--exclude": exclude, "--rare-values": rare_values}
+    result = audit_data(
+        _source(data, db, table, query, "the training table"),
+        model,
+        roles=history_roles(patient_column, _names(codes), visit_column, time_column, _names(exclude)),
+        schema=schema,
+        rows=rows,
+        history_options=history_flags | {"--min-patients": min_patients},
+        preset=preset,
+        settings=_settings(settings, epochs=epochs, batch_size=batch_size, seed=seed, device=device),
+        threads=threads,
+        output=output,
+        reading=ReadOptions(na_values, encoding, decimal),
+        overwrite=overwrite,
+        once=once,
+        per_repetition=repeated,
+        reference=reference,
+        seed=seed,
+        dp_epsilon=dp_epsilon,
+        dp_delta=dp_delta,
+        progress=not quiet,
+    )
     for line in describe_audit(result):
         typer.echo(line)
     if not result.consistent:

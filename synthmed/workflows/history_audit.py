@@ -27,10 +27,11 @@ from synthmed.data.files import check_output, write_text
 from synthmed.data.histories import Histories, HistoryRoles, joined, read_events, read_histories, to_long
 from synthmed.data.history_rare import DEFAULT_MIN_PATIENTS, code_holders
 from synthmed.data.io import PLAIN_READING, ReadOptions
+from synthmed.data.schema import Schema
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.training import cpu_threads
-from synthmed.workflows.audit import CANARY_POOL, AuditResult, audit_result, canary_counts
+from synthmed.workflows.audit import CANARY_POOL, AuditResult, audit_file, audit_result, canary_counts
 from synthmed.workflows.training import select_model
 
 # synthetic patients compared with all canaries at once (bounds the canaries x patients overlap matrix)
@@ -189,3 +190,35 @@ def audit_histories_file(
     if output is not None:
         write_text(output, json.dumps(result.to_dict(), indent=2))
     return result
+
+
+def audit_data(
+    data: Any,
+    model: str | Synthesizer = "auto",
+    *,
+    roles: HistoryRoles | None,
+    schema: Schema | str | Path | None = None,
+    rows: int | None = None,
+    history_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> AuditResult:
+    """What `synthmed audit` runs: `audit_histories_file` for events when `roles` names their columns, else
+    `audit_file` for a table. `history_options` are the history flags given (--time, --exclude, --rare-values,
+    --min-patients: their values, None when absent), refused without `roles`; a schema is refused with them."""
+    given = {flag: value for flag, value in (history_options or {}).items() if value is not None}
+    if roles is None:
+        if given:
+            raise ConfigError(
+                "these options describe patient histories",
+                values=list(given),
+                remedy="name the patient and the code columns too (--patient-column, --codes)",
+            )
+        return audit_file(data, model, schema=schema, rows=rows, **options)
+    if schema is not None:
+        raise ConfigError("a history audit takes no --schema: visitgpt infers each attribute", remedy="leave it out")
+    fit_options = {
+        name: given[flag]
+        for name, flag in (("rare_values", "--rare-values"), ("min_patients", "--min-patients"))
+        if flag in given
+    }
+    return audit_histories_file(data, roles, model, patients=rows, fit_options=fit_options, **options)
