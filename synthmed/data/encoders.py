@@ -57,6 +57,8 @@ class ColumnEncoder(ABC):
     """Encodes one column into its spans and decodes it back."""
 
     kinds: ClassVar[tuple[ColumnKind, ...]]
+    # whether decoding without a random generator reads only each span's most likely dimension
+    decided_by_argmax: ClassVar[bool] = False
 
     def __init__(self, column: ColumnSchema) -> None:
         self.column = column
@@ -125,6 +127,10 @@ class ColumnEncoder(ABC):
             out[:, -1] = missing
 
     def decode(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
+        """The column's values from its spans of a generated matrix, in any float dtype: values are computed in
+        float64 unless the most likely category alone decides them (the same in any precision)."""
+        if not (rng is None and self.decided_by_argmax):
+            block = np.asarray(block, dtype=np.float64)
         values = self._decode_values(block[:, : self.value_width], rng)
         if self._flags_missing:
             missing = _bernoulli(block[:, -1], rng)
@@ -199,6 +205,16 @@ def category_codes(block: np.ndarray, rng: np.random.Generator | None) -> np.nda
     return (cumulative < rng.random((len(block), 1))).sum(axis=1).clip(max=block.shape[1] - 1)
 
 
+def categories_at(categories: list[Any], codes: np.ndarray) -> pd.Series:
+    """`categories[code]` for each code, missing where the code is -1, taken from an index of the categories in the
+    dtype pandas infers for them (one vectorised take, where a lookup of Python objects converts value by value);
+    whole numbers and flags fill a missing slot as objects, which keep any integer exact."""
+    index = pd.Index(categories)
+    if index.dtype.kind in "iub" and (codes < 0).any():
+        index = index.astype(object)
+    return pd.Series(index.take(codes, allow_fill=True, fill_value=None))
+
+
 def holding(values: pd.Series, category: Any) -> np.ndarray:
     """Which decoded values are this category (a missing value never is), compared as objects so that a
     category 1 matches the decoded 1 whatever the column's restored dtype."""
@@ -209,6 +225,7 @@ class CategoricalEncoder(ColumnEncoder):
     """One-hot over the category list; a missing value is one more category."""
 
     kinds = (ColumnKind.CATEGORICAL,)
+    decided_by_argmax = True
 
     def __init__(self, column: ColumnSchema) -> None:
         super().__init__(column)
@@ -251,9 +268,8 @@ class CategoricalEncoder(ColumnEncoder):
 
     def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
         codes = category_codes(block, rng)
-        lookup = np.array([*self.categories_, None], dtype=object)
-        values = pd.Series(lookup[codes]).where(codes < len(self.categories_))
-        return _restore_dtype(values, self.dtype_, self.categories_)
+        codes[codes >= len(self.categories_)] = -1  # the missing slot
+        return _restore_dtype(categories_at(self.categories_, codes), self.dtype_, self.categories_)
 
     def _domain_dict(self) -> dict[str, Any]:
         source = "schema" if self.column.categories is not None else "data"
@@ -273,6 +289,7 @@ class BinaryEncoder(CategoricalEncoder):
     """
 
     kinds = (ColumnKind.BINARY,)
+    decided_by_argmax = False  # a probability against a threshold
 
     def __init__(self, column: ColumnSchema, keep_share: bool = False) -> None:
         super().__init__(column)
@@ -326,8 +343,8 @@ class BinaryEncoder(CategoricalEncoder):
         probabilities = block[:, 0]
         calibrated = rng is None and self.share_ is not None
         positive = probabilities >= self.threshold_ if calibrated else _bernoulli(probabilities, rng)
-        lookup = np.array(self.categories_ + self.categories_[-1:], dtype=object)
-        return _restore_dtype(pd.Series(lookup[positive.astype(int)]), self.dtype_, self.categories_)
+        codes = positive.astype(np.int64) if len(self.categories_) > 1 else np.zeros(len(positive), np.int64)
+        return _restore_dtype(categories_at(self.categories_, codes), self.dtype_, self.categories_)
 
     def _domain_dict(self) -> dict[str, Any]:
         state = super()._domain_dict()

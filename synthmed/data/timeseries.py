@@ -413,9 +413,10 @@ class SequenceScaler:
         return np.where(self.maximum_ > self.minimum_, scaled, 0.0)
 
     def inverse_transform(self, scaled: np.ndarray) -> np.ndarray:
-        """Back to each channel's units, clipped to its range (so outputs never leave the known domain)."""
+        """Back to each channel's units (in float64, whatever the generated dtype), clipped to its range (so outputs
+        never leave the known domain)."""
         self._check_shape(scaled)
-        return (np.clip(scaled, -1.0, 1.0) + 1.0) / 2.0 * (self.maximum_ - self.minimum_) + self.minimum_
+        return (np.clip(np.asarray(scaled, dtype=np.float64), -1.0, 1.0) + 1.0) / 2.0 * (self.maximum_ - self.minimum_) + self.minimum_
 
     def to_dict(self) -> dict[str, Any]:
         channels = []

@@ -135,8 +135,8 @@ class TableTransformer:
             start += encoder.width
 
     def inverse_transform(self, matrix: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:
-        """Decode rows; with `rng`, binary and categorical outputs are drawn instead of rounded."""
-        matrix = np.asarray(matrix, dtype=np.float64)
+        """Decode rows (any float dtype); with `rng`, binary and categorical outputs are drawn instead of rounded."""
+        matrix = np.asarray(matrix)
         if matrix.ndim != 2 or matrix.shape[1] != self.layout_.width:
             raise DataError(
                 f"expected a matrix with {self.layout_.width} columns, got shape {matrix.shape}",

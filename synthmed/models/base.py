@@ -469,7 +469,7 @@ class Synthesizer(ABC):
                 )
             return self._sparse_sample(int(n), run)
         if plan is None:
-            return self._to_output(self._generate_in_eval(int(n), run).cpu().numpy().astype(np.float64), run)
+            return self._to_output(self._generate_in_eval(int(n), run).cpu().numpy(), run)
         table = plan.sample(int(n), lambda rows, given: self._generated_table(rows, run, given), run.rng)
         return table.to_numpy() if self.input_format_ == "array" else table
 
@@ -645,7 +645,7 @@ class Synthesizer(ABC):
         )
 
     def _generated_table(self, n: int, run: TrainingRun, given: Given) -> pd.DataFrame:
-        matrix = self._generate_in_eval(n, run, given).cpu().numpy().astype(np.float64)
+        matrix = self._generate_in_eval(n, run, given).cpu().numpy()
         return self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
 
     def _calibrate_marginals(self, device: torch.device) -> None:

@@ -62,7 +62,7 @@ class ConditionSampler:
         category = np.searchsorted(cdf, column + rng.random(n), side="right")
         return column, category
 
-    def one_hot(self, categories: np.ndarray, device: torch.device) -> torch.Tensor:
+    def one_hot(self, categories: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
         return F.one_hot(torch.as_tensor(categories, device=device), self.width).float()
 
     def generation_batch(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -175,3 +175,16 @@ def sort_columns(values: torch.Tensor) -> torch.Tensor:
     if values.device.type == "cpu":
         return torch.from_numpy(np.sort(values.detach().numpy(), axis=0))
     return values.detach().sort(dim=0).values
+
+
+def top_sums(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Each column's sum of its `counts[j]` largest values, with gradient (values tied at the `counts[j]`-th
+    largest share theirs evenly). A sort without indices finds the `counts[j]`-th largest value of each column;
+    the sum is then taken by comparison with it, cheaper than sorting with indices and gathering."""
+    rows = len(values)
+    ascending = sort_columns(values)
+    position = (rows - counts).clamp(min=0, max=rows - 1)[None]
+    threshold = torch.where(counts > 0, ascending.gather(0, position).squeeze(0), torch.inf)
+    above, tied = values > threshold, values == threshold
+    needed = counts - above.sum(0)
+    return (values * above).sum(0) + (values * tied).sum(0) * needed / tied.sum(0).clamp(min=1)

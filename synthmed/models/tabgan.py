@@ -60,7 +60,7 @@ from synthmed.models.condition_vectors import ConditionSampler, TrainingSampler,
 from synthmed.models.conditions import Given
 from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining
 from synthmed.models.dp_histograms import HISTOGRAM_BINS, MARGINALS_SHARE, calibrate_to_histograms, release_marginals
-from synthmed.models.layers import column_order, sort_columns
+from synthmed.models.layers import column_order, sort_columns, top_sums
 from synthmed.models.tabgan_networks import Generator, OutputHead, PackedCritic
 from synthmed.models.training import TrainingRun, descend
 
@@ -269,13 +269,13 @@ class TabGAN(Synthesizer):
             for step in range(epoch * steps, (epoch + 1) * steps):
                 # one generated batch serves the critic's update (detached) and then the generator's
                 condition, column, category, real = self._training_batch(ordered, run, batch)
-                logits = generator(torch.cat([run.normal(batch, self.noise_dim), condition], 1))
+                logits = generator(run.normal(batch, self.noise_dim), condition)
                 fake = head(logits, self.temperature)
                 penalise = step % PENALTY_EVERY == 0
                 critic_loss = self._critic_update(critic, c_optimizer, real, fake.detach(), condition, run, penalise)
 
                 critic.requires_grad_(False)  # the generator's loss needs no gradients for the critic's weights
-                adversarial = -critic(torch.cat([fake, condition], 1)).mean()
+                adversarial = -critic.scores(fake, condition).mean()
                 critic.requires_grad_(True)
                 gap = self._distribution_gap(fake, real, run)
                 loss = adversarial + self._condition_loss(logits, column, category) + self.distribution_weight * gap
@@ -292,25 +292,20 @@ class TabGAN(Synthesizer):
 
         Sorting each dimension of both batches and comparing them is the 1-D Wasserstein distance of every
         marginal; doing the same along random directions (sliced Wasserstein, Deshpande et al. 2018) reaches
-        the dependence between columns. A real one-hot or indicator dimension holds only 0s and 1s, so its
-        sorted form is its count of 1s: only the scalars and the projections of the real batch are sorted.
+        the dependence between columns. A real one-hot or indicator dimension holds only 0s and 1s: sorted, its
+        k ones come last, so the generated dimension's squared distance to it is (sum of squares - 2 x the sum of
+        its k largest values + k) / rows, which needs each dimension's k-th largest value, not a sort with indices.
         """
         directions = torch.randn(fake.shape[1], self.projections, generator=run.noise).to(run.device)
         directions = directions / directions.norm(dim=0, keepdim=True)
         scalars = self.head_.scalars
-        ones = real[:, scalars:].sum(0)
-        positions = torch.arange(len(real), device=real.device, dtype=real.dtype)[:, None]
-        real_sorted = torch.cat(
-            [
-                sort_columns(real[:, :scalars]),
-                (positions >= len(real) - ones).to(real.dtype),
-                sort_columns(real @ directions),
-            ],
-            1,
-        )
-        fake_all = torch.cat([fake, fake @ directions], 1)  # scalars, then 0/1 dimensions, then projections
-        fake_sorted = fake_all.gather(0, column_order(fake_all))
-        return (fake_sorted - real_sorted).pow(2).mean(0).sum()
+        real_sorted = torch.cat([sort_columns(real[:, :scalars]), sort_columns(real @ directions)], 1)
+        fake_continuous = torch.cat([fake[:, :scalars], fake @ directions], 1)  # scalars, then projections
+        fake_sorted = fake_continuous.gather(0, column_order(fake_continuous))
+        continuous = (fake_sorted - real_sorted).pow(2).mean(0).sum()
+        binary, ones = fake[:, scalars:], real[:, scalars:].sum(0)
+        squares = binary.pow(2).sum(0) - 2 * top_sums(binary, ones.long()) + ones
+        return continuous + squares.sum() / len(real)
 
     @torch.no_grad()
     def _update_average(self, average: nn.Module, generator: nn.Module) -> None:
@@ -320,32 +315,37 @@ class TabGAN(Synthesizer):
 
     def _training_batch(
         self, data: torch.Tensor, run: TrainingRun, batch: int
-    ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, torch.Tensor]:
-        if not self.sampler_.spans:  # no discrete column: plain uniform minibatches, empty condition
+    ) -> tuple[torch.Tensor | None, np.ndarray, np.ndarray, torch.Tensor]:
+        """Each row's condition category (None without discrete columns), its column and category, and real rows."""
+        if not self.sampler_.spans:  # no discrete column: plain uniform minibatches, no condition
             rows = torch.as_tensor(run.rng.integers(len(data), size=batch), device=data.device)
-            return data.new_zeros(batch, 0), np.zeros(0, int), np.zeros(0, int), data[rows]
+            return None, np.zeros(0, int), np.zeros(0, int), data[rows]
         column, category, rows = self.sampler_.training_batch(run.rng, batch)
-        condition = self.sampler_.one_hot(category, data.device)
+        condition = torch.as_tensor(category, device=data.device)
         return condition, column, category, data[torch.as_tensor(rows, device=data.device)]
 
     def _critic_update(
         self,
-        critic: nn.Module,
+        critic: PackedCritic,
         optimizer: torch.optim.Optimizer,
         real: torch.Tensor,
         fake: torch.Tensor,
-        condition: torch.Tensor,
+        condition: torch.Tensor | None,
         run: TrainingRun,
         penalise: bool,
     ) -> torch.Tensor:
         """One Wasserstein step of the critic; the gradient penalty is applied lazily (Karras et al. 2020:
         every `PENALTY_EVERY` steps with its weight scaled up to match), which costs a quarter as much."""
-        real_in, fake_in = torch.cat([real, condition], 1), torch.cat([fake, condition], 1)
-        fake_scores, real_scores = critic(torch.cat([fake_in, real_in])).chunk(2)  # one pass over both
+        both = None if condition is None else torch.cat([condition, condition])
+        fake_scores, real_scores = critic.scores(torch.cat([fake, real]), both).chunk(2)  # one pass over both
         loss = fake_scores.mean() - real_scores.mean()
         total = loss
         if penalise:
-            # the penalty is taken per pack, on points between packs of real and generated rows
+            # the penalty is taken per pack, on points between packs of real and generated rows, and on the
+            # gradient over every input the critic reads, the condition's one-hot vector included
+            no_condition = real.new_zeros(len(real), 0)
+            one_hot = no_condition if condition is None else self.sampler_.one_hot(condition, run.device)
+            real_in, fake_in = torch.cat([real, one_hot], 1), torch.cat([fake, one_hot], 1)
             mix = torch.rand(len(real) // self.pac, 1, 1, generator=run.noise).to(run.device)
             mix = mix.expand(-1, self.pac, real_in.shape[1]).reshape(real_in.shape)
             between = (mix * real_in + (1 - mix) * fake_in).requires_grad_(True)
@@ -414,10 +414,11 @@ class TabGAN(Synthesizer):
         def generated(rows: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
             if probe.spans:
                 column, category = self.sampler_.generation_batch(run.rng, rows)
+                chosen = torch.as_tensor(category, device=data.device)
                 condition = self.sampler_.one_hot(category, data.device)
             else:
-                column, category, condition = np.zeros(0, int), np.zeros(0, int), data.new_zeros(rows, 0)
-            logits = generator(torch.cat([run.normal(rows, self.noise_dim), condition], 1))
+                column, category, condition, chosen = np.zeros(0, int), np.zeros(0, int), data.new_zeros(rows, 0), None
+            logits = generator(run.normal(rows, self.noise_dim), chosen)
             return logits, torch.cat([head(logits, self.temperature), condition], 1), column, category
 
         with private.training("critic", network, torch.optim.Adam(network.parameters(), **adam)) as critic:
@@ -458,15 +459,13 @@ class TabGAN(Synthesizer):
         sampler = self._sampler()
         if sampler.spans:
             _, category = sampler.generation_batch(run.rng, n)
-            return self._generate_with(sampler.one_hot(category, run.device), run)
-        return self._generate_with(torch.zeros(n, 0, device=run.device), run)
+            return self._generate_with(n, torch.as_tensor(category, device=run.device), run)
+        return self._generate_with(n, None, run)
 
-    def _generate_with(self, condition: torch.Tensor, run: TrainingRun) -> torch.Tensor:
-        layout = self.transformer_.layout_
-        n = len(condition)
-        logits = self.networks_["generator"](torch.cat([run.normal(n, self.noise_dim), condition], 1))
-        head = OutputHead(layout, run.device)
-        return head(logits, None)[:, head.restore]
+    def _generate_with(self, n: int, condition: torch.Tensor | None, run: TrainingRun) -> torch.Tensor:
+        """`n` hard rows in the layout's order, each row conditioned on its `condition` category (None: none)."""
+        logits = self.networks_["generator"](run.normal(n, self.noise_dim), condition)
+        return OutputHead(self.transformer_.layout_, run.device).sampled(logits)
 
     def _generate_given(self, n: int, run: TrainingRun, given: Given) -> torch.Tensor:
         """Exact conditional generation: the rarest asked-for category goes into the condition vector and its
@@ -475,8 +474,7 @@ class TabGAN(Synthesizer):
         index = {span.column: (span, offset) for span, offset in zip(sampler.spans, sampler.offsets, strict=True)}
         column = min(given, key=lambda name: sampler.shares[index[name][1] + given[name]])
         span, offset = index[column]
-        condition = sampler.one_hot(np.full(n, offset + given[column]), run.device)
-        rows = self._generate_with(condition, run)
+        rows = self._generate_with(n, torch.full((n,), offset + given[column], device=run.device), run)
         chosen = torch.full((n,), given[column], device=rows.device)
         rows[:, span.start : span.stop] = F.one_hot(chosen, span.width).float()
         return rows

@@ -27,10 +27,11 @@ class Generator(nn.Module):
     """Residual MLP. Its buffer `condition_shares` holds each category's share of the training rows: unconditional
     sampling draws conditions with these frequencies (they ship in the artifact as the table's marginals).
 
-    Its input is the noise followed by the condition, a one-hot vector over every category of every discrete column
-    (thousands of dimensions for diagnosis codes), which every layer sees again through the residual concatenation.
-    A one-hot condition is multiplied by picking each row's weight column instead of by a matrix product with its
-    zeros: the same function, without the work of multiplying thousands of zeros per row.
+    Its input is the noise and each row's condition, one category of one discrete column (numbered over every
+    category of every discrete column: thousands for diagnosis codes). The layers' weights are laid out for the
+    noise followed by the condition's one-hot vector, which every layer sees again through the residual
+    concatenation; the condition's share of a product is the category's weight column, picked instead of
+    multiplying thousands of zeros per row.
     """
 
     def __init__(self, input_dim: int, hidden_dims: tuple[int, ...], output_dim: int, condition_dim: int) -> None:
@@ -44,32 +45,65 @@ class Generator(nn.Module):
         self.body = nn.Sequential(*blocks, nn.Linear(width, output_dim))
         self.condition_dim = condition_dim
 
-    def forward(self, noise_and_condition: torch.Tensor) -> torch.Tensor:
-        conditions = self.condition_dim
-        condition = noise_and_condition[:, noise_and_condition.shape[1] - conditions :]
-        if not conditions or not _is_one_hot(condition):
-            return self.body(noise_and_condition)
-        category = condition.argmax(1)
-        features = noise_and_condition[:, :-conditions]  # the condition stays last in every layer's input
+    def forward(self, noise: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
+        """Logits of one row per noise row; `category` holds each row's condition, None without discrete columns."""
+        if category is None:
+            return self.body(noise)
+        features = noise  # the condition stays last in every layer's input
         *blocks, last = self.body
         for block in blocks:
             features = torch.cat([F.relu(block.norm(_picking(block.linear, features, category))), features], dim=1)
         return _picking(last, features, category)
 
 
-def _is_one_hot(condition: torch.Tensor) -> bool:
-    return bool(((condition == 0) | (condition == 1)).all() and (condition.sum(1) == 1).all())
-
-
 def _picking(linear: nn.Linear, features: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
     """`linear` of [features, one-hot(category)]: the features' product plus the category's weight column."""
-    weight = linear.weight
-    columns = weight.shape[1] - features.shape[1]
-    return F.linear(features, weight[:, :-columns], linear.bias) + weight[:, -columns:].index_select(1, category).t()
+    return _PickingLinear.apply(features, linear.weight, linear.bias, category)
+
+
+class _PickingLinear(torch.autograd.Function):
+    """x @ W[:, :f].T + b + W[:, f + category].T for f features, with the weight's gradient written into one
+    buffer: autograd's own backward of the two slices of W allocates, zeroes and adds two weight-sized
+    gradients per layer and step."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        features: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        category: torch.Tensor,
+    ) -> torch.Tensor:
+        ctx.save_for_backward(features, weight, category)
+        width = features.shape[1]
+        product = F.linear(features, weight[:, :width], bias)
+        product += F.embedding(category, weight[:, width:].t())  # each row's category column, as a row
+        return product
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None]:
+        features, weight, category = ctx.saved_tensors
+        width = features.shape[1]
+        grad_features = grad @ weight[:, :width] if ctx.needs_input_grad[0] else None
+        grad_weight = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.empty_like(weight)
+            grad_weight[:, :width] = (features.t() @ grad).t()  # as autograd orders the product
+            grad_weight[:, width:].zero_().index_add_(1, category, grad.t())
+        grad_bias = grad.sum(0) if ctx.needs_input_grad[2] else None
+        return grad_features, grad_weight, grad_bias, None
 
 
 class PackedCritic(nn.Module):
-    """Scores packs of `pac` rows at once (their concatenation), so a collapsed generator is visible."""
+    """Scores packs of `pac` rows at once (their concatenation), so a collapsed generator is visible.
+
+    Each row of a pack is a row followed by its condition's one-hot vector (`forward`, the form per-sample
+    gradient hooks and the gradient penalty see). `scores` takes the rows and their condition categories instead
+    and picks the first layer's weight column of each category: the same function, without multiplying the
+    one-hot half of a pack (thousands of zeros per row on a table of diagnosis codes).
+    """
 
     def __init__(self, input_dim: int, hidden_dims: tuple[int, ...], pac: int) -> None:
         super().__init__()
@@ -84,6 +118,22 @@ class PackedCritic(nn.Module):
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         return self.body(rows.reshape(-1, rows.shape[1] * self.pac)).squeeze(1)
 
+    def scores(self, rows: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
+        """`forward` of each row followed by one-hot(category) (global category numbers, None: no condition)."""
+        if category is None:
+            return self(rows)
+        first, *rest = self.body
+        packs, width = len(rows) // self.pac, rows.shape[1]
+        weight = first.weight.view(first.out_features, self.pac, -1)  # (hidden, row of the pack, row + condition)
+        data = F.linear(rows.reshape(packs, self.pac * width), weight[:, :, :width].reshape(len(weight), -1))
+        # column of the first layer's weight that the category of the pack's j-th row multiplies
+        columns = category.view(packs, self.pac) + width + torch.arange(self.pac, device=rows.device) * weight.shape[2]
+        picked = first.weight.index_select(1, columns.view(-1)).view(-1, packs, self.pac).sum(2).t()  # packs x hidden
+        hidden = data + picked + first.bias
+        for layer in rest:
+            hidden = layer(hidden)
+        return hidden.squeeze(1)
+
 
 class OutputHead:
     """Turns generator logits into rows: tanh scalars, and categories and missing indicators as a deterministic
@@ -96,10 +146,10 @@ class OutputHead:
     category to noise of its own. On the three shared tables this raises TSTR ROC AUC and lowers the correlation
     difference (measured: benchmarks/studies/README.md, "Figures quoted from earlier runs").
 
-    Rows come out in *training order*: scalars, then missing indicators, then the one-hot spans one after another
-    (`order` maps a training position to its layout dimension, `restore` back). Each kind is then one contiguous
-    block, so a step needs no scattered indexing however many columns the table has; real rows are put in the
-    same order once, before training.
+    While training, rows come out in *training order*: scalars, then missing indicators, then the one-hot spans
+    one after another (`order` maps a training position to its layout dimension, `restore` back). Each kind is then
+    one contiguous block, so a step needs no scattered indexing however many columns the table has; real rows are
+    put in the same order once, before training. Sampled rows (`sampled`) come out in the layout's order.
     """
 
     def __init__(self, layout: ColumnLayout, device: torch.device) -> None:
@@ -107,8 +157,8 @@ class OutputHead:
         # TabGAN._train_privately); the 0/1 indicators are the missing-value flags
         tanh = layout.dimensions("tanh")
         unit = [s.start for s in layout.spans if s.role == "value" and s.activation in ("sigmoid", "relu")]
-        scalars = np.concatenate([tanh, unit])
-        indicators = np.array([s.start for s in layout.spans if s.role == "missing"])
+        scalars = np.concatenate([tanh, unit]).astype(np.int64)
+        indicators = np.array([s.start for s in layout.spans if s.role == "missing"], dtype=np.int64)
         spans = [s for s in layout.spans if s.activation == "softmax"]
         categories = [np.arange(s.start, s.stop) for s in spans]
         order = np.concatenate([scalars, indicators, *categories]).astype(np.int64)
@@ -125,21 +175,23 @@ class OutputHead:
         for i, (start, stop) in enumerate(self.span_bounds):
             padded[i, : stop - start] = np.arange(start, stop)
         self.padded = torch.as_tensor(padded, device=device)
+        # the same dimensions in the layout's order, for sampling
+        self.layout_scalars = torch.as_tensor(scalars, device=device)
+        self.layout_indicators = torch.as_tensor(indicators, device=device)
+        self.layout_spans = [(s.start, s.stop) for s in spans]
 
     def span_logits(self, one_hot_logits: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
         """(rows x widest) logits of one span per row (`span[i]` for row i); padding is -inf."""
         padding = one_hot_logits.new_full((len(one_hot_logits), 1), float("-inf"))
         return torch.cat([one_hot_logits, padding], dim=1).gather(1, self.padded[span])
 
-    def __call__(self, logits: torch.Tensor, temperature: float | None) -> torch.Tensor:
-        """Relaxed rows at `temperature` (training), or hard one-hots and 0/1 values with None (sampling)."""
+    def __call__(self, logits: torch.Tensor, temperature: float) -> torch.Tensor:
+        """Relaxed rows at `temperature`, in training order (training)."""
         ordered = logits.index_select(1, self.order)  # backward: index_add, far cheaper than index_put
         scalars = torch.cat(
             [torch.tanh(ordered[:, : self.tanh]), torch.sigmoid(ordered[:, self.tanh : self.scalars])], 1
         )
         indicators, categories = ordered[:, self.scalars : self.discrete], ordered[:, self.discrete :]
-        if temperature is None:
-            return torch.cat([scalars, (indicators > 0).float(), self._most_likely(categories)], 1)
         return torch.cat([scalars, torch.sigmoid(indicators / temperature), self._softmax(categories / temperature)], 1)
 
     def _span_max(self, values: torch.Tensor) -> torch.Tensor:
@@ -154,11 +206,16 @@ class OutputHead:
         totals = exponents.new_zeros(len(tempered), self.spans).index_add(1, self.span_of, exponents)
         return exponents / totals.index_select(1, self.span_of)
 
-    def _most_likely(self, categories: torch.Tensor) -> torch.Tensor:
-        """One-hot of each span's largest logit (the first one on a tie), span by span: each span's argmax reads its
-        block of the logits in place, where a whole-block formulation gathers every column several times."""
-        hard = torch.zeros_like(categories)
-        for start, stop in self.span_bounds:
-            block = categories[:, start:stop]
-            hard[:, start:stop].scatter_(1, block.argmax(1, keepdim=True), 1.0)
-        return hard
+    def sampled(self, logits: torch.Tensor) -> torch.Tensor:
+        """Hard rows in the layout's order (sampling): each span's most likely category (the first one on a tie)
+        and 0/1 indicators, written in place with one scatter for every span, without reordering the logits."""
+        rows = torch.zeros_like(logits)
+        scalars = logits[:, self.layout_scalars]
+        rows[:, self.layout_scalars] = torch.cat(
+            [torch.tanh(scalars[:, : self.tanh]), torch.sigmoid(scalars[:, self.tanh :])], 1
+        )
+        rows[:, self.layout_indicators] = (logits[:, self.layout_indicators] > 0).to(rows.dtype)
+        if self.layout_spans:
+            chosen = torch.stack([logits[:, start:stop].argmax(1) + start for start, stop in self.layout_spans], 1)
+            rows.scatter_(1, chosen, 1.0)
+        return rows
