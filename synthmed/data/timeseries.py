@@ -416,7 +416,9 @@ class SequenceScaler:
         """Back to each channel's units (in float64, whatever the generated dtype), clipped to its range (so outputs
         never leave the known domain)."""
         self._check_shape(scaled)
-        return (np.clip(np.asarray(scaled, dtype=np.float64), -1.0, 1.0) + 1.0) / 2.0 * (self.maximum_ - self.minimum_) + self.minimum_
+        return (np.clip(np.asarray(scaled, dtype=np.float64), -1.0, 1.0) + 1.0) / 2.0 * (
+            self.maximum_ - self.minimum_
+        ) + self.minimum_
 
     def to_dict(self) -> dict[str, Any]:
         channels = []
