@@ -128,9 +128,15 @@ def _without_timings(history: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _load_weights(path: str | Path, name: str, network: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load one network's saved weights, naming the first tensor that does not fit instead of torch's dump."""
-    expected = network.state_dict()
+def _load_weights(
+    path: str | Path, name: str, network: nn.Module, state: dict[str, torch.Tensor], shipped: tuple[str, ...]
+) -> None:
+    """Load one network's saved weights (those whose `name.key` starts with one of `shipped`), naming the first
+    tensor that does not fit instead of torch's dump. Training-only weights in a file (written before they stopped
+    shipping) are left unread; the parts of the network they belong to keep their seeded initial values."""
+    every = network.state_dict()
+    expected = {key: value for key, value in every.items() if f"{name}.{key}".startswith(shipped)}
+    state = {key: value for key, value in state.items() if key in expected or key not in every}
     absent = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     misfit = [key for key in expected if key in state and tuple(state[key].shape) != tuple(expected[key].shape)]
@@ -146,7 +152,7 @@ def _load_weights(path: str | Path, name: str, network: nn.Module, state: dict[s
         raise ArtifactError(
             f"{str(path)!r} is damaged: its weights do not fit its {META_NAME} ({detail})", remedy=DAMAGED_REMEDY
         )
-    network.load_state_dict(state, strict=True)
+    network.load_state_dict(state, strict=len(expected) == len(every))
 
 
 class Synthesizer(ABC):
@@ -157,6 +163,10 @@ class Synthesizer(ABC):
     """
 
     name: ClassVar[str]  # the CLI name; the registry (models/registry.py) says what data the model learns
+    # The weights generation reads, as prefixes of "network.key": only these ship in a saved generator. A critic,
+    # discriminator or encoder reads real records and scores or encodes them, a membership test of a record in the
+    # wrong hands, so it stays where training ran ("" ships every network).
+    generation_weights: ClassVar[tuple[str, ...]] = ("",)
     # hyperparameters that must be strictly positive (the others that are numbers must be >= 0)
     positive: ClassVar[frozenset[str]] = frozenset({"batch_size"})
 
@@ -532,6 +542,7 @@ class Synthesizer(ABC):
             f"{name}.{key}": value
             for name, network in self.networks_.items()
             for key, value in network.state_dict().items()
+            if f"{name}.{key}".startswith(self.generation_weights)
         }
         return write_artifact(path, meta, tensors, overwrite=overwrite)
 
@@ -562,7 +573,7 @@ class Synthesizer(ABC):
             ) from None
         for name, network in model.networks_.items():
             state = {key[len(name) + 1 :]: value for key, value in tensors.items() if key.startswith(name + ".")}
-            _load_weights(path, name, network, state)
+            _load_weights(path, name, network, state, model.generation_weights)
         return model
 
     @classmethod

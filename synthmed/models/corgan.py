@@ -134,6 +134,7 @@ class CorGAN(Synthesizer):
     """
 
     name = "corgan"
+    generation_weights = ("generator.", "autoencoder.decoder.", "autoencoder.column_bias")
     positive = frozenset(
         {"batch_size", "latent_dim", "critic_steps", "warmup_critic_steps", "clip_value", "learning_rate"}
     )

@@ -159,6 +159,7 @@ class MedGAN(Synthesizer):
     """
 
     name = "medgan"
+    generation_weights = ("generator.", "autoencoder.decoder.")
     sparse_batches = True
     positive = frozenset(
         {"batch_size", "pretrain_batch_size", "embedding_dim", "noise_dim", "discriminator_steps", "learning_rate"}

@@ -121,6 +121,7 @@ class TabGAN(Synthesizer):
     """
 
     name = "tabgan"
+    generation_weights = ("generator.",)
     positive = frozenset(
         {
             "batch_size",

@@ -169,6 +169,7 @@ class TimeSeriesGAN(Synthesizer):
     """
 
     name = "tsgan"
+    generation_weights = ("generator.",)
     positive = frozenset({"batch_size", "noise_dim", "kernel_size", "discriminator_stride", "learning_rate"})
 
     def __init__(

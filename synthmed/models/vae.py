@@ -96,6 +96,7 @@ class VAE(Synthesizer):
     """
 
     name = "vae"
+    generation_weights = ("decoder.",)
     positive = frozenset({"batch_size", "latent_dim", "learning_rate"})
 
     def __init__(

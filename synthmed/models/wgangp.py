@@ -94,6 +94,7 @@ class WGANGP(Synthesizer):
     """
 
     name = "wgangp"
+    generation_weights = ("generator.",)
     positive = frozenset({"batch_size", "noise_dim", "critic_steps", "learning_rate"})
 
     def __init__(

@@ -7,13 +7,15 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import safetensors.torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import synthmed
 from synthmed.errors import ArtifactError, OutputError
-from synthmed.models import MedGAN
+from synthmed.models import MODELS, MedGAN
 from synthmed.models.base import Synthesizer
 
 
@@ -101,10 +103,27 @@ def test_garbled_descriptions_inside_model_json_are_artifact_errors(saved: bytes
 def test_weights_that_do_not_fit_name_the_tensor_and_its_shapes(saved: bytes, tmp_path: Path) -> None:
     path = tmp_path / "reshaped.smg"
     path.write_bytes(saved)
-    rewritten(path, lambda meta: meta["hyperparameters"].update(discriminator_dims=[64, 128]))
+    narrower = {"noise_dim": 64, "generator_dims": [64, 64], "embedding_dim": 64}
+    rewritten(path, lambda meta: meta["hyperparameters"].update(narrower))
     with pytest.raises(ArtifactError, match=r"weights do not fit .*has shape \(\d+, \d+\) where") as raised:
         synthmed.load(path)
     assert len(str(raised.value)) < 400  # one sentence, not torch's state-dict dump
+
+
+TABLE = pd.DataFrame({"ward": ["a", "b", "c", "a"] * 15, "age": np.arange(60.0) % 37, "flag": [0, 1, 1] * 20})
+TRAINING_ONLY = {"medgan": ("discriminator.", "autoencoder.encoder."), "tabgan": ("critic.",), "vae": ("encoder.",)}
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING_ONLY))
+def test_networks_that_only_train_stay_out_of_the_file(name: str, tmp_path: Path) -> None:
+    """Critics, discriminators and encoders read real records: a saved generator ships only what generates."""
+    model = MODELS[name](epochs=2, batch_size=20, seed=0).fit(TABLE, progress=False)
+    path = model.save(tmp_path / "model.smg")
+    with zipfile.ZipFile(path) as archive:
+        names = list(safetensors.torch.load(archive.read("weights.safetensors")))
+    assert names and all(name.startswith(model.generation_weights) for name in names)
+    assert not [name for name in names if name.startswith(TRAINING_ONLY[model.name])]
+    pd.testing.assert_frame_equal(synthmed.load(path).sample(50, seed=3), model.sample(50, seed=3))
 
 
 def test_saving_refuses_an_existing_file_only_when_asked(tmp_path: Path) -> None:
