@@ -126,6 +126,16 @@ def test_networks_that_only_train_stay_out_of_the_file(name: str, tmp_path: Path
     pd.testing.assert_frame_equal(synthmed.load(path).sample(50, seed=3), model.sample(50, seed=3))
 
 
+def test_a_file_that_still_holds_a_critic_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = MODELS["tabgan"](epochs=2, batch_size=20, seed=0).fit(TABLE, progress=False)
+    monkeypatch.setattr(type(model), "generation_weights", ("",))  # as generators were saved before
+    path = model.save(tmp_path / "old.smg")
+    monkeypatch.undo()
+    with zipfile.ZipFile(path) as archive:
+        assert any(name.startswith("critic.") for name in safetensors.torch.load(archive.read("weights.safetensors")))
+    pd.testing.assert_frame_equal(synthmed.load(path).sample(50, seed=3), model.sample(50, seed=3))
+
+
 def test_saving_refuses_an_existing_file_only_when_asked(tmp_path: Path) -> None:
     model = fitted()
     path = model.save(tmp_path / "model.smg")
