@@ -43,7 +43,6 @@ class Generator(nn.Module):
             blocks.append(Residual(width, hidden))
             width += hidden
         self.body = nn.Sequential(*blocks, nn.Linear(width, output_dim))
-        self.condition_dim = condition_dim
 
     def forward(self, noise: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
         """Logits of one row per noise row; `category` holds each row's condition, None without discrete columns."""
@@ -157,8 +156,8 @@ class OutputHead:
         # TabGAN._train_privately); the 0/1 indicators are the missing-value flags
         tanh = layout.dimensions("tanh")
         unit = [s.start for s in layout.spans if s.role == "value" and s.activation in ("sigmoid", "relu")]
-        scalars = np.concatenate([tanh, unit]).astype(np.int64)
-        indicators = np.array([s.start for s in layout.spans if s.role == "missing"], dtype=np.int64)
+        scalars = np.concatenate([tanh, unit])
+        indicators = np.array([s.start for s in layout.spans if s.role == "missing"])
         spans = [s for s in layout.spans if s.activation == "softmax"]
         categories = [np.arange(s.start, s.stop) for s in spans]
         order = np.concatenate([scalars, indicators, *categories]).astype(np.int64)
@@ -175,10 +174,7 @@ class OutputHead:
         for i, (start, stop) in enumerate(self.span_bounds):
             padded[i, : stop - start] = np.arange(start, stop)
         self.padded = torch.as_tensor(padded, device=device)
-        # the same dimensions in the layout's order, for sampling
-        self.layout_scalars = torch.as_tensor(scalars, device=device)
-        self.layout_indicators = torch.as_tensor(indicators, device=device)
-        self.layout_spans = [(s.start, s.stop) for s in spans]
+        self.layout_spans = [(s.start, s.stop) for s in spans]  # where sampling writes each span
 
     def span_logits(self, one_hot_logits: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
         """(rows x widest) logits of one span per row (`span[i]` for row i); padding is -inf."""
@@ -210,11 +206,12 @@ class OutputHead:
         """Hard rows in the layout's order (sampling): each span's most likely category (the first one on a tie)
         and 0/1 indicators, written in place with one scatter for every span, without reordering the logits."""
         rows = torch.zeros_like(logits)
-        scalars = logits[:, self.layout_scalars]
-        rows[:, self.layout_scalars] = torch.cat(
+        scalar_dims, indicator_dims = self.order[: self.scalars], self.order[self.scalars : self.discrete]
+        scalars = logits[:, scalar_dims]
+        rows[:, scalar_dims] = torch.cat(
             [torch.tanh(scalars[:, : self.tanh]), torch.sigmoid(scalars[:, self.tanh :])], 1
         )
-        rows[:, self.layout_indicators] = (logits[:, self.layout_indicators] > 0).to(rows.dtype)
+        rows[:, indicator_dims] = (logits[:, indicator_dims] > 0).to(rows.dtype)
         if self.layout_spans:
             chosen = torch.stack([logits[:, start:stop].argmax(1) + start for start, stop in self.layout_spans], 1)
             rows.scatter_(1, chosen, 1.0)
