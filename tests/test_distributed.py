@@ -17,6 +17,7 @@ import synthmed
 from synthmed.errors import ConfigError
 from synthmed.models import VAE
 from synthmed.models.distributed import Ranks, rank_seed, shard
+from tests.test_cli_histories import HISTORY, TINY, events
 from tests.workflows.test_release import patients
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -48,6 +49,21 @@ def test_two_ranks_train_one_generator_that_loads_and_samples(table: Path, tmp_p
     digest = [hashlib.sha256(path.read_bytes()).hexdigest() for path in (first, second)]
     assert digest[0] == digest[1]  # the seed fixes the result for a given world size
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.smg", "b.smg"]  # rank 1 wrote nothing
+
+
+def test_two_ranks_train_one_history_generator_on_shards_of_patients(tmp_path: Path) -> None:
+    csv = tmp_path / "events.csv"
+    events(0, patients=120).to_csv(csv, index=False)
+    first, second = tmp_path / "a.smg", tmp_path / "b.smg"
+    for output in (first, second):
+        done = _torchrun(csv, "-o", output, "--model", "visitgpt", *TINY, *HISTORY, "--min-patients", "1", "-q")
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert first.read_bytes() == second.read_bytes()  # the seed fixes the result for a given world size
+    model = synthmed.load(first)
+    assert model.n_rows_ == 120  # every rank read every patient; each trained on its half
+    synthetic = model.sample(15, seed=1)
+    assert synthetic["patient"].nunique() == 15
+    assert set(synthetic.columns) == set(events(0, patients=1).columns) - {"row_id"}
 
 
 def _workers(parent: int) -> list[int]:

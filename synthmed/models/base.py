@@ -602,7 +602,7 @@ class Synthesizer(ABC):
     ) -> None:
         """What a run under torchrun cannot do yet, refused before any data is read."""
         refused = [
-            (self.data_kind() != "table", f"{self.name} trains in one process"),
+            (self.data_kind() == "sequences", f"{self.name} trains in one process"),
             (budget is not None, "differentially private training keeps one accountant and runs in one process"),
             (checkpoint is not None, "checkpoints are written by single-process runs"),
             (monitor_every is not None, "the training monitor scores single-process runs"),
