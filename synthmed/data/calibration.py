@@ -25,18 +25,33 @@ def quantile_levels(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     """Each value's level in [0, 1] in the distribution whose quantiles at evenly spaced levels are `quantiles`.
 
     Between knots the level is interpolated linearly; a value equal to several knots (a point mass, such as an
-    ST depression of exactly 0) takes the middle of their levels, so a mass point maps onto a mass point.
+    ST depression of exactly 0) takes the middle of their levels, so a mass point maps onto a mass point. One
+    search places every value; only values equal to a knot are searched again for the last knot they equal.
     """
     last = len(quantiles) - 1
     levels = np.linspace(0.0, 1.0, len(quantiles))
     left = np.searchsorted(quantiles, values, side="left")
-    right = np.searchsorted(quantiles, values, side="right")
     low, high = np.clip(left - 1, 0, last), np.clip(left, 0, last)
     width = quantiles[high] - quantiles[low]
     share = np.divide(values - quantiles[low], width, out=np.zeros_like(values), where=width > 0)
-    between = levels[low] + share * (levels[high] - levels[low])
-    at_knots = (levels[np.clip(left, 0, last)] + levels[np.clip(right - 1, 0, last)]) / 2
-    return np.where(right > left, at_knots, between)
+    placed = levels[low] + share * (levels[high] - levels[low])
+    at_knot = np.flatnonzero(quantiles[high] == values)
+    if at_knot.size:
+        right = np.searchsorted(quantiles, values[at_knot], side="right")
+        placed[at_knot] = (levels[high[at_knot]] + levels[right - 1]) / 2
+    return placed
+
+
+def values_at_levels(levels: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """The value at each level in [0, 1] of the distribution whose quantiles at evenly spaced levels are
+    `quantiles`, linear between knots (`np.interp` over those levels): the knots being evenly spaced, a level's
+    segment is found by one division instead of a search."""
+    if len(quantiles) == 1:
+        return np.full(np.shape(levels), float(quantiles[0]))
+    position = np.clip(levels, 0.0, 1.0) * (len(quantiles) - 1)
+    segment = np.minimum(np.nan_to_num(position).astype(np.int64), len(quantiles) - 2)
+    start = quantiles[segment]
+    return start + (position - segment) * (quantiles[segment + 1] - start)
 
 
 def histogram_quantiles(counts: np.ndarray, knots: int) -> np.ndarray:

@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture
 
-from synthmed.data.encoders import NumericEncoder
+from synthmed.data.encoders import NumericEncoder, category_codes
 from synthmed.data.layout import Activation, Loss, Span
 
 # Components keeping less than this share of the data are dropped (they describe a handful of rows).
@@ -123,14 +123,14 @@ class ModeEncoder(NumericEncoder):
         out[:, 0] = np.clip(scalar, -0.99, 0.99)
         out[np.arange(len(numbers)), 1 + modes] = 1.0
 
-    def _raw_scaled(self, block: np.ndarray) -> np.ndarray:
+    def _raw_scaled(self, block: np.ndarray, *, one_hot: bool = False) -> np.ndarray:
         """Generated (scalar, mode) -> value on the min-max scale, before clipping."""
-        modes = block[:, 1:].argmax(axis=1)
+        modes = category_codes(block[:, 1:], None, one_hot=one_hot)
         return np.clip(block[:, 0], -1.0, 1.0) * SPREAD * self.stds_[modes] + self.means_[modes]
 
-    def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None) -> pd.Series:
+    def _decode_values(self, block: np.ndarray, rng: np.random.Generator | None, *, one_hot: bool) -> pd.Series:
         # the base class calibrates, then clips to [0, 1], i.e. to [min, max]
-        values = super()._decode_values(self._raw_scaled(block)[:, None], rng)
+        values = super()._decode_values(self._raw_scaled(block, one_hot=one_hot)[:, None], rng, one_hot=one_hot)
         return values.round(self.decimals_) if self.decimals_ is not None else values
 
     def _domain_dict(self) -> dict[str, Any]:

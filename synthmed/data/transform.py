@@ -134,8 +134,11 @@ class TableTransformer:
                 encoder.calibrate(np.asarray(generated[:, start : start + encoder.width], dtype=np.float64))
             start += encoder.width
 
-    def inverse_transform(self, matrix: np.ndarray, rng: np.random.Generator | None = None) -> pd.DataFrame:
-        """Decode rows (any float dtype); with `rng`, binary and categorical outputs are drawn instead of rounded."""
+    def inverse_transform(
+        self, matrix: np.ndarray, rng: np.random.Generator | None = None, *, one_hot: bool = False
+    ) -> pd.DataFrame:
+        """Decode rows (any float dtype); with `rng`, binary and categorical outputs are drawn instead of rounded.
+        `one_hot`: every softmax span of every row holds exactly one 1 (a model that chose its categories)."""
         matrix = np.asarray(matrix)
         if matrix.ndim != 2 or matrix.shape[1] != self.layout_.width:
             raise DataError(
@@ -145,7 +148,7 @@ class TableTransformer:
         decoded: dict[str, pd.Series] = {}
         start = 0
         for encoder in self.encoders_:
-            decoded[encoder.name] = encoder.decode(matrix[:, start : start + encoder.width], rng)
+            decoded[encoder.name] = encoder.decode(matrix[:, start : start + encoder.width], rng, one_hot=one_hot)
             start += encoder.width
         return pd.DataFrame(decoded)
 

@@ -235,6 +235,15 @@ class Synthesizer(ABC):
         """Whether binary/categorical outputs are drawn (True) or rounded (False) when decoding."""
         return True
 
+    def _generates_one_hot(self) -> bool:
+        """Whether `_generate` chooses each categorical span's category itself (exactly one 1 per span and row)."""
+        return False
+
+    def _decoded(self, matrix: np.ndarray, run: TrainingRun) -> pd.DataFrame:
+        """Generated rows -> a table, drawn or rounded (`_decode_stochastically`)."""
+        rng = run.rng if self._decode_stochastically() else None
+        return self.transformer_.inverse_transform(matrix, rng, one_hot=self._generates_one_hot())
+
     def _generate_given(self, n: int, run: TrainingRun, given: Given) -> torch.Tensor | None:
         """`n` rows (as `_generate`) whose columns in `given` hold the given categories, or None.
 
@@ -306,7 +315,7 @@ class Synthesizer(ABC):
 
     def _to_output(self, matrix: np.ndarray, run: TrainingRun) -> pd.DataFrame | np.ndarray:
         """Generated matrix -> what `sample` returns (a table, or an array if fitted on one)."""
-        table = self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
+        table = self._decoded(matrix, run)
         return table.to_numpy() if self.input_format_ == "array" else table
 
     def _load_transform(self, meta: dict[str, Any]) -> None:
@@ -656,8 +665,7 @@ class Synthesizer(ABC):
         )
 
     def _generated_table(self, n: int, run: TrainingRun, given: Given) -> pd.DataFrame:
-        matrix = self._generate_in_eval(n, run, given).cpu().numpy()
-        return self.transformer_.inverse_transform(matrix, run.rng if self._decode_stochastically() else None)
+        return self._decoded(self._generate_in_eval(n, run, given).cpu().numpy(), run)
 
     def _calibrate_marginals(self, device: torch.device) -> None:
         """Show the encoders a large generated sample: numeric calibration maps it onto the target quantiles

@@ -66,6 +66,9 @@ from synthmed.models.training import TrainingRun, descend
 
 # The gradient penalty is applied every this many critic steps (lazy regularisation).
 PENALTY_EVERY = 4
+# rows generated at a time when sampling: a small working set (16 MiB of logits for 1,000 dimensions), measured
+# faster than one pass over 100,000 rows (benchmarks/sampling_memory.py)
+SAMPLING_CHUNK = 4096
 # Quantile levels taken from each released histogram for calibration under DP (every 2%, as quantile_knots).
 CALIBRATION_KNOTS = 51
 # Critic steps of a private run, and each Poisson batch's expected share of the rows (benchmarks/privacy.py).
@@ -464,9 +467,18 @@ class TabGAN(Synthesizer):
         return self._generate_with(n, None, run)
 
     def _generate_with(self, n: int, condition: torch.Tensor | None, run: TrainingRun) -> torch.Tensor:
-        """`n` hard rows in the layout's order, each row conditioned on its `condition` category (None: none)."""
-        logits = self.networks_["generator"](run.normal(n, self.noise_dim), condition)
-        return OutputHead(self.transformer_.layout_, run.device).sampled(logits)
+        """`n` hard rows in the layout's order, each row conditioned on its `condition` category (None: none).
+
+        The rows are made `SAMPLING_CHUNK` at a time, dimension by dimension, into one buffer; they come back as its
+        transposed view (rows x dimensions)."""
+        generator, head = self.networks_["generator"], OutputHead(self.transformer_.layout_, run.device)
+        noise = run.normal(n, self.noise_dim)
+        rows = torch.empty(self.transformer_.layout_.width, n, device=run.device)
+        for start in range(0, n, SAMPLING_CHUNK):
+            chunk = slice(start, start + SAMPLING_CHUNK)
+            logits = generator.logits_by_dimension(noise[chunk], None if condition is None else condition[chunk])
+            head.write_sampled(logits, rows[:, chunk])
+        return rows.t()
 
     def _generate_given(self, n: int, run: TrainingRun, given: Given) -> torch.Tensor:
         """Exact conditional generation: the rarest asked-for category goes into the condition vector and its
@@ -482,3 +494,6 @@ class TabGAN(Synthesizer):
 
     def _decode_stochastically(self) -> bool:
         return False  # _generate already picks hard categories and 0/1 indicators
+
+    def _generates_one_hot(self) -> bool:
+        return True

@@ -54,6 +54,20 @@ class Generator(nn.Module):
             features = torch.cat([F.relu(block.norm(_picking(block.linear, features, category))), features], dim=1)
         return _picking(last, features, category)
 
+    def logits_by_dimension(self, noise: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
+        """`forward`'s logits transposed (dimensions x rows, contiguous): sampling then reads each one-hot span as
+        a block of whole rows, where the rows' layout would make it a narrow strided slice of every row."""
+        *blocks, last = self.body
+        features = noise
+        for block in blocks:
+            hidden = block.linear(features) if category is None else _picking(block.linear, features, category)
+            features = torch.cat([F.relu(block.norm(hidden)), features], dim=1)
+        if category is None:
+            return torch.addmm(last.bias[:, None], last.weight, features.t())
+        width = features.shape[1]
+        picked = last.weight[:, width:].index_select(1, category)  # each row's category column
+        return picked.add_(last.bias[:, None]).addmm_(last.weight[:, :width], features.t())
+
 
 def _picking(linear: nn.Linear, features: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
     """`linear` of [features, one-hot(category)]: the features' product plus the category's weight column."""
@@ -202,17 +216,17 @@ class OutputHead:
         totals = exponents.new_zeros(len(tempered), self.spans).index_add(1, self.span_of, exponents)
         return exponents / totals.index_select(1, self.span_of)
 
-    def sampled(self, logits: torch.Tensor) -> torch.Tensor:
-        """Hard rows in the layout's order (sampling): each span's most likely category (the first one on a tie)
-        and 0/1 indicators, written in place with one scatter for every span, without reordering the logits."""
-        rows = torch.zeros_like(logits)
+    def write_sampled(self, logits: torch.Tensor, rows: torch.Tensor) -> None:
+        """Write hard rows (sampling) from logits given dimension by dimension (dimensions x rows,
+        `Generator.logits_by_dimension`) into `rows`, laid out the same way in the layout's order: each span's most
+        likely category (the first one on a tie) and 0/1 indicators. Every span is a block of whole rows there,
+        so each choice is one reduction over contiguous memory."""
+        rows.zero_()
         scalar_dims, indicator_dims = self.order[: self.scalars], self.order[self.scalars : self.discrete]
-        scalars = logits[:, scalar_dims]
-        rows[:, scalar_dims] = torch.cat(
-            [torch.tanh(scalars[:, : self.tanh]), torch.sigmoid(scalars[:, self.tanh :])], 1
-        )
-        rows[:, indicator_dims] = (logits[:, indicator_dims] > 0).to(rows.dtype)
+        scalars = logits[scalar_dims]
+        rows[scalar_dims] = torch.cat([torch.tanh(scalars[: self.tanh]), torch.sigmoid(scalars[self.tanh :])])
+        rows[indicator_dims] = (logits[indicator_dims] > 0).to(rows.dtype)
         if self.layout_spans:
-            chosen = torch.stack([logits[:, start:stop].argmax(1) + start for start, stop in self.layout_spans], 1)
-            rows.scatter_(1, chosen, 1.0)
-        return rows
+            # max's indices: the first largest, as argmax, which reduces over the leading dimension far slower
+            chosen = torch.stack([logits[start:stop].max(0).indices + start for start, stop in self.layout_spans])
+            rows.scatter_(0, chosen, 1.0)

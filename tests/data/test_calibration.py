@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synthmed.data import Schema
-from synthmed.data.calibration import NEVER, histogram_quantiles, quantile_levels, share_threshold
+from synthmed.data.calibration import NEVER, histogram_quantiles, quantile_levels, share_threshold, values_at_levels
 from synthmed.data.transform import TableTransformer
 
 
@@ -15,6 +17,29 @@ def test_quantile_levels_interpolate_between_knots_and_centre_point_masses() -> 
     quantiles = np.array([0.0, 0.0, 0.0, 0.5, 1.0])  # levels 0, .25, .5, .75, 1: half the mass sits at 0
     levels = quantile_levels(np.array([-1.0, 0.0, 0.25, 0.75, 2.0]), quantiles)
     np.testing.assert_allclose(levels, [0.0, 0.25, 0.625, 0.875, 1.0])
+
+
+KNOTS = st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=40).map(sorted).map(np.array)
+
+
+@settings(max_examples=100, deadline=None)
+@given(KNOTS, st.lists(st.floats(0.0, 1.0), min_size=1, max_size=50).map(np.array))
+def test_values_at_levels_interpolate_as_numpy_does(quantiles: np.ndarray, levels: np.ndarray) -> None:
+    expected = np.interp(levels, np.linspace(0.0, 1.0, len(quantiles)), quantiles)
+    np.testing.assert_allclose(values_at_levels(levels, quantiles), expected, rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(KNOTS, st.lists(st.floats(-2e3, 2e3), min_size=1, max_size=50).map(np.array))
+def test_a_values_level_maps_back_to_the_value_within_the_knots(quantiles: np.ndarray, values: np.ndarray) -> None:
+    levels = quantile_levels(values, quantiles)
+    assert ((levels >= 0) & (levels <= 1)).all()
+    inside = (values >= quantiles[0]) & (values <= quantiles[-1]) & ~np.isin(values, quantiles)
+    np.testing.assert_allclose(values_at_levels(levels, quantiles)[inside], values[inside], rtol=1e-9, atol=1e-6)
+    for value, level in zip(values, levels, strict=True):  # on knots: the middle of the levels of all it equals
+        equal = np.flatnonzero(quantiles == value) / max(1, len(quantiles) - 1)
+        if equal.size:
+            assert np.isclose(level, (equal[0] + equal[-1]) / 2, rtol=0, atol=1e-12)
 
 
 def test_histogram_quantiles_invert_the_histogram_cdf_and_ignore_negative_noise() -> None:

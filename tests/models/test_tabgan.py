@@ -127,7 +127,9 @@ def _head() -> OutputHead:
 def test_output_head_relaxes_and_decodes_each_span_on_its_own() -> None:
     head, logits = _head(), torch.randn(500, 11, generator=torch.Generator().manual_seed(0)) * 3
     relaxed = head(logits, 0.5)[:, head.restore]  # back from training order to the layout's
-    hard = head.sampled(logits)
+    hard = torch.empty(11, 500)
+    head.write_sampled(logits.t().contiguous(), hard)  # sampling reads and writes dimension by dimension
+    hard = hard.t()
     for start, stop in ((0, 3), (4, 6), (7, 11)):
         torch.testing.assert_close(relaxed[:, start:stop], torch.softmax(logits[:, start:stop] / 0.5, dim=1))
         expected = torch.nn.functional.one_hot(logits[:, start:stop].argmax(1), stop - start).float()
@@ -135,7 +137,9 @@ def test_output_head_relaxes_and_decodes_each_span_on_its_own() -> None:
     torch.testing.assert_close(relaxed[:, 3], torch.tanh(logits[:, 3]))
     torch.testing.assert_close(relaxed[:, 6], torch.sigmoid(logits[:, 6] / 0.5))
     assert torch.equal(hard[:, 6], (logits[:, 6] > 0).float())
-    tied = head.sampled(torch.zeros(1, 11))  # a tie picks the first category, exactly one per span
+    tied = torch.full((11, 1), 7.0)
+    head.write_sampled(torch.zeros(11, 1), tied)
+    tied = tied.t()  # a tie picks the first category, exactly one per span
     assert tied[0, [0, 1, 2, 7, 8, 9, 10]].tolist() == [1, 0, 0, 1, 0, 0, 0]
 
 

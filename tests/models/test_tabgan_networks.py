@@ -41,6 +41,17 @@ def test_the_generator_picks_the_weight_columns_a_one_hot_condition_multiplies()
         torch.testing.assert_close(got, wanted)
 
 
+def test_sampling_logits_are_the_generators_given_dimension_by_dimension() -> None:
+    torch.manual_seed(2)
+    generator = Generator(NOISE + CONDITIONS, (8, 4), WIDTH, CONDITIONS).eval()
+    noise, category = torch.randn(30, NOISE), torch.randint(0, CONDITIONS, (30,))
+    by_dimension = generator.logits_by_dimension(noise, category)
+    assert by_dimension.is_contiguous() and by_dimension.shape == (WIDTH, 30)
+    torch.testing.assert_close(by_dimension.t(), generator(noise, category))
+    plain = Generator(NOISE, (8, 4), WIDTH, 0).eval()  # a table without discrete columns has no condition
+    torch.testing.assert_close(plain.logits_by_dimension(noise, None).t(), plain(noise, None))
+
+
 def test_the_critic_scores_rows_and_categories_as_packs_of_rows_and_one_hot_conditions() -> None:
     torch.manual_seed(1)
     critic = PackedCritic(WIDTH + CONDITIONS, (16, 8), PAC)
