@@ -180,11 +180,14 @@ def sort_columns(values: torch.Tensor) -> torch.Tensor:
 def top_sums(values: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     """Each column's sum of its `counts[j]` largest values, with gradient (values tied at the `counts[j]`-th
     largest share theirs evenly). A sort without indices finds the `counts[j]`-th largest value of each column;
-    the sum is then taken by comparison with it, cheaper than sorting with indices and gathering."""
+    the sum is then one weighted sum (weights found by comparison with it), cheaper than sorting with indices
+    and gathering."""
     rows = len(values)
     ascending = sort_columns(values)
     position = (rows - counts).clamp(min=0, max=rows - 1)[None]
     threshold = torch.where(counts > 0, ascending.gather(0, position).squeeze(0), torch.inf)
-    above, tied = values > threshold, values == threshold
-    needed = counts - above.sum(0)
-    return (values * above).sum(0) + (values * tied).sum(0) * needed / tied.sum(0).clamp(min=1)
+    with torch.no_grad():  # how much of each value the sum counts: 1 above the threshold, a share of it at it
+        above, tied = values > threshold, values == threshold
+        share = (counts - above.sum(0)) / tied.sum(0).clamp(min=1)
+        counted = torch.where(tied, share.to(values.dtype), above.to(values.dtype))
+    return (values * counted).sum(0)

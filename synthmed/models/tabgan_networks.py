@@ -49,10 +49,12 @@ class Generator(nn.Module):
         if category is None:
             return self.body(noise)
         features = noise  # the condition stays last in every layer's input
+        constant = 0 if noise.requires_grad else noise.shape[1]  # the noise, last among the features, needs no gradient
         *blocks, last = self.body
         for block in blocks:
-            features = torch.cat([F.relu(block.norm(_picking(block.linear, features, category))), features], dim=1)
-        return _picking(last, features, category)
+            hidden = _picking(block.linear, features, category, constant)
+            features = torch.cat([F.relu(block.norm(hidden)), features], dim=1)
+        return _picking(last, features, category, constant)
 
     def logits_by_dimension(self, noise: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
         """`forward`'s logits transposed (dimensions x rows, contiguous): sampling then reads each one-hot span as
@@ -69,9 +71,10 @@ class Generator(nn.Module):
         return picked.add_(last.bias[:, None]).addmm_(last.weight[:, :width], features.t())
 
 
-def _picking(linear: nn.Linear, features: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
-    """`linear` of [features, one-hot(category)]: the features' product plus the category's weight column."""
-    return _PickingLinear.apply(features, linear.weight, linear.bias, category)
+def _picking(linear: nn.Linear, features: torch.Tensor, category: torch.Tensor, constant: int = 0) -> torch.Tensor:
+    """`linear` of [features, one-hot(category)]: the features' product plus the category's weight column. The
+    last `constant` features take no gradient (their share of the features' gradient is left at zero)."""
+    return _PickingLinear.apply(features, linear.weight, linear.bias, category, constant)
 
 
 class _PickingLinear(torch.autograd.Function):
@@ -86,8 +89,10 @@ class _PickingLinear(torch.autograd.Function):
         weight: torch.Tensor,
         bias: torch.Tensor,
         category: torch.Tensor,
+        constant: int,
     ) -> torch.Tensor:
         ctx.save_for_backward(features, weight, category)
+        ctx.constant = constant
         width = features.shape[1]
         product = F.linear(features, weight[:, :width], bias)
         product += F.embedding(category, weight[:, width:].t())  # each row's category column, as a row
@@ -96,17 +101,61 @@ class _PickingLinear(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None]:
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None, None]:
         features, weight, category = ctx.saved_tensors
         width = features.shape[1]
-        grad_features = grad @ weight[:, :width] if ctx.needs_input_grad[0] else None
+        grad_features = None
+        if ctx.needs_input_grad[0]:  # zero for the constant features, without multiplying for them
+            grad_features = F.pad(grad @ weight[:, : width - ctx.constant], (0, ctx.constant))
         grad_weight = None
         if ctx.needs_input_grad[1]:
             grad_weight = torch.empty_like(weight)
             grad_weight[:, :width] = (features.t() @ grad).t()  # as autograd orders the product
             grad_weight[:, width:].zero_().index_add_(1, category, grad.t())
         grad_bias = grad.sum(0) if ctx.needs_input_grad[2] else None
-        return grad_features, grad_weight, grad_bias, None
+        return grad_features, grad_weight, grad_bias, None, None
+
+
+class _PackedPicking(torch.autograd.Function):
+    """The critic's first layer on packs of rows and their conditions' one-hot vectors: the rows' product plus, for
+    each row of a pack, the weight column its category picks. The weight's gradient is written into one buffer
+    (autograd's own backward of the slices would allocate, zero and add three weight-sized ones per step)."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        packs: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        columns: torch.Tensor,
+    ) -> torch.Tensor:
+        pac = columns.shape[1]
+        width = packs.shape[1] // pac
+        data_weight = weight.view(len(weight), pac, -1)[:, :, :width].reshape(len(weight), -1)
+        ctx.save_for_backward(packs, data_weight, columns)
+        ctx.weight_shape = weight.shape
+        hidden = torch.addmm(bias, packs, data_weight.t())
+        return hidden.add_(F.embedding_bag(columns, weight.t(), mode="sum"))
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None]:
+        packs, data_weight, columns = ctx.saved_tensors
+        grad_packs = grad @ data_weight if ctx.needs_input_grad[0] else None
+        grad_weight = None
+        if ctx.needs_input_grad[1]:
+            hidden, inputs = ctx.weight_shape
+            pac = columns.shape[1]
+            width = packs.shape[1] // pac
+            grad_weight = grad.new_empty(hidden, inputs)
+            by_row = grad_weight.view(hidden, pac, -1)  # (hidden, row of the pack, row + condition)
+            by_row[:, :, :width] = (grad.t() @ packs).view(hidden, pac, width)
+            by_row[:, :, width:].zero_()
+            repeated = grad.repeat_interleave(pac, dim=0)  # each pack's gradient, once per row of the pack
+            grad_weight.index_add_(1, columns.view(-1), repeated.t())
+        grad_bias = grad.sum(0) if ctx.needs_input_grad[2] else None
+        return grad_packs, grad_weight, grad_bias, None
 
 
 class PackedCritic(nn.Module):
@@ -137,12 +186,10 @@ class PackedCritic(nn.Module):
             return self(rows)
         first, *rest = self.body
         packs, width = len(rows) // self.pac, rows.shape[1]
-        weight = first.weight.view(first.out_features, self.pac, -1)  # (hidden, row of the pack, row + condition)
-        data = F.linear(rows.reshape(packs, self.pac * width), weight[:, :, :width].reshape(len(weight), -1))
         # column of the first layer's weight that the category of the pack's j-th row multiplies
-        columns = category.view(packs, self.pac) + width + torch.arange(self.pac, device=rows.device) * weight.shape[2]
-        picked = first.weight.index_select(1, columns.view(-1)).view(-1, packs, self.pac).sum(2).t()  # packs x hidden
-        hidden = data + picked + first.bias
+        stride = first.in_features // self.pac  # a row and its condition
+        columns = category.view(packs, self.pac) + width + torch.arange(self.pac, device=rows.device) * stride
+        hidden = _PackedPicking.apply(rows.reshape(packs, self.pac * width), first.weight, first.bias, columns)
         for layer in rest:
             hidden = layer(hidden)
         return hidden.squeeze(1)

@@ -39,6 +39,11 @@ def test_the_generator_picks_the_weight_columns_a_one_hot_condition_multiplies()
         _gradients(picked, parameters, weights), _gradients(expected, parameters, weights), strict=True
     ):
         torch.testing.assert_close(got, wanted)
+    noise.requires_grad_(True)  # drawn noise takes no gradient; noise that does gets it through every layer
+    (got,) = torch.autograd.grad(generator(noise, category), noise, weights)
+    dense = torch.cat([noise, F.one_hot(category, CONDITIONS).float()], 1)
+    (wanted,) = torch.autograd.grad(through_one_hot(dense), noise, weights)
+    torch.testing.assert_close(got, wanted)
 
 
 def test_sampling_logits_are_the_generators_given_dimension_by_dimension() -> None:
