@@ -345,16 +345,12 @@ class TabGAN(Synthesizer):
         loss = fake_scores.mean() - real_scores.mean()
         total = loss
         if penalise:
-            # the penalty is taken per pack, on points between packs of real and generated rows, and on the
-            # gradient over every input the critic reads, the condition's one-hot vector included
-            no_condition = real.new_zeros(len(real), 0)
-            one_hot = no_condition if condition is None else self.sampler_.one_hot(condition, run.device)
-            real_in, fake_in = torch.cat([real, one_hot], 1), torch.cat([fake, one_hot], 1)
+            # the penalty is taken per pack, on points between packs of real and generated rows (which share
+            # their conditions), and on the gradient over every input the critic reads, the condition's one-hot
+            # vector included
             mix = torch.rand(len(real) // self.pac, 1, 1, generator=run.noise).to(run.device)
-            mix = mix.expand(-1, self.pac, real_in.shape[1]).reshape(real_in.shape)
-            between = (mix * real_in + (1 - mix) * fake_in).requires_grad_(True)
-            (gradient,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
-            norms = gradient.reshape(-1, self.pac * real_in.shape[1]).norm(dim=1)
+            mix = mix.expand(-1, self.pac, real.shape[1]).reshape(real.shape)
+            norms = critic.gradient_norms(mix * real + (1 - mix) * fake, condition)
             total = loss + PENALTY_EVERY * self.gradient_penalty * (norms - 1).pow(2).mean()
         optimizer.zero_grad(set_to_none=True)
         descend(total, optimizer)

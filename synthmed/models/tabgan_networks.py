@@ -194,6 +194,37 @@ class PackedCritic(nn.Module):
             hidden = layer(hidden)
         return hidden.squeeze(1)
 
+    def gradient_norms(self, rows: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
+        """Per pack, the norm of the gradient of `scores` over everything the critic reads (each row and its
+        condition's one-hot vector), differentiable in the weights: what the gradient penalty of `forward` on
+        the one-hot inputs gives, without building them.
+
+        The first layer's input gradient is its weight times its output gradient d (the later layers are
+        piecewise linear, so d does not change with the input within a piece). Over the rows' dimensions that
+        is one product; over the thousands of condition dimensions C its squared norm is d (C C^T) d^T, a
+        product with a hidden x hidden matrix.
+        """
+        first, *rest = self.body
+        packs, width = len(rows) // self.pac, rows.shape[1]
+        with torch.no_grad():
+            if category is None:
+                hidden = first(rows.reshape(packs, self.pac * width))
+            else:
+                stride = first.in_features // self.pac
+                columns = category.view(packs, self.pac) + width + torch.arange(self.pac, device=rows.device) * stride
+                hidden = _PackedPicking.apply(rows.reshape(packs, -1), first.weight, first.bias, columns)
+        hidden.requires_grad_(True)
+        scores = hidden
+        for layer in rest:
+            scores = layer(scores)
+        (output_gradient,) = torch.autograd.grad(scores.sum(), hidden, create_graph=True)
+        weight = first.weight.view(len(first.weight), self.pac, -1)  # (hidden, row of the pack, row + condition)
+        squares = (output_gradient @ weight[:, :, :width].reshape(len(weight), -1)).pow(2).sum(1)
+        if category is not None:
+            conditions = weight[:, :, width:].reshape(len(weight), -1)
+            squares = squares + ((output_gradient @ (conditions @ conditions.t())) * output_gradient).sum(1)
+        return squares.clamp_min(1e-12).sqrt()
+
 
 class OutputHead:
     """Turns generator logits into rows: tanh scalars, and categories and missing indicators as a deterministic

@@ -70,6 +70,29 @@ def test_the_critic_scores_rows_and_categories_as_packs_of_rows_and_one_hot_cond
         torch.testing.assert_close(got, wanted)
 
 
+def test_the_penalty_sees_the_gradient_over_the_rows_and_their_one_hot_conditions() -> None:
+    torch.manual_seed(3)
+    critic = PackedCritic(WIDTH + CONDITIONS, (16, 8), PAC)
+    rows, category = torch.randn(4 * PAC, WIDTH), torch.randint(0, CONDITIONS, (4 * PAC,))
+    dense = torch.cat([rows, F.one_hot(category, CONDITIONS).float()], 1).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(critic(dense).sum(), dense, create_graph=True)
+    expected = gradient.reshape(4, -1).norm(dim=1)
+    norms = critic.gradient_norms(rows, category)
+    torch.testing.assert_close(norms, expected)
+    parameters, weights = tuple(critic.parameters()), torch.randn(4)
+    for parameter, *gradients in zip(
+        parameters,
+        *(torch.autograd.grad(n, parameters, weights, allow_unused=True) for n in (norms, expected)),
+        strict=True,
+    ):  # the first layer's bias moves the penalty through nothing but the piecewise-linear layers' pieces
+        mine, theirs = (torch.zeros_like(parameter) if g is None else g for g in gradients)
+        torch.testing.assert_close(mine, theirs)
+    plain = PackedCritic(WIDTH, (16, 8), PAC)  # a table without discrete columns: the rows alone
+    flat = rows.clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(plain(flat).sum(), flat, create_graph=True)
+    torch.testing.assert_close(plain.gradient_norms(rows, None), gradient.reshape(4, -1).norm(dim=1))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     rows=st.integers(1, 30),
