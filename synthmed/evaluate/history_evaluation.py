@@ -185,6 +185,14 @@ def _histories(table: pd.DataFrame, roles: HistoryRoles, role: str) -> Histories
         raise error.located(f"the {role} table") from None
 
 
+def read_compared(
+    train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, roles: HistoryRoles
+) -> dict[str, Histories]:
+    """TRAIN, HOLDOUT and the synthetic long tables read as histories, by role (an error names the table)."""
+    tables = (train, holdout, synthetic)
+    return {role: _histories(table, roles, role) for role, table in zip(ROLES, tables, strict=True)}
+
+
 def evaluate_histories(
     train: pd.DataFrame,
     holdout: pd.DataFrame,
@@ -197,10 +205,23 @@ def evaluate_histories(
 ) -> Evaluation:
     """Judge synthetic histories (long tables in TRAIN's layout) against TRAIN, with HOLDOUT as the reference."""
     started = time.perf_counter()
+    histories = read_compared(train, holdout, synthetic, roles)
+    return judge_histories(histories, roles, target=target, policy=policy, seed=seed, started=started)
+
+
+def judge_histories(
+    histories: dict[str, Histories],
+    roles: HistoryRoles,
+    *,
+    target: str | None = None,
+    policy: Policy | None = None,
+    seed: int = 0,
+    started: float | None = None,
+) -> Evaluation:
+    """`evaluate_histories` on histories already read (`read_compared`); `started`: when reading began, for the
+    time the evaluation reports."""
+    started = time.perf_counter() if started is None else started
     policy = policy or Policy()
-    histories = {
-        role: _histories(table, roles, role) for role, table in zip(ROLES, (train, holdout, synthetic), strict=True)
-    }
     if target is not None and target not in histories["train"].visits.columns:
         raise ConfigError(
             "the target must be a visit attribute of the histories (its last visit's value is predicted)",

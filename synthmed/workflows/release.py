@@ -23,14 +23,14 @@ from rich.console import Console
 
 from synthmed.data.database import DatabaseDestination, DatabaseTable
 from synthmed.data.files import check_new_folder
-from synthmed.data.histories import read_events, read_histories
+from synthmed.data.histories import Histories, read_events
 from synthmed.data.history_rare import rare_values
 from synthmed.data.io import PLAIN_READING, ReadOptions, is_table_source
 from synthmed.data.rare import rare_categories
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
 from synthmed.errors import ConfigError, OutputError
 from synthmed.evaluate.evaluation import evaluate, membership_undecided, with_shadow_models
-from synthmed.evaluate.history_evaluation import evaluate_histories
+from synthmed.evaluate.history_evaluation import judge_histories, read_compared
 from synthmed.evaluate.policy import Check, Policy, Verdict, worst
 from synthmed.models.artifact import read_artifact
 from synthmed.models.base import Synthesizer
@@ -235,23 +235,24 @@ def release_histories(
     roles = model.transformer_.roles_
     count = patients or int(train[roles.patient].nunique())
     synthetic = model.sample(count, seed=seed)
-    evaluation = evaluate_histories(train, holdout, synthetic, roles, target=target, policy=policy, seed=seed)
+    histories = read_compared(train, holdout, synthetic, roles)
+    evaluation = judge_histories(histories, roles, target=target, policy=policy, seed=seed)
     document = evaluation.to_dict()
     checks = list(evaluation.privacy.checks)
     if include_generator:
         min_patients = int((policy or Policy()).privacy.rare_category_min_count)
-        checks.append(history_generator_check(model, train, min_patients))
+        checks.append(history_generator_check(model, histories["train"], min_patients))
         document["privacy"]["checks"].append(checks[-1].to_dict())
     contents = _Release(synthetic, train, generator, include_generator, None, output_table)
     released, verdict, blocking = _gate_and_write(folder, document, checks, contents)
     return ReleaseOutcome(released, folder, verdict, blocking)
 
 
-def history_generator_check(model: Synthesizer, train: pd.DataFrame, min_patients: int) -> Check:
+def history_generator_check(model: Synthesizer, train: Histories, min_patients: int) -> Check:
     """Whether a history generator to be released lists a code or category fewer than `min_patients` TRAIN patients
     hold (its file would publish it even if no sample shows it)."""
     tokens = model.transformer_
-    rare = rare_values(read_histories(train, tokens.roles_), min_patients)
+    rare = rare_values(train, min_patients)
     listed: dict[str, set[str]] = {}
     for column, code in tokens.vocabulary_:
         listed.setdefault(column, set()).add(str(code))
