@@ -90,16 +90,23 @@ def generalise_codes(histories: Histories, policy: str, min_patients: int) -> tu
     return replace(histories, codes=codes, vocabulary=tuple(vocabulary)), dict(counted)
 
 
+def top_code(numbers: np.ndarray, patients: np.ndarray, min_patients: int) -> float | None:
+    """The highest value at or above which `min_patients` patients have a value; None when fewer have one."""
+    highest = pd.Series(numbers).groupby(patients).max().dropna().to_numpy()
+    return float(np.sort(highest)[-min_patients]) if len(highest) >= min_patients else None
+
+
 def coding_bounds(numbers: np.ndarray, patients: np.ndarray, min_patients: int) -> tuple[float, float] | None:
     """The bottom and top codes of a number: the lowest value at or below which `min_patients` patients have a value,
-    and the highest at or above which as many do; None when fewer patients have any value at all."""
+    and the highest at or above which as many do; None when fewer patients have any value at all, or when the two
+    cross (no value has `min_patients` patients at or below it and as many at or above it)."""
     present = ~np.isnan(numbers)
     frame = pd.DataFrame({"patient": patients[present], "value": numbers[present]}).groupby("patient")["value"]
     lowest, highest = np.sort(frame.min().to_numpy()), np.sort(frame.max().to_numpy())
     if len(lowest) < min_patients:
         return None
     low, high = float(lowest[min_patients - 1]), float(highest[-min_patients])
-    return (low, high) if low <= high else (high, high)
+    return (low, high) if low <= high else None
 
 
 def rare_categories_of(series: pd.Series, holders: np.ndarray, min_patients: int) -> set[str]:

@@ -33,6 +33,7 @@ from synthmed.data.history_rare import (
     generalise_codes,
     patients_holding,
     rare_categories_of,
+    top_code,
 )
 from synthmed.data.inference import infer_schema
 from synthmed.data.layout import ColumnLayout
@@ -110,7 +111,7 @@ class AttributeTokens:
         if rare != "keep":
             bounds = coding_bounds(numbers, holders, min_patients)
             if bounds is None:
-                every = "" if np.isnan(numbers).all() else "too few patients have a value: none kept"
+                every = "" if np.isnan(numbers).all() else "no value is reached by enough patients: none kept"
                 return cls(name, "number", values=[], missing=True, date=date, dtype=dtype, rare_note=every)
             clipped = np.clip(numbers, *bounds)
             if np.nanmin(numbers) < bounds[0] or np.nanmax(numbers) > bounds[1]:
@@ -332,8 +333,8 @@ class HistoryTokenizer:
         unless rare values are kept (one patient's 40 visits would otherwise ship)."""
         if rare == "keep":
             return int(counts.max(initial=0))
-        _, top = coding_bounds(counts, holders, min_patients) or (0, 0)  # fit has enough patients for bounds
-        return int(top)
+        top = top_code(counts, holders, min_patients)
+        return 0 if top is None else int(top)  # fit has refused too few patients before
 
     def _check_gap(self, h: Histories, min_patients: int) -> None:
         """Later visits need a gap; refuse when too few patients have one to ship any without naming them."""
