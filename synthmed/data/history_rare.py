@@ -100,12 +100,10 @@ def coding_bounds(numbers: np.ndarray, patients: np.ndarray, min_patients: int) 
     """The bottom and top codes of a number: the lowest value at or below which `min_patients` patients have a value,
     and the highest at or above which as many do; None when fewer patients have any value at all, or when the two
     cross (no value has `min_patients` patients at or below it and as many at or above it)."""
-    present = ~np.isnan(numbers)
-    frame = pd.DataFrame({"patient": patients[present], "value": numbers[present]}).groupby("patient")["value"]
-    lowest, highest = np.sort(frame.min().to_numpy()), np.sort(frame.max().to_numpy())
-    if len(lowest) < min_patients:
+    high = top_code(numbers, patients, min_patients)
+    if high is None:
         return None
-    low, high = float(lowest[min_patients - 1]), float(highest[-min_patients])
+    low = -top_code(-numbers, patients, min_patients)  # the bottom code is the top code of the negated values
     return (low, high) if low <= high else None
 
 

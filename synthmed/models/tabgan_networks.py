@@ -46,29 +46,32 @@ class Generator(nn.Module):
 
     def forward(self, noise: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
         """Logits of one row per noise row; `category` holds each row's condition, None without discrete columns."""
-        if category is None:
-            return self.body(noise)
-        features = noise  # the condition stays last in every layer's input
-        constant = 0 if noise.requires_grad else noise.shape[1]  # the noise, last among the features, needs no gradient
-        *blocks, last = self.body
-        for block in blocks:
-            hidden = _picking(block.linear, features, category, constant)
-            features = torch.cat([F.relu(block.norm(hidden)), features], dim=1)
-        return _picking(last, features, category, constant)
+        features, constant = self._last_features(noise, category)
+        last = self.body[-1]
+        return last(features) if category is None else _picking(last, features, category, constant)
 
     def logits_by_dimension(self, noise: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
         """`forward`'s logits transposed (dimensions x rows, contiguous): sampling then reads each one-hot span as
         a block of whole rows, where the rows' layout would make it a narrow strided slice of every row."""
-        *blocks, last = self.body
-        features = noise
-        for block in blocks:
-            hidden = block.linear(features) if category is None else _picking(block.linear, features, category)
-            features = torch.cat([F.relu(block.norm(hidden)), features], dim=1)
+        features, _ = self._last_features(noise, category)
+        last = self.body[-1]
         if category is None:
             return torch.addmm(last.bias[:, None], last.weight, features.t())
         width = features.shape[1]
         picked = last.weight[:, width:].index_select(1, category)  # each row's category column
         return picked.add_(last.bias[:, None]).addmm_(last.weight[:, :width], features.t())
+
+    def _last_features(self, noise: torch.Tensor, category: torch.Tensor | None) -> tuple[torch.Tensor, int]:
+        """The residual blocks' output (the last layer's input without the condition), and how many of its
+        features, the noise's, take no gradient (the condition stays last in every layer's input)."""
+        features = noise
+        constant = 0 if noise.requires_grad else noise.shape[1]  # the noise, last among the features
+        for block in self.body[:-1]:
+            hidden = (
+                block.linear(features) if category is None else _picking(block.linear, features, category, constant)
+            )
+            features = torch.cat([F.relu(block.norm(hidden)), features], dim=1)
+        return features, constant
 
 
 def _picking(linear: nn.Linear, features: torch.Tensor, category: torch.Tensor, constant: int = 0) -> torch.Tensor:
@@ -185,14 +188,18 @@ class PackedCritic(nn.Module):
         if category is None:
             return self(rows)
         first, *rest = self.body
-        packs, width = len(rows) // self.pac, rows.shape[1]
-        # column of the first layer's weight that the category of the pack's j-th row multiplies
-        stride = first.in_features // self.pac  # a row and its condition
-        columns = category.view(packs, self.pac) + width + torch.arange(self.pac, device=rows.device) * stride
-        hidden = _PackedPicking.apply(rows.reshape(packs, self.pac * width), first.weight, first.bias, columns)
+        packs = len(rows) // self.pac
+        columns = self._condition_columns(rows, category)
+        hidden = _PackedPicking.apply(rows.reshape(packs, -1), first.weight, first.bias, columns)
         for layer in rest:
             hidden = layer(hidden)
         return hidden.squeeze(1)
+
+    def _condition_columns(self, rows: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
+        """(packs x pac) the first layer's weight column that the category of each pack's j-th row multiplies."""
+        stride = self.body[0].in_features // self.pac  # a row and its condition
+        offsets = rows.shape[1] + torch.arange(self.pac, device=rows.device) * stride
+        return category.view(-1, self.pac) + offsets
 
     def gradient_norms(self, rows: torch.Tensor, category: torch.Tensor | None) -> torch.Tensor:
         """Per pack, the norm of the gradient of `scores` over everything the critic reads (each row and its
@@ -210,8 +217,7 @@ class PackedCritic(nn.Module):
             if category is None:
                 hidden = first(rows.reshape(packs, self.pac * width))
             else:
-                stride = first.in_features // self.pac
-                columns = category.view(packs, self.pac) + width + torch.arange(self.pac, device=rows.device) * stride
+                columns = self._condition_columns(rows, category)
                 hidden = _PackedPicking.apply(rows.reshape(packs, -1), first.weight, first.bias, columns)
         hidden.requires_grad_(True)
         scores = hidden
