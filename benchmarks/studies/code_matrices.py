@@ -69,6 +69,7 @@ MODEL_NAMES = (
     "medgan",
     "medgan-extended",
     "vae",
+    "visitgpt",
 )
 HEADERS = (
     "dataset / model",
@@ -117,6 +118,8 @@ def hyperparameters(model: str, rows: int) -> dict[str, Any]:
         return PRESETS["corgan-calibrated"].hyperparameters(rows)
     if model == "medgan-extended":  # the preset's settings on this study's budget
         return {**PRESETS["medgan-extended"].settings, **hyperparameters("medgan", rows)}
+    if model == "visitgpt":  # its own defaults, as `auto` trains it on code matrices (records as one-visit histories)
+        return {}
     if model == "medgan":
         return {
             "epochs": _epochs(GAN_UPDATES, rows, 1000, 1000),

@@ -35,6 +35,7 @@ from synthmed.data.history_rare import (
     rare_categories_of,
     top_code,
 )
+from synthmed.data.history_records import RecordLayout
 from synthmed.data.inference import infer_schema
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.rare import MERGED
@@ -276,6 +277,7 @@ class HistoryTokenizer:
 
     def __init__(self) -> None:
         self.layout_ = ColumnLayout(())  # a history is no flat matrix; saved generators still list a layout
+        self.records_: RecordLayout | None = None  # the table to write, for records read as one-visit histories
 
     # ---- learning ------------------------------------------------------------------------------------
     def fit(
@@ -528,7 +530,8 @@ class HistoryTokenizer:
 
     # ---- saving ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        records = {} if self.records_ is None else {"records": self.records_.to_dict()}
+        return records | {
             "roles": {**self.roles_.__dict__, "codes": list(self.roles_.codes), "exclude": list(self.roles_.exclude)},
             "one_row_per_visit": self.one_row_per_visit_,
             "time_unit": self.time_unit_,
@@ -560,5 +563,6 @@ class HistoryTokenizer:
         tokenizer.max_codes_ = int(state["max_codes"])
         tokenizer.rare_ = dict(state["rare"])
         tokenizer.rare_notes_ = dict(state["rare_notes"])
+        tokenizer.records_ = RecordLayout.from_dict(state["records"]) if "records" in state else None
         tokenizer._place()
         return tokenizer

@@ -3,9 +3,12 @@
 The rule (docs/choosing-a-model.md has the figures behind it, each with the command that measured it):
 - sequences (a long table with `--sequence-id`/`--time`, a recording cut with `--window`, an (n, T, C) array):
   tsgan with DCGAN's Adam (`tsgan-adam`), the setting that met study 3's bar where the paper's SGD missed it;
+- a code matrix, at least `WIDE_CODE_MATRIX` modelled columns all 0/1 with none missing: visitgpt, reading each
+  record as a one-visit history; on the NHDS 2010 matrix (470 codes) it came within 0.01 of real records' prediction
+  F1 where medGAN with its extensions trailed by 0.09, in less time (benchmarks/single_visit.py);
 - a table of codes or flags, at least `CODE_MATRIX_COLUMNS` modelled columns all binary or counts: medGAN with its
   extensions (`medgan-extended`), which alone met every bar of the NHDS discharge study (19 flags) and is the
-  best-balanced of synthmed's models on the code matrices at a fraction of corGAN's time;
+  best-balanced of synthmed's models on count matrices and sparse ones (trained batch by batch in bounded memory);
 - any other table (a mixed clinical table): tabgan at its defaults, first on every shared clinical table;
 - patient histories (events named by `--patient-column` and `--codes`): visitgpt, synthmed's one model of them.
 """
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthmed.data.history_records import is_code_column
 from synthmed.data.inference import infer_schema
 from synthmed.data.schema import ColumnKind, Schema
 from synthmed.data.sparse import SparseCodeMatrix
@@ -29,6 +33,10 @@ from synthmed.data.validate import validate_table
 # ones measured have 19 (NHDS discharges) to 1,116 columns; narrower all-binary tables were not measured, and go
 # to tabgan, which learns any table.
 CODE_MATRIX_COLUMNS = 10
+# A dense table of at least this many columns, every one 0/1 with none missing, is a code matrix that visitgpt learns
+# as one-visit histories. Measured at 19 flags (NHDS discharges: medGAN met study 1's bars there) and 470 codes
+# (NHDS diagnoses: visitgpt met issue 28's bar, medGAN did not); 100 lies between them, not tuned on either.
+WIDE_CODE_MATRIX = 100
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,15 @@ def choose_model(
     table = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data).rename(columns=lambda i: f"x{i}")
     with warnings.catch_warnings():  # fit notes the same columns again, where the user sees them once
         warnings.simplefilter("ignore")
-        kinds = Counter(column.kind.value for column in infer_schema(validate_table(table, schema), schema).modelled)
+        modelled = infer_schema(validate_table(table, schema), schema).modelled
+    kinds = Counter(column.kind.value for column in modelled)
     columns = sum(kinds.values())
+    if columns >= WIDE_CODE_MATRIX and schema is None and all(is_code_column(table[c.name]) for c in modelled):
+        return Choice(
+            "visitgpt",
+            None,
+            f"a code matrix ({columns} columns of 0/1): visitgpt, each record a one-visit history",
+        )
     if columns >= CODE_MATRIX_COLUMNS and set(kinds) <= {ColumnKind.BINARY.value, ColumnKind.COUNT.value}:
         return Choice(
             "medgan",

@@ -213,6 +213,15 @@ class Synthesizer(ABC):
         return entry.data if entry is not None else "table"
 
     @classmethod
+    def learns(cls, kind: DataKind) -> bool:
+        """Whether the model can be fitted on data of this kind (its own, unless it reads others too)."""
+        return kind == cls.data_kind()
+
+    def generates(self) -> DataKind:
+        """The kind of data this fitted model samples (its own kind, unless what it was fitted on says otherwise)."""
+        return self.data_kind()
+
+    @classmethod
     def trains_privately(cls) -> bool:
         """Whether the model supports `fit(..., dp_epsilon=...)`."""
         return cls._train_privately is not Synthesizer._train_privately

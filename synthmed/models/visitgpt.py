@@ -30,18 +30,28 @@ import torch
 from torch import nn
 
 from synthmed.data.code_groups import cleaned_groups, load_groups
-from synthmed.data.histories import HistoryRoles, concatenated_ranges, read_events, read_histories, to_long
+from synthmed.data.histories import (
+    Histories,
+    HistoryRoles,
+    concatenated_ranges,
+    read_events,
+    read_histories,
+    to_long,
+)
 from synthmed.data.history_groups import grouped_histories
 from synthmed.data.history_rare import DEFAULT_MIN_PATIENTS, RarePolicy, check_rare_policy
+from synthmed.data.history_records import RecordLayout, as_records, records_as_histories
 from synthmed.data.history_tokens import FIRST_TIME, AttributeTokens, HistoryParts, HistoryTokenizer
 from synthmed.data.io import ReadOptions
 from synthmed.data.layout import ColumnLayout
 from synthmed.data.schema import Schema
+from synthmed.data.validate import validate_table
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
 from synthmed.models.conditions import largest_remainder
 from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining, steps_per_epoch
 from synthmed.models.history_network import HistoryLikelihood, HistoryNetwork, gumbel_max
+from synthmed.models.registry import DataKind
 from synthmed.models.training import TrainingRun, descend
 
 TableLike = pd.DataFrame | str | Path
@@ -75,6 +85,14 @@ class _HistoryInput:
     patients: TableLike | None
     rare: _RareTreatment
     groups: dict[str, tuple[str, ...]] | None
+
+
+@dataclass(frozen=True)
+class _RecordsInput:
+    """A table of records (a code matrix) that `fit` reads as one-visit histories (data/history_records.py)."""
+
+    table: TableLike
+    rare: _RareTreatment
 
 
 @contextmanager
@@ -177,8 +195,8 @@ class VisitGPT(Synthesizer):
         self,
         events: TableLike,
         *,
-        patient_column: str,
-        codes: Sequence[str],
+        patient_column: str | None = None,
+        codes: Sequence[str] | None = None,
         visit_column: str | None = None,
         time: str | None = None,
         visits: TableLike | None = None,
@@ -195,20 +213,33 @@ class VisitGPT(Synthesizer):
         by the visit id and the patient id. Codes, categories and numbers' extremes held by fewer than
         `min_patients` patients are generalised (`rare_values`: merge, suppress or keep; data/history_rare.py).
         `groups` (a groups file or {name: prefixes}) replaces codes by the groups they fall in
-        (data/history_groups.py). `options` are the base `fit`'s (progress, checkpoint, ...)."""
+        (data/history_groups.py). `options` are the base `fit`'s (progress, checkpoint, ...).
+
+        Without any of the history arguments, `events` is a table of records (a code matrix): each record is a
+        patient with one visit whose codes are the 0/1 columns holding 1, and `sample` writes that table's columns
+        (data/history_records.py)."""
         check_rare_policy(rare_values, min_patients)
-        roles = HistoryRoles(patient_column, tuple(codes), visit_column, time, tuple(exclude))
         rare = _RareTreatment(rare_values, min_patients)
+        described = (patient_column, codes, visit_column, time, visits, patients, groups)
+        if all(value is None for value in described) and not exclude:
+            return super().fit(_RecordsInput(events, rare), **options)
+        if patient_column is None or not codes:
+            raise ConfigError(
+                "patient histories need the patient column and the code columns named",
+                remedy="give patient_column and codes (--patient-column, --codes), or none of the history options "
+                "to read a code matrix as one-visit histories",
+            )
+        roles = HistoryRoles(patient_column, tuple(codes), visit_column, time, tuple(exclude))
         named = None
         if groups is not None:
             named = load_groups(groups) if isinstance(groups, str | Path) else cleaned_groups(groups)
         return super().fit(_HistoryInput(events, roles, visits, patients, rare, named), **options)
 
     def _prepare(self, data: Any, schema: Schema | str | Path | None, reading: ReadOptions) -> np.ndarray:
-        if not isinstance(data, _HistoryInput):
+        if not isinstance(data, _HistoryInput | _RecordsInput):
             raise ConfigError(
-                "visitgpt learns patient histories",
-                remedy="call fit(events, patient_column=..., codes=[...], visit_column=... or time=...)",
+                "visitgpt learns patient histories or records of codes",
+                remedy="call fit(events, patient_column=..., codes=[...], visit_column=... or time=...), or fit(table)",
             )
         if schema is not None:
             raise ConfigError(
@@ -219,6 +250,24 @@ class VisitGPT(Synthesizer):
                 "under differential privacy the values a history model ships must each be held by several patients",
                 remedy="leave rare_values at 'merge' (or 'suppress') when training with dp_epsilon",
             )
+        records: RecordLayout | None = None
+        if isinstance(data, _RecordsInput):
+            table, given_as = self._as_table(data.table, reading)
+            histories, records = records_as_histories(validate_table(table), as_array=given_as == "array")
+            self.input_format_ = "records"
+        else:
+            histories = self._read_histories(data, reading)
+            self.input_format_ = "histories"
+        tokenizer, histories, static, visits = HistoryTokenizer().fit(
+            histories, data.rare.policy, data.rare.min_patients
+        )
+        tokenizer.records_ = records
+        self.transformer_, self.schema_ = tokenizer, tokenizer.schema_
+        _note_rare(tokenizer)
+        return tokenizer.encode(histories, static, visits)
+
+    @staticmethod
+    def _read_histories(data: _HistoryInput, reading: ReadOptions) -> Histories:
         roles = data.roles
         histories = read_histories(
             read_events(data.events, reading, roles.codes),
@@ -226,22 +275,28 @@ class VisitGPT(Synthesizer):
             visits=None if data.visits is None else read_events(data.visits, reading),
             patients=None if data.patients is None else read_events(data.patients, reading),
         )
-        if data.groups is not None:
-            histories = grouped_histories(histories, data.groups)
-        self.input_format_ = "histories"
-        tokenizer, histories, static, visits = HistoryTokenizer().fit(
-            histories, data.rare.policy, data.rare.min_patients
-        )
-        self.transformer_, self.schema_ = tokenizer, tokenizer.schema_
-        _note_rare(tokenizer)
-        return tokenizer.encode(histories, static, visits)
+        return histories if data.groups is None else grouped_histories(histories, data.groups)
+
+    def generates(self) -> DataKind:
+        """Histories, or a table when fitted on records of codes."""
+        return "table" if getattr(self, "input_format_", None) == "records" else "histories"
+
+    @classmethod
+    def learns(cls, kind: DataKind) -> bool:
+        """Histories, and tables of records of codes (as one-visit histories)."""
+        return kind in ("histories", "table")
 
     def _load_transform(self, meta: dict[str, Any]) -> None:
         self.schema_ = Schema.from_dict(meta["schema"], declared=False)
         self.transformer_ = HistoryTokenizer.from_dict(meta["transformer"], self.schema_)
 
-    def _to_output(self, matrix: np.ndarray, run: TrainingRun) -> pd.DataFrame:
-        return to_long(self.transformer_.decode(matrix.astype(np.int64), run.rng))
+    def _to_output(self, matrix: np.ndarray, run: TrainingRun) -> pd.DataFrame | np.ndarray:
+        histories = self.transformer_.decode(matrix.astype(np.int64), run.rng)
+        records = self.transformer_.records_
+        if records is None:
+            return to_long(histories)
+        table = as_records(histories, records)
+        return table.to_numpy() if records.as_array else table
 
     # ---- network and training ----------------------------------------------------------------------------
     def _build(self, layout: ColumnLayout) -> dict[str, nn.Module]:
@@ -570,6 +625,9 @@ class VisitGPT(Synthesizer):
 
     def sample_blocks(self, n: int, seed: int | None = None, **options: Any) -> Iterator[pd.DataFrame]:
         """As the base class's blocks, with patient (and visit) numbers running on across blocks."""
+        if self.transformer_.records_ is not None:
+            yield from super().sample_blocks(n, seed, **options)
+            return
         roles = self.transformer_.roles_
         patients = visits = 0
         for block in super().sample_blocks(n, seed, **options):

@@ -308,7 +308,7 @@ def audit_file(
     table = reading.read(data)
     declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
     selection = select_model(model, table, preset=preset, settings=settings, schema=declared)
-    if selection.model.data_kind() != "table":
+    if not selection.model.learns("table"):
         raise ConfigError(
             f"the canary audit plants records in a table; {selection.model.name} learns {selection.model.data_kind()}",
             remedy="audit patient histories with --patient-column and --codes (the history audit)",

@@ -311,7 +311,7 @@ def release_files(
     check_shadow_models(shadow_models)
     declared = Schema.load(schema) if isinstance(schema, str | Path) else schema
     model = Synthesizer.load(generator) if generator is not None else None
-    if model is not None and model.data_kind() == "histories":
+    if model is not None and model.generates() == "histories":
         if k_anonymity is not None or schema is not None:
             raise ConfigError(
                 "a release of histories takes no --k-anonymity or --schema: the generator names its columns, and "
@@ -336,9 +336,9 @@ def release_files(
     real = [reading.read(path) for path in (train, holdout)]
     generate = recipe = None
     if model is not None:
-        if model.data_kind() != "table":
+        if model.generates() != "table":
             raise ConfigError(
-                f"release vets tables and patient histories; {model.name} generates {model.data_kind()}",
+                f"release vets tables and patient histories; {model.name} generates {model.generates()}",
                 remedy="judge its samples with synthmed evaluate",
             )
 

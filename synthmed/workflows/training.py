@@ -184,15 +184,17 @@ def fit(
             remedy="use --model tsgan for time series"
             + (" (patient histories take --time, not --sequence-id or --window)" if kind == "histories" else ""),
         )
-    if history_options and kind != "histories":
+    if history_options and not chosen.learns("histories"):
         raise ConfigError(
             "--patient-column, --codes, --visit-column, --visits, --patients, --exclude, --rare-values, "
             f"--min-patients and --groups describe patient histories, which {chosen.name} does not model",
             values=[f"--{name.replace('_', '-')}" for name in history_options],
             remedy="use --model visitgpt (or auto) for patient histories",
         )
-    if kind == "histories":
+    if kind == "histories" and (history_options or time_column is not None):
         options = _history_options(chosen.name, history_options, time_column)
+    elif kind == "histories":  # a table of records, which the model reads as one-visit histories
+        options = {}
     else:
         options = sequence_options | ({"time": time_column} if time_column is not None else {})
     chosen.selection_ = selection.record
@@ -246,7 +248,10 @@ def describe_fit(fitted: Fitted) -> list[str]:
     chosen = describe_selection(model.selection_)
     transformer = model.transformer_
     kind = model.data_kind()
-    if kind == "histories":
+    if kind == "histories" and model.generates() == "table":
+        columns, codes = len(transformer.records_.columns), len(transformer.vocabulary_)
+        shape = f"{model.n_rows_} records x {columns} columns as one-visit histories ({codes} codes)"
+    elif kind == "histories":
         attributes = len(model.schema_.columns)
         shape = f"{model.n_rows_} patients' histories ({len(transformer.vocabulary_)} codes, {attributes} attributes)"
     elif kind == "sequences":
@@ -302,7 +307,7 @@ def sample_to_file(
             counted = _RowCounter(model.sample_blocks(rows, seed=seed, conditions=conditions, proportions=proportions))
             write_sparse_blocks(counted, output, overwrite=overwrite)
             return counted.rows, counted.columns
-        if model.data_kind() == "sequences":
+        if model.generates() == "sequences":
             sequences = model.sample(rows, seed=seed, conditions=conditions, proportions=proportions)
             long = to_long(sequences, model.transformer_.columns) if isinstance(sequences, np.ndarray) else sequences
             blocks: Any = [long]
