@@ -424,3 +424,38 @@ def test_sample_conditions_on_a_patient_attribute(fitted: Fitted, tmp_path: Path
     assert (women["sex"] == "F").all() and women["patient"].nunique() == 10
     wrong = invoke("sample", fitted.model, "-n", "10", "-o", tmp_path / "w.csv", "--condition", "ward=a")
     assert_user_error(wrong, "patient attributes", "sex")
+
+
+# ---- records of codes as one-visit histories ------------------------------------------------------------------
+def code_matrix(rows: int, seed: int) -> pd.DataFrame:
+    """120 codes of a discharge matrix: four of them come together in a third of the records, the rest are rare."""
+    rng = np.random.default_rng(seed)
+    together = rng.random(rows) < 0.3
+    columns = {f"d{j:03d}": (rng.random(rows) < 0.02 + 0.6 * together * (j < 4)).astype(int) for j in range(120)}
+    return pd.DataFrame({"record": [f"R{seed}-{i:05d}" for i in range(rows)], **columns})
+
+
+def test_auto_trains_visitgpt_on_a_code_matrix_and_releases_it_as_a_table(tmp_path: Path) -> None:
+    train, holdout = tmp_path / "train.csv", tmp_path / "holdout.csv"
+    code_matrix(300, 0).to_csv(train, index=False)
+    code_matrix(300, 1).to_csv(holdout, index=False)
+    model, sample, folder = tmp_path / "m.smg", tmp_path / "synthetic.csv", tmp_path / "release"
+    fitted = invoke("fit", train, *TINY, "-o", model)
+    assert fitted.exit_code == 0, (fitted.output, fitted.exception)
+    assert "model visitgpt, auto: a code matrix (120 columns of 0/1)" in fitted.output
+    assert "300 records x 120 columns as one-visit histories" in fitted.output
+    assert invoke("sample", model, "-n", "80", "-o", sample).exit_code == 0
+    written = pd.read_csv(sample)
+    assert written.columns.tolist() == [f"d{j:03d}" for j in range(120)]  # the record id is an identifier: left out
+    assert len(written) == 80 and set(np.unique(written.to_numpy())) <= {0, 1}
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "privacy: {membership_auc_upper: 0.9, membership_tpr_at_1pct_fpr: 0.5, unique_exact_match: 1, "
+        "exact_copy_margin: 1}\n"
+    )
+    result = invoke("release", model, "--train", train, "--holdout", holdout, "--policy", policy, "-o", folder)
+    document = json.loads((folder / "evaluation.json").read_text())
+    assert "data" not in document["about"] and document["about"]["rows"]["synthetic"] == 300  # judged as a table
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert pd.read_csv(folder / "synthetic.csv").columns.tolist() == written.columns.tolist()
+    assert json.loads((folder / "model_card.json").read_text())["generator"]["model"] == "visitgpt"

@@ -1,4 +1,5 @@
-"""`auto`: sequences go to tsgan, code matrices to medGAN with its extensions, every other table to tabgan."""
+"""`auto`: sequences go to tsgan, wide 0/1 code matrices to visitgpt, narrower tables of codes or flags (and counts) to
+medGAN with its extensions, every other table to tabgan."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from synthmed.data.schema import Schema
-from synthmed.models.auto import CODE_MATRIX_COLUMNS, choose_model
+from synthmed.models.auto import CODE_MATRIX_COLUMNS, WIDE_CODE_MATRIX, choose_model
 from tests.models.tables import mixed_patients
 
 
@@ -35,3 +36,18 @@ def test_a_declared_kind_counts_and_sequences_go_to_tsgan() -> None:
     assert choose_model(codes(25), schema=declared).model == "tabgan"
     assert choose_model(codes(25), sequences=True).model == "tsgan"
     assert choose_model(np.zeros((4, 10, 2))).preset == "tsgan-adam"
+
+
+def test_a_wide_matrix_of_0_1_codes_gets_visitgpt_and_counts_or_a_schema_keep_medgan() -> None:
+    matrix = codes(WIDE_CODE_MATRIX)
+    choice = choose_model(matrix)
+    assert (choice.model, choice.preset) == ("visitgpt", None)
+    assert f"{WIDE_CODE_MATRIX} columns of 0/1" in choice.reason
+    assert choose_model(matrix.to_numpy()[:, :WIDE_CODE_MATRIX]).model == "visitgpt"  # an array of codes too
+    assert choose_model(codes(WIDE_CODE_MATRIX - 1)).model == "medgan"
+    counts = matrix.assign(c0=matrix["c0"] * 3)  # one column of counts: not a set of codes
+    assert choose_model(counts).model == "medgan"
+    missing = matrix.assign(c1=matrix["c1"].astype("boolean").mask(matrix.index < 5))  # a flag with missing values
+    assert choose_model(missing).model == "medgan"
+    declared = Schema.from_dict({"columns": {"c0": {"kind": "binary"}}})
+    assert choose_model(matrix, schema=declared).model == "medgan"  # visitgpt takes no schema
