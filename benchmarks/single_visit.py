@@ -4,9 +4,10 @@
 
 The matrix is NHDS 2010's 3-digit ICD-9 diagnoses (`synthmed ehr-matrix` on the 15 diagnosis fields, cached with the
 studies' data in studies-output/). `--train` random discharges (seed) train both models, as many others are the
-holdout; the codes seen at least `--min-count` times in the training records are kept. visitgpt reads each record
-as a patient with one visit (one row per code); medGAN reads the matrix (preset medgan-extended, as `auto` picks
-for code matrices). Each generates as many records as the holdout has. Scores, the real holdout's beside them:
+holdout; the codes seen at least `--min-count` times in the training records are kept. visitgpt is what `auto` picks
+for this matrix (each record read as a patient with one visit, data/history_records.py); medGAN with its extensions
+(preset medgan-extended) is what `auto` picked for code matrices before, and still picks for counts and narrower
+tables of flags. Each generates as many records as the holdout has. Scores, the real holdout's beside them:
 - dimension-wise prediction: mean F1 over the 20 most frequent codes of a logistic regression per code trained on
   generated (or real training) records, tested on the holdout (evaluate/similarity.py);
 - correlation difference: mean |Pearson r difference| with the training records over the 50 most frequent codes.
@@ -46,21 +47,6 @@ def code_matrix() -> pd.DataFrame:
         print(synthmed_cli("ehr-matrix", nhds_discharges(), "--code-columns", "diagnosis_*", "-o", matrix))
     table = pd.read_parquet(matrix)
     return table[[c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]]  # the codes, not the id
-
-
-def as_events(records: pd.DataFrame) -> pd.DataFrame:
-    """One row per (record, code): each record a patient with one visit."""
-    rows, columns = np.nonzero(records.to_numpy())
-    return pd.DataFrame({"record": rows, "visit": rows, "code": records.columns.to_numpy()[columns].astype(str)})
-
-
-def as_records(events: pd.DataFrame, columns: pd.Index, n: int) -> pd.DataFrame:
-    """Generated one-visit histories back to a records x codes 0/1 matrix."""
-    matrix = np.zeros((n, len(columns)), dtype=np.int64)
-    position = pd.Series(np.arange(len(columns)), index=columns.astype(str))
-    present = events.dropna(subset=["code"])
-    matrix[present["record"].to_numpy() - 1, position[present["code"]].to_numpy()] = 1
-    return pd.DataFrame(matrix, columns=columns)
 
 
 def scores(train: pd.DataFrame, holdout: pd.DataFrame, generated: pd.DataFrame, seed: int) -> dict[str, float]:
@@ -103,22 +89,13 @@ def main() -> None:
     settings = dict(item.split("=", 1) for item in args.set)
     for name in args.models.split(","):
         started = time.perf_counter()
-        if name == "visitgpt":
-            model = fit(
-                as_events(train),
-                "visitgpt",
-                settings={"seed": args.seed, **settings},
-                progress=False,
-                patient_column="record",
-                visit_column="visit",
-                codes=["code"],
-            )
-            fitted = time.perf_counter()
-            generated = as_records(model.sample(len(holdout)), kept, len(holdout))
+        if name == "visitgpt":  # what `auto` picks for a matrix this wide: records read as one-visit histories
+            model = fit(train, "auto", settings={"seed": args.seed, **settings}, progress=False)
+            assert model.name == "visitgpt", model.selection_
         else:
             model = fit(train, "medgan", preset="medgan-extended", settings={"seed": args.seed}, progress=False)
-            fitted = time.perf_counter()
-            generated = model.sample(len(holdout))[kept].astype(np.int64)
+        fitted = time.perf_counter()
+        generated = model.sample(len(holdout))[kept].astype(np.int64)
         sampled = time.perf_counter()
         results[name] = {
             **scores(train, holdout, generated, args.seed),

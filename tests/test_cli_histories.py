@@ -356,15 +356,29 @@ def test_audit_options_of_histories_need_the_patient_and_the_codes(fitted: Fitte
     assert_user_error(alone, "describe patient histories", "--patient-column")
 
 
-def test_release_of_too_few_histories_is_refused_as_inconclusive(fitted: Fitted, tmp_path: Path) -> None:
+def test_release_of_too_few_histories_is_inconclusive_without_the_shadow_game(fitted: Fitted, tmp_path: Path) -> None:
     holdout, folder = write_events(tmp_path / "holdout.csv", events(seed=1)), tmp_path / "release"
-    result = invoke("release", fitted.model, "--train", fitted.csv, "--holdout", holdout, "-o", folder)
+    options = ["--train", fitted.csv, "--holdout", holdout, "-o", folder]
+    result = invoke("release", fitted.model, *options, "--shadow-models", "0")
     assert result.exit_code == 3, (result.output, result.exception)  # 30 patients cannot decide membership
     assert "release refused: privacy verdict INCONCLUSIVE" in result.output
     document = json.loads((folder / "evaluation.json").read_text())
     assert document["about"]["data"] == "histories" and document["about"]["rows"]["synthetic"] == N_PATIENTS
     assert "rare values" in [check["name"] for check in document["privacy"]["checks"]]
     assert (folder / "report.html").exists() and not (folder / "synthetic.csv").exists()
+
+
+def test_the_shadow_game_settles_a_small_holdout_patient_by_patient(fitted: Fitted, tmp_path: Path) -> None:
+    holdout, folder = write_events(tmp_path / "holdout.csv", events(seed=1)), tmp_path / "release"
+    options = ["--train", fitted.csv, "--holdout", holdout, "-o", folder, "--shadow-models", "4"]
+    result = invoke("release", fitted.model, *options)
+    assert "training 4 shadow models" in result.output
+    document = json.loads((folder / "evaluation.json").read_text())
+    game = document["privacy"]["shadow_membership"]
+    assert game["models"] == 4 and game["records"] == 2 * N_PATIENTS  # every train and holdout patient, once
+    names = [check["name"] for check in document["privacy"]["checks"]]
+    assert any(name.startswith("shadow") for name in names), names
+    assert result.exit_code in (0, 3) and ("privacy PASS" in result.output) == (result.exit_code == 0)
 
 
 def test_release_writes_histories_and_a_card_when_privacy_passes(tmp_path: Path) -> None:

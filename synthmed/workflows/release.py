@@ -28,7 +28,7 @@ from synthmed.data.history_rare import rare_values
 from synthmed.data.io import PLAIN_READING, ReadOptions, is_table_source
 from synthmed.data.rare import rare_categories
 from synthmed.data.schema import ColumnKind, ColumnSchema, Schema, json_scalar
-from synthmed.errors import ConfigError, OutputError
+from synthmed.errors import ConfigError, OutputError, SynthmedError
 from synthmed.evaluate.evaluation import evaluate, membership_undecided, with_shadow_models
 from synthmed.evaluate.history_evaluation import judge_histories, read_compared
 from synthmed.evaluate.policy import Check, Policy, Verdict, worst
@@ -36,6 +36,7 @@ from synthmed.models.artifact import read_artifact
 from synthmed.models.base import Synthesizer
 from synthmed.report import write_report
 from synthmed.report.card import card_markdown, model_card
+from synthmed.workflows.history_shadow import history_game
 from synthmed.workflows.shadow import SHADOW_MODELS, Recipe, check_shadow_models, recipe_of, shadow_game
 from synthmed.workflows.training import describe_selection, fit
 
@@ -224,12 +225,16 @@ def release_histories(
     policy: Policy | None = None,
     seed: int = 0,
     output_table: DatabaseDestination | None = None,
+    shadow_models: int = SHADOW_MODELS,
+    progress: bool = False,
 ) -> ReleaseOutcome:
     """Sample `patients` histories (default: as many as TRAIN has) from a history model saved in `generator`, judge
     them patient by patient against TRAIN and HOLDOUT (long tables in the generator's layout) and write the release
-    folder as `release` does. A generator to include must list no code or category fewer than k TRAIN patients
-    hold (`history_generator_check`)."""
+    folder as `release` does. A holdout too small to decide membership is settled by the shadow-model game over
+    `shadow_models` copies of the model (workflows/history_shadow.py; 0 skips it). A generator to include must list
+    no code or category fewer than k TRAIN patients hold (`history_generator_check`)."""
     folder = check_new_folder(output)
+    check_shadow_models(shadow_models)
     if output_table is not None:
         output_table.check()
     roles = model.transformer_.roles_
@@ -237,6 +242,17 @@ def release_histories(
     synthetic = model.sample(count, seed=seed)
     histories = read_compared(train, holdout, synthetic, roles)
     evaluation = judge_histories(histories, roles, target=target, policy=policy, seed=seed)
+    if shadow_models and membership_undecided(evaluation):
+        console = Console(stderr=True, quiet=not progress)
+        console.print(f"the holdout is too small to decide membership: training {shadow_models} shadow models")
+        try:
+            game = history_game(
+                model, histories["train"], histories["holdout"], models=shadow_models, seed=seed, progress=progress
+            )
+        except SynthmedError as error:  # e.g. a half too small to learn gaps from: the verdict stays undecided
+            console.print(f"the shadow-model game could not be played: {error}")
+        else:
+            evaluation = with_shadow_models(evaluation, game, policy)
     document = evaluation.to_dict()
     checks = list(evaluation.privacy.checks)
     if include_generator:
@@ -297,7 +313,7 @@ def release_files(
 ) -> ReleaseOutcome:
     """`release` from files: sample `rows` (default: as TRAIN) from a saved `generator`, or vet the table in
     `synthetic`. A generator of patient histories samples `rows` patients (default: as TRAIN has) and is judged
-    by `release_histories` (TRAIN and HOLDOUT in its layout; no k-anonymity or shadow-model game). With
+    by `release_histories` (TRAIN and HOLDOUT in its layout; no k-anonymity). With
     `k_anonymity` (k) on `quasi_identifiers`, rows that must be replaced are drawn from the
     generator with other seeds than the release's. A generator's recipe can play the shadow-model game; a
     table alone cannot."""
@@ -332,6 +348,8 @@ def release_files(
             policy=Policy.load(policy) if isinstance(policy, str | Path) else policy,
             seed=seed,
             output_table=output_table,
+            shadow_models=shadow_models,
+            progress=progress,
         )
     real = [reading.read(path) for path in (train, holdout)]
     generate = recipe = None

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -69,9 +70,27 @@ def shadow_game(
 ) -> ShadowMembership:
     """Train `models` generators with `recipe` on random halves of TRAIN and HOLDOUT together, and score how
     well an attacker tells each record's generators that trained on it from those that did not."""
+    population = pd.concat([train, holdout], ignore_index=True)
+
+    def train_on(members: np.ndarray, shadow_seed: int) -> pd.DataFrame:
+        return recipe(population.iloc[members].reset_index(drop=True), shadow_seed)
+
+    return members_game(train_on, population, schema=schema, models=models, seed=seed, progress=progress)
+
+
+def members_game(
+    train_on: Callable[[np.ndarray, int], pd.DataFrame],
+    population: pd.DataFrame,
+    *,
+    schema: Schema | None = None,
+    models: int = SHADOW_MODELS,
+    seed: int = 0,
+    progress: bool = True,
+) -> ShadowMembership:
+    """The game over any population: `train_on(members, seed)` trains a generator on the members (positions in
+    `population`, one row per member as the attacks see it) and returns its sample in `population`'s columns."""
     check_shadow_models(models)
     started = time.perf_counter()
-    population = pd.concat([train, holdout], ignore_index=True)
     member = half_memberships(len(population), models, seed)
     samples = []
     shown = Progress(
@@ -86,8 +105,7 @@ def shadow_game(
     with shown:
         task = shown.add_task("shadow", total=models)
         for index in range(models):
-            rows = population[member[:, index]].reset_index(drop=True)
-            samples.append(recipe(rows, seed + SEED_OFFSET + index))
+            samples.append(train_on(np.flatnonzero(member[:, index]), seed + SEED_OFFSET + index))
             shown.advance(task)
     encoded, sample_matrices, weights = encode_population(population, samples, schema)
     return shadow_membership(
