@@ -5,7 +5,9 @@
 The split: benchmarks/histories.py's TRAIN patients (Diabetes 130-US, patients with at least 2 encounters, seed 0,
 its 20% holdout left out entirely) cut again into 75% to fit on and 25% to compare with. Prints fit and sample
 seconds, the training loss every few epochs, and HALO's figures (evaluate/histories.py) of the synthetic patients
-and of the comparison patients, both against the fitted ones, then the visits-per-patient shares of each.
+and of the comparison patients, both against the fitted ones, then the visits-per-patient shares of each, and the
+utility: readmission at each patient's last visit predicted by models trained on the synthetic (TSTR) or the fitted
+patients (TRTR), tested on the comparison patients (the evaluation's utility, evaluate/history_evaluation.py).
 """
 
 from __future__ import annotations
@@ -21,13 +23,17 @@ import pandas as pd
 import torch
 
 from synthmed.data.histories import HistoryRoles, read_histories
+from synthmed.evaluate.encoding import prepare_tables
 from synthmed.evaluate.histories import history_figures
+from synthmed.evaluate.history_evaluation import frequent_codes, patient_table
+from synthmed.evaluate.utility import utility
 from synthmed.models.registry import configure
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "diabetes-130-us-hospitals" / "diabetic_data.csv"
 CODES = ("diag_1", "diag_2", "diag_3")
 HOLDOUT_SHARE = 0.2  # as benchmarks/histories.py
 FIT_SHARE = 0.75
+TARGET = "readmitted"
 
 
 def development_split(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -70,6 +76,11 @@ def main() -> None:
     for name in ("compared", "synthetic"):
         counts = np.diff(histories[name].visit_offsets)
         print(f"  visits per patient 1..7, {name}:", np.round(np.bincount(counts, minlength=8)[1:8] / len(counts), 3))
+    codes = frequent_codes(histories["fit"])
+    frames = [patient_table(histories[name], codes) for name in ("fit", "compared", "synthetic")]
+    summary = utility(prepare_tables(*frames, seed=args.seed), TARGET, seed=args.seed).summary
+    best = summary.best_model
+    print(f"  utility ({TARGET}): TSTR/TRTR {summary.tstr_to_trtr[best]:.3f} (best model {best})")
 
 
 if __name__ == "__main__":
