@@ -159,7 +159,7 @@ class VisitGPT(Synthesizer):
         layers: int = 3,
         heads: int = 4,
         dropout: float = 0.1,
-        epochs: int = 50,
+        epochs: int = 80,
         batch_size: int = 256,
         learning_rate: float = 3e-3,
         weight_decay: float = 0.01,
@@ -253,7 +253,9 @@ class VisitGPT(Synthesizer):
         records: RecordLayout | None = None
         if isinstance(data, _RecordsInput):
             table, given_as = self._as_table(data.table, reading)
-            histories, records = records_as_histories(validate_table(table), as_array=given_as == "array")
+            histories, records = records_as_histories(
+                validate_table(table, None, reading.decimal), as_array=given_as == "array"
+            )
             self.input_format_ = "records"
         else:
             histories = self._read_histories(data, reading)
