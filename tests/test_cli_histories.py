@@ -351,7 +351,11 @@ def test_the_canary_audit_plants_patients_in_the_histories(tmp_path: Path) -> No
 
 
 def test_audit_options_of_histories_need_the_patient_and_the_codes(fitted: Fitted) -> None:
-    assert_user_error(invoke("audit", fitted.csv, "--model", "visitgpt"), "canary audit", "--patient-column")
+    # without history options visitgpt reads a table as records of codes, and these events hold none (the audit's
+    # notes on the table come first)
+    records = invoke("audit", fitted.csv, "--model", "visitgpt")
+    assert records.exit_code == 2 and "error: a table read as records of codes needs 0/1 code columns" in records.stderr
+    assert "--patient-column" in records.stderr
     alone = invoke("audit", fitted.csv, "--rare-values", "keep")
     assert_user_error(alone, "describe patient histories", "--patient-column")
 

@@ -57,19 +57,25 @@ class RecordLayout:
         return cls(tuple(state["columns"]), tuple(state["codes"]), tuple(state["code_types"]), state["as_array"])
 
 
+def _refuse_without_codes(columns: list[str]) -> None:
+    raise DataError(
+        "a table read as records of codes needs 0/1 code columns, and this one has none",
+        values=columns[:5],
+        remedy="give a code matrix (synthmed ehr-matrix), or name --patient-column and --codes for histories",
+    )
+
+
 def records_as_histories(table: pd.DataFrame, *, as_array: bool = False) -> tuple[Histories, RecordLayout]:
     """A validated table -> one-visit histories (record i is patient i) and the layout to write samples in (as an
     array when `as_array`). Identifiers and free text are left out with a note, as for any table; a table without
     0/1 columns is refused."""
+    if not any(is_code_column(table[name]) for name in table.columns):  # refused before any note on the columns
+        _refuse_without_codes(list(table.columns))
     schema = infer_schema(table)
     modelled = [column.name for column in schema.columns if column.kind not in EXCLUDED_KINDS]
     codes = [name for name in modelled if is_code_column(table[name])]
-    if not codes:
-        raise DataError(
-            "a table read as records of codes needs 0/1 code columns, and this one has none",
-            values=modelled[:5],
-            remedy="give a code matrix (synthmed ehr-matrix), or name --patient-column and --codes for histories",
-        )
+    if not codes:  # its only 0/1 columns were left out as identifiers
+        _refuse_without_codes(modelled)
     ordered = sorted(codes)  # the vocabulary's order, as for codes read from events
     matrix = sparse.csr_array(table[ordered].to_numpy(dtype=np.int8))
     matrix.eliminate_zeros()

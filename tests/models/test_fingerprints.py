@@ -1,15 +1,17 @@
 """Refactoring guard: every model, with and without DP, generates the same bytes as the recorded fingerprints.
 
-`fingerprints.json` beside this file was recorded with the torch, numpy and pandas versions it names, on the CPU
-with one thread. Training code may change shape freely, but a change that alters what a fixed seed generates (or
-what a private run spends) must be deliberate: rerun `python -m tests.models.test_fingerprints` and say why in
-the commit.
+`fingerprints.json` beside this file holds one recording per environment: the torch, numpy and pandas versions and
+the CPU's kind (its vendor and the vector instructions torch uses: MKL and torch's kernels round differently on an
+Intel AVX-512 machine than on an AMD AVX2 one), each made with one thread. Training code may change shape freely,
+but a change that alters what a fixed seed generates (or what a private run spends) must be deliberate: rerun
+`python -m tests.models.test_fingerprints` on each kind of machine and say why in the commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -119,16 +121,26 @@ CASES = sorted(
 )
 
 
+def _cpu_vendor() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("vendor_id"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def _environment() -> dict[str, str]:
-    return {"torch": torch.__version__, "numpy": np.__version__, "pandas": pd.__version__}
+    cpu = f"{_cpu_vendor()} {torch.backends.cpu.get_cpu_capability()}"
+    return {"torch": torch.__version__, "numpy": np.__version__, "pandas": pd.__version__, "cpu": cpu}
 
 
 def recorded(case: str) -> dict[str, Any]:
-    """The fingerprint recorded for `case`, or a skip when this environment differs from the recording's."""
-    record = json.loads(RECORD.read_text())
-    if record["environment"] != _environment():
-        pytest.skip(f"fingerprints were recorded with {record['environment']}, this is {_environment()}")
-    return record["cases"][case]
+    """The fingerprint recorded for `case` in this environment, or a skip when none was recorded in it."""
+    recordings = json.loads(RECORD.read_text())["recordings"]
+    for recording in recordings:
+        if recording["environment"] == _environment():
+            return recording["cases"][case]
+    known = [recording["environment"] for recording in recordings]
+    pytest.skip(f"fingerprints were recorded in {known}, none in this environment, {_environment()}")
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if not case.endswith("/dp")])
@@ -139,7 +151,9 @@ def test_a_fixed_seed_generates_the_recorded_bytes(case: str) -> None:
 def _record() -> None:
     torch.set_num_threads(1)
     cases = {case: fingerprint(fit_case(case)) for case in CASES}
-    RECORD.write_text(json.dumps({"environment": _environment(), "cases": cases}, indent=1) + "\n")
+    others = [r for r in json.loads(RECORD.read_text())["recordings"] if r["environment"] != _environment()]
+    recordings = [*others, {"environment": _environment(), "cases": cases}]
+    RECORD.write_text(json.dumps({"recordings": recordings}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
