@@ -42,19 +42,13 @@ class RecordLayout:
     columns: tuple[str, ...]
     codes: tuple[str, ...]
     code_types: tuple[str, ...]
-    as_array: bool = False  # fitted on a 2-D array (columns x0, x1, ...): samples are arrays too
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "columns": list(self.columns),
-            "codes": list(self.codes),
-            "code_types": list(self.code_types),
-            "as_array": self.as_array,
-        }
+        return {"columns": list(self.columns), "codes": list(self.codes), "code_types": list(self.code_types)}
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> RecordLayout:
-        return cls(tuple(state["columns"]), tuple(state["codes"]), tuple(state["code_types"]), state["as_array"])
+        return cls(tuple(state["columns"]), tuple(state["codes"]), tuple(state["code_types"]))
 
 
 def _refuse_without_codes(columns: list[str]) -> None:
@@ -65,10 +59,9 @@ def _refuse_without_codes(columns: list[str]) -> None:
     )
 
 
-def records_as_histories(table: pd.DataFrame, *, as_array: bool = False) -> tuple[Histories, RecordLayout]:
-    """A validated table -> one-visit histories (record i is patient i) and the layout to write samples in (as an
-    array when `as_array`). Identifiers and free text are left out with a note, as for any table; a table without
-    0/1 columns is refused."""
+def records_as_histories(table: pd.DataFrame) -> tuple[Histories, RecordLayout]:
+    """A validated table -> one-visit histories (record i is patient i) and the layout to write samples in.
+    Identifiers and free text are left out with a note, as for any table; a table without 0/1 columns is refused."""
     if not any(is_code_column(table[name]) for name in table.columns):  # refused before any note on the columns
         _refuse_without_codes(list(table.columns))
     schema = infer_schema(table)
@@ -91,7 +84,7 @@ def records_as_histories(table: pd.DataFrame, *, as_array: bool = False) -> tupl
         one_row_per_visit=False,
     )
     types = tuple(str(table[name].dtype) for name in codes)
-    layout = RecordLayout(tuple(modelled), tuple(codes), types, as_array)
+    layout = RecordLayout(tuple(modelled), tuple(codes), types)
     return histories, layout
 
 

@@ -373,6 +373,12 @@ class HistoryTokenizer:
         self.code_end_ = np.repeat(ends, np.diff(np.r_[boundaries, len(columns)])).astype(np.int64) + self.code_start_
 
     @property
+    def columns(self) -> list[str]:
+        """The columns of the table samples are written in: a records layout's (an array's x0, x1, ...), none for
+        histories, whose layout is the events'."""
+        return [] if self.records_ is None else list(self.records_.columns)
+
+    @property
     def slots(self) -> int:
         return self.code_slot_ + 1
 

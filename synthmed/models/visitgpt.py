@@ -252,11 +252,8 @@ class VisitGPT(Synthesizer):
             )
         records: RecordLayout | None = None
         if isinstance(data, _RecordsInput):
-            table, given_as = self._as_table(data.table, reading)
-            histories, records = records_as_histories(
-                validate_table(table, None, reading.decimal), as_array=given_as == "array"
-            )
-            self.input_format_ = "records"
+            table, self.input_format_ = self._as_table(data.table, reading)  # a frame or an array, as for tables
+            histories, records = records_as_histories(validate_table(table, None, reading.decimal))
         else:
             histories = self._read_histories(data, reading)
             self.input_format_ = "histories"
@@ -281,7 +278,7 @@ class VisitGPT(Synthesizer):
 
     def generates(self) -> DataKind:
         """Histories, or a table when fitted on records of codes."""
-        return "table" if getattr(self, "input_format_", None) == "records" else "histories"
+        return "histories" if getattr(self, "input_format_", "histories") == "histories" else "table"
 
     @classmethod
     def learns(cls, kind: DataKind) -> bool:
@@ -298,7 +295,7 @@ class VisitGPT(Synthesizer):
         if records is None:
             return to_long(histories)
         table = as_records(histories, records)
-        return table.to_numpy() if records.as_array else table
+        return table.to_numpy() if self.input_format_ == "array" else table
 
     # ---- network and training ----------------------------------------------------------------------------
     def _build(self, layout: ColumnLayout) -> dict[str, nn.Module]:

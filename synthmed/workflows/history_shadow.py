@@ -9,7 +9,6 @@ holdout too small to decide membership (the MIMIC-III demo's 100 patients) is se
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ from synthmed.errors import SynthmedWarning
 from synthmed.evaluate.history_evaluation import frequent_codes, patient_table
 from synthmed.evaluate.shadow import ShadowMembership
 from synthmed.models.base import Synthesizer
-from synthmed.workflows.shadow import SHADOW_MODELS, members_game
+from synthmed.workflows.shadow import SHADOW_MODELS, members_game, privacy_budget
 
 
 def _events(parts: list[Histories], roles: HistoryRoles) -> pd.DataFrame:
@@ -50,9 +49,7 @@ def history_game(
     well an attacker tells the generators that trained on a patient from those that did not."""
     tokens = model.transformer_
     roles, rare = tokens.roles_, tokens.rare_
-    params = model.get_params()
-    privacy: dict[str, Any] = getattr(model, "privacy_", None) or {}
-    budget = {"dp_epsilon": privacy["target_epsilon"], "dp_delta": privacy["delta"]} if privacy else {}
+    params, budget = model.get_params(), privacy_budget(model)
     codes = frequent_codes(train)
     population = pd.concat([patient_table(train, codes), patient_table(holdout, codes)], ignore_index=True)
     first_holdout = train.n_patients

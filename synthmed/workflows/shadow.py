@@ -32,11 +32,15 @@ SHADOW_MODELS = 8
 SEED_OFFSET = 10_000
 
 
+def privacy_budget(model: Synthesizer) -> dict[str, float]:
+    """The budget `model` trained under, as `fit`'s keyword arguments (none without differential privacy)."""
+    privacy: dict[str, Any] = getattr(model, "privacy_", None) or {}
+    return {"dp_epsilon": privacy["target_epsilon"], "dp_delta": privacy["delta"]} if privacy else {}
+
+
 def recipe_of(model: Synthesizer, schema: Schema | None = None) -> Recipe:
     """How `model` was made: its class, hyperparameters and (if it trained privately) privacy budget."""
-    params = model.get_params()
-    privacy: dict[str, Any] = getattr(model, "privacy_", None) or {}
-    budget = {"dp_epsilon": privacy["target_epsilon"], "dp_delta": privacy["delta"]} if privacy else {}
+    params, budget = model.get_params(), privacy_budget(model)
 
     def train_and_sample(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
         shadow = type(model).from_params({**params, "seed": seed})

@@ -13,6 +13,7 @@ import pytest
 from synthmed.errors import ConfigError
 from synthmed.models.base import Synthesizer
 from synthmed.models.visitgpt import VisitGPT
+from synthmed.workflows.training import sample_to_file
 
 SMALL = {"width": 32, "layers": 1, "heads": 2, "seed": 0}
 
@@ -72,12 +73,17 @@ def test_conditions_fix_a_patient_attribute_not_a_code(trained: tuple[VisitGPT, 
         model.sample(10, conditions={"a": 1})
 
 
-def test_an_array_of_codes_samples_an_array() -> None:
+def test_an_array_of_codes_samples_an_array_and_its_file_a_table(tmp_path: Path) -> None:
     matrix = code_matrix(120).drop(columns="sex").to_numpy()
     model = VisitGPT(epochs=2, **SMALL).fit(matrix, progress=False)
     sample = model.sample(20, seed=0)
     assert isinstance(sample, np.ndarray) and sample.shape == (20, matrix.shape[1])
     assert set(np.unique(sample)) <= {0, 1}
+    model.save(tmp_path / "m.smg")
+    assert sample_to_file(tmp_path / "m.smg", 20, tmp_path / "s.csv", seed=0) == (20, matrix.shape[1])
+    written = pd.read_csv(tmp_path / "s.csv")
+    assert written.columns.tolist() == [f"x{i}" for i in range(matrix.shape[1])]
+    assert (written.to_numpy() == sample).all()
 
 
 def test_half_the_history_options_are_refused() -> None:
