@@ -5,7 +5,8 @@ drawn at random with a fixed seed) trains one epoch of each phase at batch 1,000
 point operations per weight per row and network a phase trains (forward 2, backward 4), an estimate that holds for
 medGAN's dense layers; corGAN's convolutions reuse each weight many times per row, so no estimate is printed for it.
 The ceiling is a dense float32 matrix product of the same width timed in the same run.
-Usage: python benchmarks/throughput.py [--rows 46520] [--codes 1071] [--threads N]
+Usage: python benchmarks/throughput.py [--rows 46520] [--codes 1071] [--threads N] [--models medgan,corgan]
+(corGAN's GAN epoch takes about 13 minutes on 2 CPU cores; `--models medgan` leaves it out)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ PHASES = {
     "medgan": {"pretrain": ["autoencoder"], "gan": ["generator", "autoencoder", "discriminator"]},
     "corgan": {"pretrain": ["autoencoder"], "gan": ["generator", "autoencoder", "critic"]},
 }
+MODEL_CLASSES = {"medgan": MedGAN, "corgan": CorGAN}
 
 
 def matmul_ceiling(width: int, repeats: int = 20) -> float:
@@ -45,7 +47,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=46_520)
     parser.add_argument("--codes", type=int, default=1_071)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--models", default="medgan,corgan", help="of medgan, corgan")
     args = parser.parse_args()
+    chosen = args.models.split(",")
+    if unknown := sorted(set(chosen) - set(PHASES)):
+        parser.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(PHASES)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -55,8 +61,8 @@ def main() -> None:
     for heading in ("model", "phase", "epoch s", "rows/s", "GFLOP/s (est.)", "share of matmul ceiling"):
         table.add_column(heading)
     settings = {"medgan": {"pretrain_batch_size": BATCH}, "corgan": {}}
-    for name, model in (("medgan", MedGAN), ("corgan", CorGAN)):
-        fitted = model(epochs=1, pretrain_epochs=1, batch_size=BATCH, seed=0, **settings[name])
+    for name in chosen:
+        fitted = MODEL_CLASSES[name](epochs=1, pretrain_epochs=1, batch_size=BATCH, seed=0, **settings[name])
         fitted.fit(matrix, progress=False)
         weights = fitted.parameter_counts()
         for phase, networks in PHASES[name].items():
