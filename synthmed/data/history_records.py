@@ -62,11 +62,12 @@ def _refuse_without_codes(columns: list[str]) -> None:
 def records_as_histories(table: pd.DataFrame) -> tuple[Histories, RecordLayout]:
     """A validated table -> one-visit histories (record i is patient i) and the layout to write samples in.
     Identifiers and free text are left out with a note, as for any table; a table without 0/1 columns is refused."""
-    if not any(is_code_column(table[name]) for name in table.columns):  # refused before any note on the columns
+    code_columns = {name for name in table.columns if is_code_column(table[name])}
+    if not code_columns:  # refused before any note on the columns
         _refuse_without_codes(list(table.columns))
     schema = infer_schema(table)
     modelled = [column.name for column in schema.columns if column.kind not in EXCLUDED_KINDS]
-    codes = [name for name in modelled if is_code_column(table[name])]
+    codes = [name for name in modelled if name in code_columns]
     if not codes:  # its only 0/1 columns were left out as identifiers
         _refuse_without_codes(modelled)
     ordered = sorted(codes)  # the vocabulary's order, as for codes read from events
