@@ -12,14 +12,15 @@ an attribute (patient-level when constant within every TRAIN patient, else an en
 split (seed --seed) into TRAIN (80%) and a real HOLDOUT (20%); --patients N keeps N TRAIN patients and a holdout of
 the same proportion, for quick runs.
 
-Every model fits TRAIN in its own process, one process at a time, with --threads torch CPU threads, and samples as
-many patients as HOLDOUT has: visitgpt through this script's worker (the Python API, `VisitGPT.fit`; its defaults
-unless --epochs, --batch-size, --width, --layers are given), the peers through benchmarks/peers/run_history_peer.py
-in their own virtualenvs, with their defaults except the epochs: TabularARGN (mostlyai-engine) as a flat model of
-the patient-level columns plus a sequential model of the encounters with the patients as context, max_epochs
---argn-epochs (it stops early); PARSynthesizer (SDV) with the patient-level columns as context_columns, --par-epochs
-epochs (its default, 128, is slow). --peer-epochs sets both where they are not given. A peer that fails or runs past
---timeout gets its error in its row, and the others go on.
+Every model fits TRAIN in its own process, one process at a time, with --threads torch CPU threads, and samples
+--draws times as many patients as HOLDOUT has (cut, in the order written, into draws of HOLDOUT's size): visitgpt
+through this script's worker (the Python API, `VisitGPT.fit`; its defaults unless --epochs, --batch-size, --width,
+--layers are given), the peers through benchmarks/peers/run_history_peer.py in their own virtualenvs, with their
+defaults except the epochs: TabularARGN (mostlyai-engine) as a flat model of the patient-level columns plus a
+sequential model of the encounters with the patients as context, max_epochs --argn-epochs (it stops early);
+PARSynthesizer (SDV) with the patient-level columns as context_columns, --par-epochs epochs (its default, 128, is
+slow). --peer-epochs sets both where they are not given. A peer that fails or runs past --timeout gets its error in
+its row, and the others go on.
 
 Figures (after all runs, in this process):
 - fit s, sample s (writing excluded), peak MiB (the process's maximum resident memory, imports included).
@@ -28,7 +29,10 @@ Figures (after all runs, in this process):
   is HOLDOUT's figures: what a second real sample of the population scores.
 - `evaluate_histories` (target `readmitted`, one row per patient): TSTR / TRTR of the best utility model, the highest
   membership-attack AUC of the privacy area and the real-vs-synthetic patient detection AUC (the holdout row: the
-  same classifier separating TRAIN from HOLDOUT patients).
+  same classifier separating TRAIN from HOLDOUT patients). The evaluation cuts TRAIN to HOLDOUT's size and each
+  draw has that size, so TSTR learns from as many patients as TRTR. One draw of a few thousand patients moves
+  TSTR / TRTR by several hundredths, so every figure is the mean over the draws, with the spread (standard
+  deviation) of TSTR / TRTR and of the membership AUC beside it.
 """
 
 from __future__ import annotations
@@ -191,6 +195,43 @@ def measure(model: str, train: Path, patients: int, context: list[str], args: ar
     }
 
 
+def draws(synthetic: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    """`synthetic` cut into draws of `size` patients, in the order the patients were written (a last, smaller part
+    is left out; a sample smaller than `size` is one draw)."""
+    ids = synthetic[PATIENT].unique()
+    count = max(len(ids) // size, 1)
+    draw = np.repeat(np.arange(count), size)[: len(ids)] if len(ids) >= size else np.zeros(len(ids), dtype=int)
+    number = pd.Series(draw, index=ids[: len(draw)]).reindex(synthetic[PATIENT]).to_numpy()
+    return [synthetic[number == i].reset_index(drop=True) for i in range(count)]
+
+
+def judged_draws(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """`judged` for each draw of HOLDOUT's size: the mean of every figure, with the spread of utility and membership."""
+    figures = [judged(train, holdout, draw, seed) for draw in draws(synthetic, int(holdout[PATIENT].nunique()))]
+    mean = lambda name: _mean([f[name] for f in figures])  # noqa: E731
+    return {
+        **figures[0],
+        "draws": len(figures),
+        "patients": int(synthetic[PATIENT].nunique()),
+        "visits": len(synthetic),
+        "rare_code_cells": sum(f["rare_code_cells"] for f in figures),
+        "history": {name: _mean([f["history"][name] for f in figures]) for name in figures[0]["history"]},
+        **{name: mean(name) for name in ("tstr_to_trtr", "best_tstr", "best_trtr", "membership_auc_max")},
+        "detection_auc": mean("detection_auc"),
+        "tstr_to_trtr_sd": _spread([f["tstr_to_trtr"] for f in figures]),
+        "membership_auc_max_sd": _spread([f["membership_auc_max"] for f in figures]),
+        "per_draw": [{k: f[k] for k in ("tstr_to_trtr", "membership_auc_max", "verdicts")} for f in figures],
+    }
+
+
+def _mean(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
+def _spread(values: list[float | None]) -> float | None:
+    return None if len(values) < 2 or any(v is None for v in values) else float(np.std(values, ddof=1))
+
+
 def judged(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, seed: int) -> dict[str, Any]:
     """The history figures, utility and privacy of `synthetic` against TRAIN (HOLDOUT as the reference)."""
     from synthmed.data.histories import read_histories
@@ -255,8 +296,8 @@ HEADINGS = (
     "consecutive R2",
     "visits/patient TVD",
     "codes/visit TVD",
-    "TSTR/TRTR",
-    "max MIA AUC",
+    "TSTR/TRTR (± sd)",
+    "max MIA AUC (± sd)",
     "detection AUC",
     "note",
 )
@@ -272,6 +313,11 @@ def _epochs(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _with_spread(row: dict, name: str) -> str:
+    spread = row.get(f"{name}_sd")
+    return _number(row.get(name), 3) + ("" if spread is None else f" ± {spread:.3f}")
+
+
 def cells(row: dict) -> list[str]:
     history = row.get("history", {})
     return [
@@ -283,8 +329,8 @@ def cells(row: dict) -> list[str]:
         _number(row.get("peak_mib"), 0),
         _epochs(row.get("epochs")),
         *(_number(history.get(name), 3) for name in HISTORY_FIGURES),
-        _number(row.get("tstr_to_trtr"), 3),
-        _number(row.get("membership_auc_max"), 3),
+        _with_spread(row, "tstr_to_trtr"),
+        _with_spread(row, "membership_auc_max"),
         _number(row.get("detection_auc"), 3),
         row.get("error", ""),
     ]
@@ -299,7 +345,8 @@ def settings_line(args: argparse.Namespace, train: pd.DataFrame, holdout: pd.Dat
     visitgpt = ", ".join(f"{name} {getattr(args, name)}" for name in VISITGPT_SETTINGS if getattr(args, name))
     return (
         f"TRAIN {train[PATIENT].nunique():,} patients ({len(train):,} encounters), HOLDOUT "
-        f"{holdout[PATIENT].nunique():,} ({len(holdout):,}), split seed {args.seed}; visitgpt "
+        f"{holdout[PATIENT].nunique():,} ({len(holdout):,}), split seed {args.seed}; {args.draws} draws of HOLDOUT's "
+        f"size per model (figures: their mean); visitgpt "
         f"{visitgpt or 'defaults'}; TabularARGN max_epochs {args.argn_epochs or 'default (100)'}; PAR epochs "
         f"{args.par_epochs or 'default (128)'}; {args.threads} torch threads per process, one process at a time on "
         f"{os.cpu_count()} CPU cores"
@@ -321,6 +368,7 @@ def main() -> None:
     parser.add_argument("--argn-epochs", type=int, help="TabularARGN's max_epochs (default: its own, 100)")
     parser.add_argument("--par-epochs", type=int, help="PARSynthesizer's epochs (default: its own, 128)")
     parser.add_argument("--peer-epochs", type=int, help="--argn-epochs and --par-epochs where they are not given")
+    parser.add_argument("--draws", type=int, default=5, help="samples of HOLDOUT's size judged per model")
     parser.add_argument("--keep", type=Path, help="write the split and every sample to this folder")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     parser.add_argument("--markdown", type=Path, help="also write the table here, as Markdown")
@@ -355,13 +403,13 @@ def main() -> None:
         if args.keep:
             holdout.to_csv(args.folder / "holdout.csv", index=False)
         for model in chosen:
-            rows.append(measure(model, train_path, patients, context, args))
+            rows.append(measure(model, train_path, patients * args.draws, context, args))
             console.print(json.dumps({k: v for k, v in rows[-1].items() if k != "stderr"}), soft_wrap=True)
         for row in rows:
             if "error" in row:
                 continue
             try:
-                row |= judged(train, holdout, read_table(Path(row.pop("output"))), args.seed)
+                row |= judged_draws(train, holdout, read_table(Path(row.pop("output"))), args.seed)
             except Exception as error:  # a sample the evaluation refuses: the row says why, the others go on
                 row["error"] = f"evaluation: {type(error).__name__}: {error}"
     rows.append(holdout_row(train, holdout, args.seed))
