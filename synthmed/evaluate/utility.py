@@ -9,7 +9,10 @@ Four scenarios per model, all scored against real rows the models never saw:
 - Augmented: TRAIN + SYNTHETIC -> HOLDOUT, compared with TRAIN alone (TRTR).
 
 Features are the shared encoded matrix of `prepare_tables` without the target's spans, so every tool's
-output is judged on the same encoding. Pure functions: nothing is printed, plotted or written.
+output is judged on the same encoding. SYNTHETIC rows with a target beyond TRAIN's count (TRAIN is cut to
+HOLDOUT's size) are left out, a seeded subsample kept, so that TSTR learns from as many rows as TRTR: a synthetic
+table four times TRAIN's size would otherwise score better for its size alone (TRTS and augmentation use the same
+subsample). Pure functions: nothing is printed, plotted or written.
 """
 
 from __future__ import annotations
@@ -371,6 +374,8 @@ def utility(tables: EvaluationTables, target: str, seed: int = 0) -> UtilityResu
                 absent_classes[name] = missing
     else:
         labels = {name: series.to_numpy(dtype=float) for name, series in values.items()}
+    kept = _as_many_rows(len(labels["synthetic"]), len(labels["train"]), seed)
+    features["synthetic"], labels["synthetic"] = features["synthetic"][kept], labels["synthetic"][kept]
 
     plans: dict[Scenario, tuple[str, str]] = {
         "trtr": ("train", "holdout"),
@@ -420,6 +425,13 @@ def utility(tables: EvaluationTables, target: str, seed: int = 0) -> UtilityResu
         results=tuple(results),
         summary=_summarise(task, results),
     )
+
+
+def _as_many_rows(rows: int, wanted: int, seed: int) -> np.ndarray:
+    """The positions of at most `wanted` of `rows` rows, in order: all of them, or a seeded subsample."""
+    if rows <= wanted:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(seed).choice(rows, wanted, replace=False))
 
 
 def _summarise(task: Task, results: list[ScenarioResult]) -> UtilitySummary:

@@ -10,6 +10,7 @@ import pytest
 
 from synthmed.data.timeseries import read_ts, to_long
 from synthmed.errors import ConfigError, DataError
+from synthmed.evaluate import timeseries
 from synthmed.evaluate.evaluation import Evaluation
 from synthmed.evaluate.policy import Verdict
 from synthmed.evaluate.timeseries import (
@@ -180,6 +181,22 @@ def test_channel_prediction_from_a_copy_matches_real_and_from_noise_is_worse(
     figures = noise.to_dict()["per_channel"]["c"]
     span = np.ptp(train[:, :, 2])
     assert figures["scaled_mae_trained_on_real"] == pytest.approx(2 * figures["mae_trained_on_real"] / span)
+
+
+def test_channel_prediction_learns_from_as_many_synthetic_steps_as_real_ones(
+    train: np.ndarray, holdout: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fitted_rows = []
+
+    class Recorded(timeseries.RandomForestRegressor):
+        def fit(self, features: np.ndarray, target: np.ndarray) -> Recorded:
+            fitted_rows.append(len(features))
+            return super().fit(features, target)
+
+    monkeypatch.setattr(timeseries, "RandomForestRegressor", Recorded)
+    larger = np.concatenate([sines(len(train), train.shape[1], seed=seed) for seed in (5, 6, 7, 8)])
+    channel_prediction(train, holdout, larger, CHANNELS, ("c",), seed=0)
+    assert fitted_rows == [train.shape[0] * train.shape[1]] * 2  # real, then as many synthetic steps
 
 
 # ---------------------------------------------------------------------------------------------- the evaluation
