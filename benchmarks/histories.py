@@ -209,18 +209,20 @@ def judged_draws(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
     """`judged` for each draw of HOLDOUT's size: the mean of every figure, with the spread of utility and membership."""
     figures = [judged(train, holdout, draw, seed) for draw in draws(synthetic, int(holdout[PATIENT].nunique()))]
     mean = lambda name: _mean([f[name] for f in figures])  # noqa: E731
+    per_draw = ("tstr_to_trtr", "utility_best_model", "membership_auc_max", "strongest_attack", "verdicts")
+    first = {k: v for k, v in figures[0].items() if k not in per_draw}
     return {
-        **figures[0],
+        **first,
         "draws": len(figures),
         "patients": int(synthetic[PATIENT].nunique()),
         "visits": len(synthetic),
         "rare_code_cells": sum(f["rare_code_cells"] for f in figures),
-        "history": {name: _mean([f["history"][name] for f in figures]) for name in figures[0]["history"]},
+        "history": {name: _mean([f["history"].get(name) for f in figures]) for name in figures[0]["history"]},
         **{name: mean(name) for name in ("tstr_to_trtr", "best_tstr", "best_trtr", "membership_auc_max")},
         "detection_auc": mean("detection_auc"),
         "tstr_to_trtr_sd": _spread([f["tstr_to_trtr"] for f in figures]),
         "membership_auc_max_sd": _spread([f["membership_auc_max"] for f in figures]),
-        "per_draw": [{k: f[k] for k in ("tstr_to_trtr", "membership_auc_max", "verdicts")} for f in figures],
+        "per_draw": [{k: f[k] for k in per_draw} for f in figures],
     }
 
 
@@ -377,6 +379,8 @@ def main() -> None:
     if args.worker:
         print(json.dumps(synthmed_worker(json.loads(args.worker))))
         return
+    if args.draws < 1:
+        parser.error("--draws must be at least 1")
     chosen = args.models.split(",")
     if unknown := sorted(set(chosen) - set(MODELS)):
         parser.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(MODELS)}")
