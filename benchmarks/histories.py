@@ -200,8 +200,7 @@ def draws(synthetic: pd.DataFrame, size: int) -> list[pd.DataFrame]:
     is left out; a sample smaller than `size` is one draw)."""
     ids = synthetic[PATIENT].unique()
     count = max(len(ids) // size, 1)
-    draw = np.repeat(np.arange(count), size)[: len(ids)] if len(ids) >= size else np.zeros(len(ids), dtype=int)
-    number = pd.Series(draw, index=ids[: len(draw)]).reindex(synthetic[PATIENT]).to_numpy()
+    number = synthetic[PATIENT].map(pd.Series(np.arange(len(ids)) // size, index=ids)).to_numpy()
     return [synthetic[number == i].reset_index(drop=True) for i in range(count)]
 
 
@@ -218,8 +217,10 @@ def judged_draws(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
         "visits": len(synthetic),
         "rare_code_cells": sum(f["rare_code_cells"] for f in figures),
         "history": {name: _mean([f["history"].get(name) for f in figures]) for name in figures[0]["history"]},
-        **{name: mean(name) for name in ("tstr_to_trtr", "best_tstr", "best_trtr", "membership_auc_max")},
-        "detection_auc": mean("detection_auc"),
+        **{
+            name: mean(name)
+            for name in ("tstr_to_trtr", "best_tstr", "best_trtr", "membership_auc_max", "detection_auc")
+        },
         "tstr_to_trtr_sd": _spread([f["tstr_to_trtr"] for f in figures]),
         "membership_auc_max_sd": _spread([f["membership_auc_max"] for f in figures]),
         "per_draw": [{k: f[k] for k in per_draw} for f in figures],

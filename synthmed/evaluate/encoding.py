@@ -166,6 +166,13 @@ def prepare_tables(
     )
 
 
+def at_most(count: int, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """The positions of at most `limit` of `count` rows, in order: all of them, or a subsample drawn from `rng`."""
+    if count <= limit:
+        return np.arange(count)
+    return np.sort(rng.choice(count, limit, replace=False))
+
+
 def _typed_like_first(tables: list[pd.DataFrame]) -> list[pd.DataFrame]:
     """Every table with the first's dtypes, so that values compare equal (a CSV may read 1 where Parquet had 1.0)."""
     dtypes = tables[0].dtypes.to_dict()

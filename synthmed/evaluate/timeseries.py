@@ -27,7 +27,7 @@ from synthmed.data.schema import ColumnKind, ColumnSchema, Schema
 from synthmed.data.timeseries import Sequences, check_sequences, from_long
 from synthmed.data.validate import require_columns
 from synthmed.errors import ConfigError, DataError
-from synthmed.evaluate.encoding import prepare_tables
+from synthmed.evaluate.encoding import at_most, prepare_tables
 from synthmed.evaluate.evaluation import Area, Evaluation, record_privacy_area
 from synthmed.evaluate.intervals import bootstrap, rank_auc
 from synthmed.evaluate.policy import Check, Policy, Verdict, correlation_check, limit_check, worst
@@ -224,9 +224,7 @@ class ChannelPrediction:
 def _steps(windows: np.ndarray, rng: np.random.Generator, limit: int = MAX_PREDICTION_STEPS) -> np.ndarray:
     """The windows' steps as rows: all of them, or a seeded subsample of `limit`."""
     flat = windows.reshape(-1, windows.shape[2])
-    if len(flat) <= limit:
-        return flat
-    return flat[np.sort(rng.choice(len(flat), limit, replace=False))]
+    return flat[at_most(len(flat), limit, rng)]
 
 
 def channel_prediction(

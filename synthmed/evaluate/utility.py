@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from synthmed.data.schema import EXCLUDED_KINDS, ColumnKind, json_scalar
 from synthmed.errors import DataError
-from synthmed.evaluate.encoding import EvaluationTables
+from synthmed.evaluate.encoding import EvaluationTables, at_most
 from synthmed.evaluate.intervals import Estimate, bootstrap, rank_auc, wilson_interval
 
 Task = Literal["classification", "regression"]
@@ -374,7 +374,7 @@ def utility(tables: EvaluationTables, target: str, seed: int = 0) -> UtilityResu
                 absent_classes[name] = missing
     else:
         labels = {name: series.to_numpy(dtype=float) for name, series in values.items()}
-    kept = _as_many_rows(len(labels["synthetic"]), len(labels["train"]), seed)
+    kept = at_most(len(labels["synthetic"]), len(labels["train"]), np.random.default_rng(seed))
     features["synthetic"], labels["synthetic"] = features["synthetic"][kept], labels["synthetic"][kept]
 
     plans: dict[Scenario, tuple[str, str]] = {
@@ -425,13 +425,6 @@ def utility(tables: EvaluationTables, target: str, seed: int = 0) -> UtilityResu
         results=tuple(results),
         summary=_summarise(task, results),
     )
-
-
-def _as_many_rows(rows: int, wanted: int, seed: int) -> np.ndarray:
-    """The positions of at most `wanted` of `rows` rows, in order: all of them, or a seeded subsample."""
-    if rows <= wanted:
-        return np.arange(rows)
-    return np.sort(np.random.default_rng(seed).choice(rows, wanted, replace=False))
 
 
 def _summarise(task: Task, results: list[ScenarioResult]) -> UtilitySummary:
