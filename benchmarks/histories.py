@@ -23,7 +23,8 @@ slow). --peer-epochs sets both where they are not given. A peer that fails or ru
 its row, and the others go on.
 
 Figures (after all runs, in this process):
-- fit s, sample s (writing excluded), peak MiB (the process's maximum resident memory, imports included).
+- fit s, sample s (writing excluded), peak MiB (the process's maximum resident memory, imports included); epochs
+  run, and for visitgpt the epoch whose weights it kept (the lowest loss on its held-out patients).
 - `history_figures` against TRAIN: R^2 of the code probabilities, within-visit co-occurrences and consecutive-visit
   conditionals, and the total variation distances of visits per patient and codes per visit. The "real holdout" row
   is HOLDOUT's figures: what a second real sample of the population scores.
@@ -111,7 +112,7 @@ def synthmed_worker(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
     from peers.run_peer import peak_mib
 
-    from synthmed.models.monitor import CURVE_KEY
+    from synthmed.models.training import KEPT_SUFFIX
     from synthmed.models.visitgpt import VisitGPT
     from synthmed.version import __version__
 
@@ -129,7 +130,8 @@ def synthmed_worker(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "fit_seconds": fitted - started,
         "sample_seconds": sampled - fitted,
-        "epochs": {phase: len(records) for phase, records in model.history_.items() if phase != CURVE_KEY},
+        "epochs": {"train": len(model.history_["train"])},
+        "kept_epoch": (model.history_.get("train" + KEPT_SUFFIX) or [{"epoch": None}])[0]["epoch"],
         "version": f"synthmed {__version__}",
         "threads": torch.get_num_threads(),
         "peak_mib": peak_mib(),
@@ -188,6 +190,7 @@ def measure(model: str, train: Path, patients: int, context: list[str], args: ar
         "fit_s": figures["fit_seconds"],
         "sample_s": figures["sample_seconds"],
         "epochs": figures["epochs"],
+        "kept_epoch": figures.get("kept_epoch"),
         "peak_mib": figures["peak_mib"],
         "threads": figures["threads"],
         "version": figures["version"],
@@ -330,7 +333,7 @@ def cells(row: dict) -> list[str]:
         _number(row.get("fit_s"), 1),
         _number(row.get("sample_s"), 1),
         _number(row.get("peak_mib"), 0),
-        _epochs(row.get("epochs")),
+        _epochs(row.get("epochs")) + (f", weights of {row['kept_epoch']}" if row.get("kept_epoch") else ""),
         *(_number(history.get(name), 3) for name in HISTORY_FIGURES),
         _with_spread(row, "tstr_to_trtr"),
         _with_spread(row, "membership_auc_max"),

@@ -4,10 +4,11 @@
 
 The split: benchmarks/histories.py's TRAIN patients (Diabetes 130-US, patients with at least 2 encounters, seed 0,
 its 20% holdout left out entirely) cut again into 75% to fit on and 25% to compare with. Prints fit and sample
-seconds, the training loss every few epochs, and HALO's figures (evaluate/histories.py) of the synthetic patients
-and of the comparison patients, both against the fitted ones, then the visits-per-patient shares of each, and the
-utility: readmission at each patient's last visit predicted by models trained on the synthetic (TSTR) or the fitted
-patients (TRTR), tested on the comparison patients (the evaluation's utility, evaluate/history_evaluation.py).
+seconds, the training and held-out losses every few epochs and the epoch whose weights were kept. Then, averaged
+over `--draws` samples of the comparison patients' count: HALO's figures (evaluate/histories.py) against the fitted
+patients (beside the comparison patients' own), the utility (readmission at each patient's last visit predicted by
+models trained on the synthetic (TSTR) or the fitted patients (TRTR), tested on the comparison patients) and the
+AUC of each membership attack with the fitted patients as members (evaluate/history_evaluation.py's areas).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from synthmed.data.histories import HistoryRoles, read_histories
+from synthmed.data.histories import Histories, HistoryRoles, read_histories
+from synthmed.evaluate.attacks import membership_inference
 from synthmed.evaluate.encoding import prepare_tables
 from synthmed.evaluate.histories import history_figures
 from synthmed.evaluate.history_evaluation import frequent_codes, patient_table
@@ -51,6 +53,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="visitgpt hyperparameter NAME=VALUE")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--draws", type=int, default=5, help="synthetic samples judged (figures: their mean)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
@@ -61,26 +64,41 @@ def main() -> None:
         fitted, patient_column="patient_nbr", codes=list(CODES), visit_column="encounter_id", progress=False
     )
     fit_s = time.perf_counter() - started
-    synthetic = model.sample(compared["patient_nbr"].nunique())
-    sample_s = time.perf_counter() - started - fit_s
+    size = compared["patient_nbr"].nunique()
+    synthetic = [model.sample(size, seed=args.seed + draw) for draw in range(args.draws)]
+    sample_s = (time.perf_counter() - started - fit_s) / args.draws
     roles = HistoryRoles("patient_nbr", CODES, visit="encounter_id")
     histories = {name: read_histories(t, roles) for name, t in (("fit", fitted), ("compared", compared))}
-    histories["synthetic"] = read_histories(synthetic, roles)
-    ours, reference = (history_figures(histories["fit"], histories[k]) for k in ("synthetic", "compared"))
-    losses = [round(r["nll"], 1) for r in model.history_["train"]]
+    records = model.history_["train"]
+    kept = model.history_.get("train_kept", [{"epoch": len(records)}])[0]["epoch"]
     print(json.dumps({"settings": settings, "fit_s": round(fit_s, 1), "sample_s": round(sample_s, 1)}))
-    print("loss per patient every 10 epochs:", losses[::10], "last", losses[-1])
-    shown = lambda value: "-" if value is None else f"{value:.3f}"  # noqa: E731
-    for name, value in ours.items():
-        print(f"  {name:26s} synthetic {shown(value)}   real {shown(reference[name])}")
-    for name in ("compared", "synthetic"):
-        counts = np.diff(histories[name].visit_offsets)
-        print(f"  visits per patient 1..7, {name}:", np.round(np.bincount(counts, minlength=8)[1:8] / len(counts), 3))
+    for name in ("nll", "validation_nll"):
+        losses = [round(record[name], 1) for record in records if name in record]
+        if losses:
+            print(f"{name} per patient every 10 epochs:", losses[::10], "last", losses[-1])
+    print(f"epochs run {len(records)}, weights kept from epoch {kept}")
+    judged = pd.DataFrame(
+        [judge(histories, read_histories(table, roles), draw) for draw, table in enumerate(synthetic)]
+    )
+    reference = history_figures(histories["fit"], histories["compared"])
+    print(f"means over {args.draws} draws of {size:,} patients (sd in brackets); real: the compared patients")
+    for name, value in judged.mean().items():
+        real = f"   real {reference[name]:.3f}" if reference.get(name) is not None else ""
+        print(f"  {name:26s} synthetic {value:.3f} ({judged[name].std():.3f}){real}")
+    counts = np.diff(histories["compared"].visit_offsets)
+    print("  visits per patient 1..7, compared:", np.round(np.bincount(counts, minlength=8)[1:8] / len(counts), 3))
+
+
+def judge(histories: dict[str, Histories], synthetic: Histories, draw: int) -> dict[str, float]:
+    """One draw's HALO figures, utility (TSTR / TRTR of the best model) and membership AUC of each attack, with
+    the fitted patients as members and the compared ones as non-members (as the evaluation's privacy area)."""
+    figures = history_figures(histories["fit"], synthetic)
     codes = frequent_codes(histories["fit"])
-    frames = [patient_table(histories[name], codes) for name in ("fit", "compared", "synthetic")]
-    summary = utility(prepare_tables(*frames, seed=args.seed), TARGET, seed=args.seed).summary
-    best = summary.best_model
-    print(f"  utility ({TARGET}): TSTR/TRTR {summary.tstr_to_trtr[best]:.3f} (best model {best})")
+    frames = [patient_table(h, codes) for h in (histories["fit"], histories["compared"], synthetic)]
+    tables = prepare_tables(*frames, seed=draw)
+    summary = utility(tables, TARGET, seed=draw).summary
+    attacks = {f"membership_{attack.name}": attack.auc.value for attack in membership_inference(tables, seed=draw)}
+    return {**figures, "tstr_to_trtr": summary.tstr_to_trtr[summary.best_model], **attacks}
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from synthmed.models.checkpoint import Checkpointer, Resume, Stateful
 from synthmed.models.distributed import average_gradients
 from synthmed.models.monitor import CURVE_KEY, BestWeights, TrainingMonitor
 
+KEPT_SUFFIX = "_kept"  # history key of the epoch a phase chosen by `LowestLoss` kept: "<phase>_kept"
+
 
 @contextmanager
 def cpu_threads(count: int | None) -> Iterator[None]:
@@ -61,6 +63,16 @@ def flushing_denormals() -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
+@dataclass(frozen=True)
+class LowestLoss:
+    """Choose a phase's weights by a loss on rows it does not train on: the model logs `metric` every epoch; the
+    weights of the epoch where it was lowest are kept, and the phase stops once `patience` epochs have passed
+    without a new lowest (None: it runs every epoch)."""
+
+    metric: str
+    patience: int | None = None
+
+
 @dataclass
 class TrainingRun:
     """Shared state of one `fit`: random streams, the device, the metrics logged per epoch, checkpoints.
@@ -91,6 +103,15 @@ class TrainingRun:
         """Record this epoch's figures (losses); shown on the bar and kept in the artifact."""
         self._pending.update({name: float(value) for name, value in metrics.items()})
 
+    def _select(self, phase: str, select: LowestLoss, records: list[dict[str, float]], lowest: BestWeights) -> int:
+        """Keep this epoch's weights when its loss is the lowest yet; return the epochs since the lowest."""
+        losses = np.array([record[select.metric] for record in records])
+        kept = int(np.argmin(np.where(np.isnan(losses), np.inf, losses)))  # the first of equal losses
+        if kept == len(records) - 1:
+            lowest.keep()
+            self.history[phase + KEPT_SUFFIX] = [{"epoch": kept + 1, select.metric: float(losses[kept])}]
+        return len(records) - 1 - kept
+
     def _start_epoch(self, phase: str, state: Mapping[str, Stateful]) -> int | None:
         """Where this phase starts: 0, the checkpointed epoch, or None when a checkpoint shows it done."""
         if self.resume is None:
@@ -105,19 +126,30 @@ class TrainingRun:
         return int(bookkeeping["epoch"])
 
     def epochs(
-        self, phase: str, count: int, rows_per_epoch: int, state: Mapping[str, Stateful], monitor: bool = False
+        self,
+        phase: str,
+        count: int,
+        rows_per_epoch: int,
+        state: Mapping[str, Stateful],
+        monitor: bool = False,
+        select: LowestLoss | None = None,
     ) -> Iterator[int]:
         """Yield epoch numbers for one training phase while drawing its progress bar.
 
         `state` names everything the phase changes (networks, optimizers), for checkpoints. `monitor=True`
         marks the phase that trains the generator: when `fit` was given `monitor_every`, generated rows are
         scored there (see monitor.py), and with `keep_best` the best-scoring weights are restored at its end.
+        `select` keeps the weights of the epoch with the lowest held-out loss instead, and may end the phase early.
         """
         watch = self.monitor if monitor else None
-        best = None
+        networks = {name: obj for name, obj in state.items() if isinstance(obj, nn.Module)}
+        best = lowest = None
         if watch is not None and watch.keep_best:
-            best = BestWeights({name: obj for name, obj in state.items() if isinstance(obj, nn.Module)})
+            best = BestWeights(networks)
             state = {**state, "monitor_best": best}  # the best weights so far travel in each checkpoint
+        if select is not None:
+            lowest = BestWeights(networks)
+            state = {**state, "lowest_loss": lowest}
         start = self._start_epoch(phase, state)
         if start is None:
             return
@@ -140,6 +172,7 @@ class TrainingRun:
                 yield epoch
                 seconds = time.perf_counter() - started
                 records.append({"epoch": epoch + 1, **self._pending, "seconds": seconds})
+                stale = 0 if select is None else self._select(phase, select, records, lowest)
                 if watch is not None and watch.due(epoch + 1, count):
                     checked = watch.measure(epoch + 1)
                     if best is not None and (not curve or checked["score"] > watch.best(curve)["score"]):
@@ -161,6 +194,10 @@ class TrainingRun:
                         noise=self.noise,
                         history=self.history,
                     )
+                if select is not None and select.patience is not None and stale >= select.patience:
+                    break
         if best is not None and curve:
             best.restore()
+        if lowest is not None and lowest.tensors:
+            lowest.restore()
         self._completed.append(phase)

@@ -11,7 +11,10 @@ arrive as token rows (data/history_tokens.py), taken apart into patients' attrib
 Width 128 with 3 layers trains on 2 CPU cores in minutes on the shared histories; HALO's 12 layers of 768 need a GPU.
 
 Training minimises the histories' negative log-likelihood with AdamW, a linear warm-up and a cosine decay; batches are
-patients of similar visit counts.
+patients of similar visit counts. As HALO's training script does, a share of the patients is held out of the gradient
+steps and the weights kept are those of the epoch with the lowest loss on them; training stops once that loss has not
+improved for `patience` epochs. A history model this size fitted to ten thousand patients starts to learn them rather
+than their population after about forty epochs (docs/benchmarks/histories.md, how the defaults were chosen).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from synthmed.models.conditions import largest_remainder
 from synthmed.models.dp import Phase, PrivacyPlan, PrivateTraining, steps_per_epoch
 from synthmed.models.history_network import HistoryLikelihood, HistoryNetwork, gumbel_max
 from synthmed.models.registry import DataKind
-from synthmed.models.training import TrainingRun, descend
+from synthmed.models.training import LowestLoss, TrainingRun, descend
 
 TableLike = pd.DataFrame | str | Path
 # one visit number's generated visits: their patients, the visit number (one per visit), their fields (visits x
@@ -65,6 +68,8 @@ CONDITION_BATCH = 4096
 MAX_CONDITION_DRAWS = 1000
 # patients whose own gradients are computed at once under DP (each holds a copy of every weight's gradient)
 PRIVATE_CHUNK = 32
+# fewer held-out patients than this give a loss too noisy to choose weights by: all of them train instead
+MIN_VALIDATION_PATIENTS = 10
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,8 @@ class VisitGPT(Synthesizer):
         learning_rate: float = 3e-3,
         weight_decay: float = 0.01,
         warmup_steps: int = 100,
+        validation_share: float = 0.1,
+        patience: int | None = 10,
         seed: int | None = None,
         device: str = "auto",
     ) -> None:
@@ -173,13 +180,18 @@ class VisitGPT(Synthesizer):
         epochs: passes over the patients; batch_size: patients per step (grouped by visit count).
         learning_rate, weight_decay: AdamW's; the rate warms up linearly over `warmup_steps` steps, then decays
         along a cosine to a tenth of itself by the last step.
+        validation_share: the share of patients held out of training to choose the epoch whose weights are kept
+        (the lowest loss on them; 0: every patient trains and the last epoch is kept; so do fits of fewer than
+        10 / validation_share patients, and private fits, whose losses on real patients would be released outside
+        the privacy budget); patience: epochs without a lower held-out loss before training stops (None: never).
         """
         self.width, self.layers, self.heads, self.dropout = width, layers, heads, dropout
         self.epochs, self.batch_size = epochs, batch_size
         self.learning_rate, self.weight_decay, self.warmup_steps = learning_rate, weight_decay, warmup_steps
+        self.validation_share, self.patience = validation_share, patience
         self.seed, self.device = seed, device
 
-    positive = frozenset({"width", "layers", "heads", "epochs", "batch_size", "learning_rate"})
+    positive = frozenset({"width", "layers", "heads", "epochs", "batch_size", "learning_rate", "patience"})
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -189,6 +201,12 @@ class VisitGPT(Synthesizer):
             )
         if self.dropout >= 1:
             raise ConfigError("dropout must be below 1", values=[self.dropout], remedy="e.g. 0.1")
+        if self.validation_share >= 0.5:
+            raise ConfigError(
+                "validation_share must be below 0.5: most patients must train",
+                values=[self.validation_share],
+                remedy="e.g. 0.1, or 0 to train on every patient",
+            )
 
     # ---- data ------------------------------------------------------------------------------------------
     def fit(  # type: ignore[override]
@@ -366,21 +384,48 @@ class VisitGPT(Synthesizer):
         network: HistoryNetwork = self.networks_["network"].train()
         likelihood = self._likelihood()
         parts = self.transformer_.split(data.cpu().numpy())
-        counts = np.diff(parts.visit_offsets)
+        trained, held = self._validation_split(len(parts.visit_offsets) - 1, run.rng)
+        counts = np.diff(parts.visit_offsets)[trained]
         per_epoch = math.ceil(len(counts) / self.batch_size)
         optimizer = self._optimizer(network)
         state = {"network": network, "optimizer": optimizer}
-        for epoch in run.epochs("train", self.epochs, len(counts), state):
+        select = LowestLoss("validation_nll", self.patience) if len(held) else None
+        for epoch in run.epochs("train", self.epochs, len(counts), state, select=select):
             total = 0.0
             with _seeded_dropout(int(run.rng.integers(2**31)), run.device):
-                for step, patients in enumerate(self._batches(counts, run.rng), start=epoch * per_epoch):
+                for step, batch in enumerate(self._batches(counts, run.rng), start=epoch * per_epoch):
                     for group in optimizer.param_groups:
                         group["lr"] = self._rate(step, self.epochs * per_epoch)
-                    loss = likelihood(*self._padded(parts, patients, run.device))
+                    loss = likelihood(*self._padded(parts, trained[batch], run.device))
                     optimizer.zero_grad(set_to_none=True)
-                    descend(loss / len(patients), optimizer)
+                    descend(loss / len(batch), optimizer)
                     total += loss.item()
-            run.log(nll=total / len(counts))
+            figures = {"nll": total / len(counts)}
+            if len(held):
+                figures["validation_nll"] = self._held_out_loss(likelihood, parts, held, run.device)
+            run.log(**figures)
+
+    def _validation_split(self, patients: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The patients that train and those held out to choose the kept epoch by (none when too few)."""
+        held = int(self.validation_share * patients)
+        if held < MIN_VALIDATION_PATIENTS:
+            return np.arange(patients), np.zeros(0, dtype=np.int64)
+        order = rng.permutation(patients)
+        return np.sort(order[held:]), np.sort(order[:held])
+
+    def _held_out_loss(
+        self, likelihood: HistoryLikelihood, parts: HistoryParts, held: np.ndarray, device: torch.device
+    ) -> float:
+        """The mean negative log-likelihood per held-out patient, without dropout."""
+        network = self.networks_["network"].eval()
+        ordered = held[np.argsort(np.diff(parts.visit_offsets)[held], kind="stable")]  # little padding
+        with torch.no_grad():
+            total = sum(
+                likelihood(*self._padded(parts, ordered[start : start + self.batch_size], device)).item()
+                for start in range(0, len(ordered), self.batch_size)
+            )
+        network.train()
+        return total / len(held)
 
     # ---- differential privacy ------------------------------------------------------------------------------
     def _privacy_plan(self, data: torch.Tensor) -> PrivacyPlan:

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from synthmed.data.histories import HistoryRoles, read_histories
+from synthmed.data.history_tokens import HistoryParts
 from synthmed.errors import ConfigError, SynthmedWarning
 from synthmed.models.base import Synthesizer
 from synthmed.models.dp import PrivateTraining, epsilon_of, stored_composition
@@ -162,6 +163,41 @@ def test_bad_settings_are_refused_before_training() -> None:
         VisitGPT(width=30, heads=4).fit(events, **ROLES, progress=False)
     with pytest.raises(ConfigError, match="held by several patients"):
         VisitGPT(epochs=1, **SMALL).fit(events, **ROLES, progress=False, dp_epsilon=1.0, rare_values="keep")
+    with pytest.raises(ConfigError, match="validation_share must be below 0.5"):
+        VisitGPT(validation_share=0.5).fit(events, **ROLES, progress=False)
+    with pytest.raises(ConfigError, match="'patience' must be > 0"):
+        VisitGPT(patience=0).fit(events, **ROLES, progress=False)
+
+
+def test_held_out_patients_choose_the_kept_epoch_and_end_training(trained: tuple[VisitGPT, pd.DataFrame]) -> None:
+    model, _ = trained  # 120 patients: 12 held out
+    records = model.history_["train"]
+    losses = [record["validation_nll"] for record in records]
+    kept = model.history_["train_kept"][0]["epoch"]
+    assert losses[kept - 1] == min(losses) and model.history_["train_kept"][0]["validation_nll"] == min(losses)
+    assert len(records) == 60 or len(records) - kept == 10  # every epoch, or stopped after `patience` stale ones
+    small = VisitGPT(epochs=3, batch_size=32, **SMALL)
+    assert "validation_nll" not in small.fit(structured_events(90), **ROLES, progress=False).history_["train"][0]
+    every = VisitGPT(epochs=3, batch_size=32, validation_share=0, **SMALL).fit(trained[1], **ROLES, progress=False)
+    assert "validation_nll" not in every.history_["train"][0] and "train_kept" not in every.history_
+
+
+class Watched(VisitGPT):
+    """visitgpt that notes which patients each pass reads, and whether gradients were taken."""
+
+    def _padded(self, parts: HistoryParts, patients: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+        self.passes_.append((torch.is_grad_enabled(), self.networks_["network"].training, patients.copy()))
+        return super()._padded(parts, patients, device)
+
+
+def test_held_out_patients_never_reach_a_gradient_step() -> None:
+    model = Watched(epochs=2, batch_size=32, **SMALL)
+    model.passes_ = []
+    model.fit(structured_events(200), **ROLES, progress=False)
+    trained = {int(p) for grad, training, patients in model.passes_ if grad and training for p in patients}
+    held = [int(p) for grad, training, patients in model.passes_ if not grad and not training for p in patients]
+    assert len(trained) == 180 and len(held) == 2 * 20  # 10% held out, scored once per epoch without dropout
+    assert not trained & set(held)
 
 
 class Recorded(VisitGPT):
