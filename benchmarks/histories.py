@@ -64,7 +64,7 @@ HOLDOUT_SHARE = 0.2
 MODELS = ("visitgpt", "tabularargn", "par")
 PEER_VENVS = {"tabularargn": "mostly", "par": "sdv"}
 # visitgpt's settings that options pass through (its defaults otherwise)
-VISITGPT_SETTINGS = ("epochs", "batch_size", "width", "layers")
+VISITGPT_SETTINGS = ("epochs", "batch_size", "width", "layers", "validation_share")
 HISTORY_FIGURES = (
     "code_probability_r2",
     "cooccurrence_r2",
@@ -371,6 +371,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="visitgpt's patients per step (default: its own)")
     parser.add_argument("--width", type=int, help="visitgpt's width (default: its own)")
     parser.add_argument("--layers", type=int, help="visitgpt's layers (default: its own)")
+    parser.add_argument("--validation-share", type=float, help="visitgpt's held-out share (default: its own, 0)")
     parser.add_argument("--argn-epochs", type=int, help="TabularARGN's max_epochs (default: its own, 100)")
     parser.add_argument("--par-epochs", type=int, help="PARSynthesizer's epochs (default: its own, 128)")
     parser.add_argument("--peer-epochs", type=int, help="--argn-epochs and --par-epochs where they are not given")

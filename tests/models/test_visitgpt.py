@@ -170,16 +170,18 @@ def test_bad_settings_are_refused_before_training() -> None:
 
 
 def test_held_out_patients_choose_the_kept_epoch_and_end_training(trained: tuple[VisitGPT, pd.DataFrame]) -> None:
-    model, _ = trained  # 120 patients: 12 held out
+    model = VisitGPT(epochs=60, batch_size=32, validation_share=0.1, **SMALL)
+    model.fit(trained[1], **ROLES, progress=False)  # 120 patients: 12 held out
     records = model.history_["train"]
     losses = [record["validation_nll"] for record in records]
     kept = model.history_["train_kept"][0]["epoch"]
     assert losses[kept - 1] == min(losses) and model.history_["train_kept"][0]["validation_nll"] == min(losses)
     assert len(records) == 60 or len(records) - kept == 10  # every epoch, or stopped after `patience` stale ones
-    small = VisitGPT(epochs=3, batch_size=32, **SMALL)
+    small = VisitGPT(epochs=3, batch_size=32, validation_share=0.1, **SMALL)
     assert "validation_nll" not in small.fit(structured_events(90), **ROLES, progress=False).history_["train"][0]
-    every = VisitGPT(epochs=3, batch_size=32, validation_share=0, **SMALL).fit(trained[1], **ROLES, progress=False)
+    every = trained[0]  # the default: every patient trains, the last epoch is kept
     assert "validation_nll" not in every.history_["train"][0] and "train_kept" not in every.history_
+    assert len(every.history_["train"]) == 60
 
 
 class Watched(VisitGPT):
@@ -191,7 +193,7 @@ class Watched(VisitGPT):
 
 
 def test_held_out_patients_never_reach_a_gradient_step() -> None:
-    model = Watched(epochs=2, batch_size=32, **SMALL)
+    model = Watched(epochs=2, batch_size=32, validation_share=0.1, **SMALL)
     model.passes_ = []
     model.fit(structured_events(200), **ROLES, progress=False)
     trained = {int(p) for grad, training, patients in model.passes_ if grad and training for p in patients}
