@@ -410,6 +410,13 @@ class VisitGPT(Synthesizer):
         """The patients that train and those held out to choose the kept epoch by (none when too few)."""
         held = int(self.validation_share * patients)
         if held < MIN_VALIDATION_PATIENTS:
+            if self.validation_share:
+                warnings.warn(
+                    f"validation_share={self.validation_share} holds out {held} of {patients} patients, fewer than "
+                    f"{MIN_VALIDATION_PATIENTS}: every patient trains and the last epoch's weights are kept",
+                    SynthmedWarning,
+                    stacklevel=2,
+                )
             return np.arange(patients), np.zeros(0, dtype=np.int64)
         order = rng.permutation(patients)
         return np.sort(order[held:]), np.sort(order[:held])
@@ -443,6 +450,13 @@ class VisitGPT(Synthesizer):
     def _train_privately(self, data: torch.Tensor, run: TrainingRun, private: PrivateTraining) -> None:
         """DP-SGD with one clipped gradient per patient (models/dp.py: per-record gradients by torch.func); only
         the epsilon spent is logged, as losses on real histories would be released outside the budget."""
+        if self.validation_share:
+            warnings.warn(
+                "a private fit trains on every patient and keeps the last epoch's weights: losses on held-out "
+                "patients would be released outside the privacy budget (validation_share is ignored)",
+                SynthmedWarning,
+                stacklevel=2,
+            )
         network: HistoryNetwork = self.networks_["network"].train()
         parts = self.transformer_.split(data.cpu().numpy())
         counts = np.diff(parts.visit_offsets)

@@ -178,7 +178,13 @@ def test_held_out_patients_choose_the_kept_epoch_and_end_training(trained: tuple
     assert losses[kept - 1] == min(losses) and model.history_["train_kept"][0]["validation_nll"] == min(losses)
     assert len(records) == 60 or len(records) - kept == 10  # every epoch, or stopped after `patience` stale ones
     small = VisitGPT(epochs=3, batch_size=32, validation_share=0.1, **SMALL)
-    assert "validation_nll" not in small.fit(structured_events(90), **ROLES, progress=False).history_["train"][0]
+    with pytest.warns(SynthmedWarning, match="holds out 9 of 90 patients, fewer than 10"):
+        small.fit(structured_events(90), **ROLES, progress=False)
+    assert "validation_nll" not in small.history_["train"][0]
+    private = VisitGPT(epochs=1, batch_size=32, validation_share=0.1, **SMALL)
+    with pytest.warns(SynthmedWarning, match="private fit trains on every patient"):
+        private.fit(trained[1], **ROLES, progress=False, dp_epsilon=5.0)
+    assert "validation_nll" not in private.history_["train"][0]
     every = trained[0]  # the default: every patient trains, the last epoch is kept
     assert "validation_nll" not in every.history_["train"][0] and "train_kept" not in every.history_
     assert len(every.history_["train"]) == 60
