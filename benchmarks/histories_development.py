@@ -30,6 +30,7 @@ from synthmed.evaluate.histories import history_figures
 from synthmed.evaluate.history_evaluation import frequent_codes, patient_table
 from synthmed.evaluate.utility import utility
 from synthmed.models.registry import configure
+from synthmed.models.training import KEPT_SUFFIX
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "diabetes-130-us-hospitals" / "diabetic_data.csv"
 CODES = ("diag_1", "diag_2", "diag_3")
@@ -70,7 +71,7 @@ def main() -> None:
     roles = HistoryRoles("patient_nbr", CODES, visit="encounter_id")
     histories = {name: read_histories(t, roles) for name, t in (("fit", fitted), ("compared", compared))}
     records = model.history_["train"]
-    kept = model.history_.get("train_kept", [{"epoch": len(records)}])[0]["epoch"]
+    kept = model.history_.get("train" + KEPT_SUFFIX, [{"epoch": len(records)}])[0]["epoch"]
     print(json.dumps({"settings": settings, "fit_s": round(fit_s, 1), "sample_s": round(sample_s, 1)}))
     for name in ("nll", "validation_nll"):
         losses = [round(record[name], 1) for record in records if name in record]

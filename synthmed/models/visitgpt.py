@@ -387,6 +387,7 @@ class VisitGPT(Synthesizer):
         parts = self.transformer_.split(data.cpu().numpy())
         trained, held = self._validation_split(len(parts.visit_offsets) - 1, run.rng)
         counts = np.diff(parts.visit_offsets)[trained]
+        held = held[np.argsort(np.diff(parts.visit_offsets)[held], kind="stable")]  # by visit count: little padding
         per_epoch = math.ceil(len(counts) / self.batch_size)
         optimizer = self._optimizer(network)
         state = {"network": network, "optimizer": optimizer}
@@ -424,13 +425,12 @@ class VisitGPT(Synthesizer):
     def _held_out_loss(
         self, likelihood: HistoryLikelihood, parts: HistoryParts, held: np.ndarray, device: torch.device
     ) -> float:
-        """The mean negative log-likelihood per held-out patient, without dropout."""
+        """The mean negative log-likelihood per held-out patient (`held`: ordered by visit count), without dropout."""
         network = self.networks_["network"].eval()
-        ordered = held[np.argsort(np.diff(parts.visit_offsets)[held], kind="stable")]  # little padding
         with torch.no_grad():
             total = sum(
-                likelihood(*self._padded(parts, ordered[start : start + self.batch_size], device)).item()
-                for start in range(0, len(ordered), self.batch_size)
+                likelihood(*self._padded(parts, held[start : start + self.batch_size], device)).item()
+                for start in range(0, len(held), self.batch_size)
             )
         network.train()
         return total / len(held)
